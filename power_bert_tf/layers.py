@@ -1,0 +1,246 @@
+"""The three PoWER-BERT layers: significance, soft extraction, hard extraction.
+
+All three are written with `keras.ops` only, so they run under every Keras
+backend (TensorFlow for training and export, JAX on accelerators).
+
+The ranking convention shared by `SoftExtract` and `HardExtract`:
+[CLS] (position 0) always has rank 0; the other positions follow by
+significance, highest first, ties broken by position (lower first); padding
+positions rank below every real token because `SignificanceScore` gives them
+a negative score.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+# Padding keys get this significance; real tokens score >= 0.
+PADDING_SIGNIFICANCE = -1.0
+
+
+def significance_ranks(significance):
+    """Rank of every position: 0 for [CLS], then by significance.
+
+    Computed by pairwise comparison, which is exact for ties (no reliance on
+    a backend's sort stability) and cheap at BERT sequence lengths.
+
+    Args:
+        significance: float tensor `[batch, seq]`.
+
+    Returns:
+        int32 tensor `[batch, seq]`, a permutation of `0..seq-1` per row.
+    """
+    seq_len = ops.shape(significance)[1]
+    positions = ops.arange(seq_len, dtype="int32")
+    # [CLS] outranks everything, including a real token with equal score.
+    is_cls = ops.expand_dims(ops.equal(positions, 0), 0)
+    score = ops.where(is_cls, ops.cast(3.0e38, significance.dtype), significance)
+    other = ops.expand_dims(score, 1)  # [b, 1, seq] (j)
+    this = ops.expand_dims(score, 2)  # [b, seq, 1] (i)
+    earlier = ops.expand_dims(positions, 0) < ops.expand_dims(positions, 1)
+    ahead = ops.logical_or(
+        ops.greater(other, this),
+        ops.logical_and(ops.equal(other, this), ops.expand_dims(earlier, 0)),
+    )
+    return ops.sum(ops.cast(ahead, "int32"), axis=-1)
+
+
+def _as_float_mask(padding_mask, dtype):
+    return ops.cast(ops.cast(padding_mask, "bool"), dtype)
+
+
+@keras.saving.register_keras_serializable(package="power_bert_tf")
+class SignificanceScore(keras.layers.Layer):
+    """Significance of each word-vector: the attention it receives.
+
+    For key position k: the attention probability it receives from every
+    non-padding query, averaged over heads and summed over queries. With
+    `exclude_self=True` (the original code's choice) a token's attention to
+    itself is left out. Padding keys get `PADDING_SIGNIFICANCE` (-1), below
+    every real token (real tokens score >= 0).
+
+    Args:
+        exclude_self: bool. Drop each token's attention to itself.
+
+    Call arguments:
+        attention_probs: `[batch, heads, queries, keys]` softmax probabilities.
+        padding_mask: `[batch, seq]`, 1/True for real tokens (queries and
+            keys share the mask: this is self-attention).
+
+    Returns:
+        `[batch, seq]` significance, in the dtype of `attention_probs`.
+
+    Example:
+    >>> probs = keras.ops.softmax(keras.random.normal((2, 4, 8, 8)), axis=-1)
+    >>> mask = keras.ops.ones((2, 8), "int32")
+    >>> SignificanceScore()(probs, mask).shape
+    (2, 8)
+    """
+
+    def __init__(self, exclude_self: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.exclude_self = bool(exclude_self)
+
+    def call(self, attention_probs, padding_mask):
+        probs = ops.mean(attention_probs, axis=1)  # [b, q, k]
+        mask = _as_float_mask(padding_mask, probs.dtype)
+        probs = probs * ops.expand_dims(mask, -1)  # padding queries say nothing
+        if self.exclude_self:
+            seq_len = ops.shape(probs)[-1]
+            probs = probs * (1.0 - ops.eye(seq_len, dtype=probs.dtype))
+        received = ops.sum(probs, axis=1)
+        return ops.where(
+            ops.cast(mask, "bool"),
+            received,
+            ops.cast(PADDING_SIGNIFICANCE, received.dtype),
+        )
+
+    def compute_output_shape(self, attention_probs_shape, padding_mask_shape=None):
+        return (attention_probs_shape[0], attention_probs_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"exclude_self": self.exclude_self})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="power_bert_tf")
+class UnitInterval(keras.constraints.Constraint):
+    """Clips a weight into [0, 1] after each optimizer step."""
+
+    def __call__(self, w):
+        return ops.clip(w, 0.0, 1.0)
+
+    def get_config(self):
+        return {}
+
+
+@keras.saving.register_keras_serializable(package="power_bert_tf")
+class SoftExtract(keras.layers.Layer):
+    """Configuration-search layer: scale the rank-k word-vector by r_k.
+
+    Holds learnable `retention` weights `r` of shape `[max_len]`, initialised
+    to 1 and kept in [0, 1]. Positions are ranked ([CLS] first, then by
+    significance, ties by position) and the vector at rank k is multiplied by
+    `r[k]`. Their sum, `mass`, is what the configuration-search loss
+    penalises; the retention configuration is read off it afterwards.
+
+    Args:
+        max_len: int. Longest sequence the layer will see (the task seq_len).
+
+    Call arguments:
+        x: `[batch, seq, hidden]` word-vectors, `seq <= max_len`.
+        significance: `[batch, seq]` from `SignificanceScore`.
+        padding_mask: `[batch, seq]` (accepted for a uniform call signature;
+            padding already ranks last through `significance`).
+
+    Returns:
+        `[batch, seq, hidden]`, `x` scaled position-wise.
+
+    Example:
+    >>> layer = SoftExtract(max_len=8)
+    >>> x = keras.random.normal((2, 8, 16))
+    >>> s = keras.random.uniform((2, 8))
+    >>> layer(x, s, keras.ops.ones((2, 8))).shape
+    (2, 8, 16)
+    """
+
+    def __init__(self, max_len: int, **kwargs):
+        super().__init__(**kwargs)
+        self.max_len = int(max_len)
+
+    def build(self, x_shape=None, significance_shape=None, padding_mask_shape=None):
+        self.retention = self.add_weight(
+            name="retention",
+            shape=(self.max_len,),
+            initializer="ones",
+            constraint=UnitInterval(),
+            trainable=True,
+        )
+        self.built = True
+
+    @property
+    def mass(self):
+        """Sum of the retention weights: the soft count of kept vectors."""
+        return ops.sum(self.retention)
+
+    def call(self, x, significance, padding_mask=None):
+        ranks = significance_ranks(significance)
+        scale = ops.take(ops.cast(self.retention, x.dtype), ranks)  # [b, seq]
+        return x * ops.expand_dims(scale, -1)
+
+    def compute_output_shape(self, x_shape, *args):
+        return x_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"max_len": self.max_len})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="power_bert_tf")
+class HardExtract(keras.layers.Layer):
+    """Keep [CLS] and the `keep - 1` most significant word-vectors.
+
+    Kept vectors stay in their original order; the padding mask is gathered
+    at the same positions. When the sequence is not longer than `keep`,
+    nothing is dropped.
+
+    Args:
+        keep: int. Number of word-vectors to keep (>= 1).
+
+    Call arguments:
+        x: `[batch, seq, hidden]`.
+        significance: `[batch, seq]` from `SignificanceScore`.
+        padding_mask: `[batch, seq]`.
+
+    Returns:
+        `(x_kept, mask_kept)`: `[batch, min(keep, seq), hidden]` and
+        `[batch, min(keep, seq)]` (same dtype as `padding_mask`).
+
+    Example:
+    >>> x = keras.random.normal((2, 8, 16))
+    >>> s = keras.random.uniform((2, 8))
+    >>> kept, mask = HardExtract(keep=3)(x, s, keras.ops.ones((2, 8)))
+    >>> kept.shape, mask.shape
+    ((2, 3, 16), (2, 3))
+    """
+
+    def __init__(self, keep: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(keep) < 1:
+            raise ValueError(f"HardExtract: keep must be >= 1, got {keep}")
+        self.keep = int(keep)
+
+    def kept_positions(self, significance):
+        """Positions kept per example, ascending: int32 `[batch, keep]`."""
+        seq_len = significance.shape[1]
+        if seq_len is not None:
+            keep = min(self.keep, seq_len)
+        else:  # symbolic length (tf.function with unknown shape)
+            keep = ops.minimum(self.keep, ops.shape(significance)[1])
+            seq_len = ops.shape(significance)[1]
+        ranks = significance_ranks(significance)
+        positions = ops.arange(seq_len, dtype="int32")
+        # Distinct keys for kept positions (earlier = larger), 0 for dropped:
+        # top_k then returns the kept positions in ascending order.
+        order_key = ops.where(ranks < keep, seq_len - positions, 0)
+        _, kept = ops.top_k(order_key, k=keep, sorted=True)
+        return ops.cast(kept, "int32")
+
+    def call(self, x, significance, padding_mask):
+        kept = self.kept_positions(significance)
+        x_kept = ops.take_along_axis(x, ops.expand_dims(kept, -1), axis=1)
+        mask_kept = ops.take_along_axis(padding_mask, kept, axis=1)
+        return x_kept, mask_kept
+
+    def compute_output_shape(self, x_shape, significance_shape=None, mask_shape=None):
+        seq = x_shape[1]
+        keep = self.keep if seq is None else min(self.keep, seq)
+        return (x_shape[0], keep, x_shape[2]), (x_shape[0], keep)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"keep": self.keep})
+        return config

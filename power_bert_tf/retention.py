@@ -1,0 +1,173 @@
+"""The retention configuration: how many word-vectors each encoder keeps."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+
+class RetentionConfigError(ValueError):
+    """An invalid retention configuration; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """l_1 >= l_2 >= ... >= l_L word-vectors kept after each encoder layer.
+
+    Args:
+        keep: one positive int per transformer layer, non-increasing.
+
+    Example:
+    >>> config = RetentionConfig.parse("64,48,32,16", num_layers=4, seq_len=64)
+    >>> config.keep
+    (64, 48, 32, 16)
+    >>> str(config)
+    '64,48,32,16'
+    """
+
+    keep: tuple[int, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "keep", tuple(self.keep))
+
+    # -- construction ------------------------------------------------------
+    @classmethod
+    def parse(
+        cls, text: str | Sequence[int], num_layers: int | None = None,
+        seq_len: int | None = None,
+    ) -> "RetentionConfig":
+        """Parse "64,48,32" (or a list) and validate it.
+
+        Raises:
+            RetentionConfigError: naming the offending entry.
+        """
+        if isinstance(text, str):
+            items = [item.strip() for item in text.split(",")]
+        else:
+            items = list(text)
+        values = []
+        for index, item in enumerate(items, start=1):
+            values.append(_as_int(item, index))
+        config = cls(tuple(values))
+        config.validate(num_layers=num_layers, seq_len=seq_len)
+        return config
+
+    @classmethod
+    def full(cls, num_layers: int, seq_len: int) -> "RetentionConfig":
+        """Keep every word-vector at every layer (plain BERT)."""
+        return cls((int(seq_len),) * int(num_layers))
+
+    @classmethod
+    def from_masses(cls, masses: Iterable[float]) -> "RetentionConfig":
+        """The paper's rule: floor each layer's mass, at least 1, non-increasing."""
+        keep: list[int] = []
+        for mass in masses:
+            count = max(1, int(math.floor(float(mass))))
+            if keep:
+                count = min(count, keep[-1])
+            keep.append(count)
+        return cls(tuple(keep))
+
+    # -- checks ------------------------------------------------------------
+    def validate(
+        self, num_layers: int | None = None, seq_len: int | None = None
+    ) -> "RetentionConfig":
+        if not self.keep:
+            raise RetentionConfigError("retention configuration is empty")
+        if num_layers is not None and len(self.keep) != num_layers:
+            raise RetentionConfigError(
+                f"retention configuration has {len(self.keep)} entries but the "
+                f"model has {num_layers} layers: give one per layer"
+            )
+        for index, value in enumerate(self.keep, start=1):
+            _as_int(value, index)
+            if value < 1:
+                raise RetentionConfigError(
+                    f"retention entry {index} is {value}: must be at least 1"
+                )
+            if seq_len is not None and value > seq_len:
+                raise RetentionConfigError(
+                    f"retention entry {index} is {value}: larger than "
+                    f"seq_len {seq_len}"
+                )
+            if index > 1 and value > self.keep[index - 2]:
+                raise RetentionConfigError(
+                    f"retention entry {index} is {value}: larger than entry "
+                    f"{index - 1} ({self.keep[index - 2]}); the configuration "
+                    "must be non-increasing"
+                )
+        return self
+
+    # -- use ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def __iter__(self):
+        return iter(self.keep)
+
+    def __getitem__(self, index):
+        return self.keep[index]
+
+    def __str__(self) -> str:
+        return ",".join(str(v) for v in self.keep)
+
+    def to_list(self) -> list[int]:
+        return list(self.keep)
+
+    def layer_lengths(self, seq_len: int) -> list[tuple[int, int]]:
+        """(input length, output length) of each layer for inputs of seq_len."""
+        lengths, current = [], int(seq_len)
+        for keep in self.keep:
+            out = min(keep, current)
+            lengths.append((current, out))
+            current = out
+        return lengths
+
+    def flops_fraction(
+        self, seq_len: int, hidden_dim: int, intermediate_dim: int
+    ) -> float:
+        """Encoder FLOPs at this configuration over the full model's.
+
+        Analytic: a layer's attention sublayer (Q/K/V/output projections and
+        the two seq x seq products) runs on its input length, its
+        feed-forward sublayer on its output length.
+        """
+        full = RetentionConfig.full(len(self.keep), seq_len)
+        return _encoder_flops(self, seq_len, hidden_dim, intermediate_dim) / (
+            _encoder_flops(full, seq_len, hidden_dim, intermediate_dim)
+        )
+
+
+def _encoder_flops(config, seq_len, hidden_dim, intermediate_dim) -> float:
+    d, f = float(hidden_dim), float(intermediate_dim)
+    total = 0.0
+    for n_in, n_out in config.layer_lengths(seq_len):
+        attention = 2 * (4 * n_in * d * d + 2 * n_in * n_in * d)
+        feed_forward = 2 * (2 * n_out * d * f)
+        total += attention + feed_forward
+    return total
+
+
+def _as_int(value, index: int) -> int:
+    if isinstance(value, bool):
+        raise RetentionConfigError(f"retention entry {index} is {value!r}: not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    try:  # numpy integers
+        import numpy as np
+
+        if isinstance(value, np.integer):
+            return int(value)
+    except ImportError:  # pragma: no cover
+        pass
+    raise RetentionConfigError(
+        f"retention entry {index} is {value!r}: not an integer"
+    )
