@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -49,8 +50,8 @@ def resolve_source(source: str | os.PathLike | None) -> str:
             )
         return directory
     if os.path.sep in source or source.startswith("."):
-        if not os.path.isdir(source):
-            raise BackboneLoadError(f"backbone directory '{source}' does not exist")
+        if not os.path.exists(source):
+            raise BackboneLoadError(f"backbone path '{source}' does not exist")
     return source
 
 
@@ -97,6 +98,52 @@ def load_preprocessor(source: str | os.PathLike | None, sequence_length: int):
         "preprocessor",
         sequence_length=sequence_length,
     )
+
+
+def peek_num_layers(source: str | os.PathLike | None) -> int | None:
+    """Transformer depth from config files alone (no weights, no network).
+
+    Reads a Hugging Face config.json, a keras-hub preset's config.json or a
+    .keras checkpoint's config; None when it cannot tell (e.g. a preset name).
+    """
+    try:
+        resolved = resolve_source(source)
+    except BackboneLoadError:
+        return None
+    config = None
+    if resolved.endswith(".keras") and os.path.isfile(resolved):
+        import zipfile
+
+        with zipfile.ZipFile(resolved) as archive:
+            config = json.loads(archive.read("config.json"))
+    elif os.path.isdir(resolved) and os.path.exists(os.path.join(resolved, "config.json")):
+        with open(os.path.join(resolved, "config.json")) as handle:
+            config = json.load(handle)
+    elif os.path.isdir(resolved):  # a run directory
+        for name in ("retrain.keras", "search.keras", "finetune.keras"):
+            if os.path.exists(os.path.join(resolved, name)):
+                return peek_num_layers(os.path.join(resolved, name))
+    return _find_num_layers(config) if config is not None else None
+
+
+def _find_num_layers(config) -> int | None:
+    """Depth in a (nested) config: HF num_hidden_layers or keras-hub num_layers."""
+    if isinstance(config, dict):
+        if "num_hidden_layers" in config:
+            return int(config["num_hidden_layers"])
+        inner = config.get("config")
+        if isinstance(inner, dict) and "num_layers" in inner and "vocabulary_size" in inner:
+            return int(inner["num_layers"]) * int(inner.get("num_inner_repetitions", 1))
+        for value in config.values():
+            found = _find_num_layers(value)
+            if found is not None:
+                return found
+    elif isinstance(config, list):
+        for value in config:
+            found = _find_num_layers(value)
+            if found is not None:
+                return found
+    return None
 
 
 def _looks_offline(error: BaseException) -> bool:

@@ -1,0 +1,14 @@
+"""Shared test set-up: quiet TensorFlow, make the package importable from a checkout."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Must happen before TensorFlow is first imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) from a checkout
+    sys.path.insert(0, str(_ROOT))
