@@ -16,7 +16,8 @@ import socket
 import tempfile
 import urllib.request
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,8 +57,9 @@ class GlueTask:
         return self.num_classes == 1
 
 
-def _task(name, directory, seq_len, label_names, is_pair, metric, tfds_name, hparams,
-          dev_file="dev.tsv", test_file="test.tsv") -> GlueTask:
+def _task(name: str, directory: str, seq_len: int, label_names: tuple[str, ...], is_pair: bool, metric: str,
+          tfds_name: str, hparams: tuple[float, float, float, int], dev_file: str = "dev.tsv",
+          test_file: str = "test.tsv") -> GlueTask:
     lr_bert, lr_soft_extract, lambda_, batch_size = hparams
     return GlueTask(name, directory, seq_len, max(len(label_names), 1), tuple(label_names), is_pair, metric,
                     dev_file, test_file, tfds_name, lr_bert, lr_soft_extract, lambda_, batch_size)
@@ -140,8 +142,8 @@ class _Format:
 
 
 # Column positions follow the GLUE reference readers (BERT's run_classifier.py / transformers' glue
-# processors). The label of STS-B, MNLI, QNLI, RTE and WNLI is the last field, so stray extra fields in the
-# middle (real MNLI lines have some) do not matter; QQP is read by position.
+# processors). As there, the label of STS-B, MNLI, QNLI, RTE and WNLI is the last field, so a line with stray
+# extra fields after the texts (real MNLI has some) still gets its label; QQP is read by position only.
 _FORMATS: dict[str, _Format] = {
     "CoLA": _Format(_Columns((3,), label=1, header=False), _Columns((1,), index=0), True, ("sentence",)),
     "SST-2": _Format(_Columns((0,), label=1), _Columns((1,), index=0), True, ("sentence",)),
@@ -246,7 +248,7 @@ def _read_lines(path: str, columns: _Columns) -> Iterator[tuple[int, list[str]]]
                 yield lineno, fields
 
 
-def _label_parser(task: GlueTask):
+def _label_parser(task: GlueTask) -> Callable[[str, str], float]:
     """A function ``(raw label, "file:line") -> class id or score`` that raises GlueDataError."""
     if task.is_regression:
         def parse_score(value: str, where: str) -> float:
@@ -390,8 +392,8 @@ def load_split(task: GlueTask | str, split: str, data_dir: str | os.PathLike | N
 # tf.data
 
 
-def make_dataset(examples: GlueExamples, preprocessor, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 drop_remainder: bool = False) -> tf.data.Dataset:
+def make_dataset(examples: GlueExamples, preprocessor: Callable[..., Any], batch_size: int, shuffle: bool = False,
+                 seed: int = 0, drop_remainder: bool = False) -> tf.data.Dataset:
     """Batched ``(x, y)`` (or ``x`` for unlabelled data), x being the preprocessor's dict of features.
 
     ``preprocessor`` is a keras-hub ``BertTextClassifierPreprocessor``-like callable, called as
@@ -417,7 +419,7 @@ def make_dataset(examples: GlueExamples, preprocessor, batch_size: int, shuffle:
 # Metrics and submissions
 
 
-def _correlation(fn, a: np.ndarray, b: np.ndarray) -> float:
+def _correlation(fn: Callable[[np.ndarray, np.ndarray], Any], a: np.ndarray, b: np.ndarray) -> float:
     """100 * correlation, defined as 0 when either side is constant (where it is undefined)."""
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
@@ -464,7 +466,8 @@ def write_glue_predictions(path: str | os.PathLike, task: GlueTask | str, exampl
         cells = [f"{float(p):.3f}" for p in predictions]
     else:
         raw = _raw_labels(task)
-        if not np.issubdtype(predictions.dtype, np.integer) or predictions.min() < 0 or predictions.max() >= len(raw):
+        in_range = np.all((predictions >= 0) & (predictions < len(raw)))
+        if not (np.issubdtype(predictions.dtype, np.integer) and in_range):
             raise ValueError(f"predictions must be class ids in [0, {len(raw)}) for {task.name}")
         cells = [raw[p] for p in predictions]
     path = os.fspath(path)
@@ -472,6 +475,7 @@ def write_glue_predictions(path: str | os.PathLike, task: GlueTask | str, exampl
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".tsv")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write("index\tprediction\n")
             f.writelines(f"{i}\t{c}\n" for i, c in zip(examples.indices, cells))

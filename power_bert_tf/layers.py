@@ -80,6 +80,7 @@ class SignificanceScore(keras.layers.Layer):
 
     def __init__(self, exclude_self: bool = True, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # masks are passed explicitly
         self.exclude_self = bool(exclude_self)
 
     def call(self, attention_probs, padding_mask):
@@ -98,6 +99,9 @@ class SignificanceScore(keras.layers.Layer):
 
     def compute_output_shape(self, attention_probs_shape, padding_mask_shape=None):
         return (attention_probs_shape[0], attention_probs_shape[-1])
+
+    def compute_mask(self, *args, **kwargs):
+        return None
 
     def get_config(self):
         config = super().get_config()

@@ -144,6 +144,14 @@ class PowerBertEncoder(keras.layers.Layer):
             previous = keep
         return extractors
 
+    def build(self, inputs_shape=None):
+        # Retention weights do not depend on the input shape: create them now
+        # so that a saved soft-mode model finds them when it is loaded.
+        for extractor in self.soft_extract_layers:
+            if not extractor.built:
+                extractor.build()
+        self.built = True
+
     @property
     def soft_extract_layers(self) -> list[SoftExtract]:
         return [e for e in self.extractors if isinstance(e, SoftExtract)]
@@ -349,6 +357,11 @@ class PowerBertClassifier(keras.Model):
     @property
     def is_regression(self) -> bool:
         return self.num_classes == 1
+
+    def build(self, inputs_shape=None):
+        self.encoder.build(inputs_shape)
+        self.output_dense.build((None, self.backbone.hidden_dim))
+        self.built = True
 
     def call(self, inputs, training=None):
         pooled = self.encoder(inputs, training=training)["pooled_output"]

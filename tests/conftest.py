@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -10,5 +11,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 _ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) from a checkout
+if importlib.util.find_spec("power_bert_tf") is None:
+    # Plain `pytest` (not `python -m pytest`) from an uninstalled checkout.
     sys.path.insert(0, str(_ROOT))

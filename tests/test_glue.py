@@ -210,7 +210,8 @@ LAYOUTS = {
     "sts-b": (
         {"train.tsv": [T("index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1",
                          "sentence2", "score"),
-                       T(0, "main-captions", "MSRvid", "2012test", "0001", "none", "none", "A plane.", "A jet.", "5.000"),
+                       T(0, "main-captions", "MSRvid", "2012test", "0001", "none", "none", "A plane.", "A jet.",
+                         "5.000"),
                        T(1, "main-news", "headlines", "2016", "1492", "x", "y", "P", "Q", "0.4")],
          "test.tsv": [T("index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1",
                         "sentence2"),
@@ -248,7 +249,8 @@ LAYOUTS = {
         {"dev": ((["What?", "Who?"], ["This.", "Him."]), [1, 0], [0, 1]),
          "test": ((["When?"], ["Now."]), None, [0])}),
     "rte": (
-        {"train.tsv": [T("index", "sentence1", "sentence2", "label"), T(0, "No weapons.", "Weapons.", "not_entailment")],
+        {"train.tsv": [T("index", "sentence1", "sentence2", "label"),
+                       T(0, "No weapons.", "Weapons.", "not_entailment")],
          "test.tsv": [T("index", "sentence1", "sentence2"), T(0, "A", "B")]},
         {"train": ((["No weapons."], ["Weapons."]), [1], [0]),
          "test": ((["A"], ["B"]), None, [0])}),
@@ -300,7 +302,8 @@ BAD_FILES = [
     # task, file, lines, bad line, message
     ("cola", "train.tsv", [T("gj04", 1, "", "Fine."), T("gj04", 1, "", "Fine."), T("gj04", 1)], 3,
      "expected at least 4 tab-separated fields, found 2"),
-    ("rte", "dev.tsv", [T("index", "sentence1", "sentence2", "label")] + [T(i, "a", "b", "entailment") for i in range(3)]
+    ("rte", "dev.tsv", [T("index", "sentence1", "sentence2", "label")]
+     + [T(i, "a", "b", "entailment") for i in range(3)]
      + [T(3, "a", "b", "maybe")], 5, "unknown label 'maybe' (expected one of entailment, not_entailment)"),
     ("cola", "dev.tsv", [T("gj04", 2, "", "Two?")], 1, "unknown label '2' (expected one of 0, 1)"),
     ("sts-b", "train.tsv", [T(*range(10)), T(0, "g", "f", "y", "o", "s", "s", "A", "B", "high")], 2,
@@ -356,6 +359,8 @@ def test_crlf_and_no_final_newline(tmp_path):
     (tmp_path / "dev.tsv").write_bytes(b"sentence\tlabel\r\na \t1\r\nb\r \t0")
     ex = read_glue_split("sst-2", "dev", tmp_path)
     assert ex.texts == (["a ", "b\r "],) and ex.labels.tolist() == [1, 0]
+    (tmp_path / "test.tsv").write_bytes(b"index\tsentence\r\n0\tA b.\r\n1\tc\rd")  # text is the last field
+    assert read_glue_split("sst-2", "test", tmp_path).texts == (["A b.", "c\rd"],)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -542,25 +547,41 @@ def test_make_dataset_single(preprocessor):
     assert x["padding_mask"].dtype.name == "bool" and x["segment_ids"].dtype.name == "int32"
     assert y.dtype.name == "int32" and y.numpy().tolist() == [1, 0]
     assert not x["segment_ids"].numpy().any()
-    assert len(list(glue.make_dataset(ex, preprocessor, batch_size=2, drop_remainder=True))) == 1
-    shuffled = [y.numpy().tolist() for _, y in glue.make_dataset(ex.take(3, 0), preprocessor, 3, shuffle=True)]
-    assert sorted(shuffled[0]) == [0, 1, 1]
 
 
-def test_make_dataset_pairs_and_unlabelled(preprocessor):
+def test_make_dataset_pairs(preprocessor):
     first, second = ["the cat sat", "hello"], ["on the mat .", "world"]
-    ex = GlueExamples(get_task("sts-b"), "test", (first, second), None, np.array([4, 9]), "x")
-    (x,) = list(glue.make_dataset(ex, preprocessor, batch_size=4))
-    assert isinstance(x, dict) and x["token_ids"].shape == (2, 16)
-    tokenizer = preprocessor.tokenizer
-    for row in range(2):
-        n1, n2 = (int(tokenizer(s).shape[0]) for s in (first[row], second[row]))
-        segments = x["segment_ids"].numpy()[row]
-        mask = x["padding_mask"].numpy()[row]
-        # [CLS] first [SEP] -> 0, second [SEP] -> 1, padding -> 0
-        assert segments.tolist() == [0] * (n1 + 2) + [1] * (n2 + 1) + [0] * (16 - n1 - n2 - 3)
-        assert mask.sum() == n1 + n2 + 3
-    labelled = GlueExamples(get_task("sts-b"), "dev", (first, second), np.array([1.5, 4.0], np.float32),
-                            np.arange(2), "x")
-    (_, y), = list(glue.make_dataset(labelled, preprocessor, batch_size=4))
+    n1, n2 = ([len(ids) for ids in preprocessor.tokenizer(texts)] for texts in (first, second))
+    ex = GlueExamples(get_task("sts-b"), "dev", (first, second), np.array([1.5, 4.0], np.float32), np.arange(2), "x")
+    ((x, y),) = list(glue.make_dataset(ex, preprocessor, batch_size=4))
+    assert x["token_ids"].shape == (2, 16)
     assert y.dtype.name == "float32" and y.numpy().tolist() == [1.5, 4.0]
+    for row in range(2):
+        # [CLS] first [SEP] -> 0, second [SEP] -> 1, padding -> 0
+        assert x["segment_ids"].numpy()[row].tolist() == (
+            [0] * (n1[row] + 2) + [1] * (n2[row] + 1) + [0] * (16 - n1[row] - n2[row] - 3))
+        assert x["padding_mask"].numpy()[row].sum() == n1[row] + n2[row] + 3
+
+
+def _lengths(x, y=None):
+    """A cheap stand-in preprocessor with the keras-hub calling convention."""
+    import tensorflow as tf
+    return {"lengths": tf.stack([tf.strings.length(s) for s in (x if isinstance(x, tuple) else (x,))], axis=-1)}
+
+
+def test_make_dataset_unlabelled_pairs():
+    ex = GlueExamples(get_task("rte"), "test", (["a", "bb"], ["ccc", "dddd"]), None, np.array([4, 9]), "x")
+    (x,) = list(glue.make_dataset(ex, _lengths, batch_size=4))
+    assert isinstance(x, dict) and x["lengths"].numpy().tolist() == [[1, 3], [2, 4]]
+
+
+def test_make_dataset_shuffle_and_drop_remainder():
+    ex = GlueExamples(get_task("cola"), "train", ([f"s{i}" for i in range(10)],), np.arange(10, dtype=np.int32),
+                      np.arange(10), "x")
+    ordered = [y.numpy().tolist() for _, y in glue.make_dataset(ex, _lengths, batch_size=4)]
+    assert ordered == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert len(list(glue.make_dataset(ex, _lengths, batch_size=4, drop_remainder=True))) == 2
+    epochs = [np.concatenate([y for _, y in glue.make_dataset(ex, _lengths, 4, shuffle=True, seed=s)]).tolist()
+              for s in (1, 1, 2)]
+    assert epochs[0] == epochs[1] != epochs[2] and sorted(epochs[0]) == list(range(10))
+    assert epochs[0] != list(range(10))

@@ -1,0 +1,490 @@
+"""PowerBertEncoder / PowerBertClassifier on tiny random keras-hub BERT and ALBERT backbones.
+
+References are the keras-hub backbone's own outputs and, for hard mode, an independent
+re-implementation that calls each keras-hub TransformerEncoder whole (eliminating after a
+layer is the same as eliminating before its position-wise feed-forward sublayer) with the
+significance and ranking computed in numpy from the spec.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+import keras_hub
+
+from power_bert_tf import (
+    PowerBertClassifier,
+    PowerBertEncoder,
+    RetentionConfig,
+    RetentionConfigError,
+    copy_weights_by_path,
+)
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+SEQ = 16
+
+BACKBONE_SPECS = {
+    "bert": (
+        keras_hub.models.BertBackbone,
+        dict(vocabulary_size=100, num_layers=3, num_heads=2, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, dropout=0.0),
+    ),
+    "bert_4heads_dropout": (
+        keras_hub.models.BertBackbone,
+        dict(vocabulary_size=100, num_layers=2, num_heads=4, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, dropout=0.3),
+    ),
+    "albert_g1": (
+        keras_hub.models.AlbertBackbone,
+        dict(vocabulary_size=100, num_layers=3, num_heads=2, embedding_dim=8, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, num_groups=1, num_inner_repetitions=1),
+    ),
+    "albert_g2r2": (
+        keras_hub.models.AlbertBackbone,
+        dict(vocabulary_size=100, num_layers=4, num_heads=2, embedding_dim=8, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, num_groups=2, num_inner_repetitions=2),
+    ),
+}
+NAMES = list(BACKBONE_SPECS)
+
+
+def np_(t):
+    return keras.ops.convert_to_numpy(t)
+
+
+def is_albert(backbone):
+    return isinstance(backbone, keras_hub.models.AlbertBackbone)
+
+
+def randomize(backbone, seed):
+    """Re-draw the weights: larger than the 0.02 init so attention is peaked and significance well
+    separated, but scaled by fan-in so activations (and float32 rounding) stay moderate and the
+    tanh pooler does not saturate."""
+    rng = np.random.default_rng(seed)
+    for v in backbone.trainable_weights:
+        shape, path = tuple(v.shape), v.path
+        if path.endswith("gamma"):
+            value = 1.0 + 0.1 * rng.normal(size=shape)
+        elif path.endswith("beta") or path.endswith("bias"):
+            value = 0.1 * rng.normal(size=shape)
+        elif "embedding/" in path or path.endswith("embeddings"):
+            value = rng.normal(size=shape)
+        else:
+            gain = 2.0 if ("query" in path or "key" in path) else 1.0
+            fan_in = np.prod(shape[:-1]) if "attention_output" in path else shape[0]
+            value = gain * rng.normal(size=shape) / np.sqrt(fan_in)
+        v.assign(value.astype("float32"))
+
+
+def make_backbone(name, seed=0):
+    cls, kwargs = BACKBONE_SPECS[name]
+    backbone = cls(**kwargs)
+    randomize(backbone, seed)
+    return backbone
+
+
+@pytest.fixture(scope="module")
+def backbones():
+    return {name: make_backbone(name, seed=i) for i, name in enumerate(NAMES)}
+
+
+def num_calls(backbone):
+    """Transformer-layer applications per forward pass (keras-hub's loop)."""
+    if is_albert(backbone):
+        return backbone.num_layers * backbone.num_inner_repetitions
+    return backbone.num_layers
+
+
+def keras_hub_schedule(backbone):
+    """The layer applied at each depth, as keras-hub's backbones loop over them."""
+    if is_albert(backbone):
+        per_group = backbone.num_layers // backbone.num_groups
+        return [layer for group in backbone.transformer_layers for _ in range(per_group) for layer in group]
+    return list(backbone.transformer_layers)
+
+
+def shrinking(n, seq=SEQ, last=3):
+    """A strictly useful, non-increasing config: first layer already drops something."""
+    values = np.linspace(seq - 3, last, n).round().astype(int)
+    return [int(v) for v in values]
+
+
+def make_inputs(lengths, seq=SEQ, seed=0, mask_dtype="int32"):
+    rng = np.random.default_rng(seed)
+    lengths = np.asarray(lengths)
+    mask = np.arange(seq)[None, :] < lengths[:, None]
+    token_ids = np.where(mask, rng.integers(1, 100, size=(len(lengths), seq)), 0).astype("int32")
+    token_ids[:, 0] = 2  # a [CLS]-like id
+    segment_ids = np.where(mask & (np.arange(seq)[None, :] >= lengths[:, None] // 2), 1, 0).astype("int32")
+    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": mask.astype(mask_dtype)}
+
+
+def take(inputs, rows, seq=None):
+    return {k: v[rows, :seq] for k, v in inputs.items()}
+
+
+BATCH_LENGTHS = [16, 11, 6, 3]
+
+# --------------------------------------------------------------------------------------------------------
+# Independent hard-mode reference
+
+
+def ref_significance(scores, mask, exclude_self=True):
+    p = scores.astype(np.float64).mean(axis=1)  # [b, q, k]
+    m = mask.astype(np.float64)
+    p = p * m[:, :, None]
+    if exclude_self:
+        p = p * (1.0 - np.eye(p.shape[-1]))[None]
+    return np.where(mask.astype(bool), p.sum(axis=1), -1.0)
+
+
+def ref_kept(sig_row, keep):
+    rest = sorted(range(1, len(sig_row)), key=lambda j: (-sig_row[j], j))
+    return sorted(([0] + rest)[:keep])
+
+
+def embedding_model(backbone):
+    last = "embedding_projection" if is_albert(backbone) else "embeddings_layer_norm"
+    return keras.Model(backbone.input, backbone.get_layer(last).output)
+
+
+def reference_hard(backbone, inputs, keep):
+    x = np_(embedding_model(backbone)(inputs, training=False))
+    mask = np.asarray(inputs["padding_mask"]).astype(bool)
+    b, seq = mask.shape
+    positions = np.tile(np.arange(seq), (b, 1))
+    kept_per_layer = []
+    for layer, k in zip(keras_hub_schedule(backbone), keep):
+        y, scores = layer(x, padding_mask=mask, return_attention_scores=True, training=False)
+        y, scores = np_(y), np_(scores)
+        if k < y.shape[1]:
+            sig = ref_significance(scores, mask)
+            idx = np.array([ref_kept(sig[i], k) for i in range(b)])
+            y = np.take_along_axis(y, idx[..., None], axis=1)
+            mask = np.take_along_axis(mask, idx, axis=1)
+            positions = np.take_along_axis(positions, idx, axis=1)
+        x = y
+        kept_per_layer.append(positions)
+    pooled = np_(backbone.pooled_dense(x[:, 0, :]))
+    return x, pooled, mask, kept_per_layer
+
+
+# --------------------------------------------------------------------------------------------------------
+# No elimination == the backbone
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("seq", [SEQ, 32, 7])
+def test_no_elimination_matches_backbone(backbones, name, seq):
+    backbone = backbones[name]
+    lengths = [min(l, seq) for l in BATCH_LENGTHS]
+    inputs = make_inputs(lengths, seq=seq, seed=seq)
+    expected = backbone(inputs, training=False)
+    encoder = PowerBertEncoder(backbone)
+    assert encoder.mode == "none"
+    got = encoder(inputs, training=False)
+    np.testing.assert_allclose(np_(got["sequence_output"]), np_(expected["sequence_output"]), **TOL)
+    np.testing.assert_allclose(np_(got["pooled_output"]), np_(expected["pooled_output"]), **TOL)
+    np.testing.assert_array_equal(np_(got["padding_mask"]), inputs["padding_mask"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_full_retention_matches_backbone(backbones, name):
+    backbone = backbones[name]
+    n = num_calls(backbone)
+    inputs = make_inputs(BATCH_LENGTHS, seed=1)
+    expected = backbone(inputs, training=False)
+    for retention, seq_len in [([SEQ] * n, SEQ), (",".join(["32"] * n), 32)]:
+        encoder = PowerBertEncoder(backbone, retention=retention, sequence_length=seq_len)
+        assert encoder.mode == "hard"
+        got = encoder(inputs, training=False, return_kept_positions=True)
+        np.testing.assert_allclose(np_(got["sequence_output"]), np_(expected["sequence_output"]), **TOL)
+        np.testing.assert_allclose(np_(got["pooled_output"]), np_(expected["pooled_output"]), **TOL)
+        assert len(got["kept_positions"]) == n
+        for kept in got["kept_positions"]:
+            np.testing.assert_array_equal(np_(kept), np.tile(np.arange(SEQ), (len(BATCH_LENGTHS), 1)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_soft_all_ones_matches_backbone(backbones, name):
+    backbone = backbones[name]
+    inputs = make_inputs(BATCH_LENGTHS, seed=2)
+    expected = backbone(inputs, training=False)
+    encoder = PowerBertEncoder(backbone, mode="soft", sequence_length=SEQ)
+    got = encoder(inputs, training=False)
+    assert len(encoder.soft_extract_layers) == num_calls(backbone)
+    for layer in encoder.soft_extract_layers:
+        np.testing.assert_array_equal(np_(layer.retention), np.ones(SEQ))
+    assert encoder.retention_masses() == pytest.approx([float(SEQ)] * num_calls(backbone))
+    np.testing.assert_allclose(np_(got["sequence_output"]), np_(expected["sequence_output"]), **TOL)
+    np.testing.assert_allclose(np_(got["pooled_output"]), np_(expected["pooled_output"]), **TOL)
+
+
+def test_soft_zero_retention_changes_output(backbones):
+    """Sanity: the soft weights are actually used (zeros beyond rank m change the result)."""
+    backbone = backbones["bert"]
+    inputs = make_inputs(BATCH_LENGTHS, seed=3)
+    encoder = PowerBertEncoder(backbone, mode="soft", sequence_length=SEQ)
+    base = np_(encoder(inputs, training=False)["pooled_output"])
+    encoder.soft_extract_layers[0].retention.assign(np.r_[np.ones(4), np.zeros(SEQ - 4)].astype("float32"))
+    changed = np_(encoder(inputs, training=False)["pooled_output"])
+    assert not np.allclose(base[:3], changed[:3], atol=1e-4)  # examples with > 4 real tokens change
+    # ... but an example with only 3 real tokens keeps every real vector (padding ranks last).
+    np.testing.assert_allclose(changed[3], base[3], **TOL)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Hard mode
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hard_matches_independent_reference(backbones, name):
+    backbone = backbones[name]
+    keep = shrinking(num_calls(backbone))
+    inputs = make_inputs(BATCH_LENGTHS, seed=4)
+    encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
+    got = encoder(inputs, training=False, return_kept_positions=True)
+    seq_out, pooled, mask, kept = reference_hard(backbone, inputs, keep)
+    for got_pos, ref_pos in zip(got["kept_positions"], kept):
+        np.testing.assert_array_equal(np_(got_pos), ref_pos)
+    np.testing.assert_array_equal(np_(got["padding_mask"]).astype(bool), mask)
+    np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL)
+    np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL)
+    assert tuple(got["sequence_output"].shape) == (len(BATCH_LENGTHS), keep[-1], backbone.hidden_dim)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hard_batch_invariance(backbones, name):
+    backbone = backbones[name]
+    keep = shrinking(num_calls(backbone))
+    encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
+    inputs = make_inputs(BATCH_LENGTHS, seed=5)
+    batched = np_(encoder(inputs, training=False)["pooled_output"])
+    for i, length in enumerate(BATCH_LENGTHS):
+        alone = np_(encoder(take(inputs, [i]), training=False)["pooled_output"])
+        np.testing.assert_allclose(alone[0], batched[i], **TOL)
+        # Without its padding at all (a shorter input): padding must not matter.
+        trimmed = np_(encoder(take(inputs, [i], seq=length), training=False)["pooled_output"])
+        np.testing.assert_allclose(trimmed[0], batched[i], **TOL)
+    # Reordered batch.
+    order = [2, 0, 3, 1]
+    shuffled = np_(encoder(take(inputs, order), training=False)["pooled_output"])
+    np.testing.assert_allclose(shuffled, batched[order], **TOL)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_short_input_equals_no_elimination(backbones, name):
+    backbone = backbones[name]
+    keep = shrinking(num_calls(backbone), last=3)
+    encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
+    inputs = make_inputs([3, 2, 3], seed=6)  # real length <= every keep count
+    expected = np_(backbone(inputs, training=False)["pooled_output"])
+    got = encoder(inputs, training=False, return_kept_positions=True)
+    np.testing.assert_allclose(np_(got["pooled_output"]), expected, **TOL)
+    np.testing.assert_allclose(
+        np_(got["sequence_output"])[0, :3], np_(backbone(inputs, training=False)["sequence_output"])[0, :3], **TOL
+    )
+    # Every real token survives to the end.
+    final = np_(got["kept_positions"][-1])
+    for i, length in enumerate([3, 2, 3]):
+        assert set(range(length)) <= set(final[i].tolist())
+        assert np_(got["padding_mask"])[i].astype(bool).sum() == length
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_kept_positions_structure(backbones, name):
+    backbone = backbones[name]
+    keep = shrinking(num_calls(backbone))
+    encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
+    inputs = make_inputs(BATCH_LENGTHS, seed=7)
+    got = encoder(inputs, training=False, return_kept_positions=True)
+    kept = [np_(k) for k in got["kept_positions"]]
+    assert len(kept) == len(keep)
+    previous = None
+    for k, positions in zip(keep, kept):
+        assert positions.shape == (len(BATCH_LENGTHS), k)
+        assert np.all(positions[:, 0] == 0)
+        assert np.all(np.diff(positions, axis=1) > 0)
+        assert np.all(positions < SEQ)
+        if previous is not None:
+            for row_now, row_before in zip(positions, previous):
+                assert set(row_now.tolist()) <= set(row_before.tolist())
+        previous = positions
+    final_mask = np_(got["padding_mask"]).astype(bool)
+    expected_mask = np.take_along_axis(inputs["padding_mask"].astype(bool), kept[-1], axis=1)
+    np.testing.assert_array_equal(final_mask, expected_mask)
+    # Real tokens outrank padding: an example keeps min(keep, real length) real tokens.
+    for i, length in enumerate(BATCH_LENGTHS):
+        assert final_mask[i].sum() == min(keep[-1], length)
+
+
+def test_hard_bool_mask_equals_int_mask(backbones):
+    backbone = backbones["bert"]
+    keep = shrinking(num_calls(backbone))
+    encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
+    as_int = encoder(make_inputs(BATCH_LENGTHS, seed=8), training=False)
+    as_bool = encoder(make_inputs(BATCH_LENGTHS, seed=8, mask_dtype="bool"), training=False)
+    np.testing.assert_allclose(np_(as_bool["pooled_output"]), np_(as_int["pooled_output"]), **TOL)
+
+
+def test_hard_encoder_in_tf_function_unknown_shapes(backbones):
+    backbone = backbones["albert_g1"]
+    keep = shrinking(num_calls(backbone))
+    encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
+    spec = tf.TensorSpec([None, None], tf.int32)
+
+    @tf.function(input_signature=[{"token_ids": spec, "segment_ids": spec, "padding_mask": spec}])
+    def run(inputs):
+        out = encoder(inputs, training=False)
+        return out["pooled_output"], out["sequence_output"]
+
+    for lengths, seq in [(BATCH_LENGTHS, SEQ), ([5, 2], 5), ([12], 12)]:
+        inputs = make_inputs(lengths, seq=seq, seed=seq)
+        pooled, seq_out = run(inputs)
+        eager = encoder(inputs, training=False)
+        np.testing.assert_allclose(pooled.numpy(), np_(eager["pooled_output"]), **TOL)
+        np.testing.assert_allclose(seq_out.numpy(), np_(eager["sequence_output"]), **TOL)
+
+
+def test_encoder_errors(backbones):
+    backbone = backbones["bert"]
+    with pytest.raises(ValueError):
+        PowerBertEncoder(backbone, mode="hard")
+    with pytest.raises(ValueError):
+        PowerBertEncoder(backbone, mode="fast")
+    with pytest.raises(RetentionConfigError):
+        PowerBertEncoder(backbone, retention="8,4")  # 3 layers
+    with pytest.raises(RetentionConfigError):
+        PowerBertEncoder(backbone, retention="16,8,4", sequence_length=8)
+    with pytest.raises(TypeError):
+        PowerBertEncoder(keras.Sequential([keras.layers.Dense(2)]))
+    encoder = PowerBertEncoder(backbone, retention="8,6,4", sequence_length=8)
+    with pytest.raises(ValueError):
+        encoder(make_inputs([16], seq=16), training=False)
+
+
+def test_encoder_flops_fraction(backbones):
+    backbone = backbones["bert"]  # d 16, f 32
+    assert PowerBertEncoder(backbone).flops_fraction() == 1.0
+    d, f, keep = 16, 32, [12, 8, 3]
+
+    def flops(ks):
+        total, n_in = 0, SEQ
+        for k in ks:
+            total += 2 * (4 * n_in * d * d + 2 * n_in * n_in * d) + 2 * (2 * k * d * f)
+            n_in = k
+        return total
+
+    encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
+    assert encoder.flops_fraction() == pytest.approx(flops(keep) / flops([SEQ] * 3), rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------------------
+# PowerBertClassifier
+
+
+def make_classifier(backbone, **kwargs):
+    model = PowerBertClassifier(backbone, num_classes=3, sequence_length=SEQ, **kwargs)
+    model.build_from_example()
+    rng = np.random.default_rng(11)
+    model.output_dense.kernel.assign(rng.normal(size=tuple(model.output_dense.kernel.shape)).astype("float32"))
+    model.output_dense.bias.assign(rng.normal(size=(3,)).astype("float32"))
+    return model
+
+
+def test_classifier_head_on_pooled_output(backbones):
+    backbone = backbones["bert_4heads_dropout"]
+    model = make_classifier(backbone)
+    inputs = make_inputs(BATCH_LENGTHS, seed=12)
+    pooled = np_(backbone(inputs, training=False)["pooled_output"])
+    expected = pooled @ np_(model.output_dense.kernel) + np_(model.output_dense.bias)
+    np.testing.assert_allclose(np_(model(inputs, training=False)), expected, **TOL)
+
+
+def test_classifier_dynamic_batch_and_predict(backbones):
+    backbone = backbones["bert"]
+    model = make_classifier(backbone, retention=shrinking(3))
+    inputs = make_inputs([16, 11, 6, 3, 9], seed=13)
+    full = np_(model(inputs, training=False))
+    assert full.shape == (5, 3)
+    one = np_(model(take(inputs, [1]), training=False))
+    np.testing.assert_allclose(one[0], full[1], **TOL)
+    predicted = model.predict(inputs, batch_size=2, verbose=0)  # batches of 2, 2, 1 in a tf.function
+    np.testing.assert_allclose(predicted, full, **TOL)
+
+
+@pytest.mark.parametrize("mode", ["hard", "soft"])
+def test_classifier_keras_save_load(backbones, tmp_path, mode):
+    backbone = backbones["albert_g1"] if mode == "soft" else backbones["bert"]
+    retention = shrinking(num_calls(backbone)) if mode == "hard" else None
+    model = make_classifier(backbone, retention=retention, mode=mode)
+    if mode == "soft":
+        rng = np.random.default_rng(14)
+        for layer in model.encoder.soft_extract_layers:
+            layer.retention.assign(rng.uniform(size=SEQ).astype("float32"))
+    path = tmp_path / f"model_{mode}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, PowerBertClassifier)
+    assert loaded.mode == mode
+    assert loaded.sequence_length == SEQ
+    assert (loaded.retention is None) == (retention is None)
+    if retention is not None:
+        assert loaded.retention.to_list() == retention
+    assert loaded.num_classes == 3
+    assert len(loaded.trainable_weights) == len(model.trainable_weights)
+    for a, b in zip(model.trainable_weights, loaded.trainable_weights):
+        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
+    if mode == "soft":
+        for a, b in zip(model.encoder.soft_extract_layers, loaded.encoder.soft_extract_layers):
+            np.testing.assert_array_equal(np_(a.retention), np_(b.retention))
+    inputs = make_inputs(BATCH_LENGTHS, seed=15)
+    np.testing.assert_allclose(np_(loaded(inputs, training=False)), np_(model(inputs, training=False)), **TOL)
+
+
+def test_with_mode_carries_weights(backbones):
+    backbone = backbones["bert"]
+    base = make_classifier(backbone)
+    inputs = make_inputs(BATCH_LENGTHS, seed=16)
+    base_out = np_(base(inputs, training=False))
+
+    soft = base.with_mode("soft")
+    assert soft.mode == "soft" and soft is not base
+    for a, b in zip(base.backbone.trainable_weights, soft.backbone.trainable_weights):
+        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
+    np.testing.assert_array_equal(np_(soft.output_dense.kernel), np_(base.output_dense.kernel))
+    np.testing.assert_array_equal(np_(soft.output_dense.bias), np_(base.output_dense.bias))
+    assert len(soft.encoder.soft_extract_layers) == 3
+    for layer in soft.encoder.soft_extract_layers:
+        np.testing.assert_array_equal(np_(layer.retention), np.ones(SEQ))
+    np.testing.assert_allclose(np_(soft(inputs, training=False)), base_out, **TOL)
+
+    # Search result -> hard retrain step: still the same backbone and head weights.
+    soft.encoder.soft_extract_layers[0].retention.assign(np.linspace(1, 0, SEQ).astype("float32"))
+    hard = soft.with_mode("hard", "12,8,3")
+    assert hard.mode == "hard" and hard.retention.to_list() == [12, 8, 3]
+    for a, b in zip(base.backbone.trainable_weights, hard.backbone.trainable_weights):
+        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
+    np.testing.assert_array_equal(np_(hard.output_dense.kernel), np_(base.output_dense.kernel))
+    short = make_inputs([3, 2], seed=17)
+    np.testing.assert_allclose(np_(hard(short, training=False)), np_(base(short, training=False)), **TOL)
+
+    # And back to plain BERT.
+    plain = hard.with_mode("none")
+    np.testing.assert_allclose(np_(plain(inputs, training=False)), base_out, **TOL)
+
+
+def test_copy_weights_by_path_reports_new_weights(backbones):
+    backbone = backbones["bert"]
+    base = make_classifier(backbone)
+    soft = PowerBertClassifier(
+        make_backbone("bert", seed=99), num_classes=3, mode="soft", sequence_length=SEQ
+    )
+    soft.build_from_example()
+    missing = copy_weights_by_path(base, soft)
+    assert sum("retention" in path for path in missing) == 3
+    for a, b in zip(base.backbone.trainable_weights, soft.backbone.trainable_weights):
+        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
+    np.testing.assert_array_equal(np_(soft.output_dense.kernel), np_(base.output_dense.kernel))

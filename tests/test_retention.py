@@ -1,0 +1,200 @@
+"""RetentionConfig: parsing, validation errors, the mass rule, analytic FLOPs."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from power_bert_tf import RetentionConfig, RetentionConfigError
+
+# --------------------------------------------------------------------------------------------------------
+# Parsing
+
+
+def test_parse_valid():
+    config = RetentionConfig.parse("64,48,32,16", num_layers=4, seq_len=64)
+    assert config.keep == (64, 48, 32, 16)
+    assert str(config) == "64,48,32,16"
+    assert config.to_list() == [64, 48, 32, 16]
+    assert len(config) == 4 and list(config) == [64, 48, 32, 16] and config[1] == 48
+
+
+def test_parse_whitespace_equal_entries_and_no_limits():
+    assert RetentionConfig.parse(" 10 , 10,7 ,1").keep == (10, 10, 7, 1)
+
+
+def test_parse_list_and_numpy_ints():
+    assert RetentionConfig.parse([8, 4, 2], num_layers=3, seq_len=8).keep == (8, 4, 2)
+    assert RetentionConfig.parse(np.array([8, 4, 2]), num_layers=3).keep == (8, 4, 2)
+
+
+def test_error_is_a_value_error():
+    assert issubclass(RetentionConfigError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "text, num_layers",
+    [("64,48", 3), ("64,48,32,16", 3), ("64", 2)],
+)
+def test_wrong_count(text, num_layers):
+    n = len(text.split(","))
+    with pytest.raises(RetentionConfigError) as info:
+        RetentionConfig.parse(text, num_layers=num_layers, seq_len=64)
+    message = str(info.value)
+    assert str(n) in message and str(num_layers) in message
+
+
+@pytest.mark.parametrize(
+    "text, entry, value",
+    [
+        ("64,48,50,16", 3, 50),  # increasing
+        ("32,48", 2, 48),  # increasing
+        ("64,48,32,33", 4, 33),  # increasing at the end
+    ],
+)
+def test_increasing(text, entry, value):
+    with pytest.raises(RetentionConfigError, match=rf"retention entry {entry} is {value}\b"):
+        RetentionConfig.parse(text, num_layers=4 if text.count(",") == 3 else 2, seq_len=64)
+
+
+@pytest.mark.parametrize(
+    "text, entry, value",
+    [("80,48,32", 1, 80), ("65,64,64", 1, 65)],
+)
+def test_above_seq_len(text, entry, value):
+    with pytest.raises(RetentionConfigError, match=rf"retention entry {entry} is {value}\b"):
+        RetentionConfig.parse(text, num_layers=3, seq_len=64)
+
+
+def test_above_seq_len_names_the_entry_in_the_middle():
+    # Non-increasing and each <= the previous, but the first two already exceed seq_len 16: entry 1.
+    with pytest.raises(RetentionConfigError, match=r"retention entry 1 is 70\b"):
+        RetentionConfig.parse("70,70,70", num_layers=3, seq_len=16)
+
+
+@pytest.mark.parametrize(
+    "text, entry, value",
+    [("4,0", 2, 0), ("4,2,-1", 3, -1), ("0", 1, 0), ("-3,-4", 1, -3)],
+)
+def test_below_one(text, entry, value):
+    with pytest.raises(RetentionConfigError, match=rf"retention entry {entry} is {value}\b"):
+        RetentionConfig.parse(text)
+
+
+@pytest.mark.parametrize(
+    "text, entry, shown",
+    [
+        ("3.5", 1, "3.5"),
+        ("8,a", 2, "a"),
+        ("8,4,2.5", 3, "2.5"),
+        ("8,,4", 2, ""),
+        ("", 1, ""),
+        ("8;4", 1, "8;4"),
+    ],
+)
+def test_not_integers(text, entry, shown):
+    with pytest.raises(RetentionConfigError) as info:
+        RetentionConfig.parse(text)
+    message = str(info.value)
+    assert f"retention entry {entry} is" in message
+    assert shown in message
+
+
+@pytest.mark.parametrize("values, entry", [([8, 2.5], 2), ([True, 1], 1), ([8, None], 2), (["x"], 1)])
+def test_not_integers_in_lists(values, entry):
+    with pytest.raises(RetentionConfigError, match=rf"retention entry {entry} is"):
+        RetentionConfig.parse(values)
+
+
+def test_empty_list():
+    with pytest.raises(RetentionConfigError):
+        RetentionConfig.parse([])
+
+
+def test_validate_direct_construction():
+    with pytest.raises(RetentionConfigError, match=r"retention entry 2 is 9\b"):
+        RetentionConfig((8, 9)).validate()
+    assert RetentionConfig((8, 8)).validate(num_layers=2, seq_len=8).keep == (8, 8)
+
+
+def test_full():
+    assert RetentionConfig.full(3, 64).keep == (64, 64, 64)
+
+
+# --------------------------------------------------------------------------------------------------------
+# from_masses: floor, at least 1, non-increasing
+
+
+@pytest.mark.parametrize(
+    "masses, expected",
+    [
+        ([5.7, 6.2, 3.0, 0.4, 2.9], (5, 5, 3, 1, 1)),
+        ([64.0, 63.999, 40.5, 41.2, 1.0], (64, 63, 40, 40, 1)),
+        ([0.2, 0.9, 0.0], (1, 1, 1)),
+        ([3.0], (3,)),
+        ([10, 20, 30], (10, 10, 10)),
+    ],
+)
+def test_from_masses(masses, expected):
+    assert RetentionConfig.from_masses(masses).keep == expected
+
+
+def test_from_masses_numpy_and_generator():
+    masses = np.array([7.9, 7.1, 2.5], np.float32)
+    assert RetentionConfig.from_masses(masses).keep == (7, 7, 2)
+    assert RetentionConfig.from_masses(m for m in [4.5, 9.0]).keep == (4, 4)
+    # The result is a valid configuration.
+    RetentionConfig.from_masses([12.3, 11.9, 0.1]).validate(num_layers=3, seq_len=12)
+
+
+# --------------------------------------------------------------------------------------------------------
+# FLOPs
+
+
+def test_flops_fraction_hand_computed():
+    # seq_len 4, d 2, f 4, keep (4, 2, 1); per layer 2*(4 n_in d^2 + 2 n_in^2 d) + 2*(2 n_out d f):
+    #   layer 1: n_in 4, n_out 4 -> 2*(64 + 64) + 2*64 = 384
+    #   layer 2: n_in 4, n_out 2 -> 256 + 64 = 320
+    #   layer 3: n_in 2, n_out 1 -> 2*(32 + 16) + 2*16 = 128
+    #   total 832; full model 3 * 384 = 1152; 832 / 1152 = 13/18.
+    config = RetentionConfig((4, 2, 1))
+    assert config.flops_fraction(4, 2, 4) == pytest.approx(13 / 18, rel=1e-12)
+
+
+def _my_flops(keep, seq_len, d, f):
+    total, n_in = Fraction(0), seq_len
+    for k in keep:
+        n_out = min(k, n_in)
+        total += 2 * (4 * n_in * d * d + 2 * n_in * n_in * d) + 2 * (2 * n_out * d * f)
+        n_in = n_out
+    return total
+
+
+@pytest.mark.parametrize(
+    "keep, seq_len, d, f",
+    [
+        ((128, 100, 80, 60, 50, 40, 30, 20, 10, 10, 5, 2), 128, 768, 3072),
+        ((64, 48, 32, 24, 16, 8), 64, 384, 1536),
+        ((10, 10, 10), 10, 16, 32),
+    ],
+)
+def test_flops_fraction_realistic(keep, seq_len, d, f):
+    expected = _my_flops(keep, seq_len, d, f) / _my_flops((seq_len,) * len(keep), seq_len, d, f)
+    got = RetentionConfig(keep).flops_fraction(seq_len, d, f)
+    assert got == pytest.approx(float(expected), rel=1e-12)
+    assert 0 < got <= 1
+
+
+def test_flops_fraction_full_is_one_and_monotone():
+    assert RetentionConfig.full(6, 64).flops_fraction(64, 384, 1536) == pytest.approx(1.0)
+    a = RetentionConfig((64, 48, 32)).flops_fraction(64, 384, 1536)
+    b = RetentionConfig((64, 32, 16)).flops_fraction(64, 384, 1536)
+    assert b < a < 1.0
+
+
+def test_layer_lengths():
+    assert RetentionConfig((8, 6, 6, 2)).layer_lengths(8) == [(8, 8), (8, 6), (6, 6), (6, 2)]
+    # Inputs shorter than the keep counts are not padded back up.
+    assert RetentionConfig((8, 6, 2)).layer_lengths(5) == [(5, 5), (5, 5), (5, 2)]
