@@ -137,6 +137,21 @@ def next_version(export_dir) -> int:
     return versions[-1] + 1 if versions else 1
 
 
+def _check_version_free(export_dir, version) -> Path:
+    """The version directory to write; ExportError if it exists or is invalid."""
+    export_dir = Path(os.fspath(export_dir)).expanduser()
+    if export_dir.exists() and not export_dir.is_dir():
+        raise ExportError(f"export directory '{export_dir}' is not a directory")
+    if version is None:
+        version = next_version(export_dir)
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0:
+        raise ExportError(f"version must be a non-negative integer, got {version!r}")
+    final = export_dir / str(int(version))
+    if final.exists():
+        raise ExportError(f"export version directory '{final}' already exists")
+    return final
+
+
 # ---------------------------------------------------------------------------
 # in-graph text preprocessing
 # ---------------------------------------------------------------------------
@@ -235,14 +250,34 @@ def _label_names(model, label_names) -> list[str]:
     return names or [str(i) for i in range(model.num_classes)]
 
 
+def _check_exportable(model) -> None:
+    if not all(hasattr(model, a) for a in ("num_classes", "retention", "mode", "encoder")):
+        raise ExportError(
+            f"expected a PowerBertClassifier, got {type(model).__name__}"
+        )
+    if getattr(model, "preprocessor", None) is None:
+        raise ExportError(
+            "the model has no preprocessor, so its text signature cannot be built"
+        )
+
+
 def export_metadata(model, run_config: dict | None = None,
                     checkpoint: str | None = None) -> dict:
-    """What an operator needs to know about the exported model, JSON-ready."""
+    """What an operator needs to know about the exported model, JSON-ready.
+
+    Args:
+        model: the `PowerBertClassifier` (with its preprocessor).
+        run_config: the run's `run_config.json` (task, backbone,
+            label_names, is_pair); missing keys get defaults (no task,
+            labels "0".."n-1", single sentence).
+        checkpoint: recorded as the source of the export.
+    """
     import keras
     import keras_hub
 
     import power_bert_tf
 
+    _check_exportable(model)
     run_config = dict(run_config or {})
     is_pair = bool(run_config.get("is_pair", False))
     regression = model.num_classes == 1
@@ -306,11 +341,8 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
             "SavedModel export needs the TensorFlow Keras backend "
             f"(KERAS_BACKEND=tensorflow), not '{keras.backend.backend()}'"
         )
-    preprocessor = getattr(model, "preprocessor", None)
-    if preprocessor is None:
-        raise ExportError(
-            "the model has no preprocessor, so its text signature cannot be built"
-        )
+    _check_exportable(model)
+    preprocessor = model.preprocessor
     tokenizer = preprocessor.tokenizer
     is_pair = bool(metadata["is_pair"])
     regression = bool(metadata["is_regression"])
@@ -458,15 +490,10 @@ def export_model(model, export_dir, version: int | None = None,
     directory and renamed into place, so TF Serving never sees a partial
     version and an existing version is never overwritten.
     """
+    _check_exportable(model)
     export_dir = Path(os.fspath(export_dir)).expanduser()
-    if version is None:
-        version = next_version(export_dir)
-    if isinstance(version, bool) or int(version) != version or int(version) < 0:
-        raise ExportError(f"version must be a non-negative integer, got {version!r}")
-    version = int(version)
-    final = export_dir / str(version)
-    if final.exists():
-        raise ExportError(f"export version directory '{final}' already exists")
+    final = _check_version_free(export_dir, version)
+    version = int(final.name)
     export_dir.mkdir(parents=True, exist_ok=True)
 
     metadata = export_metadata(model, run_config, checkpoint)
@@ -490,7 +517,10 @@ def export_model(model, export_dir, version: int | None = None,
     return str(final)
 
 
-def export_savedmodel(checkpoint, export_dir, version: int | None = None) -> str:
+def export_savedmodel(checkpoint, export_dir, version: int | None = None, *,
+                      task: str | None = None,
+                      label_names: Sequence[str] | None = None,
+                      is_pair: bool | None = None) -> str:
     """Export a training run's model for TF Serving.
 
     Args:
@@ -499,6 +529,8 @@ def export_savedmodel(checkpoint, export_dir, version: int | None = None) -> str
         export_dir: the TF Serving model base path.
         version: the version directory to write; default 1 + the largest
             existing one (1 if none). An existing version is never replaced.
+        task, label_names, is_pair: override (or, for a bare `.keras` file,
+            supply) the `run_config.json` values.
 
     Returns:
         the path of the written version directory.
@@ -507,7 +539,11 @@ def export_savedmodel(checkpoint, export_dir, version: int | None = None) -> str
         ExportError: bad checkpoint, existing version, model without a
             preprocessor.
     """
+    resolve_checkpoint(checkpoint)  # fail fast, before loading anything
+    _check_version_free(export_dir, version)
     model, keras_file, run_config = load_checkpoint(checkpoint)
+    overrides = {"task": task, "label_names": label_names, "is_pair": is_pair}
+    run_config.update({k: v for k, v in overrides.items() if v is not None})
     return export_model(
         model, export_dir, version=version, run_config=run_config,
         checkpoint=str(keras_file),
@@ -574,3 +610,38 @@ def make_predict_request(texts, model_name: str,
 def predict_request_inputs(request) -> dict:
     """The request's input tensors back as numpy arrays (for local checks)."""
     return {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+
+
+def rest_response(outputs) -> dict:
+    """TF Serving's REST answer (row format) for signature `outputs`.
+
+    What `POST /v1/models/<name>:predict` with `{"instances": [...]}` returns:
+    `{"predictions": [{output: value, ...}, ...]}`, one object per instance;
+    with a single output (regression's `score`) each prediction is the bare
+    value. Strings are decoded from UTF-8 (TF Serving writes non-UTF-8 bytes
+    as `{"b64": ...}`). TF Serving may print floats with fewer digits.
+    """
+    import base64
+
+    arrays = {name: np.asarray(value) for name, value in outputs.items()}
+
+    def plain(value):
+        if isinstance(value, np.ndarray):
+            return [plain(v) for v in value]
+        if isinstance(value, bytes):
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                return {"b64": base64.b64encode(value).decode("ascii")}
+        return value.item() if isinstance(value, np.generic) else value
+
+    count = len(next(iter(arrays.values()))) if arrays else 0
+    if len(arrays) == 1:
+        (values,) = arrays.values()
+        return {"predictions": [plain(values[i]) for i in range(count)]}
+    return {
+        "predictions": [
+            {name: plain(arrays[name][i]) for name in sorted(arrays)}
+            for i in range(count)
+        ]
+    }

@@ -371,7 +371,8 @@ class PowerBertClassifier(keras.Model):
         """Logits (or scores) for raw text: a list of strings, or a pair of lists."""
         if self.preprocessor is None:
             raise ValueError("this model has no preprocessor: call it on token ids")
-        features = self.preprocessor(tuple(texts) if isinstance(texts, tuple) else texts)
+        # y=None: keras-hub reads a bare 2-tuple as (x, y), not as a pair.
+        features = self.preprocessor(tuple(texts) if isinstance(texts, tuple) else texts, y=None)
         return self.predict(features, batch_size=batch_size, verbose=0)
 
     # -- switching steps -------------------------------------------------------

@@ -266,6 +266,28 @@ def test_hard_extract_bool_mask_and_padding_dropped_first():
     assert np_(mask_kept).dtype == np.bool_
 
 
+def test_hard_extract_gathers_mask_at_kept_positions():
+    """Non-suffix padding (and a mask that is not consistent with the scores): the mask must be
+    gathered at exactly the kept positions, not just truncated."""
+    rng = np.random.default_rng(23)
+    b, s, keep = 3, 10, 4
+    mask = np.array(
+        [[1, 0, 1, 0, 1, 1, 0, 1, 0, 1], [1, 1, 0, 0, 0, 1, 1, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]], "int32"
+    )
+    sig = rng.uniform(size=(b, s)).astype("float32")  # padding not marked -1 here on purpose
+    x = rng.normal(size=(b, s, 2)).astype("float32")
+    x_kept, mask_kept = HardExtract(keep)(x, sig, mask)
+    ref_x, ref_m = ref_hard(x, sig, mask, keep)
+    np.testing.assert_array_equal(np_(x_kept), ref_x)
+    np.testing.assert_array_equal(np_(mask_kept), ref_m)
+    # With real significance (padding -1), every real token outranks every padding one.
+    probs = random_probs(rng, b, 2, s, mask)
+    sig = np_(SignificanceScore()(probs, mask))
+    _, mask_kept = HardExtract(keep)(x, sig, mask)
+    np.testing.assert_array_equal(np_(mask_kept).sum(1), np.minimum(mask.sum(1), keep))
+    np.testing.assert_array_equal(np_(mask_kept), ref_hard(x, sig, mask, keep)[1])
+
+
 def test_hard_extract_keep_must_be_positive():
     with pytest.raises(ValueError):
         HardExtract(0)

@@ -1,0 +1,109 @@
+#!/usr/bin/env python
+"""Export a PoWER-BERT training run as a TensorFlow Serving SavedModel.
+
+    python scripts/export_savedmodel.py --checkpoint runs/cola \\
+        --export-dir export/power_bert [--version N]
+
+--checkpoint is a run output directory (its retrain.keras, else
+finetune.keras, plus run_config.json) or a .keras file. The model is written
+to <export-dir>/<version>/ (default version: 1 + the largest existing one),
+never over an existing version. Prints the version directory. A bad
+checkpoint or an existing version gives a one-line error and exit status 2.
+
+See docs/SERVING.md for serving the result with TF Serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Export a PoWER-BERT run as a TF Serving SavedModel."
+    )
+    parser.add_argument(
+        "--checkpoint", required=True,
+        help="run output directory (retrain.keras / finetune.keras + "
+        "run_config.json) or a .keras file",
+    )
+    parser.add_argument(
+        "--export-dir", required=True,
+        help="TF Serving model base path; the model goes to <export-dir>/<version>/",
+    )
+    parser.add_argument(
+        "--version", type=int, default=None,
+        help="version directory to write (default: 1 + the largest existing)",
+    )
+    parser.add_argument("--task", default=None, help="override run_config.json's task")
+    parser.add_argument(
+        "--labels", default=None,
+        help="comma-separated label names (override run_config.json)",
+    )
+    parser.add_argument(
+        "--pair", action="store_true", default=None,
+        help="sentence-pair model (override run_config.json)",
+    )
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence file descriptor 2 (TensorFlow's C++ start-up logging)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            sys.stderr.flush()
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def _import_export_module():
+    if importlib.util.find_spec("power_bert_tf") is None:
+        sys.path.insert(0, str(ROOT))  # running from a source checkout
+    with _quiet_native_stderr():
+        from power_bert_tf import export
+    return export
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    checkpoint = Path(args.checkpoint).expanduser()
+    if not checkpoint.exists():
+        # Same message as power_bert_tf.export.resolve_checkpoint, without
+        # waiting for TensorFlow to import.
+        print(f"error: checkpoint '{checkpoint}' does not exist", file=sys.stderr)
+        return 2
+    export = _import_export_module()
+    labels = None if args.labels is None else [s.strip() for s in args.labels.split(",")]
+    try:
+        path = export.export_savedmodel(
+            args.checkpoint, args.export_dir, version=args.version,
+            task=args.task, label_names=labels, is_pair=args.pair,
+        )
+    except export.ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
