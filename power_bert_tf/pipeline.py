@@ -169,7 +169,10 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # Every GPU; without GPUs every (logical) CPU device, so the strategy
+        # can be exercised on a CPU split into several logical devices.
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     raise PipelineError(f"--distribute must be 'default' or 'mirrored', got '{name}'")
 
 

