@@ -46,6 +46,14 @@ def significance_ranks(significance):
     return ops.sum(ops.cast(ahead, "int32"), axis=-1)
 
 
+def gather_positions(tensor, positions):
+    """`tensor[b, positions[b, i], ...]`: `[batch, seq, ...]` -> `[batch, keep, ...]`."""
+    index = positions
+    for _ in range(len(tensor.shape) - 2):
+        index = ops.expand_dims(index, -1)
+    return ops.take_along_axis(tensor, index, axis=1)
+
+
 def _as_float_mask(padding_mask, dtype):
     return ops.cast(ops.cast(padding_mask, "bool"), dtype)
 
@@ -235,9 +243,7 @@ class HardExtract(keras.layers.Layer):
 
     def call(self, x, significance, padding_mask):
         kept = self.kept_positions(significance)
-        x_kept = ops.take_along_axis(x, ops.expand_dims(kept, -1), axis=1)
-        mask_kept = ops.take_along_axis(padding_mask, kept, axis=1)
-        return x_kept, mask_kept
+        return gather_positions(x, kept), gather_positions(padding_mask, kept)
 
     def compute_output_shape(self, x_shape, significance_shape=None, mask_shape=None):
         seq = x_shape[1]

@@ -25,7 +25,12 @@ from power_bert_tf.backbones import (
     load_backbone,
     load_preprocessor,
 )
-from power_bert_tf.layers import HardExtract, SignificanceScore, SoftExtract
+from power_bert_tf.layers import (
+    HardExtract,
+    SignificanceScore,
+    SoftExtract,
+    gather_positions,
+)
 from power_bert_tf.retention import RetentionConfig
 
 MODES = ("none", "soft", "hard")
@@ -204,9 +209,9 @@ class PowerBertEncoder(keras.layers.Layer):
         elif isinstance(extractor, HardExtract):
             significance = self.significance(attention_probs, padding_mask)
             kept = extractor.kept_positions(significance)
-            x = ops.take_along_axis(x, ops.expand_dims(kept, -1), axis=1)
-            padding_mask = ops.take_along_axis(padding_mask, kept, axis=1)
-            positions = ops.take_along_axis(positions, kept, axis=1)
+            x, padding_mask, positions = (
+                gather_positions(t, kept) for t in (x, padding_mask, positions)
+            )
 
         residual = x
         if layer.normalize_first:
