@@ -173,7 +173,10 @@ def make_inference_fn(model, batch_size: int | None = None, seq_len: int | None 
             name: tf.TensorSpec([batch_size, seq_len], tf.as_dtype(dtypes[name]), name=name)
             for name in FEATURES
         }
-        return tf.function(lambda inputs: model(inputs, training=False), input_signature=[signature])
+        def infer(inputs):
+            return model(inputs, training=False)
+
+        return tf.function(infer, input_signature=[signature])
     if backend == "jax":
         import jax
 
@@ -637,9 +640,6 @@ def _dev_set_comparisons(result, examples, features, truncated_features, baselin
     for name in models:
         bucketed_result[f"{name}_s"] = median(times[name]) / 1000.0
     bucketed_result["speedup"] = bucketed_result["baseline_s"] / bucketed_result["power_s"]
-    bucketed_result["speedup_vs_padded_baseline"] = (
-        result["baseline_ms"] * len(bucketed["baseline"]) / 1000.0 / bucketed_result["power_s"]
-    )
     result["bucketed"] = bucketed_result
 
     # Back to file order.
@@ -683,7 +683,7 @@ def _compile(fn):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn)
+        return tf.function(fn, autograph=False)  # no tensor-dependent Python control flow
     if backend == "jax":
         import jax
 
@@ -771,11 +771,7 @@ def profile_layers(model, batch_size: int, seq_len: int, repeats: int = 10, warm
 
         def rank_gather(s, x, m, p, extract=extract):
             kept = extract.kept_positions(s)
-            return (
-                ops.take_along_axis(x, ops.expand_dims(kept, -1), axis=1),
-                ops.take_along_axis(m, kept, axis=1),
-                ops.take_along_axis(p, kept, axis=1),
-            )
+            return tuple(_gather_positions(t, kept) for t in (x, m, p))
 
         row = {
             "depth": depth, "n_in": n_in, "n_out": n_out, "eliminates": bool(shrinks),
@@ -810,6 +806,20 @@ def profile_layers(model, batch_size: int, seq_len: int, repeats: int = 10, warm
     total.update({c: float(sum(r[c] for r in rows)) for c in columns})
     rows.append(total)
     return rows
+
+
+def _gather_positions(tensor, positions):
+    """The encoder's gather of the kept positions (`layers.gather_positions` when it exists)."""
+    try:
+        from power_bert_tf.layers import gather_positions
+    except ImportError:  # older layers.py: the encoder's inline take_along_axis
+        from keras import ops
+
+        index = positions
+        for _ in range(len(tensor.shape) - 2):
+            index = ops.expand_dims(index, -1)
+        return ops.take_along_axis(tensor, index, axis=1)
+    return gather_positions(tensor, positions)
 
 
 def _block_tree(outputs):
@@ -872,8 +882,8 @@ def format_report(result: dict) -> str:
     if bucketed:
         lines.append(
             f"bucketed dev set {bucketed['examples']} examples, batch {bucketed['batch_size']}: baseline "
-            f"{bucketed['baseline_s']:.2f} s, PoWER-BERT {bucketed['power_s']:.2f} s "
-            f"({bucketed['speedup']:.2f}x), truncation {bucketed['truncation_s']:.2f} s"
+            f"{bucketed['baseline_s']:.3g} s, PoWER-BERT {bucketed['power_s']:.3g} s "
+            f"({bucketed['speedup']:.2f}x), truncation {bucketed['truncation_s']:.3g} s"
         )
     if result.get("metrics"):
         metrics = ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items())

@@ -47,11 +47,18 @@ def significance_ranks(significance):
 
 
 def gather_positions(tensor, positions):
-    """`tensor[b, positions[b, i], ...]`: `[batch, seq, ...]` -> `[batch, keep, ...]`."""
-    index = positions
-    for _ in range(len(tensor.shape) - 2):
-        index = ops.expand_dims(index, -1)
-    return ops.take_along_axis(tensor, index, axis=1)
+    """`tensor[b, positions[b, i], ...]`: `[batch, seq, ...]` -> `[batch, keep, ...]`.
+
+    A flat row gather: several times faster on CPU than
+    `ops.take_along_axis`, whose TensorFlow version transposes the tensor.
+    """
+    shape = ops.shape(tensor)
+    batch, seq = shape[0], shape[1]
+    tail = tuple(shape[2:])
+    offsets = ops.expand_dims(ops.arange(batch, dtype=positions.dtype) * seq, 1)
+    flat = ops.reshape(positions + offsets, (-1,))
+    rows = ops.take(ops.reshape(tensor, (-1,) + tail), flat, axis=0)
+    return ops.reshape(rows, (batch, -1) + tail)
 
 
 def _as_float_mask(padding_mask, dtype):

@@ -53,6 +53,15 @@ def transformer_schedule(backbone) -> list:
     return list(backbone.transformer_layers)
 
 
+def _plain_attention(attention) -> bool:
+    """A stock keras MultiHeadAttention whose internals we may call piecewise."""
+    return (
+        type(attention) is keras.layers.MultiHeadAttention
+        and not getattr(attention, "_use_gate", False)
+        and len(attention._attention_axes) == 1
+    )
+
+
 def _resolve_mode(mode, retention):
     if mode is None:
         mode = "none" if retention is None else "hard"
@@ -186,7 +195,14 @@ class PowerBertEncoder(keras.layers.Layer):
         residual = x
         if layer.normalize_first:
             x = layer._self_attention_layer_norm(x)
-        if extractor is None:
+        if isinstance(extractor, HardExtract) and _plain_attention(layer._self_attention_layer):
+            x, residual, kept = self._attention_for_kept_queries(
+                layer._self_attention_layer, extractor, x, residual, padding_mask,
+                attention_mask, training,
+            )
+            padding_mask, positions = (gather_positions(t, kept) for t in (padding_mask, positions))
+            extractor = None  # already extracted
+        elif extractor is None:
             x = layer._self_attention_layer(
                 query=x, value=x, attention_mask=attention_mask, training=training
             )
@@ -223,6 +239,30 @@ class PowerBertEncoder(keras.layers.Layer):
         if not layer.normalize_first:
             x = layer._feedforward_layer_norm(x)
         return x, padding_mask, positions
+
+    def _attention_for_kept_queries(
+        self, attention, extractor, x, residual, padding_mask, attention_mask, training
+    ):
+        """Self-attention whose outputs are computed for the kept queries only.
+
+        Significance needs every query's probabilities, but a dropped
+        word-vector's attention output is never used: the context product,
+        the output projection, the residual and the layer norm run on the
+        `keep` surviving rows. Exact (rows are independent), and cheaper than
+        the paper's extraction after the whole sublayer.
+        """
+        query = attention._query_dense(x)
+        key = attention._key_dense(x)
+        value = attention._value_dense(x)
+        query = query * ops.cast(attention._inverse_sqrt_key_dim, query.dtype)
+        scores = ops.einsum(attention._dot_product_equation, key, query)
+        probs = attention._masked_softmax(scores, ops.cast(attention_mask, "bool"))
+        significance = self.significance(probs, padding_mask)
+        kept = extractor.kept_positions(significance)
+        probs = ops.take_along_axis(probs, kept[:, None, :, None], axis=2)
+        probs = attention._dropout_layer(probs, training=training)
+        context = ops.einsum(attention._combine_equation, probs, value)
+        return attention._output_dense(context), gather_positions(residual, kept), kept
 
     def call(self, inputs, training=None, return_kept_positions: bool = False):
         padding_mask = inputs["padding_mask"]

@@ -309,6 +309,24 @@ def test_hard_matches_independent_reference(backbones, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_hard_general_attention_path_matches_reference(backbones, name, monkeypatch):
+    """The fallback path (whole attention sublayer, then extraction) for non-stock attention."""
+    import power_bert_tf.model as model_module
+
+    monkeypatch.setattr(model_module, "_plain_attention", lambda attention: False)
+    backbone = backbones[name]
+    keep = shrinking(num_calls(backbone))
+    inputs = make_inputs(BATCH_LENGTHS, seed=4)
+    encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
+    got = encoder(inputs, training=False, return_kept_positions=True)
+    seq_out, pooled, mask, kept = reference_hard(backbone, inputs, keep)
+    for got_pos, ref_pos in zip(got["kept_positions"], kept):
+        np.testing.assert_array_equal(np_(got_pos), ref_pos)
+    np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL_SCORES)
+    np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL_SCORES)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_hard_batch_invariance(backbones, name):
     backbone = backbones[name]
     keep = shrinking(num_calls(backbone))
