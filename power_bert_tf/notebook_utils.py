@@ -7,6 +7,7 @@ short. Plotting needs matplotlib (imported when a plot is drawn).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from power_bert_tf import glue
 from power_bert_tf.backbones import ONLINE_DEFAULT, minilm_directory
-from power_bert_tf.pipeline import Pipeline, RunConfig
+from power_bert_tf.pipeline import RunConfig, run_glue
 
 
 # -- where things come from ---------------------------------------------------
@@ -56,25 +57,13 @@ def pick_data_dir(task: str = "cola") -> tuple[str | None, str]:
 
 
 # -- running the pipeline -------------------------------------------------------
-class _DevSubsetPipeline(Pipeline):
-    def __init__(self, config: RunConfig, max_dev_examples: int | None):
-        super().__init__(config)
-        self.max_dev_examples = max_dev_examples
-
-    def examples(self, split: str) -> glue.GlueExamples:
-        examples = super().examples(split)
-        if split == "dev" and self.max_dev_examples:
-            examples = examples.take(self.max_dev_examples, seed=self.config.seed)
-        return examples
-
-
 def run_pipeline(config: RunConfig, max_dev_examples: int | None = None) -> dict:
     """`pipeline.run_glue(config)`, optionally on a random dev subsample.
 
     The dev set is evaluated after every epoch of every step; a subsample
     keeps a CPU demo quick (its metric is then only indicative).
     """
-    return _DevSubsetPipeline(config, max_dev_examples).run()
+    return run_glue(replace(config, max_dev_examples=max_dev_examples))
 
 
 def example_retention(num_layers: int, seq_len: int,

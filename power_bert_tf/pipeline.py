@@ -62,6 +62,7 @@ class RunConfig:
     lr_soft_extract: float | None = None
     lambda_: float | None = None
     max_train_examples: int | None = None
+    max_dev_examples: int | None = None  # a quick, only indicative dev metric
     seed: int = 0
     retention: str | None = None
     checkpoint: str | None = None
@@ -193,8 +194,9 @@ class Pipeline:
     # data
     def examples(self, split: str) -> glue.GlueExamples:
         examples = glue.load_split(self.task, split, self.data_dir)
-        if split == "train" and self.config.max_train_examples:
-            examples = examples.take(self.config.max_train_examples, seed=self.config.seed)
+        limit = {"train": self.config.max_train_examples, "dev": self.config.max_dev_examples}.get(split)
+        if limit:
+            examples = examples.take(limit, seed=self.config.seed)
         return examples
 
     def dataset(self, examples, shuffle=False):
@@ -295,7 +297,7 @@ class Pipeline:
             retention = RetentionConfig.from_masses(masses)
             results["search_metric"] = history[-1].metrics[task.metric]
             _write_json(self.path("retention.json"), {
-                "retention": retention.to_list(), "masses": masses,
+                "retention": retention.to_list(), "searched": retention.to_list(), "masses": masses,
                 "lambda": config.lambda_, "seq_len": config.seq_len,
             })
 

@@ -223,7 +223,7 @@ class Trainer:
                 strategy.reduce(reduce, penalty, axis=None),
             )
 
-        self._train_step = tf.function(train_step, reduce_retracing=True)
+        self._train_step = train_step
 
         def predict_step(features):
             return tf.cast(model(features, training=False), tf.float32)
@@ -267,6 +267,8 @@ class Trainer:
         if self._train_step is None:
             self._build_steps(train_dataset.element_spec)
         distributed = self.strategy.experimental_distribute_dataset(train_dataset)
+        # One trace for every batch shape (trimmed batches vary in length).
+        train_step = tf.function(self._train_step, input_signature=[distributed.element_spec])
         metric_name = self.task.metric
         best = -np.inf
         history: list[EpochRecord] = []
@@ -278,7 +280,7 @@ class Trainer:
             )
             total_loss, total_penalty, steps = 0.0, 0.0, 0
             for batch in distributed:
-                loss, penalty = self._train_step(batch)
+                loss, penalty = train_step(batch)
                 steps += 1
                 total_loss += float(loss)
                 total_penalty += float(penalty)

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--predict-only", action="store_true", help="predict test.tsv with --checkpoint")
     add("--pred-glue", action="store_true", help="with --predict-only: write the GLUE-server submission TSV")
     add("--max-train-examples", type=int, default=None, help="train on a random subsample of this size")
+    add("--max-dev-examples", type=int, default=None,
+        help="evaluate on a random dev subsample (quick runs; the metric is then indicative)")
     add("--seed", type=int, default=0)
     add("--distribute", default="default", choices=["default", "mirrored"])
     add("--mixed-precision", action="store_true", help="mixed_bfloat16 compute")
@@ -78,6 +80,7 @@ def main(argv: list[str]) -> int:
         lr_soft_extract=args.lr_soft_extract,
         lambda_=args.lambda_,
         max_train_examples=args.max_train_examples,
+        max_dev_examples=args.max_dev_examples,
         seed=args.seed,
         retention=args.retention_config,
         checkpoint=args.checkpoint,

@@ -311,11 +311,11 @@ def test_real_cola_subsample_with_minilm(tmp_path):
     if minilm_directory() is None or not (GLUE_DIR / "CoLA" / "train.tsv").exists():
         pytest.skip("needs the MiniLM package and ../shared/glue")
     code = _run(["--task", "cola", "--data-dir", GLUE_DIR / "CoLA", "--backbone", "minilm",
-                 "--max-train-examples", 64, "--epochs", 1, "--batch-size", 16, "--seq-len", 32,
+                 "--max-train-examples", 64, "--max-dev-examples", 128, "--epochs", 1, "--batch-size", 16, "--seq-len", 32,
                  "--lambda", 0.05, "--lr-soft-extract", 0.05, "--output-dir", tmp_path, "--quiet"])
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["train_examples"] == 64 and results["dev_examples"] == 1043
+    assert results["train_examples"] == 64 and results["dev_examples"] == 128
     retention = RetentionConfig.parse(results["retention"], num_layers=6, seq_len=32)
     assert retention.keep[-1] < 32  # the search eliminated something
     assert -100 <= results["power"] <= 100 and -100 <= results["baseline"] <= 100
