@@ -292,8 +292,13 @@ def test_soft_zero_retention_changes_output(backbones):
 # Hard mode
 
 
+@pytest.mark.parametrize("general_path", [False, True], ids=["kept-queries", "general"])
 @pytest.mark.parametrize("name", NAMES)
-def test_hard_matches_independent_reference(backbones, name):
+def test_hard_matches_independent_reference(backbones, name, general_path, monkeypatch):
+    if general_path:  # the fallback for non-stock attention: whole sublayer, then extraction
+        import power_bert_tf.model as model_module
+
+        monkeypatch.setattr(model_module, "_plain_attention", lambda attention: False)
     backbone = backbones[name]
     keep = shrinking(num_calls(backbone))
     inputs = make_inputs(BATCH_LENGTHS, seed=4)
@@ -306,24 +311,6 @@ def test_hard_matches_independent_reference(backbones, name):
     np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL_SCORES)
     np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL_SCORES)
     assert tuple(got["sequence_output"].shape) == (len(BATCH_LENGTHS), keep[-1], backbone.hidden_dim)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_hard_general_attention_path_matches_reference(backbones, name, monkeypatch):
-    """The fallback path (whole attention sublayer, then extraction) for non-stock attention."""
-    import power_bert_tf.model as model_module
-
-    monkeypatch.setattr(model_module, "_plain_attention", lambda attention: False)
-    backbone = backbones[name]
-    keep = shrinking(num_calls(backbone))
-    inputs = make_inputs(BATCH_LENGTHS, seed=4)
-    encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
-    got = encoder(inputs, training=False, return_kept_positions=True)
-    seq_out, pooled, mask, kept = reference_hard(backbone, inputs, keep)
-    for got_pos, ref_pos in zip(got["kept_positions"], kept):
-        np.testing.assert_array_equal(np_(got_pos), ref_pos)
-    np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL_SCORES)
-    np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL_SCORES)
 
 
 @pytest.mark.parametrize("name", NAMES)
