@@ -88,10 +88,6 @@ def retention_variables(model: PowerBertClassifier) -> list:
     return [layer.retention for layer in model.encoder.soft_extract_layers]
 
 
-def _is_retention(variable, retention_ids) -> bool:
-    return id(variable) in retention_ids
-
-
 def save_atomically(model: keras.Model, path: str) -> None:
     """Write `path` via a temporary file and a rename: never half-written."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -154,9 +150,7 @@ class Trainer:
         retention = retention_variables(model)
         retention_ids = {id(v) for v in retention}
         self.retention_vars = retention
-        self.bert_vars = [
-            v for v in model.trainable_variables if not _is_retention(v, retention_ids)
-        ]
+        self.bert_vars = [v for v in model.trainable_variables if id(v) not in retention_ids]
         with self.strategy.scope():
             self.bert_optimizer = keras.optimizers.Adam(
                 WarmupLinearDecay(config.lr_bert, total, warmup), name="adam_bert"
@@ -173,7 +167,6 @@ class Trainer:
             tf.summary.create_file_writer(os.path.join(log_dir, "tensorboard", name))
             if log_dir else None
         )
-        self._train_step = None
         self._predict_step = None
 
     # -- losses ------------------------------------------------------------
@@ -186,10 +179,10 @@ class Trainer:
         )
 
     # -- compiled steps ----------------------------------------------------
-    def _build_steps(self, element_spec):
+    def _train_step(self):
+        """One optimizer step on a (distributed) batch; wrapped in tf.function by fit."""
         model, strategy, config = self.model, self.strategy, self.config
         replicas = strategy.num_replicas_in_sync
-        features_spec, labels_spec = element_spec
 
         def replica_step(features, labels, global_batch):
             with tf.GradientTape() as tape:
@@ -223,14 +216,7 @@ class Trainer:
                 strategy.reduce(reduce, penalty, axis=None),
             )
 
-        self._train_step = train_step
-
-        def predict_step(features):
-            return tf.cast(model(features, training=False), tf.float32)
-
-        self._predict_step = tf.function(
-            predict_step, input_signature=[features_spec]
-        )
+        return train_step
 
     # -- public ------------------------------------------------------------
     def predict(self, dataset: tf.data.Dataset) -> np.ndarray:
@@ -238,10 +224,11 @@ class Trainer:
         if self._predict_step is None:
             spec = dataset.element_spec
             spec = spec[0] if isinstance(spec, tuple) else spec
-            self._predict_step = tf.function(
-                lambda f: tf.cast(self.model(f, training=False), tf.float32),
-                input_signature=[spec],
-            )
+
+            def predict_step(features):
+                return tf.cast(self.model(features, training=False), tf.float32)
+
+            self._predict_step = tf.function(predict_step, input_signature=[spec])
         outputs = []
         for batch in dataset:
             features = batch[0] if isinstance(batch, tuple) else batch
@@ -264,11 +251,9 @@ class Trainer:
         on_epoch_end: Callable[[EpochRecord], None] | None = None,
     ) -> list[EpochRecord]:
         """Train for `config.epochs`; keep the best (or last) checkpoint."""
-        if self._train_step is None:
-            self._build_steps(train_dataset.element_spec)
         distributed = self.strategy.experimental_distribute_dataset(train_dataset)
         # One trace for every batch shape (trimmed batches vary in length).
-        train_step = tf.function(self._train_step, input_signature=[distributed.element_spec])
+        train_step = tf.function(self._train_step(), input_signature=[distributed.element_spec])
         metric_name = self.task.metric
         best = -np.inf
         history: list[EpochRecord] = []
