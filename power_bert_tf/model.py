@@ -243,13 +243,13 @@ class PowerBertEncoder(keras.layers.Layer):
     def _attention_for_kept_queries(
         self, attention, extractor, x, residual, padding_mask, attention_mask, training
     ):
-        """Self-attention whose outputs are computed for the kept queries only.
+        """Self-attention whose output projection runs on the kept queries only.
 
         Significance needs every query's probabilities, but a dropped
-        word-vector's attention output is never used: the context product,
-        the output projection, the residual and the layer norm run on the
-        `keep` surviving rows. Exact (rows are independent), and cheaper than
-        the paper's extraction after the whole sublayer.
+        word-vector's attention output is never used: the output projection,
+        the residual and the layer norm run on the `keep` surviving rows.
+        Exact (rows are independent), and cheaper than the paper's
+        extraction after the whole sublayer.
         """
         query = attention._query_dense(x)
         key = attention._key_dense(x)
@@ -259,9 +259,11 @@ class PowerBertEncoder(keras.layers.Layer):
         probs = attention._masked_softmax(scores, ops.cast(attention_mask, "bool"))
         significance = self.significance(probs, padding_mask)
         kept = extractor.kept_positions(significance)
-        probs = ops.take_along_axis(probs, kept[:, None, :, None], axis=2)
         probs = attention._dropout_layer(probs, training=training)
+        # Gathering the [b, seq, heads, dim] context is far cheaper than
+        # gathering the [b, heads, seq, seq] probabilities.
         context = ops.einsum(attention._combine_equation, probs, value)
+        context = gather_positions(context, kept)
         return attention._output_dense(context), gather_positions(residual, kept), kept
 
     def call(self, inputs, training=None, return_kept_positions: bool = False):
