@@ -257,8 +257,8 @@ class Pipeline:
         dev_examples = self.examples("dev")
         train = (train_examples, self.dataset(train_examples, shuffle=True))
         dev = (dev_examples, self.dataset(dev_examples))
-        self._write_run_config(model)
-        results = self._previous_results()
+        self._write_run_config()
+        results = self._read_json("results.json")
         results.update({
             "task": task.name,
             "backbone": self._backbone_source() if not config.checkpoint else results.get("backbone", config.checkpoint),
@@ -319,7 +319,7 @@ class Pipeline:
 
     # eval / predict
     def _evaluate(self, model, dev) -> float:
-        trainer = Trainer(model, self.task, TrainConfig(), 1, self.strategy, verbose=0)
+        trainer = self._inference_trainer(model)
         return trainer.evaluate(dev[1], dev[0].labels)[self.task.metric]
 
     def checkpoint_model(self) -> PowerBertClassifier:
@@ -337,7 +337,7 @@ class Pipeline:
     def evaluate(self) -> dict:
         model = self.checkpoint_model()
         dev_examples = self.examples("dev")
-        trainer = Trainer(model, self.task, TrainConfig(), 1, self.strategy, verbose=0)
+        trainer = self._inference_trainer(model)
         metrics = trainer.evaluate(self.dataset(dev_examples), dev_examples.labels)
         result = {
             "task": self.task.name, "checkpoint": self.config.checkpoint,
@@ -351,7 +351,7 @@ class Pipeline:
     def predict(self, pred_glue: bool = False) -> str:
         model = self.checkpoint_model()
         test_examples = self.examples("test")
-        trainer = Trainer(model, self.task, TrainConfig(), 1, self.strategy, verbose=0)
+        trainer = self._inference_trainer(model)
         predictions = outputs_to_predictions(self.task, trainer.predict(self.dataset(test_examples)))
         if pred_glue:
             path = self.path(f"{self.task.directory}{_mnli_suffix(self.task)}.tsv")
@@ -366,8 +366,12 @@ class Pipeline:
             os.replace(temporary, path)
         return path
 
+    def _inference_trainer(self, model) -> Trainer:
+        """A Trainer used only for its predict/evaluate (no training steps)."""
+        return Trainer(model, self.task, TrainConfig(), 1, self.strategy, verbose=0)
+
     # files
-    def _write_run_config(self, model) -> None:
+    def _write_run_config(self) -> None:
         _write_json(self.path("run_config.json"), {
             "task": self.task.name,
             "backbone": self._backbone_source(),
@@ -383,9 +387,6 @@ class Pipeline:
             return {}
         with open(path) as handle:
             return json.load(handle)
-
-    def _previous_results(self) -> dict:
-        return self._read_json("results.json")
 
     def _saved_retention(self) -> RetentionConfig:
         saved = self._read_json("retention.json")
