@@ -738,8 +738,6 @@ def profile_layers(model, batch_size: int, seq_len: int, repeats: int = 10, warm
     sum leaves out the fusion across pieces and includes a call overhead per
     piece. A last row, ``depth = "total"``, sums the columns.
     """
-    from keras import ops
-
     from power_bert_tf.layers import HardExtract
 
     encoder = model.encoder
@@ -894,14 +892,3 @@ def format_report(result: dict) -> str:
     if result.get("profile"):
         text += "\n\n" + format_profile(result["profile"])
     return text
-
-
-def write_json(path: str, result: dict) -> None:
-    """Write `result` to `path` atomically (directories created)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
-    os.replace(temporary, path)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +23,8 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 from sklearn import metrics as skm
+
+from power_bert_tf.files import write_text_atomically
 
 SPLITS = ("train", "dev", "test")
 
@@ -470,16 +471,5 @@ def write_glue_predictions(path: str | os.PathLike, task: GlueTask | str, exampl
         if not (np.issubdtype(predictions.dtype, np.integer) and in_range):
             raise ValueError(f"predictions must be class ids in [0, {len(raw)}) for {task.name}")
         cells = [raw[p] for p in predictions]
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".tsv")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write("index\tprediction\n")
-            f.writelines(f"{i}\t{c}\n" for i, c in zip(examples.indices, cells))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    rows = "".join(f"{i}\t{c}\n" for i, c in zip(examples.indices, cells))
+    write_text_atomically(path, "index\tprediction\n" + rows)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import keras
 import numpy as np
@@ -29,13 +29,13 @@ from power_bert_tf.backbones import (
     load_preprocessor,
     peek_num_layers,
 )
+from power_bert_tf.files import write_json_atomically, write_text_atomically
 from power_bert_tf.model import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig
 from power_bert_tf.training import (
     Trainer,
     TrainConfig,
     outputs_to_predictions,
-    save_atomically,
 )
 
 STEPS = ("finetune", "search", "retrain")
@@ -158,14 +158,6 @@ def load_checkpoint(path: str, prefer: tuple[str, ...] = ("retrain", "search", "
     return model
 
 
-def _write_json(path: str, payload: dict) -> None:
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(payload, handle, indent=2)
-        handle.write("\n")
-    os.replace(temporary, path)
-
-
 def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
@@ -259,9 +251,11 @@ class Pipeline:
         dev = (dev_examples, self.dataset(dev_examples))
         self._write_run_config()
         results = self._read_json("results.json")
+        # Starting from a checkpoint, the backbone is whatever that run recorded.
+        backbone = results.get("backbone", config.checkpoint) if config.checkpoint else self._backbone_source()
         results.update({
             "task": task.name,
-            "backbone": self._backbone_source() if not config.checkpoint else results.get("backbone", config.checkpoint),
+            "backbone": backbone,
             "metric": task.metric,
             "seq_len": config.seq_len,
             "train_examples": len(train_examples),
@@ -296,7 +290,7 @@ class Pipeline:
             masses = model.encoder.retention_masses()
             retention = RetentionConfig.from_masses(masses)
             results["search_metric"] = history[-1].metrics[task.metric]
-            _write_json(self.path("retention.json"), {
+            write_json_atomically(self.path("retention.json"), {
                 "retention": retention.to_list(), "searched": retention.to_list(), "masses": masses,
                 "lambda": config.lambda_, "seq_len": config.seq_len,
             })
@@ -311,10 +305,10 @@ class Pipeline:
                 model, "retrain", train, dev, retrain)
             results["retention"] = retention.to_list()
             results["flops_fraction"] = model.flops_fraction()
-            _write_json(self.path("retention.json"), {
+            write_json_atomically(self.path("retention.json"), {
                 **self._read_json("retention.json"), "retention": retention.to_list(),
             })
-        _write_json(self.path("results.json"), results)
+        write_json_atomically(self.path("results.json"), results)
         return results
 
     # eval / predict
@@ -345,7 +339,7 @@ class Pipeline:
             "retention": None if model.retention is None else model.retention.to_list(),
             "flops_fraction": model.flops_fraction(), "dev_examples": len(dev_examples),
         }
-        _write_json(self.path("eval_results.json"), result)
+        write_json_atomically(self.path("eval_results.json"), result)
         return result
 
     def predict(self, pred_glue: bool = False) -> str:
@@ -358,12 +352,8 @@ class Pipeline:
             glue.write_glue_predictions(path, self.task, test_examples, predictions)
         else:
             path = self.path("test_predictions.tsv")
-            temporary = f"{path}.{os.getpid()}.tmp"
-            with open(temporary, "w") as handle:
-                handle.write("index\tprediction\n")
-                for index, value in zip(test_examples.indices, predictions):
-                    handle.write(f"{index}\t{value}\n")
-            os.replace(temporary, path)
+            rows = "".join(f"{index}\t{value}\n" for index, value in zip(test_examples.indices, predictions))
+            write_text_atomically(path, "index\tprediction\n" + rows)
         return path
 
     def _inference_trainer(self, model) -> Trainer:
@@ -372,7 +362,7 @@ class Pipeline:
 
     # files
     def _write_run_config(self) -> None:
-        _write_json(self.path("run_config.json"), {
+        write_json_atomically(self.path("run_config.json"), {
             "task": self.task.name,
             "backbone": self._backbone_source(),
             "sequence_length": self.config.seq_len,

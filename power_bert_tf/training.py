@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from power_bert_tf import glue
+from power_bert_tf.files import atomic_path
 from power_bert_tf.model import PowerBertClassifier
 
 
@@ -90,15 +91,8 @@ def retention_variables(model: PowerBertClassifier) -> list:
 
 def save_atomically(model: keras.Model, path: str) -> None:
     """Write `path` via a temporary file and a rename: never half-written."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp.keras")
-    try:
+    with atomic_path(path, suffix=".keras") as temporary:
         model.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 @dataclass

@@ -72,6 +72,7 @@ def main(argv: list[str]) -> int:
         return _fail("--warmup must be at least 0")
     # Imported after parsing so --help and flag errors are instant.
     from power_bert_tf import benchmark
+    from power_bert_tf.files import write_json_atomically
     from power_bert_tf.retention import RetentionConfigError
 
     config = benchmark.BenchmarkConfig(
@@ -100,7 +101,7 @@ def main(argv: list[str]) -> int:
         return _fail(str(error))
     print(benchmark.format_report(result))
     if args.json_path:
-        benchmark.write_json(args.json_path, result)
+        write_json_atomically(args.json_path, result)
         print(f"written to {args.json_path}")
     return 0
 

@@ -1,0 +1,54 @@
+"""Atomic file writes: a result, log or checkpoint is either the old file or the whole new one.
+
+Every file the package writes goes through `atomic_path`: the content goes to a temporary
+file beside the target and is renamed over it only once complete, so an interrupted run
+never leaves a half-written checkpoint or JSON behind, and never destroys the previous one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
+    """Yield a temporary path beside `path`; on success rename it to `path`, else remove it.
+
+    Args:
+        path: the file to (re)write; its directory is created when missing.
+        suffix: the temporary file's suffix (e.g. ``".keras"``, which `keras.Model.save`
+            insists on).
+
+    Example:
+    >>> with atomic_path("runs/cola/results.json") as temporary:
+    ...     with open(temporary, "w") as handle:
+    ...         handle.write("{}")
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=suffix)
+    os.close(fd)
+    os.chmod(temporary, 0o644)  # mkstemp makes it private; the result should read like any file
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> None:
+    """Write `text` (UTF-8, ``\\n`` line ends) to `path` atomically."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+
+
+def write_json_atomically(path: str | os.PathLike, payload) -> None:
+    """Write `payload` as indented JSON to `path` atomically."""
+    write_text_atomically(path, json.dumps(payload, indent=2) + "\n")
