@@ -15,23 +15,44 @@ import json
 import sys
 from pathlib import Path
 
+from power_bert_tf.files import write_json_atomically
+
+
+class ResultsError(ValueError):
+    """A run or benchmark file that is missing, not JSON, or lacks a field."""
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except OSError as error:
+        raise ResultsError(f"{path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{path}: not JSON ({error})") from None
+
+
+def _field(payload: dict, key: str, path: Path):
+    if payload.get(key) is None:
+        raise ResultsError(f"{path}: no '{key}' (did that step run?)")
+    return payload[key]
+
 
 def record(run_dir: Path, benchmark_json: Path) -> dict:
-    results = json.loads((run_dir / "results.json").read_text())
-    bench = json.loads(benchmark_json.read_text())
-    return {
-        "task": results["task"],
-        "metric": results["metric"],
-        "baseline": results["baseline"],
-        "power": results["power"],
-        "retention": results["retention"],
-        "speedup": bench["speedup"],
-        "flops_fraction": results["flops_fraction"],
-        "device": bench["device"],
-        "batch_size": bench["batch_size"],
-        "seq_len": bench["seq_len"],
-        "truncation": {k: bench["truncation"][k] for k in ("seq_len", "speedup", "metric")},
-    }
+    """One task's record from a run directory's results.json and its benchmark JSON."""
+    results_json = run_dir / "results.json"
+    results, bench = _read(results_json), _read(benchmark_json)
+    record = {key: _field(results, key, results_json)
+              for key in ("task", "metric", "baseline", "power", "retention")}
+    record["speedup"] = _field(bench, "speedup", benchmark_json)
+    record["flops_fraction"] = _field(results, "flops_fraction", results_json)
+    for key in ("device", "batch_size", "seq_len"):
+        record[key] = _field(bench, key, benchmark_json)
+    truncation = _field(bench, "truncation", benchmark_json)
+    record["truncation"] = {key: _field(truncation, key, benchmark_json) for key in ("seq_len", "speedup", "metric")}
+    if bench.get("retention") not in (None, record["retention"]):
+        raise ResultsError(f"{benchmark_json}: timed retention {bench['retention']} is not the run's "
+                           f"{record['retention']} ({results_json})")
+    return record
 
 
 def main(argv: list[str]) -> int:
@@ -42,10 +63,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         records = [record(Path(run), Path(bench)) for run, bench in args.run]
-    except (OSError, KeyError, json.JSONDecodeError) as error:
+    except ResultsError as error:
         print(f"collect_results.py: error: {error}", file=sys.stderr)
         return 2
-    Path(args.output).write_text(json.dumps(records, indent=2) + "\n")
+    write_json_atomically(args.output, records)
     print(f"{len(records)} records written to {args.output}")
     return 0
 

@@ -266,3 +266,32 @@ def test_plot_lambda_sweep_writes_png(tmp_path):
     assert code == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "3 runs" in stdout
+
+
+def test_collect_results_records_and_errors(tmp_path, capsys):
+    run, bench = _fake_run(tmp_path, "cola", 1e-3, [21, 18, 13, 6, 3, 1], 0.216, 28.4, 774.0, 736.0, 28.5)
+    payload = json.loads(bench.read_text())
+    payload.update(speedup=100.0 / 774.0, retention=[21, 18, 13, 6, 3, 1])
+    payload["truncation"]["speedup"] = 100.0 / 736.0
+    bench.write_text(json.dumps(payload))
+    out = tmp_path / "results.json"
+    collect = _load_script("collect_results")
+    code, _ = _run_main(collect, ["--run", str(run), str(bench), "--output", str(out)])
+    assert code == 0
+    [record] = json.loads(out.read_text())
+    assert record == {
+        "task": "cola", "metric": "mcc", "baseline": 50.0, "power": 28.4, "retention": [21, 18, 13, 6, 3, 1],
+        "speedup": pytest.approx(100.0 / 774.0), "flops_fraction": 0.216, "device": "synthetic",
+        "batch_size": 128, "seq_len": 64, "truncation": {"seq_len": 20, "speedup": pytest.approx(100.0 / 736.0), "metric": 28.5},
+    }
+
+    # A benchmark of another configuration, or a missing field, is refused naming the file; out survives.
+    payload["retention"] = [30, 20, 10, 5, 2, 1]
+    bench.write_text(json.dumps(payload))
+    assert _run_main(collect, ["--run", str(run), str(bench), "--output", str(out)])[0] == 2
+    assert "timed retention [30, 20, 10, 5, 2, 1]" in capsys.readouterr().err
+    del payload["speedup"]
+    bench.write_text(json.dumps(payload))
+    assert _run_main(collect, ["--run", str(run), str(bench), "--output", str(out)])[0] == 2
+    assert f"{bench}: no 'speedup'" in capsys.readouterr().err
+    assert json.loads(out.read_text())[0]["power"] == 28.4
