@@ -36,6 +36,7 @@ from power_bert_tf.training import (
     Trainer,
     TrainConfig,
     outputs_to_predictions,
+    retention_gradients,
 )
 
 STEPS = ("finetune", "search", "retrain")
@@ -179,7 +180,6 @@ class Pipeline:
         if self.config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_bfloat16")
         self.strategy = make_strategy(self.config.distribute)
-        os.makedirs(self.config.output_dir, exist_ok=True)
         self.data_dir = glue.resolve_data_dir(self.task, self.config.data_dir)
         self._preprocessor = None
 
@@ -310,6 +310,14 @@ class Pipeline:
             })
         write_json_atomically(self.path("results.json"), results)
         return results
+
+    def retention_gradients(self, max_batches: int = 20) -> np.ndarray:
+        """`training.retention_gradients` of --checkpoint on shuffled training batches."""
+        if not self.config.checkpoint:
+            raise PipelineError("--checkpoint is required (a fine-tuned run or .keras file)")
+        model = self.initial_model()
+        examples = self.examples("train")
+        return retention_gradients(model, self.dataset(examples, shuffle=True), self.task, max_batches)
 
     # eval / predict
     def _evaluate(self, model, dev) -> float:

@@ -25,6 +25,7 @@ import tensorflow as tf
 from power_bert_tf import glue
 from power_bert_tf.files import atomic_path
 from power_bert_tf.model import PowerBertClassifier
+from power_bert_tf.retention import RetentionConfig
 
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
@@ -87,6 +88,65 @@ def mass_penalty(model: PowerBertClassifier, lambda_: float):
 
 def retention_variables(model: PowerBertClassifier) -> list:
     return [layer.retention for layer in model.encoder.soft_extract_layers]
+
+
+def per_example_loss(task: glue.GlueTask, labels, outputs):
+    """Squared error for regression (STS-B), else cross-entropy on logits; float32."""
+    if task.num_classes == 1:
+        scores = tf.cast(outputs[:, 0], tf.float32)
+        return tf.square(scores - tf.cast(labels, tf.float32))
+    return keras.losses.sparse_categorical_crossentropy(
+        labels, tf.cast(outputs, tf.float32), from_logits=True
+    )
+
+
+def retention_gradients(model: PowerBertClassifier, dataset: tf.data.Dataset, task: glue.GlueTask,
+                        max_batches: int = 20) -> np.ndarray:
+    """The task loss's gradient with respect to every retention weight, averaged over batches.
+
+    The search step settles r_k where this gradient balances the penalty's `lambda * j`, so
+    comparing the two before searching tells which LAMBDA can eliminate what. Evaluated at the
+    model's weights (a fine-tuned model gets r = 1), without dropout.
+
+    Args:
+        model: a soft-mode model, or any model (converted with `with_mode("soft")`).
+        dataset: `(features, labels)` batches.
+        task: the GLUE task (picks the loss).
+        max_batches: batches to average over.
+
+    Returns:
+        float64 array `[num_layers, sequence_length]`: row j-1, column k is dLoss/dr_k of layer j
+        (k = rank by significance, 0 = [CLS]).
+    """
+    if model.mode != "soft":
+        model = model.with_mode("soft")
+    variables = retention_variables(model)
+    total = np.zeros((len(variables), int(variables[0].shape[0])))
+    batches = 0
+    for features, labels in dataset.take(max_batches):
+        with tf.GradientTape() as tape:
+            outputs = model(features, training=False)
+            loss = tf.reduce_mean(per_example_loss(task, labels, outputs))
+        for row, gradient in enumerate(tape.gradient(loss, variables)):
+            if gradient is not None:  # None: the layer never reads it
+                total[row] += np.asarray(gradient, dtype=np.float64)
+        batches += 1
+    if batches == 0:
+        raise ValueError("retention_gradients: the dataset is empty")
+    return total / batches
+
+
+def predicted_retention(gradients: np.ndarray, lambda_: float):
+    """The retention a search at `lambda_` heads for, to first order, from `retention_gradients`.
+
+    r_k of layer j stays at 1 while the task pulls it up harder than the penalty pushes it down
+    (-dLoss/dr_k > lambda * j) and falls to 0 otherwise; the kept counts then go through the
+    same rounding as a real search (`RetentionConfig.from_masses`). A first-order guide for
+    choosing LAMBDA: the real search moves the other weights too.
+    """
+    layer_index = np.arange(1, gradients.shape[0] + 1)[:, None]
+    kept = (-gradients > lambda_ * layer_index).sum(axis=1)
+    return RetentionConfig.from_masses([float(k) for k in kept])
 
 
 def save_atomically(model: keras.Model, path: str) -> None:
@@ -163,15 +223,6 @@ class Trainer:
         )
         self._predict_step = None
 
-    # -- losses ------------------------------------------------------------
-    def per_example_loss(self, labels, outputs):
-        if self.task.num_classes == 1:
-            scores = tf.cast(outputs[:, 0], tf.float32)
-            return tf.square(scores - tf.cast(labels, tf.float32))
-        return keras.losses.sparse_categorical_crossentropy(
-            labels, tf.cast(outputs, tf.float32), from_logits=True
-        )
-
     # -- compiled steps ----------------------------------------------------
     def _train_step(self):
         """One optimizer step on a (distributed) batch; wrapped in tf.function by fit."""
@@ -181,7 +232,7 @@ class Trainer:
         def replica_step(features, labels, global_batch):
             with tf.GradientTape() as tape:
                 outputs = model(features, training=True)
-                per_example = self.per_example_loss(labels, outputs)
+                per_example = per_example_loss(self.task, labels, outputs)
                 task_loss = tf.reduce_sum(per_example) / global_batch
                 penalty = mass_penalty(model, config.lambda_)
                 # Gradients are summed over replicas: each adds its share.

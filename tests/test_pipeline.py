@@ -319,3 +319,77 @@ def test_real_cola_subsample_with_minilm(tmp_path):
     retention = RetentionConfig.parse(results["retention"], num_layers=6, seq_len=32)
     assert retention.keep[-1] < 32  # the search eliminated something
     assert -100 <= results["power"] <= 100 and -100 <= results["baseline"] <= 100
+
+
+# -- choosing LAMBDA before a search -----------------------------------------------
+def test_retention_gradients_match_finite_differences(cola_run, glue_root):
+    from power_bert_tf.training import retention_gradients
+
+    task = glue.get_task("cola")
+    model = load_checkpoint(str(cola_run / "finetune.keras")).with_mode("soft")
+    # A 1-epoch tiny model barely reads its input; a sharper head makes the gradients measurable.
+    kernel = model.output_dense.kernel
+    kernel.assign(kernel * 1000.0)
+    examples = glue.load_split(task, "train", str(glue_root / "CoLA")).take(8, seed=0)
+    texts = tf.constant(list(examples.texts[0]))
+    features = model.preprocessor(texts)
+    labels = tf.constant(examples.labels)
+    dataset = tf.data.Dataset.from_tensors((features, labels))
+    gradients = retention_gradients(model, dataset, task, max_batches=5)
+    assert gradients.shape == (len(model.encoder.soft_extract_layers), 24)
+
+    def loss() -> float:  # independent of the function under test: plain cross-entropy in numpy
+        logits = np.asarray(model(features, training=False), dtype=np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return float(-log_probs[np.arange(len(labels)), examples.labels].mean())
+
+    layer, rank = np.unravel_index(np.argmax(np.abs(gradients)), gradients.shape)
+    variable = model.encoder.soft_extract_layers[layer].retention
+    start, step = variable.numpy(), 0.01
+    assert np.all(start == 1.0)  # a fine-tuned model enters the search at r = 1
+    shifted = start.copy()
+    shifted[rank] -= step
+    at_one = loss()
+    variable.assign(shifted)
+    below = loss()
+    variable.assign(start)
+    numeric = (at_one - below) / step  # one-sided: r may not exceed 1
+    assert abs(gradients[layer, rank]) > 1e-4
+    np.testing.assert_allclose(gradients[layer, rank], numeric, rtol=0.15)
+
+
+def test_predicted_retention_against_hand_count():
+    from power_bert_tf.training import predicted_retention
+
+    gradients = np.array([
+        [-0.5, -0.02, -0.004, -0.001, 0.0, 0.003],   # layer 1: pull > lambda * 1
+        [-0.5, -0.02, -0.004, -0.001, 0.0, 0.0],     # layer 2: pull > lambda * 2
+        [-0.5, 0.0, 0.0, 0.0, 0.0, -0.0001],         # layer 3
+    ])
+    assert predicted_retention(gradients, 1e-3).to_list() == [3, 3, 1]   # pulls > 1e-3, > 2e-3, > 3e-3
+    assert predicted_retention(gradients, 3e-3).to_list() == [3, 2, 1]   # > 3e-3, > 6e-3, > 9e-3
+    assert predicted_retention(gradients, 1e-2).to_list() == [2, 1, 1]   # 0.02 > 1e-2 but not > 2e-2
+    assert predicted_retention(gradients, 1.0).to_list() == [1, 1, 1]    # never below one
+    # A later layer that would keep more is capped by the one before (non-increasing).
+    assert predicted_retention(np.array([[-0.5, 0.0, 0.0], [-0.5, -0.5, -0.5]]), 1e-3).to_list() == [1, 1]
+
+
+def test_retention_gradients_cli(cola_run, glue_root, tmp_path, capsys):
+    script = _load_script("retention_gradients")
+    out = tmp_path / "gradients.json"
+    code = script.main(["--task", "cola", "--checkpoint", str(cola_run / "finetune.keras"),
+                        "--data-dir", str(glue_root / "CoLA"), "--batches", "2", "--batch-size", "4",
+                        "--lambda", "1e-3,1", "--json", str(out)])
+    assert code == 0
+    payload = json.loads(out.read_text())
+    assert np.asarray(payload["gradients"]).shape == (2, 24)
+    assert payload["predicted_retention"]["1"] == [1, 1]
+    assert "predicted retention" in capsys.readouterr().out
+    assert script.main(["--task", "cola", "--checkpoint", "x", "--lambda", "1e-3,abc"]) == 2
+    assert "--lambda '1e-3,abc'" in capsys.readouterr().err
+    assert script.main(["--task", "colaa", "--checkpoint", "x"]) == 2
+    assert "--task: unknown task 'colaa'" in capsys.readouterr().err
+    assert script.main(["--task", "cola", "--checkpoint", str(tmp_path / "none.keras"),
+                        "--data-dir", str(glue_root / "CoLA")]) == 2
+    assert "none.keras: no such file" in capsys.readouterr().err
