@@ -141,8 +141,10 @@ def predicted_retention(gradients: np.ndarray, lambda_: float):
 
     r_k of layer j stays at 1 while the task pulls it up harder than the penalty pushes it down
     (-dLoss/dr_k > lambda * j) and falls to 0 otherwise; the kept counts then go through the
-    same rounding as a real search (`RetentionConfig.from_masses`). A first-order guide for
-    choosing LAMBDA: the real search moves the other weights too.
+    same rounding as a real search (`RetentionConfig.from_masses`). A guide to the scale of
+    LAMBDA, not to the configuration: a real search keeps several times more (each weight's
+    pull grows as the others fall, and noisy gradients slow Adam near the balance), see
+    docs/RESULTS.md.
     """
     layer_index = np.arange(1, gradients.shape[0] + 1)[:, None]
     kept = (-gradients > lambda_ * layer_index).sum(axis=1)

@@ -7,8 +7,10 @@
 The search settles each retention weight r_k of layer j where the task loss's pull
 (-dLoss/dr_k) meets the penalty's push (LAMBDA * j). This prints, per layer, the
 gradient at r = 1 averaged over training batches, and for each LAMBDA the retention
-configuration that balance predicts (to first order: the real search also moves the
-other weights). Bad flags are refused with one line and exit status 2.
+configuration that balance predicts to first order. Read the prediction as the LAMBDA
+scale at which the penalty starts to compete with the task: a real search keeps several
+times more vectors (docs/RESULTS.md compares them). Bad flags are refused with one line
+and exit status 2.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def main(argv: list[str]) -> int:
     for layer, row in enumerate(gradients, 1):
         print(f"  layer {layer}: " + " ".join(f"{g:+.1e}" for g in row[:args.top]))
     predictions = {f"{lam:g}": predicted_retention(gradients, lam).to_list() for lam in lambdas}
-    print("predicted retention (first order):")
+    print("predicted retention (first order; a real search keeps several times more):")
     for lam, retention in predictions.items():
         print(f"  lambda {lam:>8}: {','.join(map(str, retention))}")
     if args.json_path:
