@@ -40,7 +40,6 @@ Example:
 from __future__ import annotations
 
 import gc
-import json
 import os
 import platform
 import sys
@@ -50,6 +49,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from power_bert_tf.files import read_json_if_present
 from power_bert_tf.retention import RetentionConfig, _encoder_flops
 
 FEATURES = ("token_ids", "segment_ids", "padding_mask")
@@ -385,11 +385,10 @@ def environment() -> dict:
 
 # -- models -------------------------------------------------------------------------
 def _read_run_config(directory: str) -> dict:
-    path = os.path.join(directory, "run_config.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as handle:
-        return json.load(handle)
+    try:
+        return read_json_if_present(os.path.join(directory, "run_config.json"))
+    except ValueError as error:
+        raise BenchmarkError(str(error)) from None
 
 
 def load_models(config: BenchmarkConfig):
@@ -441,7 +440,12 @@ def load_models(config: BenchmarkConfig):
             "give a hard-mode retrain.keras or --retention-config"
         )
 
+    run_config = _read_run_config(directory)
     finetune_path = os.path.join(directory, "finetune.keras")
+    started_from = run_config.get("started_from")
+    if not os.path.exists(finetune_path) and started_from and os.path.isfile(started_from):
+        # A `--steps search,retrain` run: its baseline is the fine-tuned model it started from.
+        finetune_path = started_from
     choice = config.baseline
     if choice not in ("auto", "finetune", "retrain"):
         raise BenchmarkError(f"--baseline must be auto, finetune or retrain, got {choice!r}")
@@ -455,7 +459,6 @@ def load_models(config: BenchmarkConfig):
     else:
         baseline = power.with_mode("none")
         baseline_source = f"{power_source} with_mode('none')"
-    run_config = _read_run_config(directory)
     facts = {
         "checkpoint": path,
         "task": config.task or run_config.get("task"),

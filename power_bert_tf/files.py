@@ -52,3 +52,21 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
 def write_json_atomically(path: str | os.PathLike, payload) -> None:
     """Write `payload` as indented JSON to `path` atomically."""
     write_text_atomically(path, json.dumps(payload, indent=2) + "\n")
+
+
+def read_json_if_present(path: str | os.PathLike) -> dict:
+    """The JSON object in `path`, or ``{}`` when there is no such file.
+
+    Raises:
+        ValueError: naming the file, when it is not a JSON object.
+    """
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path) as handle:
+            payload = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON ({error})") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(payload).__name__}")
+    return payload

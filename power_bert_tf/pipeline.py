@@ -13,7 +13,6 @@ retention configuration (floor of each layer's mass, >= 1, non-increasing)
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -29,7 +28,7 @@ from power_bert_tf.backbones import (
     load_preprocessor,
     peek_num_layers,
 )
-from power_bert_tf.files import write_json_atomically, write_text_atomically
+from power_bert_tf.files import read_json_if_present, write_json_atomically, write_text_atomically
 from power_bert_tf.model import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig
 from power_bert_tf.training import (
@@ -159,6 +158,13 @@ def load_checkpoint(path: str, prefer: tuple[str, ...] = ("retrain", "search", "
     return model
 
 
+def _read_json(path: str) -> dict:
+    try:
+        return read_json_if_present(path)
+    except ValueError as error:
+        raise PipelineError(str(error)) from None
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
@@ -204,7 +210,25 @@ class Pipeline:
         return self._preprocessor
 
     def _backbone_source(self) -> str:
-        return self.config.backbone or default_backbone()
+        # Starting from a checkpoint, the backbone is whatever the run that wrote it recorded.
+        if self.config.backbone:
+            return self.config.backbone
+        start = self._started_from()
+        if start:
+            recorded = _read_json(os.path.join(os.path.dirname(start), "run_config.json")).get("backbone")
+            if recorded:
+                return recorded
+        return default_backbone()
+
+    def _started_from(self) -> str | None:
+        """The absolute path of the .keras file this run starts from (None: a fresh backbone)."""
+        if not self.config.checkpoint:
+            return None
+        path = os.path.abspath(self.config.checkpoint)
+        if os.path.isdir(path):
+            path = next((os.path.join(path, CHECKPOINTS[step]) for step in ("retrain", "search", "finetune")
+                         if os.path.exists(os.path.join(path, CHECKPOINTS[step]))), path)
+        return path
 
     def path(self, name: str) -> str:
         return os.path.join(self.config.output_dir, name)
@@ -251,11 +275,10 @@ class Pipeline:
         dev = (dev_examples, self.dataset(dev_examples))
         self._write_run_config()
         results = self._read_json("results.json")
-        # Starting from a checkpoint, the backbone is whatever that run recorded.
-        backbone = results.get("backbone", config.checkpoint) if config.checkpoint else self._backbone_source()
         results.update({
             "task": task.name,
-            "backbone": backbone,
+            "backbone": self._backbone_source(),
+            "started_from": self._started_from(),
             "metric": task.metric,
             "seq_len": config.seq_len,
             "train_examples": len(train_examples),
@@ -377,14 +400,12 @@ class Pipeline:
             "num_classes": self.task.num_classes,
             "label_names": list(self.task.label_names),
             "is_pair": self.task.is_pair,
+            # The fine-tuned model a `--steps search,retrain` run starts from: its baseline.
+            "started_from": self._started_from(),
         })
 
     def _read_json(self, name: str) -> dict:
-        path = self.path(name)
-        if not os.path.exists(path):
-            return {}
-        with open(path) as handle:
-            return json.load(handle)
+        return _read_json(self.path(name))
 
     def _saved_retention(self) -> RetentionConfig:
         saved = self._read_json("retention.json")

@@ -35,3 +35,20 @@ def test_suffix_is_kept_for_writers_that_check_it(tmp_path):
         assert os.path.dirname(temporary) == str(tmp_path)
         open(temporary, "w").close()
     assert (tmp_path / "model.keras").exists()
+
+
+def test_read_json_if_present(tmp_path):
+    from power_bert_tf.files import read_json_if_present
+
+    assert read_json_if_present(tmp_path / "missing.json") == {}
+    good = tmp_path / "good.json"
+    good.write_text('{"a": 1}')
+    assert read_json_if_present(good) == {"a": 1}
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"a": ')
+    with pytest.raises(ValueError, match="bad.json: not JSON"):
+        read_json_if_present(bad)
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="list.json: expected a JSON object"):
+        read_json_if_present(listed)

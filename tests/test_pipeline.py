@@ -193,6 +193,34 @@ def test_steps_run_on_their_own(cola_run, glue_root, tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["retention"] == [20, 10] and "power" in results and "baseline" in results
     assert load_checkpoint(str(tmp_path)).retention.to_list() == [20, 10]
+    # The run records where it started, and the backbone that run recorded (not the default).
+    start = str((cola_run / "finetune.keras").resolve())
+    run_config = json.loads((tmp_path / "run_config.json").read_text())
+    assert results["started_from"] == run_config["started_from"] == start
+    original_backbone = json.loads((cola_run / "run_config.json").read_text())["backbone"]
+    assert results["backbone"] == run_config["backbone"] == original_backbone
+
+
+def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, glue_root, tmp_path):
+    from power_bert_tf.benchmark import BenchmarkConfig, load_models
+
+    assert _run(["--task", "cola", "--data-dir", glue_root / "CoLA",
+                 "--checkpoint", cola_run / "finetune.keras", "--steps", "retrain",
+                 "--retention-config", "12,6", "--seq-len", 24, "--epochs", 1,
+                 "--batch-size", 8, "--output-dir", tmp_path, "--quiet"]) == 0
+    assert not (tmp_path / "finetune.keras").exists()
+    baseline, power, facts = load_models(BenchmarkConfig(checkpoint=str(tmp_path)))
+    assert facts["baseline_source"] == str((cola_run / "finetune.keras").resolve())
+    assert power.retention.to_list() == [12, 6] and baseline.mode == "none"
+    # Same outputs as the fine-tuned model loaded on its own (the retrained one differs).
+    reference = load_checkpoint(str(cola_run / "finetune.keras"))
+    rng = np.random.default_rng(0)
+    inputs = {"token_ids": rng.integers(1, 21, (4, 24)).astype("int32"),
+              "segment_ids": np.zeros((4, 24), "int32"), "padding_mask": np.ones((4, 24), bool)}
+    expected = keras.ops.convert_to_numpy(reference(inputs))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(baseline(inputs)), expected, rtol=1e-5, atol=1e-7)
+    retrained = keras.ops.convert_to_numpy(power.with_mode("none")(inputs))
+    assert np.abs(retrained - expected).max() > 1e-5  # the check above can tell the two apart
 
 
 @pytest.mark.parametrize("task", [t for t in glue.TASKS if t != "cola"])
