@@ -417,7 +417,7 @@ def load_models(config: BenchmarkConfig):
         }
         return baseline, power, facts
 
-    from power_bert_tf.pipeline import PipelineError, load_checkpoint
+    from power_bert_tf.pipeline import PipelineError, load_checkpoint, resolve_checkpoint
 
     if config.checkpoint is None:
         raise BenchmarkError("--checkpoint is required (or --random-bert-base)")
@@ -426,10 +426,10 @@ def load_models(config: BenchmarkConfig):
         raise BenchmarkError(f"--checkpoint {path}: no such file or directory")
     directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     try:
-        power = load_checkpoint(path, prefer=("retrain",)) if os.path.isdir(path) else load_checkpoint(path)
+        power_source = resolve_checkpoint(path, prefer=("retrain",))
+        power = load_checkpoint(power_source)
     except PipelineError as error:
         raise BenchmarkError(str(error)) from error
-    power_source = os.path.join(path, "retrain.keras") if os.path.isdir(path) else path
     if config.retention is not None:
         retention = RetentionConfig.parse(config.retention, num_layers=len(power.encoder.schedule))
         power = power.with_mode("hard", retention)

@@ -471,5 +471,10 @@ def write_glue_predictions(path: str | os.PathLike, task: GlueTask | str, exampl
         if not (np.issubdtype(predictions.dtype, np.integer) and in_range):
             raise ValueError(f"predictions must be class ids in [0, {len(raw)}) for {task.name}")
         cells = [raw[p] for p in predictions]
-    rows = "".join(f"{i}\t{c}\n" for i, c in zip(examples.indices, cells))
+    write_prediction_rows(path, examples.indices, cells)
+
+
+def write_prediction_rows(path: str | os.PathLike, indices: Sequence, values: Sequence) -> None:
+    """Write ``index<TAB>prediction`` with a header, one row per example, atomically."""
+    rows = "".join(f"{index}\t{value}\n" for index, value in zip(indices, values))
     write_text_atomically(path, "index\tprediction\n" + rows)

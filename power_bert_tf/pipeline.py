@@ -28,7 +28,7 @@ from power_bert_tf.backbones import (
     load_preprocessor,
     peek_num_layers,
 )
-from power_bert_tf.files import read_json_if_present, write_json_atomically, write_text_atomically
+from power_bert_tf.files import read_json_if_present, write_json_atomically
 from power_bert_tf.model import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig
 from power_bert_tf.training import (
@@ -135,18 +135,20 @@ def make_split_dataset(
 
 
 # -- checkpoints -------------------------------------------------------------
+def resolve_checkpoint(path: str, prefer: tuple[str, ...] = ("retrain", "search", "finetune")) -> str:
+    """The .keras file `path` names: itself, or in a run directory the first of `prefer` present."""
+    if not os.path.isdir(path):
+        return path
+    for step in prefer:
+        candidate = os.path.join(path, CHECKPOINTS[step])
+        if os.path.exists(candidate):
+            return candidate
+    raise PipelineError(f"--checkpoint {path}: no {', '.join(CHECKPOINTS[s] for s in prefer)} in it")
+
+
 def load_checkpoint(path: str, prefer: tuple[str, ...] = ("retrain", "search", "finetune")):
     """A `PowerBertClassifier` from a .keras file or a run directory."""
-    if os.path.isdir(path):
-        for step in prefer:
-            candidate = os.path.join(path, CHECKPOINTS[step])
-            if os.path.exists(candidate):
-                path = candidate
-                break
-        else:
-            raise PipelineError(
-                f"--checkpoint {path}: no {', '.join(CHECKPOINTS[s] for s in prefer)} in it"
-            )
+    path = resolve_checkpoint(path, prefer)
     if not os.path.exists(path):
         raise PipelineError(f"--checkpoint {path}: no such file")
     try:
@@ -224,11 +226,7 @@ class Pipeline:
         """The absolute path of the .keras file this run starts from (None: a fresh backbone)."""
         if not self.config.checkpoint:
             return None
-        path = os.path.abspath(self.config.checkpoint)
-        if os.path.isdir(path):
-            path = next((os.path.join(path, CHECKPOINTS[step]) for step in ("retrain", "search", "finetune")
-                         if os.path.exists(os.path.join(path, CHECKPOINTS[step]))), path)
-        return path
+        return resolve_checkpoint(os.path.abspath(self.config.checkpoint))
 
     def path(self, name: str) -> str:
         return os.path.join(self.config.output_dir, name)
@@ -383,8 +381,7 @@ class Pipeline:
             glue.write_glue_predictions(path, self.task, test_examples, predictions)
         else:
             path = self.path("test_predictions.tsv")
-            rows = "".join(f"{index}\t{value}\n" for index, value in zip(test_examples.indices, predictions))
-            write_text_atomically(path, "index\tprediction\n" + rows)
+            glue.write_prediction_rows(path, test_examples.indices, predictions)
         return path
 
     def _inference_trainer(self, model) -> Trainer:
