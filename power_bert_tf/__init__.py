@@ -1,14 +1,21 @@
-"""PoWER-BERT (progressive word-vector elimination) for Keras 3 and keras-hub."""
+"""PoWER-BERT (progressive word-vector elimination) for Keras 3 and keras-hub.
+
+Where things are: `layers` (the three PoWER-BERT layers), `models` (encoder and task
+model), `backbones` (presets and the per-family adapters), `retention` (the
+configuration and FLOPs), `training` (the custom loop and the mass penalty), `data`
+(GLUE), `runs` (run directories), `inference`, `pipeline`, `benchmark`, `export`.
+"""
 
 from power_bert_tf.backbones import (
     BackboneLoadError,
+    UnsupportedBackboneError,
     default_backbone,
     load_backbone,
     load_preprocessor,
     minilm_directory,
 )
 from power_bert_tf.layers import HardExtract, SignificanceScore, SoftExtract
-from power_bert_tf.model import PowerBertClassifier, PowerBertEncoder, copy_weights_by_path
+from power_bert_tf.models import PowerBertClassifier, PowerBertEncoder, copy_weights_by_path
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
 
 __version__ = "0.1.0"
@@ -22,6 +29,7 @@ __all__ = [
     "RetentionConfigError",
     "SignificanceScore",
     "SoftExtract",
+    "UnsupportedBackboneError",
     "copy_weights_by_path",
     "default_backbone",
     "load_backbone",

@@ -24,9 +24,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
             insists on).
 
     Example:
-    >>> with atomic_path("runs/cola/results.json") as temporary:
+    >>> target = os.path.join(tempfile.mkdtemp(), "results.json")
+    >>> with atomic_path(target) as temporary:
     ...     with open(temporary, "w") as handle:
-    ...         handle.write("{}")
+    ...         _ = handle.write("{}")
+    >>> open(target).read()
+    '{}'
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))

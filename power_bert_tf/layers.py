@@ -89,7 +89,7 @@ class SignificanceScore(keras.layers.Layer):
     Example:
     >>> probs = keras.ops.softmax(keras.random.normal((2, 4, 8, 8)), axis=-1)
     >>> mask = keras.ops.ones((2, 8), "int32")
-    >>> SignificanceScore()(probs, mask).shape
+    >>> tuple(SignificanceScore()(probs, mask).shape)
     (2, 8)
     """
 
@@ -161,7 +161,7 @@ class SoftExtract(keras.layers.Layer):
     >>> layer = SoftExtract(max_len=8)
     >>> x = keras.random.normal((2, 8, 16))
     >>> s = keras.random.uniform((2, 8))
-    >>> layer(x, s, keras.ops.ones((2, 8))).shape
+    >>> tuple(layer(x, s, keras.ops.ones((2, 8))).shape)
     (2, 8, 16)
     """
 
@@ -222,7 +222,7 @@ class HardExtract(keras.layers.Layer):
     >>> x = keras.random.normal((2, 8, 16))
     >>> s = keras.random.uniform((2, 8))
     >>> kept, mask = HardExtract(keep=3)(x, s, keras.ops.ones((2, 8)))
-    >>> kept.shape, mask.shape
+    >>> tuple(kept.shape), tuple(mask.shape)
     ((2, 3, 16), (2, 3))
     """
 

@@ -13,8 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from power_bert_tf import glue
-from power_bert_tf.backbones import ONLINE_DEFAULT, minilm_directory
+from power_bert_tf.backbones.sources import ONLINE_DEFAULT, minilm_directory
+from power_bert_tf.data import get_task
 from power_bert_tf.pipeline import RunConfig, run_glue
 
 
@@ -48,7 +48,7 @@ def repo_glue_dir() -> Path | None:
 def pick_data_dir(task: str = "cola") -> tuple[str | None, str]:
     """`(data_dir, why)`: the task's folder under `$GLUE_DIR` (or under
     `../shared/glue` of a checkout), else None: TensorFlow Datasets."""
-    task = glue.get_task(task)
+    task = get_task(task)
     for root, where in ((os.environ.get("GLUE_DIR"), "$GLUE_DIR"),
                         (repo_glue_dir(), "../shared/glue of the checkout")):
         if root and os.path.isdir(os.path.join(root, task.directory)):

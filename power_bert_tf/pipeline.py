@@ -1,173 +1,42 @@
-"""The three PoWER-BERT steps end to end on a GLUE task.
+"""The three PoWER-BERT steps end to end on a GLUE task, one method per step.
 
 fine-tune ("none" mode) -> configuration search ("soft" mode, lambda) ->
 retention configuration (floor of each layer's mass, >= 1, non-increasing)
--> retrain ("hard" mode). Everything lands in `output_dir`:
-
-    finetune.keras, search.keras, retrain.keras   checkpoints (full models)
-    retention.json                                 configuration and masses
-    results.json                                   the summary of the run
-    run_config.json                                task facts for export
-    <step>_log.jsonl, tensorboard/                 per-epoch logs
+-> retrain ("hard" mode). What lands in the output directory, and which
+checkpoint each step starts from: `power_bert_tf.runs`.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from power_bert_tf import glue
-from power_bert_tf.backbones import (
-    default_backbone,
-    load_backbone,
-    load_preprocessor,
-    peek_num_layers,
-)
-from power_bert_tf.files import read_json_if_present, write_json_atomically
-from power_bert_tf.model import PowerBertClassifier
+from power_bert_tf import data
+from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
+from power_bert_tf.config import PipelineError, RunConfig, format_summary
+from power_bert_tf.inference import Predictor, outputs_to_predictions
+from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig
-from power_bert_tf.training import (
-    Trainer,
-    TrainConfig,
-    outputs_to_predictions,
-    retention_gradients,
+from power_bert_tf.runs import (
+    DELIVERED,
+    STARTS_FROM,
+    RunDirectory,
+    RunError,
+    load_classifier,
+    resolve_checkpoint,
+    run_directory_of,
 )
+from power_bert_tf.training import Trainer, TrainConfig, retention_gradients
 
-STEPS = ("finetune", "search", "retrain")
-CHECKPOINTS = {step: f"{step}.keras" for step in STEPS}
-
-
-class PipelineError(ValueError):
-    """A run that cannot start as asked; the message names the flag or file."""
-
-
-@dataclass
-class RunConfig:
-    """Everything a run needs. None means: the task's default (original README)."""
-
-    task: str
-    output_dir: str
-    data_dir: str | None = None
-    backbone: str | None = None
-    epochs: int = 3
-    search_epochs: int | None = None
-    batch_size: int | None = None
-    seq_len: int | None = None
-    lr_bert: float | None = None
-    lr_soft_extract: float | None = None
-    lambda_: float | None = None
-    max_train_examples: int | None = None
-    max_dev_examples: int | None = None  # a quick, only indicative dev metric
-    seed: int = 0
-    retention: str | None = None
-    checkpoint: str | None = None
-    steps: tuple[str, ...] = STEPS
-    distribute: str = "default"
-    mixed_precision: bool = False
-    verbose: int = 1
-    extra: dict = field(default_factory=dict)
-
-    def resolved(self) -> "RunConfig":
-        """Fill task defaults; refuse bad values before anything is built."""
-        try:
-            task = glue.get_task(self.task)
-        except ValueError as error:
-            raise PipelineError(f"--task: {error}") from None
-        steps = tuple(self.steps)
-        for step in steps:
-            if step not in STEPS:
-                raise PipelineError(f"unknown step '{step}'; steps are {', '.join(STEPS)}")
-        config = replace(
-            self,
-            task=task.name,
-            batch_size=self.batch_size or task.batch_size,
-            seq_len=self.seq_len or task.seq_len,
-            lr_bert=self.lr_bert if self.lr_bert is not None else task.lr_bert,
-            lr_soft_extract=self.lr_soft_extract
-            if self.lr_soft_extract is not None else task.lr_soft_extract,
-            lambda_=self.lambda_ if self.lambda_ is not None else task.lambda_,
-            search_epochs=self.search_epochs or self.epochs,
-            steps=steps,
-        )
-        for name in ("epochs", "batch_size", "seq_len"):
-            if getattr(config, name) < 1:
-                raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
-        if config.retention is not None:
-            source = config.checkpoint or config.backbone or default_backbone()
-            config.retention_config(num_layers=peek_num_layers(source))
-        if "finetune" not in steps and config.checkpoint is None:
-            raise PipelineError(
-                "--checkpoint is required when the finetune step is skipped"
-            )
-        return config
-
-    def retention_config(self, num_layers: int | None) -> RetentionConfig | None:
-        if self.retention is None:
-            return None
-        return RetentionConfig.parse(self.retention, num_layers=num_layers, seq_len=self.seq_len)
-
-
-# -- data ------------------------------------------------------------------
-def trim_to_longest(features, *labels):
-    """Cut a padded batch to its longest real sequence.
-
-    Exact for every mode: padding is masked in attention and ranks below
-    real tokens, so it never changes a real token's output; it only costs
-    time on a 2-core CPU.
-    """
-    mask = tf.cast(features["padding_mask"], tf.int32)
-    longest = tf.maximum(tf.reduce_max(tf.reduce_sum(mask, axis=1)), 1)
-    trimmed = {key: value[:, :longest] for key, value in features.items()}
-    return (trimmed, *labels) if labels else trimmed
-
-
-def make_split_dataset(
-    examples: glue.GlueExamples, preprocessor, batch_size: int,
-    shuffle: bool = False, seed: int = 0,
-) -> tf.data.Dataset:
-    dataset = glue.make_dataset(examples, preprocessor, batch_size, shuffle=shuffle, seed=seed)
-    return dataset.map(trim_to_longest, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-# -- checkpoints -------------------------------------------------------------
-def resolve_checkpoint(path: str, prefer: tuple[str, ...] = ("retrain", "search", "finetune")) -> str:
-    """The .keras file `path` names: itself, or in a run directory the first of `prefer` present."""
-    if not os.path.isdir(path):
-        return path
-    for step in prefer:
-        candidate = os.path.join(path, CHECKPOINTS[step])
-        if os.path.exists(candidate):
-            return candidate
-    raise PipelineError(f"--checkpoint {path}: no {', '.join(CHECKPOINTS[s] for s in prefer)} in it")
-
-
-def load_checkpoint(path: str, prefer: tuple[str, ...] = ("retrain", "search", "finetune")):
-    """A `PowerBertClassifier` from a .keras file or a run directory."""
-    path = resolve_checkpoint(path, prefer)
-    if not os.path.exists(path):
-        raise PipelineError(f"--checkpoint {path}: no such file")
-    try:
-        model = keras.saving.load_model(path)
-    except Exception as error:  # keras raises several types for a bad file
-        raise PipelineError(f"--checkpoint {path}: not a loadable .keras model ({error})") from error
-    if not isinstance(model, PowerBertClassifier):
-        raise PipelineError(f"--checkpoint {path}: holds a {type(model).__name__}, not a PowerBertClassifier")
-    return model
-
-
-def _read_json(path: str) -> dict:
-    try:
-        return read_json_if_present(path)
-    except ValueError as error:
-        raise PipelineError(str(error)) from None
+__all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
+    """The tf.distribute strategy of `--distribute`."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -178,31 +47,35 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise PipelineError(f"--distribute must be 'default' or 'mirrored', got '{name}'")
 
 
-# -- the run -------------------------------------------------------------------
+def _load(path: str, prefer: tuple[str, ...] = DELIVERED) -> PowerBertClassifier:
+    try:
+        return load_classifier(path, prefer)
+    except RunError as error:
+        raise PipelineError(f"--checkpoint {error}") from None
+
+
 class Pipeline:
-    """One task's data, model and steps, sharing a strategy and output dir."""
+    """One task's data, model and steps, sharing a strategy and a run directory."""
 
     def __init__(self, config: RunConfig):
         self.config = config.resolved()
-        self.task = glue.get_task(self.config.task)
+        self.task = data.get_task(self.config.task)
+        self.run_dir = RunDirectory(self.config.output_dir)
         if self.config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_bfloat16")
         self.strategy = make_strategy(self.config.distribute)
-        self.data_dir = glue.resolve_data_dir(self.task, self.config.data_dir)
+        self.data_dir = data.resolve_data_dir(self.task, self.config.data_dir)
         self._preprocessor = None
 
-    # data
-    def examples(self, split: str) -> glue.GlueExamples:
-        examples = glue.load_split(self.task, split, self.data_dir)
+    # -- data ----------------------------------------------------------------------
+    def examples(self, split: str) -> data.GlueExamples:
+        examples = data.load_split(self.task, split, self.data_dir)
         limit = {"train": self.config.max_train_examples, "dev": self.config.max_dev_examples}.get(split)
-        if limit:
-            examples = examples.take(limit, seed=self.config.seed)
-        return examples
+        return examples.take(limit, seed=self.config.seed) if limit else examples
 
     def dataset(self, examples, shuffle=False):
-        return make_split_dataset(
-            examples, self.preprocessor, self.config.batch_size,
-            shuffle=shuffle, seed=self.config.seed,
+        return data.make_split_dataset(
+            examples, self.preprocessor, self.config.batch_size, shuffle=shuffle, seed=self.config.seed,
         )
 
     @property
@@ -217,32 +90,40 @@ class Pipeline:
             return self.config.backbone
         start = self._started_from()
         if start:
-            recorded = _read_json(os.path.join(os.path.dirname(start), "run_config.json")).get("backbone")
+            recorded = run_directory_of(start).run_config().get("backbone")
             if recorded:
                 return recorded
         return default_backbone()
 
+    def _first_step(self) -> str:
+        return next(step for step in ("finetune", "search", "retrain") if step in self.config.steps)
+
     def _started_from(self) -> str | None:
-        """The absolute path of the .keras file this run starts from (None: a fresh backbone)."""
+        """The .keras file this run starts from (None: a fresh backbone)."""
         if not self.config.checkpoint:
             return None
-        return resolve_checkpoint(os.path.abspath(self.config.checkpoint))
+        prefer = STARTS_FROM.get(self._first_step(), ("finetune",))
+        try:
+            return os.path.abspath(resolve_checkpoint(self.config.checkpoint, prefer))
+        except RunError as error:
+            raise PipelineError(f"--checkpoint {error}") from None
 
-    def path(self, name: str) -> str:
-        return os.path.join(self.config.output_dir, name)
+    def _adopt_preprocessor(self, model) -> None:
+        if model.preprocessor is not None:
+            self._preprocessor = model.preprocessor
 
-    # models
+    # -- models --------------------------------------------------------------------
     def initial_model(self) -> PowerBertClassifier:
+        """The model the first step starts from: its predecessor's checkpoint, or a fresh backbone."""
         with self.strategy.scope():
-            if self.config.checkpoint:
-                model = load_checkpoint(self.config.checkpoint)
-                if model.preprocessor is not None:
-                    self._preprocessor = model.preprocessor
+            start = self._started_from()
+            if start:
+                model = _load(start)
+                self._adopt_preprocessor(model)
                 return model
             keras.utils.set_random_seed(self.config.seed)
-            backbone = load_backbone(self._backbone_source())
             model = PowerBertClassifier(
-                backbone,
+                load_backbone(self._backbone_source()),
                 num_classes=self.task.num_classes,
                 sequence_length=self.config.seq_len,
                 preprocessor=self.preprocessor,
@@ -250,86 +131,87 @@ class Pipeline:
             model.build_from_example()
             return model
 
-    def train(self, model, step: str, train, dev, train_config: TrainConfig):
+    def _train(self, model, step: str, train, dev, train_config: TrainConfig):
         trainer = Trainer(
-            model, self.task, train_config,
+            model, train_config, self._metrics, self.task.metric,
             steps_per_epoch=int(np.ceil(len(train[0]) / self.config.batch_size)),
-            strategy=self.strategy, log_dir=self.config.output_dir, name=step,
-            verbose=self.config.verbose,
+            strategy=self.strategy, log_dir=self.run_dir.path, name=step, verbose=self.config.verbose,
         )
         start = time.time()
-        history = trainer.fit(train[1], dev[1], dev[0].labels, checkpoint_path=self.path(CHECKPOINTS[step]))
-        seconds = time.time() - start
+        history = trainer.fit(train[1], dev[1], dev[0].labels, checkpoint_path=self.run_dir.checkpoint(step))
         best = max(record.metrics[self.task.metric] for record in history)
-        return history, best, seconds
+        return history, best, time.time() - start
+
+    def _metrics(self, labels, predictions) -> dict:
+        return data.compute_metrics(self.task, labels, predictions)
+
+    # -- the steps -----------------------------------------------------------------
+    def finetune(self, model, train, dev, results: dict) -> PowerBertClassifier:
+        plain = TrainConfig(epochs=self.config.epochs, lr_bert=self.config.lr_bert, lambda_=0.0)
+        _, results["baseline"], results["seconds"]["finetune"] = self._train(model, "finetune", train, dev, plain)
+        with self.strategy.scope():
+            return _load(self.run_dir.checkpoint("finetune"))  # the best epoch
+
+    def search(self, model, train, dev, results: dict) -> tuple[PowerBertClassifier, RetentionConfig]:
+        config = self.config
+        if model.mode == "hard":
+            raise PipelineError(
+                "the search step needs a fine-tuned model, but the checkpoint is a retrained "
+                f"(hard-mode, retention {model.retention}) model: pass the run's finetune.keras"
+            )
+        with self.strategy.scope():
+            model = model.with_mode("soft")
+        search = TrainConfig(
+            epochs=config.search_epochs, lr_bert=config.lr_bert, lr_soft_extract=config.lr_soft_extract,
+            lambda_=config.lambda_, keep_best=False,
+        )
+        history, _, results["seconds"]["search"] = self._train(model, "search", train, dev, search)
+        masses = model.encoder.retention_masses()
+        retention = RetentionConfig.from_masses(masses)
+        results["search_metric"] = history[-1].metrics[self.task.metric]
+        self.run_dir.write("retention.json", {
+            "retention": retention.to_list(), "searched": retention.to_list(), "masses": masses,
+            "lambda": config.lambda_, "seq_len": config.seq_len,
+        })
+        return model, retention
+
+    def retrain(self, model, retention: RetentionConfig, train, dev, results: dict) -> PowerBertClassifier:
+        with self.strategy.scope():
+            model = model.with_mode("hard", retention)
+        retrain = TrainConfig(epochs=self.config.epochs, lr_bert=self.config.lr_bert, lambda_=0.0)
+        _, results["power"], results["seconds"]["retrain"] = self._train(model, "retrain", train, dev, retrain)
+        results["retention"] = retention.to_list()
+        results["flops_fraction"] = model.flops_fraction(self.config.seq_len)
+        self.run_dir.write("retention.json", {**self.run_dir.retention(), "retention": retention.to_list()})
+        return model
 
     def run(self) -> dict:
+        """Run the configured steps; returns (and writes) results.json's content."""
         config, task = self.config, self.task
         model = self.initial_model()
-        retention = config.retention_config(num_layers=len(model.encoder.schedule))
-        train_examples = self.examples("train")
-        dev_examples = self.examples("dev")
+        retention = config.retention_config(num_layers=model.encoder.num_layers)
+        train_examples, dev_examples = self.examples("train"), self.examples("dev")
         train = (train_examples, self.dataset(train_examples, shuffle=True))
         dev = (dev_examples, self.dataset(dev_examples))
         self._write_run_config()
-        results = self._read_json("results.json")
+        results = self._read("results.json")
         results.update({
-            "task": task.name,
-            "backbone": self._backbone_source(),
-            "started_from": self._started_from(),
-            "metric": task.metric,
-            "seq_len": config.seq_len,
-            "train_examples": len(train_examples),
-            "dev_examples": len(dev_examples),
-            "hyper_parameters": {
-                "epochs": config.epochs, "search_epochs": config.search_epochs,
-                "batch_size": config.batch_size, "lr_bert": config.lr_bert,
-                "lr_soft_extract": config.lr_soft_extract, "lambda": config.lambda_,
-                "seed": config.seed,
-            },
+            "task": task.name, "backbone": self._backbone_source(), "started_from": self._started_from(),
+            "metric": task.metric, "seq_len": config.seq_len, "train_examples": len(train_examples),
+            "dev_examples": len(dev_examples), "hyper_parameters": config.hyper_parameters(),
         })
         results.setdefault("seconds", {})
-        plain = TrainConfig(epochs=config.epochs, lr_bert=config.lr_bert, lambda_=0.0)
 
         if "finetune" in config.steps:
-            _, results["baseline"], results["seconds"]["finetune"] = self.train(
-                model, "finetune", train, dev, plain)
-            with self.strategy.scope():
-                model = load_checkpoint(self.path(CHECKPOINTS["finetune"]))
+            model = self.finetune(model, train, dev, results)
         elif "baseline" not in results and model.mode == "none":
             results["baseline"] = self._evaluate(model, dev)
-
         if "search" in config.steps and retention is None:
-            with self.strategy.scope():
-                model = model.with_mode("soft")
-            search = TrainConfig(
-                epochs=config.search_epochs, lr_bert=config.lr_bert,
-                lr_soft_extract=config.lr_soft_extract, lambda_=config.lambda_,
-                keep_best=False,
-            )
-            history, _, results["seconds"]["search"] = self.train(model, "search", train, dev, search)
-            masses = model.encoder.retention_masses()
-            retention = RetentionConfig.from_masses(masses)
-            results["search_metric"] = history[-1].metrics[task.metric]
-            write_json_atomically(self.path("retention.json"), {
-                "retention": retention.to_list(), "searched": retention.to_list(), "masses": masses,
-                "lambda": config.lambda_, "seq_len": config.seq_len,
-            })
-
+            model, retention = self.search(model, train, dev, results)
         if "retrain" in config.steps:
-            if retention is None:
-                retention = self._saved_retention()
-            with self.strategy.scope():
-                model = model.with_mode("hard", retention)
-            retrain = TrainConfig(epochs=config.epochs, lr_bert=config.lr_bert, lambda_=0.0)
-            _, results["power"], results["seconds"]["retrain"] = self.train(
-                model, "retrain", train, dev, retrain)
-            results["retention"] = retention.to_list()
-            results["flops_fraction"] = model.flops_fraction()
-            write_json_atomically(self.path("retention.json"), {
-                **self._read_json("retention.json"), "retention": retention.to_list(),
-            })
-        write_json_atomically(self.path("results.json"), results)
+            retention = retention or self._saved_retention()
+            self.retrain(model, retention, train, dev, results)
+        self.run_dir.write("results.json", results)
         return results
 
     def retention_gradients(self, max_batches: int = 20) -> np.ndarray:
@@ -337,60 +219,56 @@ class Pipeline:
         if not self.config.checkpoint:
             raise PipelineError("--checkpoint is required (a fine-tuned run or .keras file)")
         model = self.initial_model()
-        examples = self.examples("train")
-        return retention_gradients(model, self.dataset(examples, shuffle=True), self.task, max_batches)
+        return retention_gradients(model, self.dataset(self.examples("train"), shuffle=True), max_batches)
 
-    # eval / predict
+    # -- eval / predict -----------------------------------------------------------
     def _evaluate(self, model, dev) -> float:
-        trainer = self._inference_trainer(model)
-        return trainer.evaluate(dev[1], dev[0].labels)[self.task.metric]
+        outputs = Predictor(model).predict(dev[1])
+        predictions = outputs_to_predictions(outputs, model.is_regression)
+        return self._metrics(dev[0].labels, predictions)[self.task.metric]
 
     def checkpoint_model(self) -> PowerBertClassifier:
+        """The model --checkpoint delivers (retrain, else finetune), at --retention-config if given."""
         if not self.config.checkpoint:
             raise PipelineError("--checkpoint is required with --eval-only / --predict-only")
         with self.strategy.scope():
-            model = load_checkpoint(self.config.checkpoint)
-            retention = self.config.retention_config(num_layers=len(model.encoder.schedule))
+            model = _load(self.config.checkpoint)
+            retention = self.config.retention_config(num_layers=model.encoder.num_layers)
             if retention is not None:
                 model = model.with_mode("hard", retention)
-        if model.preprocessor is not None:
-            self._preprocessor = model.preprocessor
+        self._adopt_preprocessor(model)
         return model
 
     def evaluate(self) -> dict:
         model = self.checkpoint_model()
         dev_examples = self.examples("dev")
-        trainer = self._inference_trainer(model)
-        metrics = trainer.evaluate(self.dataset(dev_examples), dev_examples.labels)
+        outputs = Predictor(model).predict(self.dataset(dev_examples))
+        metrics = self._metrics(dev_examples.labels, outputs_to_predictions(outputs, model.is_regression))
         result = {
-            "task": self.task.name, "checkpoint": self.config.checkpoint,
-            "metric": self.task.metric, "metrics": metrics,
-            "retention": None if model.retention is None else model.retention.to_list(),
-            "flops_fraction": model.flops_fraction(), "dev_examples": len(dev_examples),
+            "task": self.task.name, "checkpoint": self.config.checkpoint, "metric": self.task.metric,
+            "metrics": metrics, "retention": None if model.retention is None else model.retention.to_list(),
+            "flops_fraction": model.flops_fraction(self.config.seq_len), "dev_examples": len(dev_examples),
         }
-        write_json_atomically(self.path("eval_results.json"), result)
+        self.run_dir.write("eval_results.json", result)
         return result
 
     def predict(self, pred_glue: bool = False) -> str:
         model = self.checkpoint_model()
         test_examples = self.examples("test")
-        trainer = self._inference_trainer(model)
-        predictions = outputs_to_predictions(self.task, trainer.predict(self.dataset(test_examples)))
+        outputs = Predictor(model).predict(self.dataset(test_examples))
+        predictions = outputs_to_predictions(outputs, model.is_regression)
         if pred_glue:
-            path = self.path(f"{self.task.directory}{_mnli_suffix(self.task)}.tsv")
-            glue.write_glue_predictions(path, self.task, test_examples, predictions)
+            suffix = {"mnli-m": "-m", "mnli-mm": "-mm"}.get(self.task.name, "")
+            path = self.run_dir.file(f"{self.task.directory}{suffix}.tsv")
+            data.write_glue_predictions(path, self.task, test_examples, predictions)
         else:
-            path = self.path("test_predictions.tsv")
-            glue.write_prediction_rows(path, test_examples.indices, predictions)
+            path = self.run_dir.file("test_predictions.tsv")
+            data.write_prediction_rows(path, test_examples.indices, predictions)
         return path
 
-    def _inference_trainer(self, model) -> Trainer:
-        """A Trainer used only for its predict/evaluate (no training steps)."""
-        return Trainer(model, self.task, TrainConfig(), 1, self.strategy, verbose=0)
-
-    # files
+    # -- files ---------------------------------------------------------------------
     def _write_run_config(self) -> None:
-        write_json_atomically(self.path("run_config.json"), {
+        self.run_dir.write("run_config.json", {
             "task": self.task.name,
             "backbone": self._backbone_source(),
             "sequence_length": self.config.seq_len,
@@ -401,43 +279,20 @@ class Pipeline:
             "started_from": self._started_from(),
         })
 
-    def _read_json(self, name: str) -> dict:
-        return _read_json(self.path(name))
+    def _read(self, name: str) -> dict:
+        try:
+            return self.run_dir.read(name)
+        except RunError as error:
+            raise PipelineError(str(error)) from None
 
     def _saved_retention(self) -> RetentionConfig:
-        saved = self._read_json("retention.json")
+        saved = self._read("retention.json")
         if "retention" not in saved:
             raise PipelineError(
                 "the retrain step needs --retention-config or a retention.json "
                 f"from a search step in {self.config.output_dir}"
             )
         return RetentionConfig(tuple(saved["retention"]))
-
-
-def _mnli_suffix(task: glue.GlueTask) -> str:
-    return {"mnli-m": "-m", "mnli-mm": "-mm"}.get(task.name, "")
-
-
-def format_summary(results: dict) -> str:
-    """A small aligned table of a run's (or an evaluation's) results."""
-    rows = []
-    for key in ("task", "backbone", "checkpoint", "metric", "baseline", "search_metric",
-                "power", "metrics", "retention", "flops_fraction", "seconds"):
-        if key not in results or results[key] is None:
-            continue
-        value = results[key]
-        if isinstance(value, float):
-            value = f"{value:.2f}" if key != "flops_fraction" else f"{value:.3f}"
-        elif isinstance(value, list):
-            value = ",".join(str(v) for v in value)
-        elif isinstance(value, dict):
-            value = ", ".join(
-                f"{k} {v:.1f}" + ("s" if key == "seconds" else "") for k, v in value.items()
-            )
-        rows.append((key, str(value)))
-    width = max(len(key) for key, _ in rows)
-    rule = "-" * (width + 2 + max(len(value) for _, value in rows))
-    return "\n".join([rule] + [f"{key:<{width}}  {value}" for key, value in rows] + [rule])
 
 
 def run_glue(config: RunConfig) -> dict:

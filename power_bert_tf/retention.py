@@ -1,4 +1,8 @@
-"""The retention configuration: how many word-vectors each encoder keeps."""
+"""The retention configuration (how many word-vectors each encoder keeps) and the analytic FLOPs count.
+
+One FLOPs formula (`_encoder_flops`) serves `RetentionConfig.flops_fraction`, `full_model_flops` and
+`truncation_length` (the static-truncation length of about the same cost).
+"""
 
 from __future__ import annotations
 
@@ -133,13 +137,13 @@ class RetentionConfig:
         the two seq x seq products) runs on its input length, its
         feed-forward sublayer on its output length.
         """
-        full = RetentionConfig.full(len(self.keep), seq_len)
-        return _encoder_flops(self, seq_len, hidden_dim, intermediate_dim) / (
-            _encoder_flops(full, seq_len, hidden_dim, intermediate_dim)
+        return _encoder_flops(self, seq_len, hidden_dim, intermediate_dim) / full_model_flops(
+            seq_len, len(self.keep), hidden_dim, intermediate_dim
         )
 
 
 def _encoder_flops(config, seq_len, hidden_dim, intermediate_dim) -> float:
+    """The one FLOPs count: per layer 2(4 n_in d^2 + 2 n_in^2 d) + 2(2 n_out d f)."""
     d, f = float(hidden_dim), float(intermediate_dim)
     total = 0.0
     for n_in, n_out in config.layer_lengths(seq_len):
@@ -147,6 +151,43 @@ def _encoder_flops(config, seq_len, hidden_dim, intermediate_dim) -> float:
         feed_forward = 2 * (2 * n_out * d * f)
         total += attention + feed_forward
     return total
+
+
+def full_model_flops(seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int) -> float:
+    """Analytic encoder FLOPs of the model without elimination at `seq_len`.
+
+    The count `RetentionConfig.flops_fraction` divides by.
+    """
+    return _encoder_flops(RetentionConfig.full(num_layers, seq_len), seq_len, hidden_dim, intermediate_dim)
+
+
+def truncation_length(
+    flops_fraction: float, seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int
+) -> int:
+    """The input length whose full-model FLOPs fraction is closest to `flops_fraction`.
+
+    What static truncation (the model without elimination on shorter inputs)
+    needs to cost about as much as a retention configuration. The fraction of
+    length L against `seq_len` S is ``L (2d + L + f) / (S (2d + S + f))``
+    (d: hidden, f: intermediate size). Ties go to the longer length.
+
+    Raises:
+        ValueError: `flops_fraction` outside (0, 1].
+
+    Example:
+    >>> truncation_length(0.5, 64, 6, 384, 1536)
+    32
+    """
+    if not 0.0 < flops_fraction <= 1.0:
+        raise ValueError(f"flops_fraction must be in (0, 1], got {flops_fraction}")
+    full = full_model_flops(seq_len, num_layers, hidden_dim, intermediate_dim)
+    best, best_gap = seq_len, float("inf")
+    for length in range(seq_len, 0, -1):
+        fraction = full_model_flops(length, num_layers, hidden_dim, intermediate_dim) / full
+        gap = abs(fraction - flops_fraction)
+        if gap < best_gap - 1e-12:
+            best, best_gap = length, gap
+    return best
 
 
 def _as_int(value, index: int) -> int:

@@ -2,7 +2,7 @@
 """Export a PoWER-BERT training run as a TensorFlow Serving SavedModel.
 
     python scripts/export_savedmodel.py --checkpoint runs/cola \\
-        --export-dir export/power_bert [--version N]
+        --export-dir export/power_bert [--version N] [--token-ids-only]
 
 --checkpoint is a run output directory (its retrain.keras, else
 finetune.keras, plus run_config.json) or a .keras file. The model is written
@@ -51,6 +51,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--pair", action="store_true", default=None,
         help="sentence-pair model (override run_config.json)",
     )
+    parser.add_argument(
+        "--token-ids-only", action="store_true",
+        help="export only the serve_token_ids signature (no raw-text serving_default); "
+        "needed for backbones without BERT-style packing (RoBERTa, DistilBERT)",
+    )
     return parser.parse_args(argv)
 
 
@@ -85,18 +90,13 @@ def _import_export_module():
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    checkpoint = Path(args.checkpoint).expanduser()
-    if not checkpoint.exists():
-        # Same message as power_bert_tf.export.resolve_checkpoint, without
-        # waiting for TensorFlow to import.
-        print(f"error: checkpoint '{checkpoint}' does not exist", file=sys.stderr)
-        return 2
     export = _import_export_module()
     labels = None if args.labels is None else [s.strip() for s in args.labels.split(",")]
     try:
         path = export.export_savedmodel(
             args.checkpoint, args.export_dir, version=args.version,
             task=args.task, label_names=labels, is_pair=args.pair,
+            text_signature=not args.token_ids_only,
         )
     except export.ExportError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -63,14 +63,14 @@ def main(argv: list[str]) -> int:
         return _fail(str(error))
     if args.batches < 1:
         return _fail("--batches must be at least 1")
-    from power_bert_tf import glue
     from power_bert_tf.backbones import BackboneLoadError
+    from power_bert_tf.data import GlueDataError, get_task
     from power_bert_tf.files import write_json_atomically
     from power_bert_tf.pipeline import Pipeline, PipelineError, RunConfig
     from power_bert_tf.training import predicted_retention
 
     try:
-        task = glue.get_task(args.task)
+        task = get_task(args.task)
     except ValueError as error:
         return _fail(f"--task: {error}")
     batch_size = args.batch_size or task.batch_size
@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
                            data_dir=args.data_dir, checkpoint=args.checkpoint, batch_size=batch_size,
                            max_train_examples=args.batches * batch_size, seed=args.seed, verbose=0)
         gradients = Pipeline(config).retention_gradients(args.batches)
-    except (glue.GlueDataError, PipelineError, BackboneLoadError) as error:
+    except (GlueDataError, PipelineError, BackboneLoadError) as error:
         return _fail(str(error))
 
     print(f"dLoss/dr_k at r = 1, mean of {args.batches} batches of {batch_size} (rank 0 = [CLS]):")

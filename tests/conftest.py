@@ -1,4 +1,9 @@
-"""Shared test set-up: quiet TensorFlow, make the package importable from a checkout."""
+"""Shared test set-up: tiny backbones of every family, a tiny run directory, the script loader.
+
+Backends: tests run on the backend Keras is configured with (KERAS_BACKEND). Tests
+that need TensorFlow itself (tf.GradientTape, tf.function, tf.data, SavedModel) are
+marked `tensorflow_only` (a whole module with `pytestmark`) and skipped on others.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,159 @@ from pathlib import Path
 # Must happen before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-_ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
+GLUE_DIR = Path(os.environ.get("GLUE_DIR", ROOT.parent / "shared" / "glue"))
 if importlib.util.find_spec("power_bert_tf") is None:
     # Plain `pytest` (not `python -m pytest`) from an uninstalled checkout.
-    sys.path.insert(0, str(_ROOT))
+    sys.path.insert(0, str(ROOT))
+
+import keras  # noqa: E402
+import keras_hub  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+# One tiny random backbone per keras-hub family (and ALBERT's two sharing patterns).
+BACKBONE_SPECS = {
+    "bert": (
+        keras_hub.models.BertBackbone,
+        dict(vocabulary_size=100, num_layers=3, num_heads=2, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, dropout=0.0),
+    ),
+    "bert_4heads_dropout": (
+        keras_hub.models.BertBackbone,
+        dict(vocabulary_size=100, num_layers=2, num_heads=4, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, dropout=0.3),
+    ),
+    "albert_g1": (
+        keras_hub.models.AlbertBackbone,
+        dict(vocabulary_size=100, num_layers=3, num_heads=2, embedding_dim=8, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, num_groups=1, num_inner_repetitions=1),
+    ),
+    "albert_g2r2": (
+        keras_hub.models.AlbertBackbone,
+        dict(vocabulary_size=100, num_layers=4, num_heads=2, embedding_dim=8, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, num_groups=2, num_inner_repetitions=2),
+    ),
+    "roberta": (
+        keras_hub.models.RobertaBackbone,
+        dict(vocabulary_size=100, num_layers=3, num_heads=2, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, dropout=0.0),
+    ),
+    "distilbert": (
+        keras_hub.models.DistilBertBackbone,
+        dict(vocabulary_size=100, num_layers=2, num_heads=4, hidden_dim=16,
+             intermediate_dim=32, max_sequence_length=32, dropout=0.0),
+    ),
+}
+FAMILIES = list(BACKBONE_SPECS)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tensorflow_only: needs TensorFlow itself (skipped on other backends)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if keras.backend.backend() == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"TensorFlow only; KERAS_BACKEND={keras.backend.backend()}")
+    for item in items:
+        if "tensorflow_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def np_(tensor) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(tensor))
+
+
+def randomize(backbone, seed: int) -> None:
+    """Re-draw the weights: larger than the 0.02 init so attention is peaked and significance well
+    separated, but scaled by fan-in so activations (and float32 rounding) stay moderate and the
+    tanh pooler does not saturate."""
+    rng = np.random.default_rng(seed)
+    for v in backbone.trainable_weights:
+        shape, path = tuple(v.shape), v.path
+        if path.endswith("gamma"):
+            value = 1.0 + 0.1 * rng.normal(size=shape)
+        elif path.endswith("beta") or path.endswith("bias"):
+            value = 0.1 * rng.normal(size=shape)
+        elif "embedding/" in path or path.endswith("embeddings"):
+            value = rng.normal(size=shape)
+        else:
+            gain = 2.0 if ("query" in path or "key" in path) else 1.0
+            fan_in = np.prod(shape[:-1]) if "attention_output" in path else shape[0]
+            value = gain * rng.normal(size=shape) / np.sqrt(fan_in)
+        v.assign(value.astype("float32"))
+
+
+def make_backbone(name: str, seed: int = 0):
+    cls, kwargs = BACKBONE_SPECS[name]
+    backbone = cls(**kwargs)
+    randomize(backbone, seed)
+    return backbone
+
+
+def has_segments(backbone) -> bool:
+    return isinstance(backbone, (keras_hub.models.BertBackbone, keras_hub.models.AlbertBackbone))
+
+
+def backbone_inputs(backbone, token_ids, padding_mask) -> dict:
+    """The feature dict `backbone` takes (segment_ids only where the family has them)."""
+    inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+    if has_segments(backbone):
+        inputs["segment_ids"] = np.zeros_like(token_ids)
+    return inputs
+
+
+def backbone_sequence_output(backbone, inputs):
+    """keras-hub's own sequence output (BERT/ALBERT return a dict, the others a tensor)."""
+    outputs = backbone(inputs)
+    return outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+
+
+@pytest.fixture(scope="session")
+def backbones():
+    """name -> a tiny random backbone of every family (see BACKBONE_SPECS)."""
+    return {name: make_backbone(name, seed=i) for i, name in enumerate(FAMILIES)}
+
+
+def load_script(name: str):
+    """scripts/<name>.py as a module (its `main(argv)` is what the command line runs)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def tiny_preset(tmp_path_factory) -> Path:
+    """A random tiny BERT saved as a local keras-hub preset (backbone + preprocessor)."""
+    from glue_files import write_tiny_preset
+
+    return write_tiny_preset(tmp_path_factory.mktemp("preset"))
+
+
+@pytest.fixture(scope="session")
+def tiny_glue(tmp_path_factory) -> Path:
+    """Small files in the official GLUE layout for every task."""
+    from glue_files import write_task
+
+    from power_bert_tf.data import TASKS
+
+    root = tmp_path_factory.mktemp("glue")
+    for name in TASKS:
+        write_task(name, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_preset, tiny_glue, tmp_path_factory) -> Path:
+    """A finished three-step CoLA run on the tiny preset: finetune, search and retrain checkpoints."""
+    from power_bert_tf.pipeline import RunConfig, run_glue
+
+    output = tmp_path_factory.mktemp("runs") / "cola"
+    run_glue(RunConfig(
+        task="cola", output_dir=str(output), data_dir=str(tiny_glue / "CoLA"),
+        backbone=str(tiny_preset), epochs=1, batch_size=8, seq_len=24, lambda_=0.5,
+        lr_soft_extract=0.05, verbose=0,
+    ))
+    return output

@@ -74,9 +74,9 @@ def _rows(task: str, split: str, n: int, rng: random.Random) -> list[list[str]]:
 def write_task(task_name: str, root: Path, n_train: int = 24, n_dev: int = 12, n_test: int = 6,
                seed: int = 0) -> Path:
     """Write train/dev/test files for a task under root/<Directory>; return that dir."""
-    from power_bert_tf import glue
+    from power_bert_tf.data import get_task
 
-    task = glue.get_task(task_name)
+    task = get_task(task_name)
     rng = random.Random(seed)
     directory = Path(root) / task.directory
     directory.mkdir(parents=True, exist_ok=True)

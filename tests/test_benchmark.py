@@ -8,21 +8,19 @@ nothing; the tests check the result's keys and that its numbers agree with each 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import keras
 import keras_hub
+from conftest import load_script
 
 from power_bert_tf import PowerBertClassifier, RetentionConfig
 from power_bert_tf import benchmark as B
-
-ROOT = Path(__file__).resolve().parents[1]
+from power_bert_tf.retention import truncation_length
 
 SEQ_LEN = 16
 RETENTION = "12,6"
@@ -47,13 +45,6 @@ SENTENCES = [
     ("1", "I saw the dog run."),
 ]
 BATCH = 4
-
-
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run_main(module, argv):
@@ -101,7 +92,7 @@ def run_dir(tmp_path_factory):
 def result(run_dir, tmp_path_factory):
     run, data, _ = run_dir
     out = tmp_path_factory.mktemp("out") / "bench.json"
-    code, stdout = _run_main(_load_script("benchmark"), [
+    code, stdout = _run_main(load_script("benchmark"), [
         "--checkpoint", str(run), "--data-dir", str(data), "--batch-size", str(BATCH),
         "--repeats", "2", "--warmup", "1", "--json", str(out), "--profile", "--backend-note", "test",
     ])
@@ -137,7 +128,7 @@ def test_numbers_are_consistent(result):
     assert result["speedup_limit"] == pytest.approx(1.0 / expected)
     assert result["efficiency"] == pytest.approx(result["speedup"] * expected)
     truncation = result["truncation"]
-    assert truncation["seq_len"] == B.truncation_length(expected, SEQ_LEN, 2, HIDDEN, INTERMEDIATE)
+    assert truncation["seq_len"] == truncation_length(expected, SEQ_LEN, 2, HIDDEN, INTERMEDIATE)
     assert truncation["speedup"] == pytest.approx(result["baseline_ms"] / truncation["ms"])
 
 
@@ -156,12 +147,12 @@ def test_dev_set_passes(result, run_dir):
     assert metrics["power"] == pytest.approx(metrics["bucketed_power"])
     assert result["truncation"]["metric"] == metrics["truncation"]
     # The PoWER-BERT dev metric is the hard-mode model's on the padded sentences.
-    from power_bert_tf import glue
-    from power_bert_tf.training import outputs_to_predictions
+    from power_bert_tf import data
+    from power_bert_tf.inference import outputs_to_predictions
 
-    examples = glue.read_glue_split("cola", "dev", run_dir[1])
+    examples = data.read_glue_split("cola", "dev", run_dir[1])
     logits = model.predict_text(examples.texts[0])
-    expected = glue.compute_metrics("cola", examples.labels, outputs_to_predictions(glue.get_task("cola"), logits))
+    expected = data.compute_metrics("cola", examples.labels, outputs_to_predictions(logits, is_regression=False))
     assert metrics["power"] == pytest.approx(expected["mcc"], abs=1e-6)
 
 
@@ -175,29 +166,6 @@ def test_profile_rows(result):
         assert all(r[key] > 0 for r in rows)
 
 
-def _hand_fraction(length, seq_len, d, f):
-    # Per layer: attention 2(4 n d^2 + 2 n^2 d) + FFN 2(2 n d f) = 4 n (2 d^2 + n d + d f).
-    return length * (2 * d + length + f) / (seq_len * (2 * d + seq_len + f))
-
-
-@pytest.mark.parametrize("seq_len,d,f,target", [
-    (64, 384, 1536, 0.40), (128, 768, 3072, 0.25), (16, 16, 32, 0.55), (64, 384, 1536, 1.0), (8, 4, 8, 0.01),
-])
-def test_truncation_length_against_hand_computation(seq_len, d, f, target):
-    gaps = {length: abs(_hand_fraction(length, seq_len, d, f) - target) for length in range(1, seq_len + 1)}
-    best = min(gaps.values())
-    expected = max(length for length, gap in gaps.items() if gap <= best + 1e-12)
-    assert B.truncation_length(target, seq_len, 12, d, f) == expected
-    assert B.full_model_flops(expected, 12, d, f) / B.full_model_flops(seq_len, 12, d, f) == pytest.approx(
-        _hand_fraction(expected, seq_len, d, f))
-
-
-def test_truncation_length_example():
-    # MiniLM shape, seq_len 64: L (768 + L + 1536) / (64 * 2368) closest to 0.5 is L = 32 (0.4932...),
-    # L = 33 gives 0.5088... .
-    assert B.truncation_length(0.5, 64, 6, 384, 1536) == 32
-
-
 def test_bucket_batches_sort_and_trim():
     mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]], bool)
     features = {"token_ids": mask.astype("int32") * 7, "segment_ids": np.zeros_like(mask, "int32"),
@@ -208,7 +176,7 @@ def test_bucket_batches_sort_and_trim():
 
 
 def test_cli_refuses_bad_flags(tmp_path, capsys):
-    script = _load_script("benchmark")
+    script = load_script("benchmark")
     assert script.main([]) == 2
     assert "--checkpoint is required" in capsys.readouterr().err
     assert script.main(["--random-bert-base"]) == 2
@@ -262,7 +230,7 @@ def test_plot_lambda_sweep_writes_png(tmp_path):
     argv += ["--run", str(runs[0][0])]  # benchmark.json found in the run directory
     for run, bench in runs[1:]:
         argv += ["--run", str(run), str(bench)]
-    code, stdout = _run_main(_load_script("plot_lambda_sweep"), argv)
+    code, stdout = _run_main(load_script("plot_lambda_sweep"), argv)
     assert code == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "3 runs" in stdout
@@ -275,7 +243,7 @@ def test_collect_results_records_and_errors(tmp_path, capsys):
     payload["truncation"]["speedup"] = 100.0 / 736.0
     bench.write_text(json.dumps(payload))
     out = tmp_path / "results.json"
-    collect = _load_script("collect_results")
+    collect = load_script("collect_results")
     code, _ = _run_main(collect, ["--run", str(run), str(bench), "--output", str(out)])
     assert code == 0
     [record] = json.loads(out.read_text())

@@ -1,96 +1,32 @@
-"""PowerBertEncoder / PowerBertClassifier on tiny random keras-hub BERT and ALBERT backbones.
+"""PowerBertEncoder on tiny random keras-hub BERT, ALBERT, RoBERTa and DistilBERT backbones.
 
 References are the keras-hub backbone's own outputs and, for hard mode, an independent
 re-implementation that calls each keras-hub TransformerEncoder whole (eliminating after a
 layer is the same as eliminating before its position-wise feed-forward sublayer) with the
-significance and ranking computed in numpy from the spec.
+significance and ranking computed in numpy from the spec. Runs on TensorFlow and JAX.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import keras
 import keras_hub
 
-from power_bert_tf import (
-    PowerBertClassifier,
-    PowerBertEncoder,
-    RetentionConfig,
-    RetentionConfigError,
-    copy_weights_by_path,
-)
+from conftest import BACKBONE_SPECS, FAMILIES, has_segments, make_backbone, np_, randomize
+from power_bert_tf import PowerBertEncoder, RetentionConfigError, UnsupportedBackboneError
+from power_bert_tf.backbones import BackboneAdapter, check_versions
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 # Paths that ask keras' MultiHeadAttention for its scores use its einsum attention instead of the
 # fused one: float32 rounding differs by a few 1e-6 after several layers of these random weights.
 TOL_SCORES = dict(rtol=1e-5, atol=3e-5)
 SEQ = 16
-
-BACKBONE_SPECS = {
-    "bert": (
-        keras_hub.models.BertBackbone,
-        dict(vocabulary_size=100, num_layers=3, num_heads=2, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, dropout=0.0),
-    ),
-    "bert_4heads_dropout": (
-        keras_hub.models.BertBackbone,
-        dict(vocabulary_size=100, num_layers=2, num_heads=4, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, dropout=0.3),
-    ),
-    "albert_g1": (
-        keras_hub.models.AlbertBackbone,
-        dict(vocabulary_size=100, num_layers=3, num_heads=2, embedding_dim=8, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, num_groups=1, num_inner_repetitions=1),
-    ),
-    "albert_g2r2": (
-        keras_hub.models.AlbertBackbone,
-        dict(vocabulary_size=100, num_layers=4, num_heads=2, embedding_dim=8, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, num_groups=2, num_inner_repetitions=2),
-    ),
-}
-NAMES = list(BACKBONE_SPECS)
-
-
-def np_(t):
-    return keras.ops.convert_to_numpy(t)
+NAMES = FAMILIES
 
 
 def is_albert(backbone):
     return isinstance(backbone, keras_hub.models.AlbertBackbone)
-
-
-def randomize(backbone, seed):
-    """Re-draw the weights: larger than the 0.02 init so attention is peaked and significance well
-    separated, but scaled by fan-in so activations (and float32 rounding) stay moderate and the
-    tanh pooler does not saturate."""
-    rng = np.random.default_rng(seed)
-    for v in backbone.trainable_weights:
-        shape, path = tuple(v.shape), v.path
-        if path.endswith("gamma"):
-            value = 1.0 + 0.1 * rng.normal(size=shape)
-        elif path.endswith("beta") or path.endswith("bias"):
-            value = 0.1 * rng.normal(size=shape)
-        elif "embedding/" in path or path.endswith("embeddings"):
-            value = rng.normal(size=shape)
-        else:
-            gain = 2.0 if ("query" in path or "key" in path) else 1.0
-            fan_in = np.prod(shape[:-1]) if "attention_output" in path else shape[0]
-            value = gain * rng.normal(size=shape) / np.sqrt(fan_in)
-        v.assign(value.astype("float32"))
-
-
-def make_backbone(name, seed=0):
-    cls, kwargs = BACKBONE_SPECS[name]
-    backbone = cls(**kwargs)
-    randomize(backbone, seed)
-    return backbone
-
-
-@pytest.fixture(scope="module")
-def backbones():
-    return {name: make_backbone(name, seed=i) for i, name in enumerate(NAMES)}
 
 
 def num_calls(backbone):
@@ -108,20 +44,44 @@ def keras_hub_schedule(backbone):
     return list(backbone.transformer_layers)
 
 
+def backbone_outputs(backbone, inputs):
+    """keras-hub's (sequence output, pooled output); [CLS] stands for the pooler where there is none."""
+    outputs = backbone(inputs, training=False)
+    if isinstance(outputs, dict):
+        return np_(outputs["sequence_output"]), np_(outputs["pooled_output"])
+    return np_(outputs), np_(outputs)[:, 0, :]
+
+
+def pool(backbone, x):
+    return np_(backbone.pooled_dense(x[:, 0, :])) if hasattr(backbone, "pooled_dense") else x[:, 0, :]
+
+
 def shrinking(n, seq=SEQ, last=3):
     """A strictly useful, non-increasing config: first layer already drops something."""
     values = np.linspace(seq - 3, last, n).round().astype(int)
     return [int(v) for v in values]
 
 
-def make_inputs(lengths, seq=SEQ, seed=0, mask_dtype="int32"):
+def make_inputs(lengths, seq=SEQ, seed=0, mask_dtype="int32", segments=True, holes=False):
+    """Right-padded rows of the given real lengths; `holes`: also padding inside the rows."""
     rng = np.random.default_rng(seed)
     lengths = np.asarray(lengths)
     mask = np.arange(seq)[None, :] < lengths[:, None]
+    if holes:  # padding in the middle of real tokens, never at [CLS]
+        middle = rng.random(mask.shape) < 0.3
+        middle[:, 0] = False
+        mask &= ~middle
     token_ids = np.where(mask, rng.integers(1, 100, size=(len(lengths), seq)), 0).astype("int32")
     token_ids[:, 0] = 2  # a [CLS]-like id
-    segment_ids = np.where(mask & (np.arange(seq)[None, :] >= lengths[:, None] // 2), 1, 0).astype("int32")
-    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": mask.astype(mask_dtype)}
+    inputs = {"token_ids": token_ids, "padding_mask": mask.astype(mask_dtype)}
+    if segments:
+        inputs["segment_ids"] = np.where(
+            mask & (np.arange(seq)[None, :] >= lengths[:, None] // 2), 1, 0).astype("int32")
+    return inputs
+
+
+def inputs_for(backbone, lengths, **kwargs):
+    return make_inputs(lengths, segments=has_segments(backbone), **kwargs)
 
 
 def take(inputs, rows, seq=None):
@@ -170,9 +130,12 @@ def reference_hard(backbone, inputs, keep):
             positions = np.take_along_axis(positions, idx, axis=1)
         x = y
         kept_per_layer.append(positions)
-    pooled = np_(backbone.pooled_dense(x[:, 0, :]))
-    return x, pooled, mask, kept_per_layer
+    return x, pool(backbone, x), mask, kept_per_layer
 
+
+@pytest.fixture(scope="module")
+def backbones():
+    return {name: make_backbone(name, seed=i) for i, name in enumerate(NAMES)}
 
 # --------------------------------------------------------------------------------------------------------
 # No elimination == the backbone
@@ -180,18 +143,19 @@ def reference_hard(backbone, inputs, keep):
 
 @pytest.mark.parametrize(
     "name, seq",
-    [(name, SEQ) for name in NAMES] + [("bert", 32), ("bert", 7), ("albert_g2r2", 32), ("albert_g1", 7)],
+    [(name, SEQ) for name in NAMES]
+    + [("bert", 32), ("bert", 7), ("albert_g2r2", 32), ("albert_g1", 7), ("roberta", 32), ("distilbert", 7)],
 )
 def test_no_elimination_matches_backbone(backbones, name, seq):
     backbone = backbones[name]
     lengths = [min(l, seq) for l in BATCH_LENGTHS]
-    inputs = make_inputs(lengths, seq=seq, seed=seq)
-    expected = backbone(inputs, training=False)
+    inputs = inputs_for(backbone, lengths, seq=seq, seed=seq)
+    expected_sequence, expected_pooled = backbone_outputs(backbone, inputs)
     encoder = PowerBertEncoder(backbone)
     assert encoder.mode == "none"
     got = encoder(inputs, training=False)
-    np.testing.assert_allclose(np_(got["sequence_output"]), np_(expected["sequence_output"]), **TOL)
-    np.testing.assert_allclose(np_(got["pooled_output"]), np_(expected["pooled_output"]), **TOL)
+    np.testing.assert_allclose(np_(got["sequence_output"]), expected_sequence, **TOL)
+    np.testing.assert_allclose(np_(got["pooled_output"]), expected_pooled, **TOL)
     np.testing.assert_array_equal(np_(got["padding_mask"]), inputs["padding_mask"])
 
 
@@ -199,14 +163,14 @@ def test_no_elimination_matches_backbone(backbones, name, seq):
 def test_full_retention_matches_backbone(backbones, name):
     backbone = backbones[name]
     n = num_calls(backbone)
-    inputs = make_inputs(BATCH_LENGTHS, seed=1)
-    expected = backbone(inputs, training=False)
+    inputs = inputs_for(backbone, BATCH_LENGTHS, seed=1)
+    expected_sequence, expected_pooled = backbone_outputs(backbone, inputs)
     for retention, seq_len in [([SEQ] * n, SEQ), (",".join(["32"] * n), 32)]:
         encoder = PowerBertEncoder(backbone, retention=retention, sequence_length=seq_len)
         assert encoder.mode == "hard"
         got = encoder(inputs, training=False, return_kept_positions=True)
-        np.testing.assert_allclose(np_(got["sequence_output"]), np_(expected["sequence_output"]), **TOL)
-        np.testing.assert_allclose(np_(got["pooled_output"]), np_(expected["pooled_output"]), **TOL)
+        np.testing.assert_allclose(np_(got["sequence_output"]), expected_sequence, **TOL)
+        np.testing.assert_allclose(np_(got["pooled_output"]), expected_pooled, **TOL)
         assert len(got["kept_positions"]) == n
         for kept in got["kept_positions"]:
             np.testing.assert_array_equal(np_(kept), np.tile(np.arange(SEQ), (len(BATCH_LENGTHS), 1)))
@@ -215,27 +179,27 @@ def test_full_retention_matches_backbone(backbones, name):
 @pytest.mark.parametrize("name", NAMES)
 def test_soft_all_ones_matches_backbone(backbones, name):
     backbone = backbones[name]
-    inputs = make_inputs(BATCH_LENGTHS, seed=2)
-    expected = backbone(inputs, training=False)
+    inputs = inputs_for(backbone, BATCH_LENGTHS, seed=2)
+    expected_sequence, expected_pooled = backbone_outputs(backbone, inputs)
     encoder = PowerBertEncoder(backbone, mode="soft", sequence_length=SEQ)
     got = encoder(inputs, training=False)
     assert len(encoder.soft_extract_layers) == num_calls(backbone)
     for layer in encoder.soft_extract_layers:
         np.testing.assert_array_equal(np_(layer.retention), np.ones(SEQ))
     assert encoder.retention_masses() == pytest.approx([float(SEQ)] * num_calls(backbone))
-    np.testing.assert_allclose(np_(got["sequence_output"]), np_(expected["sequence_output"]), **TOL_SCORES)
-    np.testing.assert_allclose(np_(got["pooled_output"]), np_(expected["pooled_output"]), **TOL_SCORES)
+    np.testing.assert_allclose(np_(got["sequence_output"]), expected_sequence, **TOL_SCORES)
+    np.testing.assert_allclose(np_(got["pooled_output"]), expected_pooled, **TOL_SCORES)
 
 
-@pytest.mark.parametrize("name", ["bert", "albert_g2r2"])
+@pytest.mark.parametrize("name", ["bert", "albert_g2r2", "roberta"])
 def test_soft_zero_tail_at_last_layer(backbones, name):
     """Soft retention (1 x m, 0 x rest) at the last layer only: the positions HardExtract(m) keeps
     there are untouched (= backbone output), the others entered the feed-forward sublayer as zero
-    vectors and so all come out as LayerNorm(FFN(0)) (post-LN BERT/ALBERT)."""
+    vectors and so all come out as LayerNorm(FFN(0)) (post-LN BERT/ALBERT/RoBERTa)."""
     backbone = backbones[name]
     n, m = num_calls(backbone), 5
-    inputs = make_inputs(BATCH_LENGTHS, seed=9)
-    expected = np_(backbone(inputs, training=False)["sequence_output"])
+    inputs = inputs_for(backbone, BATCH_LENGTHS, seed=9)
+    expected, _ = backbone_outputs(backbone, inputs)
     soft = PowerBertEncoder(backbone, mode="soft", sequence_length=SEQ)
     soft(inputs, training=False)
     soft.soft_extract_layers[-1].retention.assign(np.r_[np.ones(m), np.zeros(SEQ - m)].astype("float32"))
@@ -253,7 +217,10 @@ def test_soft_zero_tail_at_last_layer(backbones, name):
         np.testing.assert_allclose(got[i, dropped], np.tile(ffn_of_zero, (len(dropped), 1)), **TOL_SCORES)
 
 
+@pytest.mark.tensorflow_only
 def test_soft_retention_gradients(backbones):
+    import tensorflow as tf
+
     """Configuration search trains the retention weights: ranks that only ever hold padding get
     exactly zero gradient (padding keys are masked, padding queries feed nothing real), the others
     get a non-zero one."""
@@ -296,12 +263,10 @@ def test_soft_zero_retention_changes_output(backbones):
 @pytest.mark.parametrize("name", NAMES)
 def test_hard_matches_independent_reference(backbones, name, general_path, monkeypatch):
     if general_path:  # the fallback for non-stock attention: whole sublayer, then extraction
-        import power_bert_tf.model as model_module
-
-        monkeypatch.setattr(model_module, "_plain_attention", lambda attention: False)
+        monkeypatch.setattr(BackboneAdapter, "supports_kept_queries", lambda self, layer: False)
     backbone = backbones[name]
     keep = shrinking(num_calls(backbone))
-    inputs = make_inputs(BATCH_LENGTHS, seed=4)
+    inputs = inputs_for(backbone, BATCH_LENGTHS, seed=4)
     encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
     got = encoder(inputs, training=False, return_kept_positions=True)
     seq_out, pooled, mask, kept = reference_hard(backbone, inputs, keep)
@@ -318,7 +283,7 @@ def test_hard_batch_invariance(backbones, name):
     backbone = backbones[name]
     keep = shrinking(num_calls(backbone))
     encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
-    inputs = make_inputs(BATCH_LENGTHS, seed=5)
+    inputs = inputs_for(backbone, BATCH_LENGTHS, seed=5)
     batched = np_(encoder(inputs, training=False)["pooled_output"])
     for i in (0, 2):
         alone = np_(encoder(take(inputs, [i]), training=False)["pooled_output"])
@@ -328,7 +293,7 @@ def test_hard_batch_invariance(backbones, name):
         trimmed = np_(encoder(take(inputs, [i], seq=BATCH_LENGTHS[i]), training=False)["pooled_output"])
         np.testing.assert_allclose(trimmed[0], batched[i], **TOL)
     # Reordered batch, with one more, differently padded example.
-    extra = make_inputs([9], seed=55)
+    extra = inputs_for(backbone, [9], seed=55)
     mixed = {k: np.concatenate([v[[2, 0, 3, 1]], extra[k]]) for k, v in inputs.items()}
     shuffled = np_(encoder(mixed, training=False)["pooled_output"])
     np.testing.assert_allclose(shuffled[:4], batched[[2, 0, 3, 1]], **TOL)
@@ -339,13 +304,11 @@ def test_short_input_equals_no_elimination(backbones, name):
     backbone = backbones[name]
     keep = shrinking(num_calls(backbone), last=3)
     encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
-    inputs = make_inputs([3, 2, 3], seed=6)  # real length <= every keep count
-    expected = np_(backbone(inputs, training=False)["pooled_output"])
+    inputs = inputs_for(backbone, [3, 2, 3], seed=6)  # real length <= every keep count
+    expected_sequence, expected = backbone_outputs(backbone, inputs)
     got = encoder(inputs, training=False, return_kept_positions=True)
     np.testing.assert_allclose(np_(got["pooled_output"]), expected, **TOL_SCORES)
-    np.testing.assert_allclose(
-        np_(got["sequence_output"])[0, :3], np_(backbone(inputs, training=False)["sequence_output"])[0, :3], **TOL_SCORES
-    )
+    np.testing.assert_allclose(np_(got["sequence_output"])[0, :3], expected_sequence[0, :3], **TOL_SCORES)
     # Every real token survives to the end.
     final = np_(got["kept_positions"][-1])
     for i, length in enumerate([3, 2, 3]):
@@ -358,7 +321,7 @@ def test_kept_positions_structure(backbones, name):
     backbone = backbones[name]
     keep = shrinking(num_calls(backbone))
     encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
-    inputs = make_inputs(BATCH_LENGTHS, seed=7)
+    inputs = inputs_for(backbone, BATCH_LENGTHS, seed=7)
     got = encoder(inputs, training=False, return_kept_positions=True)
     kept = [np_(k) for k in got["kept_positions"]]
     assert len(kept) == len(keep)
@@ -389,7 +352,10 @@ def test_hard_bool_mask_equals_int_mask(backbones):
     np.testing.assert_allclose(np_(as_bool["pooled_output"]), np_(as_int["pooled_output"]), **TOL)
 
 
+@pytest.mark.tensorflow_only
 def test_hard_encoder_in_tf_function_unknown_shapes(backbones):
+    import tensorflow as tf
+
     backbone = backbones["albert_g1"]
     keep = shrinking(num_calls(backbone))
     encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
@@ -417,12 +383,14 @@ def test_encoder_errors(backbones):
     with pytest.raises(RetentionConfigError):
         PowerBertEncoder(backbone, retention="8,4")  # 3 layers
     with pytest.raises(RetentionConfigError):
-        PowerBertEncoder(backbone, retention="16,8,4", sequence_length=8)
-    with pytest.raises(TypeError):
+        PowerBertEncoder(backbone, retention="8,10,4")  # increasing
+    with pytest.raises(UnsupportedBackboneError, match="BertBackbone"):
         PowerBertEncoder(keras.Sequential([keras.layers.Dense(2)]))
-    encoder = PowerBertEncoder(backbone, retention="8,6,4", sequence_length=8)
-    with pytest.raises(ValueError):
-        encoder(make_inputs([16], seq=16), training=False)
+    with pytest.raises(ValueError, match="max_sequence_length"):
+        PowerBertEncoder(backbone, mode="soft", sequence_length=64)
+    soft = PowerBertEncoder(backbone, mode="soft", sequence_length=8)
+    with pytest.raises(ValueError, match="sequence_length=8"):
+        soft(make_inputs([16], seq=16), training=False)
 
 
 def test_encoder_flops_fraction(backbones):
@@ -441,110 +409,92 @@ def test_encoder_flops_fraction(backbones):
     assert encoder.flops_fraction() == pytest.approx(flops(keep) / flops([SEQ] * 3), rel=1e-12)
 
 
+
+
 # --------------------------------------------------------------------------------------------------------
-# PowerBertClassifier
+# Hard mode on any input length, padding holes, training mode
 
 
-def make_classifier(backbone, **kwargs):
-    model = PowerBertClassifier(backbone, num_classes=3, sequence_length=SEQ, **kwargs)
-    model.build_from_example()
-    rng = np.random.default_rng(11)
-    model.output_dense.kernel.assign(rng.normal(size=tuple(model.output_dense.kernel.shape)).astype("float32"))
-    model.output_dense.bias.assign(rng.normal(size=(3,)).astype("float32"))
-    return model
+@pytest.mark.parametrize("seq", [7, 16, 24, 32])
+@pytest.mark.parametrize("name", NAMES)
+def test_hard_any_length_matches_reference(backbones, name, seq):
+    """No sequence_length: one retention serves every input length up to the backbone's maximum;
+    entries above the current length keep everything."""
+    backbone = backbones[name]
+    keep = shrinking(num_calls(backbone), seq=12)
+    encoder = PowerBertEncoder(backbone, retention=keep)
+    lengths = [seq, max(1, seq - 5), max(1, seq // 3)]
+    inputs = inputs_for(backbone, lengths, seq=seq, seed=seq)
+    got = encoder(inputs, training=False, return_kept_positions=True)
+    seq_out, pooled, mask, kept = reference_hard(backbone, inputs, keep)
+    for got_pos, ref_pos in zip(got["kept_positions"], kept):
+        np.testing.assert_array_equal(np_(got_pos), ref_pos)
+    np.testing.assert_array_equal(np_(got["padding_mask"]).astype(bool), mask)
+    np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL_SCORES)
+    np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL_SCORES)
+    assert got["sequence_output"].shape[1] == min(seq, keep[-1])
 
 
-def test_classifier_head_on_pooled_output(backbones):
-    backbone = backbones["bert_4heads_dropout"]
-    model = make_classifier(backbone)
-    inputs = make_inputs(BATCH_LENGTHS, seed=12)
-    pooled = np_(backbone(inputs, training=False)["pooled_output"])
-    expected = pooled @ np_(model.output_dense.kernel) + np_(model.output_dense.bias)
-    np.testing.assert_allclose(np_(model(inputs, training=False)), expected, **TOL)
+@pytest.mark.parametrize("general_path", [False, True], ids=["kept-queries", "general"])
+@pytest.mark.parametrize("name", ["bert", "albert_g2r2", "roberta"])
+def test_hard_padding_holes_in_the_middle(backbones, name, general_path, monkeypatch):
+    """Padding between real tokens: the kept vectors' mask must be gathered at the kept positions
+    (slicing the first `keep` mask entries would mark real tokens as padding and vice versa)."""
+    if general_path:
+        monkeypatch.setattr(BackboneAdapter, "supports_kept_queries", lambda self, layer: False)
+    backbone = backbones[name]
+    keep = shrinking(num_calls(backbone))
+    inputs = inputs_for(backbone, BATCH_LENGTHS, seed=21, holes=True)
+    assert not np.all(np.diff(inputs["padding_mask"].astype(int), axis=1) <= 0)  # holes really exist
+    got = PowerBertEncoder(backbone, retention=keep)(inputs, training=False, return_kept_positions=True)
+    seq_out, pooled, mask, kept = reference_hard(backbone, inputs, keep)
+    for got_pos, ref_pos in zip(got["kept_positions"], kept):
+        np.testing.assert_array_equal(np_(got_pos), ref_pos)
+    np.testing.assert_array_equal(np_(got["padding_mask"]).astype(bool), mask)
+    np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL_SCORES)
+    np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL_SCORES)
 
 
-def test_classifier_dynamic_batch(backbones):
-    backbone = backbones["bert"]
-    model = make_classifier(backbone, retention=shrinking(3))
-    inputs = make_inputs([16, 11, 6, 3, 9], seed=13)
-    full = np_(model(inputs, training=False))
-    assert full.shape == (5, 3)
-    one = np_(model(take(inputs, [1]), training=False))
-    np.testing.assert_allclose(one[0], full[1], **TOL)
-    two = np_(model(take(inputs, [4, 0]), training=False))
-    np.testing.assert_allclose(two, full[[4, 0]], **TOL)
+@pytest.mark.parametrize("general_path", [False, True], ids=["kept-queries", "general"])
+def test_hard_training_ranks_on_probabilities_before_dropout(general_path, monkeypatch):
+    """training=True: attention dropout changes the outputs but not what is kept, because
+    significance is computed on the softmax probabilities before dropout (no other dropout
+    acts before the first layer's ranking here)."""
+    if general_path:
+        monkeypatch.setattr(BackboneAdapter, "supports_kept_queries", lambda self, layer: False)
+    cls, kwargs = BACKBONE_SPECS["bert"]
+    backbone = cls(**{**kwargs, "dropout": 0.5})
+    randomize(backbone, 5)
+    backbone.embeddings_dropout.rate = 0.0  # dropout only on the attention probabilities
+    for layer in backbone.transformer_layers:
+        layer._self_attention_dropout.rate = layer._feedforward_dropout.rate = 0.0
+    keep = shrinking(num_calls(backbone))
+    encoder = PowerBertEncoder(backbone, retention=keep)
+    inputs = make_inputs(BATCH_LENGTHS, seed=22)
+    _, _, _, reference_kept = reference_hard(backbone, inputs, keep)
+    keras.utils.set_random_seed(0)
+    trained = encoder(inputs, training=True, return_kept_positions=True)
+    np.testing.assert_array_equal(np_(trained["kept_positions"][0]), reference_kept[0])
+    evaluated = encoder(inputs, training=False)
+    assert not np.allclose(np_(trained["pooled_output"]), np_(evaluated["pooled_output"]), atol=1e-3)
 
 
-@pytest.mark.parametrize("mode", ["hard", "soft"])
-def test_classifier_keras_save_load(backbones, tmp_path, mode):
-    backbone = backbones["albert_g1"] if mode == "soft" else backbones["bert"]
-    retention = shrinking(num_calls(backbone)) if mode == "hard" else None
-    model = make_classifier(backbone, retention=retention, mode=mode)
-    if mode == "soft":
-        rng = np.random.default_rng(14)
-        for layer in model.encoder.soft_extract_layers:
-            layer.retention.assign(rng.uniform(size=SEQ).astype("float32"))
-    path = tmp_path / f"model_{mode}.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    assert isinstance(loaded, PowerBertClassifier)
-    assert loaded.mode == mode
-    assert loaded.sequence_length == SEQ
-    assert (loaded.retention is None) == (retention is None)
-    if retention is not None:
-        assert loaded.retention.to_list() == retention
-    assert loaded.num_classes == 3
-    assert len(loaded.trainable_weights) == len(model.trainable_weights)
-    for a, b in zip(model.trainable_weights, loaded.trainable_weights):
-        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
-    if mode == "soft":
-        for a, b in zip(model.encoder.soft_extract_layers, loaded.encoder.soft_extract_layers):
-            np.testing.assert_array_equal(np_(a.retention), np_(b.retention))
-    inputs = make_inputs(BATCH_LENGTHS, seed=15)
-    np.testing.assert_allclose(np_(loaded(inputs, training=False)), np_(model(inputs, training=False)), **TOL)
+# --------------------------------------------------------------------------------------------------------
+# Adapters
 
 
-def test_with_mode_carries_weights(backbones):
-    backbone = backbones["bert"]
-    base = make_classifier(backbone)
-    inputs = make_inputs(BATCH_LENGTHS, seed=16)
-    base_out = np_(base(inputs, training=False))
-
-    soft = base.with_mode("soft")
-    assert soft.mode == "soft" and soft is not base
-    for a, b in zip(base.backbone.trainable_weights, soft.backbone.trainable_weights):
-        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
-    np.testing.assert_array_equal(np_(soft.output_dense.kernel), np_(base.output_dense.kernel))
-    np.testing.assert_array_equal(np_(soft.output_dense.bias), np_(base.output_dense.bias))
-    assert len(soft.encoder.soft_extract_layers) == 3
-    for layer in soft.encoder.soft_extract_layers:
-        np.testing.assert_array_equal(np_(layer.retention), np.ones(SEQ))
-    np.testing.assert_allclose(np_(soft(inputs, training=False)), base_out, **TOL_SCORES)
-
-    # Search result -> hard retrain step: still the same backbone and head weights.
-    soft.encoder.soft_extract_layers[0].retention.assign(np.linspace(1, 0, SEQ).astype("float32"))
-    hard = soft.with_mode("hard", "12,8,3")
-    assert hard.mode == "hard" and hard.retention.to_list() == [12, 8, 3]
-    for a, b in zip(base.backbone.trainable_weights, hard.backbone.trainable_weights):
-        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
-    np.testing.assert_array_equal(np_(hard.output_dense.kernel), np_(base.output_dense.kernel))
-    short = make_inputs([3, 2], seed=17)
-    np.testing.assert_allclose(np_(hard(short, training=False)), np_(base(short, training=False)), **TOL_SCORES)
-
-    # And back to plain BERT.
-    plain = hard.with_mode("none")
-    np.testing.assert_allclose(np_(plain(inputs, training=False)), base_out, **TOL)
+@pytest.mark.parametrize("name", NAMES)
+def test_adapter_schedule_is_keras_hubs_loop(backbones, name):
+    backbone = backbones[name]
+    schedule = PowerBertEncoder(backbone).schedule
+    assert [id(layer) for layer in schedule] == [id(layer) for layer in keras_hub_schedule(backbone)]
 
 
-def test_copy_weights_by_path_reports_new_weights(backbones):
-    backbone = backbones["bert"]
-    base = make_classifier(backbone)
-    soft = PowerBertClassifier(
-        make_backbone("bert", seed=99), num_classes=3, mode="soft", sequence_length=SEQ
-    )
-    soft.build_from_example()
-    missing = copy_weights_by_path(base, soft)
-    assert sum("retention" in path for path in missing) == 3
-    for a, b in zip(base.backbone.trainable_weights, soft.backbone.trainable_weights):
-        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
-    np.testing.assert_array_equal(np_(soft.output_dense.kernel), np_(base.output_dense.kernel))
+def test_untested_library_versions_are_refused(monkeypatch):
+    check_versions({"keras": "3.15.1", "keras_hub": "0.32.0"})
+    with pytest.raises(UnsupportedBackboneError, match="keras_hub 0.32.x, found 0.40.0"):
+        check_versions({"keras": "3.15.1", "keras_hub": "0.40.0"})
+    with pytest.raises(UnsupportedBackboneError, match="keras 3.15.x, found 3.150.0"):
+        check_versions({"keras": "3.150.0", "keras_hub": "0.32.0"})
+    monkeypatch.setenv("POWER_BERT_ALLOW_UNTESTED_VERSIONS", "1")
+    check_versions({"keras": "4.0.0", "keras_hub": "1.0.0"})

@@ -1,16 +1,17 @@
 """SavedModel / TF Serving export: layout, signatures, tokenization parity,
-predictions, bad requests, a fresh process without Keras, the CLI and the
-gRPC request helper.
+predictions, bad requests, a fresh process without Keras, the CLI, the
+gRPC request helper and the REST response format.
 
-Two tiny random models are exported once per module: a single-sentence
+Two tiny random BERT models are exported once per module: a single-sentence
 classifier ("cola", exported through the CLI's `main`) and a sentence-pair
-regressor ("stsb", exported through `export_savedmodel`).
+regressor ("stsb", exported through `export_savedmodel`). A tiny RoBERTa
+classifier (no segment ids) checks the refusal of raw-text export and the
+token-ids-only export.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -27,10 +28,12 @@ import keras_hub
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops for tf.saved_model.load)
 
+from conftest import ROOT, load_script
 from power_bert_tf import PowerBertClassifier
 from power_bert_tf import export as E
+from power_bert_tf.export import packing
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.tensorflow_only
 
 SEQ_LEN = 16
 VOCAB = [
@@ -111,12 +114,7 @@ def _make_run(run_dir: Path, *, task, num_classes, label_names, is_pair, seed):
         backbone, num_classes=num_classes, retention="16,8",
         sequence_length=SEQ_LEN, preprocessor=preprocessor,
     )
-    model.build_from_example()
-    # Spread the weights so that outputs depend clearly on the input.
-    rng = np.random.default_rng(seed)
-    for variable in model.trainable_variables:
-        noise = rng.normal(0.0, 0.3, tuple(variable.shape))
-        variable.assign(keras.ops.convert_to_numpy(variable) + noise.astype("float32"))
+    _spread_weights(model, seed)
     model.save(run_dir / "retrain.keras")
     (run_dir / "run_config.json").write_text(json.dumps({
         "task": task, "backbone": "tiny-bert", "sequence_length": SEQ_LEN,
@@ -125,12 +123,17 @@ def _make_run(run_dir: Path, *, task, num_classes, label_names, is_pair, seed):
     return model
 
 
+def _spread_weights(model, seed):
+    """Spread the weights so that outputs depend clearly on the input."""
+    model.build_from_example()
+    rng = np.random.default_rng(seed)
+    for variable in model.trainable_variables:
+        noise = rng.normal(0.0, 0.3, tuple(variable.shape))
+        variable.assign(keras.ops.convert_to_numpy(variable) + noise.astype("float32"))
+
+
 def _cli_main(argv):
-    spec = importlib.util.spec_from_file_location(
-        "export_savedmodel_script", ROOT / "scripts" / "export_savedmodel.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("export_savedmodel")
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         code = script.main(argv)
@@ -172,7 +175,7 @@ class Variant:
     def expected(self, texts):
         """The in-memory Keras model's outputs on keras-hub features."""
         out = np.asarray(self.model(self.features(texts), training=False))
-        return out[:, 0] if self.model.num_classes == 1 else out
+        return out[:, 0] if self.model.is_regression else out
 
 
 @pytest.fixture(scope="module")
@@ -347,7 +350,7 @@ def test_round_robin_trimming_matches_keras_hub_packer():
     a = tf.ragged.constant([list(rng.integers(5, 40, n)) for n, _ in lengths], tf.int32)
     b = tf.ragged.constant([list(rng.integers(5, 40, n)) for _, n in lengths], tf.int32)
     expected_ids, expected_segments = packer((a, b))
-    ours = E._pack([a, b], SEQ_LEN, 2, 3, 0, "round_robin")
+    ours = packing.pack([a, b], SEQ_LEN, 2, 3, 0, "round_robin")
     np.testing.assert_array_equal(ours["token_ids"], expected_ids)
     np.testing.assert_array_equal(ours["segment_ids"], expected_segments)
 
@@ -579,26 +582,48 @@ def test_rest_response_format(variants):
     assert all(isinstance(v, float) for v in response["predictions"])
 
 
+def test_rest_response_matches_tf_serving_row_format():
+    # TF Serving's REST predict API, row format: {"predictions": [...]}, one entry
+    # per instance; several named outputs give one {name: value} object per
+    # instance, a single output gives the bare values; non-UTF-8 bytes are
+    # {"b64": ...}. Written out by hand (values exact in float32).
+    outputs = {
+        "logits": tf.constant([[0.5, -1.25], [2.0, 0.0]]),
+        "probabilities": tf.constant([[0.75, 0.25], [0.125, 0.875]]),
+        "label": tf.constant([b"acceptable", b"\xff\x00"]),
+    }
+    expected = json.loads("""
+        {"predictions": [
+            {"label": "acceptable", "logits": [0.5, -1.25], "probabilities": [0.75, 0.25]},
+            {"label": {"b64": "/wA="}, "logits": [2.0, 0.0], "probabilities": [0.125, 0.875]}
+        ]}
+    """)
+    assert json.loads(json.dumps(E.rest_response(outputs))) == expected
+    single = {"score": tf.constant([0.5, 3.25, -1.0])}
+    assert json.loads(json.dumps(E.rest_response(single))) == {"predictions": [0.5, 3.25, -1.0]}
+    assert E.rest_response({"score": tf.zeros([0])}) == {"predictions": []}
+
+
 # ---------------------------------------------------------------------------
 # checkpoints, versions, CLI errors
 # ---------------------------------------------------------------------------
 def test_checkpoint_resolution(variants, tmp_path):
     run_dir = variants["cola"].run_dir
-    keras_file, config = E.resolve_checkpoint(run_dir)
+    keras_file, config = E.checkpoint_and_run_config(run_dir)
     assert keras_file.name == "retrain.keras" and config["task"] == "cola"
-    keras_file, config = E.resolve_checkpoint(run_dir / "retrain.keras")
+    keras_file, config = E.checkpoint_and_run_config(run_dir / "retrain.keras")
     assert config["label_names"] == ["unacceptable", "acceptable"]
     fallback = tmp_path / "run"
     fallback.mkdir()
     (fallback / "finetune.keras").write_bytes(b"")
-    assert E.resolve_checkpoint(fallback)[0].name == "finetune.keras"
+    assert E.checkpoint_and_run_config(fallback)[0].name == "finetune.keras"
     for bad in (tmp_path / "missing", tmp_path / "empty", tmp_path / "model.h5"):
         if bad.name == "empty":
             bad.mkdir()
         elif bad.suffix:
             bad.write_bytes(b"")
         with pytest.raises(E.ExportError, match=str(bad)):
-            E.resolve_checkpoint(bad)
+            E.checkpoint_and_run_config(bad)
 
 
 def test_metadata_overrides_for_a_bare_keras_file(variants):
@@ -647,7 +672,7 @@ def test_cli_bad_checkpoint_is_one_line_exit_2(tmp_path):
     assert str(missing) in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
     with pytest.raises(E.ExportError) as raised:  # the library says the same
-        E.resolve_checkpoint(missing)
+        E.checkpoint_and_run_config(missing)
     assert lines[0] == f"error: {raised.value}"
 
 
@@ -658,3 +683,98 @@ def test_cli_run_dir_without_checkpoint(tmp_path, capsys):
     assert code == 2 and printed == ""
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(empty) in err[0] and "retrain.keras" in err[0]
+
+
+# ---------------------------------------------------------------------------
+# a backbone without segment ids (RoBERTa): no raw-text signature, token ids only
+# ---------------------------------------------------------------------------
+ROBERTA_LABELS = ["entailment", "neutral", "contradiction"]
+
+
+@pytest.fixture(scope="module")
+def roberta_run(tmp_path_factory):
+    """A run directory holding a tiny random RoBERTa classifier (no preprocessor)."""
+    keras.utils.set_random_seed(3)
+    backbone = keras_hub.models.RobertaBackbone(
+        vocabulary_size=100, num_layers=2, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=32,
+    )
+    model = PowerBertClassifier(backbone, num_classes=3, retention="16,8", sequence_length=SEQ_LEN)
+    _spread_weights(model, 3)
+    run_dir = tmp_path_factory.mktemp("roberta") / "run"
+    run_dir.mkdir()
+    model.save(run_dir / "retrain.keras")
+    (run_dir / "run_config.json").write_text(json.dumps({
+        "task": "mnli", "backbone": "tiny-roberta", "label_names": ROBERTA_LABELS,
+    }))
+    return model, run_dir
+
+
+def test_raw_text_export_refuses_a_backbone_without_segment_ids(roberta_run, tmp_path, capsys):
+    model, run_dir = roberta_run
+    assert model.input_features == ("token_ids", "padding_mask")
+    with pytest.raises(E.ExportError, match="BERT/ALBERT") as raised:
+        E.export_model(model, tmp_path / "serve")
+    message = str(raised.value)
+    assert "RobertaBackbone" in message and E.SIGNATURE_TOKEN_IDS in message
+    assert "text_signature=False" in message
+    with pytest.raises(E.ExportError, match="BERT/ALBERT"):
+        E.export_metadata(model, {})
+    assert not (tmp_path / "serve").exists()
+    # The CLI: one line naming the way out, exit status 2, nothing written.
+    code, printed = _cli_main(
+        ["--checkpoint", str(run_dir), "--export-dir", str(tmp_path / "serve")]
+    )
+    assert code == 2 and printed == ""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--token-ids-only" in err[0] and "BERT/ALBERT" in err[0]
+    assert not (tmp_path / "serve").exists()
+
+
+@pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
+def test_token_ids_only_export_takes_only_the_features_the_model_reads(roberta_run, tmp_path):
+    model, run_dir = roberta_run
+    code, printed = _cli_main([
+        "--checkpoint", str(run_dir), "--export-dir", str(tmp_path / "serve"), "--token-ids-only",
+    ])
+    assert code == 0, printed
+    version_dir = Path(printed.strip().splitlines()[-1])
+    assert version_dir == tmp_path / "serve" / "1"
+    loaded = tf.saved_model.load(str(version_dir))
+    assert set(loaded.signatures) == {E.SIGNATURE_TOKEN_IDS}
+    signature = loaded.signatures[E.SIGNATURE_TOKEN_IDS]
+    _, kwargs = signature.structured_input_signature
+    assert {k: (s.dtype, s.shape.as_list()) for k, s in kwargs.items()} == {
+        "token_ids": (tf.int32, [None, None]), "padding_mask": (tf.int32, [None, None]),
+    }
+    assert set(signature.structured_outputs) == {"logits", "probabilities", "label"}
+    meta = E.read_metadata(version_dir)
+    assert meta["signatures"] == {E.SIGNATURE_TOKEN_IDS: {
+        "inputs": ["token_ids", "padding_mask"], "outputs": ["logits", "probabilities", "label"],
+    }}
+    assert meta["task"] == "mnli" and meta["label_names"] == ROBERTA_LABELS
+    assert meta["sequence_length"] == SEQ_LEN and meta["retention"] == [16, 8]
+    assert int(loaded.sequence_length.numpy()) == SEQ_LEN
+
+    rng = np.random.default_rng(0)
+    for seq in (SEQ_LEN, 9, 1):
+        token_ids = rng.integers(3, 100, (5, seq)).astype("int32")
+        padding_mask = np.ones_like(token_ids)
+        padding_mask[1, seq // 2 + 1:] = 0
+        token_ids[1, seq // 2 + 1:] = 1  # RoBERTa's <pad>
+        out = signature(token_ids=tf.constant(token_ids), padding_mask=tf.constant(padding_mask))
+        expected = np.asarray(model({"token_ids": token_ids, "padding_mask": padding_mask},
+                                    training=False))
+        if seq > 1:
+            assert np.std(expected, axis=0).max() > 1e-2  # outputs depend on the input
+        np.testing.assert_allclose(out["logits"], expected, rtol=1e-5, atol=1e-5)
+        names = np.array(ROBERTA_LABELS)[expected.argmax(-1)]
+        assert [s.decode() for s in out["label"].numpy()] == list(names)
+    ones = tf.ones((2, 4), tf.int32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="vocabulary size"):
+        signature(token_ids=ones * 100, padding_mask=ones)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="shape of token_ids"):
+        signature(token_ids=ones, padding_mask=tf.ones((2, 3), tf.int32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 16 tokens"):
+        signature(token_ids=tf.ones((2, SEQ_LEN + 1), tf.int32),
+                  padding_mask=tf.ones((2, SEQ_LEN + 1), tf.int32))

@@ -202,6 +202,7 @@ def test_soft_extract_weight_shape_init_and_constraint():
     np.testing.assert_allclose(clipped, [0.0, 0.0, 0.3, 1.0, 1.0, 1.0])
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.parametrize("direction", [1.0, -1.0])
 def test_soft_extract_optimizer_step_respects_unit_interval(direction):
     """A large SGD step pushing retention out of [0, 1] is clipped back by the constraint."""
@@ -368,6 +369,7 @@ def test_hard_extract_config_round_trip():
 # Inside tf.function with unknown (batch, sequence) dimensions
 
 
+@pytest.mark.tensorflow_only
 def test_layers_in_tf_function_with_unknown_sequence_length():
     heads, hdim, max_len = 2, 3, 12
     significance = SignificanceScore()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,79 @@ def test_no_local_absolute_paths(path):
     text = path.read_text(encoding="utf-8")
     for fragment in ("/work/", "/home/", "/tmp/", "/content/", str(ROOT)):
         assert fragment not in text, f"{path.name} mentions the local path {fragment!r}"
+
+
+def _install_cell(path: Path) -> str:
+    """The source of the notebook's first code cell that runs pip."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "pip" in source:
+            return source
+    pytest.fail(f"{path.name} has no install cell (a code cell that runs pip)")
+
+
+def _run_install_cell(source: str, monkeypatch, absent=()) -> list:
+    """Executes the install cell with pip stubbed out; returns the commands it tried.
+
+    subprocess and get_ipython only record; google.colab does not import; find_spec is
+    the real one except for the module names in `absent`, which it reports missing.
+    """
+    calls = []
+    fake_subprocess = types.ModuleType("subprocess")
+    for name in ("run", "call", "check_call", "check_output", "Popen"):
+        setattr(fake_subprocess, name, lambda *args, _name=name, **kwargs: calls.append((_name, args)))
+
+    class FakeIPython:
+        def __getattr__(self, name):  # system, run_line_magic, run_cell_magic, ...
+            return lambda *args, **kwargs: calls.append((f"get_ipython().{name}", args))
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        return None if name in absent else real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setitem(sys.modules, "subprocess", fake_subprocess)
+    monkeypatch.setitem(sys.modules, "google.colab", None)  # `import google.colab` fails
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    exec(compile(source, "<install cell>", "exec"),
+         {"__name__": "__main__", "get_ipython": lambda: FakeIPython()})
+    return calls
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_install_cell(path, monkeypatch, capsys):
+    """The install cell works unedited: pip only when power_bert_tf is missing, from PyPI
+    or $POWER_BERT_TF_SOURCE. No network: pip is never really run."""
+    source = _install_cell(path)
+    assert "<" not in source, f"{path.name}: a placeholder is left in the install cell"
+    assert "POWER_BERT_TF_SOURCE" in source and "power-bert-tf" in source
+
+    # Importable (the test session imports it from this checkout): nothing to install.
+    assert importlib.util.find_spec("power_bert_tf") is not None
+    others = ("tensorflow_serving",) if "tensorflow_serving" in source else ()
+    available = tuple(name for name in others if importlib.util.find_spec(name) is not None)
+    if len(available) == len(others):
+        monkeypatch.delenv("POWER_BERT_TF_SOURCE", raising=False)
+        assert _run_install_cell(source, monkeypatch) == []
+        monkeypatch.setenv("POWER_BERT_TF_SOURCE", "git+https://github.com/OWNER/power-bert-tf")
+        assert _run_install_cell(source, monkeypatch) == []
+
+    # Missing: one pip install, of the release by default ...
+    missing = ("power_bert_tf", *available)
+    monkeypatch.delenv("POWER_BERT_TF_SOURCE", raising=False)
+    calls = _run_install_cell(source, monkeypatch, absent=missing)
+    assert len(calls) == 1, calls
+    command = list(calls[0][1][0])
+    assert command[:4] == [sys.executable, "-m", "pip", "install"], command
+    assert "power-bert-tf" in command
+    # ... or of what POWER_BERT_TF_SOURCE names.
+    monkeypatch.setenv("POWER_BERT_TF_SOURCE", "/somewhere/power-bert-tf-checkout")
+    calls = _run_install_cell(source, monkeypatch, absent=missing)
+    assert len(calls) == 1, calls
+    command = list(calls[0][1][0])
+    assert "/somewhere/power-bert-tf-checkout" in command and "power-bert-tf" not in command
+    capsys.readouterr()
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""RetentionConfig: parsing, validation errors, the mass rule, analytic FLOPs."""
+"""RetentionConfig: parsing, validation errors, the mass rule, analytic FLOPs and the truncation length."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from power_bert_tf import RetentionConfig, RetentionConfigError
+from power_bert_tf.retention import full_model_flops, truncation_length
 
 # --------------------------------------------------------------------------------------------------------
 # Parsing
@@ -192,6 +193,60 @@ def test_flops_fraction_full_is_one_and_monotone():
     a = RetentionConfig((64, 48, 32)).flops_fraction(64, 384, 1536)
     b = RetentionConfig((64, 32, 16)).flops_fraction(64, 384, 1536)
     assert b < a < 1.0
+
+
+def test_full_model_flops_hand_count():
+    # BERT-base at 128 tokens, one layer: 2*(4*128*768^2 + 2*128^2*768) + 2*(2*128*768*3072)
+    #   = 2*(301,989,888 + 25,165,824) + 1,207,959,552 = 1,862,270,976.
+    assert full_model_flops(128, 12, 768, 3072) == 12 * 1_862_270_976
+    for seq_len, num_layers, d, f in ((64, 6, 384, 1536), (16, 2, 16, 32), (1, 1, 4, 8)):
+        assert full_model_flops(seq_len, num_layers, d, f) == _my_flops((seq_len,) * num_layers, seq_len, d, f)
+
+
+def _hand_truncation_length(target, seq_len, num_layers, d, f):
+    """Brute force over every length with exact FLOPs of the plain model; ties go to the longer length."""
+    full = _my_flops((seq_len,) * num_layers, seq_len, d, f)
+    gaps = {
+        length: abs(_my_flops((length,) * num_layers, length, d, f) / full - Fraction(target))
+        for length in range(1, seq_len + 1)
+    }
+    best = min(gaps.values())
+    return max(length for length, gap in gaps.items() if gap == best)
+
+
+def _closed_form_fraction(length, seq_len, d, f):
+    # Per layer: attention 2(4 n d^2 + 2 n^2 d) + FFN 2(2 n d f) = 4 n (2 d^2 + n d + d f).
+    return length * (2 * d + length + f) / (seq_len * (2 * d + seq_len + f))
+
+
+@pytest.mark.parametrize("seq_len,d,f,target", [
+    (64, 384, 1536, 0.40), (128, 768, 3072, 0.25), (16, 16, 32, 0.55), (64, 384, 1536, 1.0), (8, 4, 8, 0.01),
+])
+def test_truncation_length_against_hand_computation(seq_len, d, f, target):
+    expected = _hand_truncation_length(target, seq_len, 12, d, f)
+    assert truncation_length(target, seq_len, 12, d, f) == expected
+    assert full_model_flops(expected, 12, d, f) / full_model_flops(seq_len, 12, d, f) == pytest.approx(
+        _closed_form_fraction(expected, seq_len, d, f))
+
+
+def test_truncation_length_example():
+    # MiniLM shape, seq_len 64: L (768 + L + 1536) / (64 * 2368) closest to 0.5 is L = 32 (0.4932...),
+    # L = 33 gives 0.5088... .
+    assert truncation_length(0.5, 64, 6, 384, 1536) == 32
+
+
+def test_truncation_length_of_a_retention_configuration():
+    # The static truncation as costly as a configuration's elimination, both counted by hand.
+    keep, seq_len, d, f = (60, 40, 20, 10), 64, 384, 1536
+    fraction = RetentionConfig(keep).flops_fraction(seq_len, d, f)
+    assert truncation_length(fraction, seq_len, len(keep), d, f) == _hand_truncation_length(
+        _my_flops(keep, seq_len, d, f) / _my_flops((seq_len,) * 4, seq_len, d, f), seq_len, len(keep), d, f)
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.1, 1.5])
+def test_truncation_length_refuses_fractions_outside_0_1(fraction):
+    with pytest.raises(ValueError, match="flops_fraction must be in"):
+        truncation_length(fraction, 64, 6, 384, 1536)
 
 
 def test_layer_lengths():

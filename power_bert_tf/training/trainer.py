@@ -22,44 +22,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from power_bert_tf import glue
-from power_bert_tf.files import atomic_path
-from power_bert_tf.model import PowerBertClassifier
-from power_bert_tf.retention import RetentionConfig
+from power_bert_tf.inference import Predictor, outputs_to_predictions
+from power_bert_tf.runs import save_checkpoint
+from power_bert_tf.training.losses import mass_penalty, per_example_loss, retention_variables
+from power_bert_tf.training.schedule import WarmupLinearDecay
 
-
-@keras.saving.register_keras_serializable(package="power_bert_tf")
-class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `peak` over `warmup_steps`, then linear decay to 0.
-
-    The original's AdamWarmup schedule (warm-up: 10% of training).
-
-    Args:
-        peak: learning rate reached at the end of warm-up.
-        total_steps: optimizer steps in the whole run.
-        warmup_steps: steps of linear warm-up.
-    """
-
-    def __init__(self, peak: float, total_steps: int, warmup_steps: int):
-        self.peak = float(peak)
-        self.total_steps = max(1, int(total_steps))
-        self.warmup_steps = max(0, int(warmup_steps))
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)  # optimizer steps already taken
-        warmup = float(self.warmup_steps)
-        rising = self.peak * (step + 1.0) / max(warmup, 1.0)
-        falling = self.peak * tf.maximum(self.total_steps - step, 0.0) / max(
-            self.total_steps - warmup, 1.0
-        )
-        return tf.where(step < warmup, rising, falling)
-
-    def get_config(self):
-        return {
-            "peak": self.peak,
-            "total_steps": self.total_steps,
-            "warmup_steps": self.warmup_steps,
-        }
+MetricFn = Callable[[np.ndarray, np.ndarray], dict]
 
 
 @dataclass
@@ -77,86 +45,6 @@ class TrainConfig:
     keep_best: bool = True  # False: keep the last epoch (configuration search)
 
 
-def mass_penalty(model: PowerBertClassifier, lambda_: float):
-    """lambda * sum_j j * mass_j over the model's SoftExtract layers (j from 1)."""
-    layers = model.encoder.soft_extract_layers
-    if not layers or lambda_ == 0:
-        return tf.constant(0.0)
-    weighted = [float(j) * tf.cast(layer.mass, tf.float32) for j, layer in enumerate(layers, 1)]
-    return tf.cast(lambda_, tf.float32) * tf.add_n(weighted)
-
-
-def retention_variables(model: PowerBertClassifier) -> list:
-    return [layer.retention for layer in model.encoder.soft_extract_layers]
-
-
-def per_example_loss(task: glue.GlueTask, labels, outputs):
-    """Squared error for regression (STS-B), else cross-entropy on logits; float32."""
-    if task.num_classes == 1:
-        scores = tf.cast(outputs[:, 0], tf.float32)
-        return tf.square(scores - tf.cast(labels, tf.float32))
-    return keras.losses.sparse_categorical_crossentropy(
-        labels, tf.cast(outputs, tf.float32), from_logits=True
-    )
-
-
-def retention_gradients(model: PowerBertClassifier, dataset: tf.data.Dataset, task: glue.GlueTask,
-                        max_batches: int = 20) -> np.ndarray:
-    """The task loss's gradient with respect to every retention weight, averaged over batches.
-
-    The search step settles r_k where this gradient balances the penalty's `lambda * j`, so
-    comparing the two before searching tells which LAMBDA can eliminate what. Evaluated at the
-    model's weights (a fine-tuned model gets r = 1), without dropout.
-
-    Args:
-        model: a soft-mode model, or any model (converted with `with_mode("soft")`).
-        dataset: `(features, labels)` batches.
-        task: the GLUE task (picks the loss).
-        max_batches: batches to average over.
-
-    Returns:
-        float64 array `[num_layers, sequence_length]`: row j-1, column k is dLoss/dr_k of layer j
-        (k = rank by significance, 0 = [CLS]).
-    """
-    if model.mode != "soft":
-        model = model.with_mode("soft")
-    variables = retention_variables(model)
-    total = np.zeros((len(variables), int(variables[0].shape[0])))
-    batches = 0
-    for features, labels in dataset.take(max_batches):
-        with tf.GradientTape() as tape:
-            outputs = model(features, training=False)
-            loss = tf.reduce_mean(per_example_loss(task, labels, outputs))
-        for row, gradient in enumerate(tape.gradient(loss, variables)):
-            if gradient is not None:  # None: the layer never reads it
-                total[row] += np.asarray(gradient, dtype=np.float64)
-        batches += 1
-    if batches == 0:
-        raise ValueError("retention_gradients: the dataset is empty")
-    return total / batches
-
-
-def predicted_retention(gradients: np.ndarray, lambda_: float):
-    """The retention a search at `lambda_` heads for, to first order, from `retention_gradients`.
-
-    r_k of layer j stays at 1 while the task pulls it up harder than the penalty pushes it down
-    (-dLoss/dr_k > lambda * j) and falls to 0 otherwise; the kept counts then go through the
-    same rounding as a real search (`RetentionConfig.from_masses`). A guide to the scale of
-    LAMBDA, not to the configuration: a real search keeps several times more (each weight's
-    pull grows as the others fall, and noisy gradients slow Adam near the balance), see
-    docs/RESULTS.md.
-    """
-    layer_index = np.arange(1, gradients.shape[0] + 1)[:, None]
-    kept = (-gradients > lambda_ * layer_index).sum(axis=1)
-    return RetentionConfig.from_masses([float(k) for k in kept])
-
-
-def save_atomically(model: keras.Model, path: str) -> None:
-    """Write `path` via a temporary file and a rename: never half-written."""
-    with atomic_path(path, suffix=".keras") as temporary:
-        model.save(temporary)
-
-
 @dataclass
 class EpochRecord:
     step: str
@@ -172,10 +60,14 @@ class EpochRecord:
 class Trainer:
     """Trains a `PowerBertClassifier` with a custom loop and logs each epoch.
 
+    The loss follows the model (`is_regression`: squared error, else cross-entropy);
+    the dev metric is whatever `compute_metrics` returns under `metric`.
+
     Args:
         model: the classifier, built inside `strategy.scope()`.
-        task: the `glue.GlueTask` (loss type and dev metric).
         config: `TrainConfig`.
+        compute_metrics: `(labels, predictions) -> {name: value}` on the dev set.
+        metric: the key of `compute_metrics`'s result that picks the best epoch.
         steps_per_epoch: optimizer steps per epoch (for the LR schedule).
         strategy: a tf.distribute.Strategy; default the current one.
         log_dir: where TensorBoard scalars and `<name>_log.jsonl` go.
@@ -184,9 +76,10 @@ class Trainer:
 
     def __init__(
         self,
-        model: PowerBertClassifier,
-        task: glue.GlueTask,
+        model,
         config: TrainConfig,
+        compute_metrics: MetricFn,
+        metric: str,
         steps_per_epoch: int,
         strategy: tf.distribute.Strategy | None = None,
         log_dir: str | None = None,
@@ -194,8 +87,9 @@ class Trainer:
         verbose: int = 1,
     ):
         self.model = model
-        self.task = task
         self.config = config
+        self.compute_metrics = compute_metrics
+        self.metric = metric
         self.strategy = strategy or tf.distribute.get_strategy()
         self.name = name
         self.log_dir = log_dir
@@ -219,11 +113,11 @@ class Trainer:
                     name="adam_soft_extract",
                 )
                 self.soft_optimizer.build(retention)
+        self._predictor = None
         self._writer = (
             tf.summary.create_file_writer(os.path.join(log_dir, "tensorboard", name))
             if log_dir else None
         )
-        self._predict_step = None
 
     # -- compiled steps ----------------------------------------------------
     def _train_step(self):
@@ -234,7 +128,7 @@ class Trainer:
         def replica_step(features, labels, global_batch):
             with tf.GradientTape() as tape:
                 outputs = model(features, training=True)
-                per_example = per_example_loss(self.task, labels, outputs)
+                per_example = per_example_loss(model.is_regression, labels, outputs)
                 task_loss = tf.reduce_sum(per_example) / global_batch
                 penalty = mass_penalty(model, config.lambda_)
                 # Gradients are summed over replicas: each adds its share.
@@ -266,28 +160,12 @@ class Trainer:
         return train_step
 
     # -- public ------------------------------------------------------------
-    def predict(self, dataset: tf.data.Dataset) -> np.ndarray:
-        """Model outputs (logits or scores) for every batch of `dataset`."""
-        if self._predict_step is None:
-            spec = dataset.element_spec
-            spec = spec[0] if isinstance(spec, tuple) else spec
-
-            def predict_step(features):
-                return tf.cast(self.model(features, training=False), tf.float32)
-
-            self._predict_step = tf.function(predict_step, input_signature=[spec])
-        outputs = []
-        for batch in dataset:
-            features = batch[0] if isinstance(batch, tuple) else batch
-            outputs.append(self._predict_step(features).numpy())
-        if not outputs:
-            return np.zeros((0, self.task.num_classes), np.float32)
-        return np.concatenate(outputs, axis=0)
-
     def evaluate(self, dataset: tf.data.Dataset, labels: np.ndarray) -> dict:
-        """GLUE metrics (0-100) of the model on a labelled dataset."""
-        outputs = self.predict(dataset)
-        return glue.compute_metrics(self.task, labels, outputs_to_predictions(self.task, outputs))
+        """Dev metrics of the model on a labelled dataset."""
+        if self._predictor is None:  # traced once, reused every epoch
+            self._predictor = Predictor(self.model)
+        outputs = self._predictor.predict(dataset)
+        return self.compute_metrics(labels, outputs_to_predictions(outputs, self.model.is_regression))
 
     def fit(
         self,
@@ -301,7 +179,7 @@ class Trainer:
         distributed = self.strategy.experimental_distribute_dataset(train_dataset)
         # One trace for every batch shape (trimmed batches vary in length).
         train_step = tf.function(self._train_step(), input_signature=[distributed.element_spec])
-        metric_name = self.task.metric
+        metric_name = self.metric
         best = -np.inf
         history: list[EpochRecord] = []
         for epoch in range(1, self.config.epochs + 1):
@@ -344,7 +222,7 @@ class Trainer:
             improved = metrics[metric_name] > best
             best = max(best, metrics[metric_name])
             if checkpoint_path and (improved or not self.config.keep_best):
-                save_atomically(self.model, checkpoint_path)
+                save_checkpoint(self.model, checkpoint_path)
             if on_epoch_end:
                 on_epoch_end(record)
         return history
@@ -364,13 +242,6 @@ class Trainer:
                 for j, mass in enumerate(record.masses, 1):
                     tf.summary.scalar(f"mass/layer_{j}", mass)
             self._writer.flush()
-
-
-def outputs_to_predictions(task: glue.GlueTask, outputs: np.ndarray) -> np.ndarray:
-    """Class ids from logits, or scores for regression."""
-    if task.num_classes == 1:
-        return outputs[:, 0]
-    return np.argmax(outputs, axis=-1).astype(np.int32)
 
 
 def _global_batch_size(strategy, labels):

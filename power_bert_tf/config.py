@@ -1,0 +1,134 @@
+"""`RunConfig`: everything a PoWER-BERT run needs, each setting declared once.
+
+Each field's metadata carries its command-line help (and, where it differs from the
+field name, its flag): `scripts/flags.py` builds `scripts/run_glue.py`'s parser from
+this dataclass, so a flag is declared here and nowhere else. None means: the task's
+default (the original README's per-task table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+from power_bert_tf.data import get_task
+from power_bert_tf.retention import RetentionConfig
+from power_bert_tf.runs import STEPS
+
+
+class PipelineError(ValueError):
+    """A run that cannot start as asked; the message names the flag or file."""
+
+
+def _option(default, help: str, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass
+class RunConfig:
+    """The settings of one run (fine-tune, search, retrain, or a subset)."""
+
+    task: str = _option(None, "cola, sst-2, mrpc, sts-b, qqp, mnli-m, mnli-mm, qnli, rte, wnli", required=True)
+    output_dir: str | None = _option(None, "where checkpoints and results go (default: runs/<task>)")
+    data_dir: str | None = _option(None, "the task's GLUE directory (default: $GLUE_DIR/<Task>, else TFDS)")
+    backbone: str | None = _option(
+        None, "keras-hub preset name, local preset / Hugging Face directory, or 'minilm' "
+        "(default: minilm when installed, else bert_base_en_uncased)")
+    epochs: int = _option(3, "epochs of fine-tuning and of retraining")
+    search_epochs: int | None = _option(None, "epochs of configuration search (default: --epochs)")
+    batch_size: int | None = _option(None, "default: the task's")
+    seq_len: int | None = _option(None, "default: the task's")
+    lr_bert: float | None = _option(None, "learning rate of the encoder and head (default: the task's)")
+    lr_soft_extract: float | None = _option(None, "learning rate of the retention weights (default: the task's)")
+    lambda_: float | None = _option(None, "weight of the mass penalty in the search (default: the task's)",
+                                    flag="--lambda")
+    max_train_examples: int | None = _option(None, "train on a random subsample of this size")
+    max_dev_examples: int | None = _option(
+        None, "evaluate on a random dev subsample (quick runs; the metric is then indicative)")
+    seed: int = _option(0, "random seed (initialisation, shuffling, subsamples)")
+    retention: str | None = _option(
+        None, "e.g. 64,48,32,...: skip the search, retrain (or evaluate) at this configuration",
+        flag="--retention-config")
+    checkpoint: str | None = _option(None, "a run directory or .keras file to start from / evaluate")
+    steps: tuple[str, ...] = _option(
+        STEPS, "comma-separated subset of finetune,search,retrain (others need --checkpoint)", csv=True)
+    distribute: str = _option("default", "tf.distribute strategy", choices=("default", "mirrored"))
+    mixed_precision: bool = _option(False, "mixed_bfloat16 compute")
+    verbose: int = _option(1, "progress bars (0: none)", flag=None)
+
+    def resolved(self) -> "RunConfig":
+        """Fill task defaults; refuse bad values before anything is built."""
+        try:
+            task = get_task(self.task)
+        except ValueError as error:
+            raise PipelineError(f"--task: {error}") from None
+        steps = tuple(self.steps)
+        for step in steps:
+            if step not in STEPS:
+                raise PipelineError(f"--steps: unknown step '{step}'; steps are {', '.join(STEPS)}")
+        config = replace(
+            self,
+            task=task.name,
+            output_dir=self.output_dir or f"runs/{task.name}",
+            batch_size=self.batch_size or task.batch_size,
+            seq_len=self.seq_len or task.seq_len,
+            lr_bert=self.lr_bert if self.lr_bert is not None else task.lr_bert,
+            lr_soft_extract=self.lr_soft_extract if self.lr_soft_extract is not None else task.lr_soft_extract,
+            lambda_=self.lambda_ if self.lambda_ is not None else task.lambda_,
+            search_epochs=self.search_epochs or self.epochs,
+            steps=steps,
+        )
+        for name in ("epochs", "batch_size", "seq_len"):
+            if getattr(config, name) < 1:
+                raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
+        if config.retention is not None:
+            from power_bert_tf.backbones import default_backbone, peek_num_layers
+
+            source = config.checkpoint or config.backbone or default_backbone()
+            config.retention_config(num_layers=peek_num_layers(source))
+        if "finetune" not in steps and config.checkpoint is None:
+            raise PipelineError("--checkpoint is required when the finetune step is skipped")
+        return config
+
+    def retention_config(self, num_layers: int | None) -> RetentionConfig | None:
+        """--retention-config parsed and checked against the model's depth and seq_len."""
+        if self.retention is None:
+            return None
+        return RetentionConfig.parse(self.retention, num_layers=num_layers, seq_len=self.seq_len)
+
+    def hyper_parameters(self) -> dict:
+        """The training settings, as results.json records them."""
+        return {
+            "epochs": self.epochs, "search_epochs": self.search_epochs, "batch_size": self.batch_size,
+            "lr_bert": self.lr_bert, "lr_soft_extract": self.lr_soft_extract, "lambda": self.lambda_,
+            "seed": self.seed,
+        }
+
+
+def command_line_fields(cls=RunConfig):
+    """`(field, flag)` for every field of a config dataclass that has a flag."""
+    for item in fields(cls):
+        flag = item.metadata.get("flag", "--" + item.name.strip("_").replace("_", "-"))
+        if flag is not None and "help" in item.metadata:
+            yield item, flag
+
+
+def format_summary(results: dict) -> str:
+    """A small aligned table of a run's (or an evaluation's) results."""
+    rows = []
+    for key in ("task", "backbone", "checkpoint", "metric", "baseline", "search_metric",
+                "power", "metrics", "retention", "flops_fraction", "seconds"):
+        if key not in results or results[key] is None:
+            continue
+        value = results[key]
+        if isinstance(value, float):
+            value = f"{value:.2f}" if key != "flops_fraction" else f"{value:.3f}"
+        elif isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = ", ".join(
+                f"{k} {v:.1f}" + ("s" if key == "seconds" else "") for k, v in value.items()
+            )
+        rows.append((key, str(value)))
+    width = max(len(key) for key, _ in rows)
+    rule = "-" * (width + 2 + max(len(value) for _, value in rows))
+    return "\n".join([rule] + [f"{key:<{width}}  {value}" for key, value in rows] + [rule])

@@ -1,0 +1,47 @@
+"""GLUE data: the task table, TSV readers, TFDS fallback, tf.data pipelines, metrics and submission files.
+
+Modules, one concept each:
+
+    tasks       GlueTask, TASKS, get_task (names ignore case, "-" and "_")
+    readers     GlueDataError, GlueExamples, read_glue_split, resolve_data_dir, load_split
+    tfds        load_tfds_split (online; fails fast offline)
+    datasets    make_dataset, trim_to_longest, make_split_dataset
+    metrics     compute_metrics (0-100)
+    submission  write_glue_predictions, write_prediction_rows
+"""
+
+from power_bert_tf.data.datasets import make_dataset, make_split_dataset, trim_to_longest
+from power_bert_tf.data.metrics import compute_metrics
+from power_bert_tf.data.readers import (
+    GlueDataError,
+    GlueExamples,
+    load_split,
+    raw_labels,
+    read_glue_split,
+    resolve_data_dir,
+)
+from power_bert_tf.data.submission import write_glue_predictions, write_prediction_rows
+from power_bert_tf.data.tasks import SPLITS, TASKS, GlueTask, as_task, get_task, split_file
+from power_bert_tf.data.tfds import load_tfds_split
+
+__all__ = [
+    "SPLITS",
+    "TASKS",
+    "GlueDataError",
+    "GlueExamples",
+    "GlueTask",
+    "as_task",
+    "compute_metrics",
+    "get_task",
+    "load_split",
+    "load_tfds_split",
+    "make_dataset",
+    "make_split_dataset",
+    "raw_labels",
+    "read_glue_split",
+    "resolve_data_dir",
+    "split_file",
+    "trim_to_longest",
+    "write_glue_predictions",
+    "write_prediction_rows",
+]

@@ -1,0 +1,57 @@
+"""GLUE metrics on a 0-100 scale: MCC (CoLA), F1 and accuracy (MRPC, QQP), Pearson/Spearman (STS-B),
+accuracy (the others)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn import metrics as skm
+
+from power_bert_tf.data.tasks import GlueTask, as_task
+
+
+def _correlation(fn: Callable[[np.ndarray, np.ndarray], Any], a: np.ndarray, b: np.ndarray) -> float:
+    """100 * correlation, defined as 0 when either side is constant (where it is undefined)."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return 100.0 * float(fn(a, b)[0])
+
+
+def compute_metrics(task: GlueTask | str, labels: Sequence | np.ndarray,
+                    predictions: Sequence | np.ndarray) -> dict[str, float]:
+    """GLUE metrics on a 0-100 scale; the task's primary metric (``task.metric``) is always a key.
+
+    CoLA: mcc; MRPC/QQP: f1 (of the positive class) and accuracy; STS-B: pearson and spearman; others:
+    accuracy. Undefined values (a constant side of a correlation, MCC with a single label) are 0.
+
+    Args:
+        task: the task or its name.
+        labels: the true class ids, or scores for STS-B.
+        predictions: predicted class ids, or scores for STS-B; as long as ``labels``.
+
+    Returns:
+        ``{metric name: value}``.
+
+    Raises:
+        ValueError: labels and predictions are not equally long non-empty vectors.
+    """
+    task = as_task(task)
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape or labels.ndim != 1 or len(labels) == 0:
+        raise ValueError(f"labels and predictions must be equally long non-empty vectors, "
+                         f"got shapes {labels.shape} and {predictions.shape}")
+    if task.is_regression:
+        a, b = labels.astype(np.float64), predictions.astype(np.float64)
+        return {"pearson": _correlation(stats.pearsonr, a, b), "spearman": _correlation(stats.spearmanr, a, b)}
+    if task.metric == "mcc":
+        with warnings.catch_warnings():  # "A single label was found": MCC is then 0, as intended
+            warnings.simplefilter("ignore", UserWarning)
+            return {"mcc": 100.0 * float(skm.matthews_corrcoef(labels, predictions))}
+    result = {"accuracy": 100.0 * float(np.mean(labels == predictions))}
+    if task.metric == "f1":
+        result["f1"] = 100.0 * float(skm.f1_score(labels, predictions, pos_label=1, zero_division=0))
+    return result

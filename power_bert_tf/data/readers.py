@@ -1,0 +1,294 @@
+"""GLUE splits read from the official directory layout (or, with no directory, from TFDS).
+
+The layout is the one ``download_glue_data.py`` writes: ``<dir>/train.tsv``, ``dev.tsv``, ``test.tsv``;
+MNLI ``dev_matched.tsv`` etc. Files are read by splitting on tabs only (no CSV quoting: MRPC, STS-B and QQP
+contain ``"``), with the columns taken from one per-task table (``_FORMATS``). Every data problem raises
+:class:`GlueDataError` naming the file and, where a line is at fault, its 1-based line number.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from power_bert_tf.data.tasks import GlueTask, as_task, split_file
+
+
+class GlueDataError(ValueError):
+    """Missing or malformed GLUE data; the message names the file (and line) at fault."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# File layouts
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Where the fields of one kind of file are. Negative positions count from the end of the line."""
+
+    text: tuple[int, ...]
+    label: int | None = None
+    index: int | None = None
+    header: bool = True
+
+    @property
+    def min_fields(self) -> int:
+        """Fewest fields a line may have so that every column exists and the texts precede the label."""
+        last = max(c for c in (*self.text, self.label, self.index) if c is not None and c >= 0)
+        return last + 1 - (self.label if self.label is not None and self.label < 0 else 0)
+
+
+@dataclass(frozen=True)
+class _Format:
+    labeled: _Columns  # train and dev files
+    test: _Columns
+    numeric_labels: bool  # raw labels are "0", "1", ... (else the label names themselves)
+
+
+# Column positions follow the GLUE reference readers (BERT's run_classifier.py / transformers' glue
+# processors). As there, the label of STS-B, MNLI, QNLI, RTE and WNLI is the last field, so a line with stray
+# extra fields after the texts (real MNLI has some) still gets its label; QQP is read by position only.
+_FORMATS: dict[str, _Format] = {
+    "CoLA": _Format(_Columns((3,), label=1, header=False), _Columns((1,), index=0), True),
+    "SST-2": _Format(_Columns((0,), label=1), _Columns((1,), index=0), True),
+    "MRPC": _Format(_Columns((3, 4), label=0), _Columns((3, 4), index=0), True),
+    "STS-B": _Format(_Columns((7, 8), label=-1), _Columns((7, 8), index=0), True),
+    "QQP": _Format(_Columns((3, 4), label=5), _Columns((1, 2), index=0), True),
+    "MNLI": _Format(_Columns((8, 9), label=-1), _Columns((8, 9), index=0), False),
+    "QNLI": _Format(_Columns((1, 2), label=-1), _Columns((1, 2), index=0), False),
+    "RTE": _Format(_Columns((1, 2), label=-1), _Columns((1, 2), index=0), False),
+    "WNLI": _Format(_Columns((1, 2), label=-1), _Columns((1, 2), index=0), True),
+}
+
+
+def raw_labels(task: GlueTask) -> tuple[str, ...]:
+    """The label strings of the task's files (and of GLUE submissions), in class-id order.
+
+    Args:
+        task: a classification task.
+
+    Returns:
+        ``("0", "1", ...)`` where the files hold numbers, else ``task.label_names``.
+    """
+    if _FORMATS[task.directory].numeric_labels:
+        return tuple(str(i) for i in range(len(task.label_names)))
+    return task.label_names
+
+
+# --------------------------------------------------------------------------------------------------------
+# Examples
+
+
+@dataclass
+class GlueExamples:
+    """The examples of one split.
+
+    ``texts`` holds one list of strings per text column (one for single-sentence tasks, two for pairs);
+    ``labels`` holds int32 class ids, float32 scores (STS-B) or is None (test splits); ``indices`` is the
+    ``index``/``id`` column of test files (what a GLUE submission needs) and the row number otherwise.
+    """
+
+    task: GlueTask
+    split: str
+    texts: tuple[list[str], ...]
+    labels: np.ndarray | None
+    indices: np.ndarray
+    path: str
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def take(self, n: int, seed: int) -> GlueExamples:
+        """A reproducible random subsample of ``n`` examples, in their original order.
+
+        Args:
+            n: how many examples to keep (all of them if ``n >= len(self)``).
+            seed: the seed of the random choice.
+
+        Returns:
+            A new :class:`GlueExamples` of ``min(n, len(self))`` examples.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        if n >= len(self):
+            rows = np.arange(len(self))
+        else:
+            rows = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
+        return GlueExamples(
+            task=self.task,
+            split=self.split,
+            texts=tuple([column[i] for i in rows] for column in self.texts),
+            labels=None if self.labels is None else self.labels[rows],
+            indices=self.indices[rows],
+            path=self.path,
+        )
+
+
+# --------------------------------------------------------------------------------------------------------
+# TSV reading
+
+
+def _split_path(task: GlueTask, split: str, data_dir: str | os.PathLike) -> str:
+    """The path of a split's file, checking that the directory and file exist."""
+    data_dir = os.fspath(data_dir)
+    if not os.path.isdir(data_dir):
+        raise GlueDataError(f"{data_dir}: GLUE data directory not found")
+    path = os.path.join(data_dir, split_file(task, split))
+    if not os.path.isfile(path):
+        hint = ""
+        if os.path.isdir(os.path.join(data_dir, task.directory)):
+            hint = f" (pass the task directory {os.path.join(data_dir, task.directory)})"
+        raise GlueDataError(f"{path}: file not found{hint}")
+    return path
+
+
+def _read_lines(path: str, columns: _Columns) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line number, fields)`` for each data line, split on tabs only (no quoting).
+
+    Lines are split on ``\\n`` alone (a stray ``\\r`` or Unicode separator inside a field stays in it); a
+    final ``\\r``, a UTF-8 BOM and a missing final newline are accepted. The header, if any, is checked for
+    the field count like any line and then skipped.
+    """
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise GlueDataError(f"{path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")
+            fields = line.removesuffix("\n").removesuffix("\r").split("\t")
+            if len(fields) < columns.min_fields:
+                raise GlueDataError(f"{path}:{lineno}: expected at least {columns.min_fields} "
+                                    f"tab-separated fields, found {len(fields)}")
+            if not (lineno == 1 and columns.header):
+                yield lineno, fields
+
+
+def _label_parser(task: GlueTask) -> Callable[[str, str], float]:
+    """A function ``(raw label, "file:line") -> class id or score`` that raises GlueDataError."""
+    if task.is_regression:
+        def parse_score(value: str, where: str) -> float:
+            try:
+                score = float(value)
+            except ValueError:
+                raise GlueDataError(f"{where}: STS-B score {value!r} is not a number") from None
+            if not 0.0 <= score <= 5.0:
+                raise GlueDataError(f"{where}: STS-B score {value!r} is outside [0, 5]")
+            return score
+        return parse_score
+
+    ids = {raw: i for i, raw in enumerate(raw_labels(task))}
+
+    def parse_label(value: str, where: str) -> int:
+        try:
+            return ids[value.strip()]
+        except KeyError:
+            raise GlueDataError(f"{where}: unknown label {value!r} (expected one of {', '.join(ids)})") from None
+    return parse_label
+
+
+def _parse_index(value: str, where: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise GlueDataError(f"{where}: index {value!r} is not an integer") from None
+
+
+def read_glue_split(task: GlueTask | str, split: str, data_dir: str | os.PathLike) -> GlueExamples:
+    """Read ``split`` of ``task`` from its directory in the official GLUE layout.
+
+    Args:
+        task: the task or its name.
+        split: "train", "dev" or "test".
+        data_dir: the task's own directory (e.g. ``.../glue/CoLA``).
+
+    Returns:
+        The split's examples; test files give ``labels=None``.
+
+    Raises:
+        GlueDataError: a missing directory or file, or a bad line (the message names file and line).
+        ValueError: an unknown task or split.
+    """
+    task = as_task(task)
+    path = _split_path(task, split, data_dir)
+    fmt = _FORMATS[task.directory]
+    columns = fmt.test if split == "test" else fmt.labeled
+    parse_label = _label_parser(task)
+    texts: tuple[list[str], ...] = tuple([] for _ in columns.text)
+    labels, indices = [], []
+    for lineno, fields in _read_lines(path, columns):
+        for out, c in zip(texts, columns.text):
+            out.append(fields[c])
+        if columns.label is not None:
+            labels.append(parse_label(fields[columns.label], f"{path}:{lineno}"))
+        indices.append(len(indices) if columns.index is None
+                       else _parse_index(fields[columns.index], f"{path}:{lineno}"))
+    if not indices:
+        raise GlueDataError(f"{path}: no data rows")
+    return GlueExamples(
+        task=task,
+        split=split,
+        texts=texts,
+        labels=np.asarray(labels, np.float32 if task.is_regression else np.int32) if labels else None,
+        indices=np.asarray(indices, np.int64),
+        path=path,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Where the data come from
+
+
+def resolve_data_dir(task: GlueTask | str, data_dir: str | os.PathLike | None = None) -> str | None:
+    """The directory to read ``task`` from, or None to use TFDS.
+
+    Args:
+        task: the task or its name.
+        data_dir: an explicit task directory, which must exist; when None, ``$GLUE_DIR/<task.directory>``
+            is used if it exists.
+
+    Returns:
+        The directory, or None when there is none (load from TFDS).
+
+    Raises:
+        GlueDataError: an explicit ``data_dir`` that is not a directory.
+    """
+    task = as_task(task)
+    if data_dir is not None:
+        data_dir = os.fspath(data_dir)
+        if not os.path.isdir(data_dir):
+            raise GlueDataError(f"{data_dir}: GLUE data directory not found")
+        return data_dir
+    glue_dir = os.environ.get("GLUE_DIR")
+    if glue_dir and os.path.isdir(os.path.join(glue_dir, task.directory)):
+        return os.path.join(glue_dir, task.directory)
+    return None
+
+
+def load_split(task: GlueTask | str, split: str, data_dir: str | os.PathLike | None = None) -> GlueExamples:
+    """Read a split from ``data_dir`` / ``$GLUE_DIR`` (see :func:`resolve_data_dir`), else from TFDS.
+
+    Args:
+        task: the task or its name.
+        split: "train", "dev" or "test".
+        data_dir: the task's directory, or None for ``$GLUE_DIR`` and then TFDS.
+
+    Returns:
+        The split's examples.
+
+    Raises:
+        GlueDataError: bad files, or no directory and TFDS unreachable.
+    """
+    task = as_task(task)
+    directory = resolve_data_dir(task, data_dir)
+    if directory is None:
+        # Imported here: the TFDS module builds on this one (and is looked up at call time, so tests can
+        # replace its loader).
+        from power_bert_tf.data import tfds as tfds_loader
+
+        return tfds_loader.load_tfds_split(task, split)
+    return read_glue_split(task, split, directory)

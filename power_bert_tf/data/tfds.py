@@ -1,0 +1,88 @@
+"""GLUE splits loaded through TensorFlow Datasets (needs network access or a prepared TFDS cache).
+
+Offline, the load fails fast (one connection attempt to the download host instead of TFDS's retries) with a
+:class:`~power_bert_tf.data.readers.GlueDataError` that says how to point at local files instead.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+
+import numpy as np
+
+from power_bert_tf.data.readers import GlueDataError, GlueExamples
+from power_bert_tf.data.tasks import GlueTask, as_task, split_file
+
+_TFDS_HOST = "dl.fbaipublicfiles.com"  # where TFDS downloads the GLUE archives from
+
+# TFDS feature names of each task's texts, by task directory.
+_TFDS_TEXT: dict[str, tuple[str, ...]] = {
+    "CoLA": ("sentence",),
+    "SST-2": ("sentence",),
+    "MRPC": ("sentence1", "sentence2"),
+    "STS-B": ("sentence1", "sentence2"),
+    "QQP": ("question1", "question2"),
+    "MNLI": ("premise", "hypothesis"),
+    "QNLI": ("question", "sentence"),
+    "RTE": ("sentence1", "sentence2"),
+    "WNLI": ("sentence1", "sentence2"),
+}
+
+
+def _tfds_split(task: GlueTask, split: str) -> str:
+    """TFDS split name: "validation" for dev; MNLI's carry the file suffix ("validation_matched")."""
+    name = split_file(task, split).removesuffix(".tsv")
+    return name.replace("dev", "validation", 1) if split == "dev" else name
+
+
+def _check_reachable(host: str, timeout: float = 5.0) -> None:
+    """Fail fast (OSError) when the download host cannot be reached, instead of after TFDS's retries."""
+    if not urllib.request.getproxies():  # behind a proxy, a direct connection says nothing
+        socket.create_connection((host, 443), timeout=timeout).close()
+
+
+def load_tfds_split(task: GlueTask | str, split: str) -> GlueExamples:
+    """Load a split through TensorFlow Datasets, downloading and preparing it if it is not cached.
+
+    Class ids are mapped by label name to this package's order (TFDS orders MNLI labels differently), and
+    rows are put back in file order.
+
+    Args:
+        task: the task or its name.
+        split: "train", "dev" or "test".
+
+    Returns:
+        The split's examples; ``path`` is ``"tfds:<name>/<split>"``.
+
+    Raises:
+        GlueDataError: TFDS failed (e.g. offline); the one-line message suggests ``--data-dir``/``GLUE_DIR``.
+    """
+    task = as_task(task)
+    tfds_split = _tfds_split(task, split)
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(task.tfds_name)
+        if not builder.is_prepared():
+            _check_reachable(_TFDS_HOST)
+            builder.download_and_prepare()
+        data = tfds.as_numpy(builder.as_dataset(split=tfds_split, batch_size=-1))
+    except Exception as e:  # noqa: BLE001 - any failure here means "no TFDS data"
+        raise GlueDataError(
+            f"TFDS could not be reached for {task.tfds_name} split {tfds_split!r} "
+            f"({type(e).__name__}: {e}); pass --data-dir or set GLUE_DIR to a directory in the official "
+            f"GLUE layout (<GLUE_DIR>/{task.directory}/train.tsv, {task.dev_file}, {task.test_file})"
+        ) from e
+    order = np.argsort(data["idx"], kind="stable")  # back to file order
+    texts = tuple([s.decode("utf-8") for s in data[key][order]] for key in _TFDS_TEXT[task.directory])
+    labels = None
+    if split != "test":
+        if task.is_regression:
+            labels = data["label"][order].astype(np.float32)
+        else:
+            names = builder.info.features["label"].names
+            to_ours = np.array([task.label_names.index(n) for n in names], np.int32)
+            labels = to_ours[data["label"][order]]
+    indices = data["idx"][order].astype(np.int64) if split == "test" else np.arange(len(order), dtype=np.int64)
+    return GlueExamples(task, split, texts, labels, indices, f"tfds:{task.tfds_name}/{tfds_split}")

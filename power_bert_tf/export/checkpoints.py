@@ -1,0 +1,54 @@
+"""What an export reads from a training run, through `power_bert_tf.runs`.
+
+A run directory exports what the run delivers (`retrain.keras`, else `finetune.keras`:
+`runs.DELIVERED`) with its `run_config.json`; a `.keras` file exports itself, with the
+`run_config.json` beside it when there is one. `runs.RunError` becomes `ExportError`
+(the message, naming the path, is kept).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from power_bert_tf.export.errors import ExportError
+from power_bert_tf.runs import (
+    DELIVERED,
+    RunError,
+    load_classifier,
+    resolve_checkpoint,
+    run_directory_of,
+)
+
+
+def checkpoint_and_run_config(checkpoint) -> tuple[Path, dict]:
+    """The `.keras` file to export and its run's `run_config.json` (or {}).
+
+    Args:
+        checkpoint: a run output directory or a `.keras` file (`~` is expanded).
+
+    Raises:
+        ExportError: naming the path, when nothing exportable is there or the
+            run config is unreadable.
+    """
+    path = Path(os.fspath(checkpoint)).expanduser()
+    try:
+        keras_file = Path(resolve_checkpoint(path, DELIVERED))
+        return keras_file, run_directory_of(keras_file).run_config()
+    except RunError as error:
+        raise ExportError(str(error)) from None
+
+
+def load_for_export(checkpoint):
+    """`(model, keras_file, run_config)` for a run directory or `.keras` file.
+
+    Raises:
+        ExportError: naming the file, when it is missing, unreadable or not a
+            `PowerBertClassifier`.
+    """
+    keras_file, run_config = checkpoint_and_run_config(checkpoint)
+    try:
+        model = load_classifier(keras_file)
+    except RunError as error:
+        raise ExportError(str(error)) from error
+    return model, keras_file, run_config

@@ -1,0 +1,146 @@
+"""What an export promises: signature names, `assets.extra/power_bert.json`, exportability.
+
+`power_bert.json` (format version 1) holds the task, labels, sequence length, mode,
+retention configuration, FLOPs fraction, the signatures' inputs and outputs, the
+source checkpoint and the library versions; the SavedModel also carries it as the
+`metadata_json` variable.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+from power_bert_tf.export.errors import ExportError
+from power_bert_tf.export.packing import PACKED_FEATURES, truncation
+
+SIGNATURE_TEXT = "serving_default"
+SIGNATURE_TOKEN_IDS = "serve_token_ids"
+METADATA_FILENAME = "power_bert.json"
+METADATA_FORMAT_VERSION = 1
+
+
+def check_exportable(model, text_signature: bool = True) -> None:
+    """Raise ExportError unless `model` can be exported (with a raw-text signature if asked)."""
+    from power_bert_tf.models import PowerBertClassifier
+
+    if not isinstance(model, PowerBertClassifier):
+        raise ExportError(f"expected a PowerBertClassifier, got {type(model).__name__}")
+    if not text_signature:
+        return
+    if tuple(model.input_features) != PACKED_FEATURES:
+        raise ExportError(
+            f"raw-text export (the '{SIGNATURE_TEXT}' signature) supports BERT/ALBERT "
+            "backbones ([CLS] a [SEP] b [SEP] packing with segment ids); this model's "
+            f"{type(model.backbone).__name__} reads {', '.join(model.input_features)}. "
+            f"The '{SIGNATURE_TOKEN_IDS}' signature is available: export with "
+            "text_signature=False (export_savedmodel.py --token-ids-only)"
+        )
+    if getattr(model, "preprocessor", None) is None:
+        raise ExportError(
+            "the model has no preprocessor, so its text signature cannot be built "
+            f"(text_signature=False exports the '{SIGNATURE_TOKEN_IDS}' signature alone)"
+        )
+
+
+def label_names(model, names=None) -> list[str]:
+    """The class names to serve: `names` (checked), else "0".."n-1"; [] for regression."""
+    if model.is_regression:
+        return []
+    names = [str(name) for name in (names or [])]
+    if names and len(names) != model.num_classes:
+        raise ExportError(
+            f"{len(names)} label names for a model with {model.num_classes} classes"
+        )
+    return names or [str(i) for i in range(model.num_classes)]
+
+
+def output_names(model) -> list[str]:
+    """Both signatures' outputs."""
+    return ["score"] if model.is_regression else ["logits", "probabilities", "label"]
+
+
+def export_metadata(model, run_config: dict | None = None,
+                    checkpoint: str | None = None, text_signature: bool = True) -> dict:
+    """What an operator needs to know about the exported model, JSON-ready.
+
+    Args:
+        model: the `PowerBertClassifier` (with its preprocessor for the text signature).
+        run_config: the run's `run_config.json` (task, backbone,
+            label_names, is_pair); missing keys get defaults (no task,
+            labels "0".."n-1", single sentence).
+        checkpoint: recorded as the source of the export.
+        text_signature: whether the export has the raw-text signature; without it
+            `sequence_length` is the most tokens `serve_token_ids` takes, and
+            `lowercase` / `truncate` describe the preprocessor if there is one.
+    """
+    import keras
+    import keras_hub
+    import tensorflow as tf
+
+    import power_bert_tf
+
+    check_exportable(model, text_signature)
+    run_config = dict(run_config or {})
+    is_pair = bool(run_config.get("is_pair", False))
+    retention = model.retention
+    preprocessor = getattr(model, "preprocessor", None)
+    outputs = output_names(model)
+    signatures = {}
+    if text_signature:
+        text_inputs = ["sentence1", "sentence2"] if is_pair else ["sentence"]
+        signatures[SIGNATURE_TEXT] = {"inputs": text_inputs, "outputs": outputs}
+    signatures[SIGNATURE_TOKEN_IDS] = {"inputs": list(model.input_features), "outputs": outputs}
+    sequence_length = preprocessor.sequence_length if text_signature else model.sequence_length
+    return {
+        "format_version": METADATA_FORMAT_VERSION,
+        "task": str(run_config.get("task") or ""),
+        "backbone": str(run_config.get("backbone") or ""),
+        "num_classes": int(model.num_classes),
+        "is_regression": bool(model.is_regression),
+        "is_pair": is_pair,
+        "label_names": label_names(model, run_config.get("label_names")),
+        "sequence_length": int(sequence_length),
+        "mode": model.mode,
+        "retention_config": None if retention is None else str(retention),
+        "retention": None if retention is None else retention.to_list(),
+        "flops_fraction": float(model.flops_fraction()),
+        "vocabulary_size": int(model.backbone.vocabulary_size),
+        "lowercase": (
+            None if preprocessor is None
+            else bool(getattr(preprocessor.tokenizer, "lowercase", False))
+        ),
+        "truncate": None if preprocessor is None else truncation(preprocessor),
+        "signatures": signatures,
+        "checkpoint": checkpoint,
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "versions": {
+            "power_bert_tf": power_bert_tf.__version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "keras_hub": keras_hub.__version__,
+        },
+    }
+
+
+def has_text_signature(metadata: dict) -> bool:
+    return SIGNATURE_TEXT in metadata["signatures"]
+
+
+def metadata_path(version_dir) -> Path:
+    return Path(version_dir) / "assets.extra" / METADATA_FILENAME
+
+
+def write_metadata(version_dir, metadata: dict) -> None:
+    """Write `assets.extra/power_bert.json` into a (staging) version directory."""
+    path = metadata_path(version_dir)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_metadata(version_dir) -> dict:
+    """The `assets.extra/power_bert.json` of an exported version directory."""
+    return json.loads(metadata_path(version_dir).read_text(encoding="utf-8"))

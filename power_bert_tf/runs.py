@@ -1,0 +1,168 @@
+"""The run directory: what a PoWER-BERT run writes, and which checkpoint each use reads.
+
+A run's `--output-dir` holds:
+
+    finetune.keras, search.keras, retrain.keras   each step's checkpoint (full model)
+    retention.json                                 the searched configuration and masses
+    results.json                                   the run's summary
+    run_config.json                               task facts (task, backbone, seq_len, labels)
+    <step>_log.jsonl, tensorboard/<step>/          per-epoch logs
+
+Which checkpoint is read, in one place:
+
+- a step starts from its predecessor: search from `finetune.keras`, retrain from
+  `search.keras` (or `finetune.keras` when the configuration was given, not searched);
+- what a run *delivers* (evaluation, prediction, benchmark, export) is `retrain.keras`,
+  else `finetune.keras`; the search's soft-mode model is an intermediate, never served;
+- the baseline a run is compared with is its `finetune.keras`, or the fine-tuned model a
+  `--steps search,retrain` run started from (`run_config.json`'s `started_from`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from power_bert_tf.files import (
+    atomic_path,
+    read_json_if_present,
+    write_json_atomically,
+)
+
+STEPS = ("finetune", "search", "retrain")
+# What each step starts from, in order of preference.
+STARTS_FROM = {"search": ("finetune",), "retrain": ("search", "finetune")}
+# What a run delivers: the model to evaluate, predict with, benchmark and export.
+DELIVERED = ("retrain", "finetune")
+
+
+class RunError(ValueError):
+    """A run directory or checkpoint that cannot be used; the message names the path."""
+
+
+@dataclass(frozen=True)
+class RunDirectory:
+    """The files of one run, by name.
+
+    Args:
+        path: the run's output directory (need not exist yet).
+
+    Example:
+    >>> run = RunDirectory("runs/cola")
+    >>> run.checkpoint("search")
+    'runs/cola/search.keras'
+    >>> run.existing_checkpoint() is None
+    True
+    """
+
+    path: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", os.fspath(self.path))
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def checkpoint(self, step: str) -> str:
+        if step not in STEPS:
+            raise RunError(f"unknown step '{step}'; steps are {', '.join(STEPS)}")
+        return self.file(f"{step}.keras")
+
+    def log(self, step: str) -> str:
+        return self.file(f"{step}_log.jsonl")
+
+    @property
+    def tensorboard(self) -> str:
+        return self.file("tensorboard")
+
+    def existing_checkpoint(self, prefer: tuple[str, ...] = DELIVERED) -> str | None:
+        """The first of `prefer`'s checkpoints that exists, or None."""
+        for step in prefer:
+            if os.path.isfile(self.checkpoint(step)):
+                return self.checkpoint(step)
+        return None
+
+    def start_of(self, step: str) -> str | None:
+        """The checkpoint `step` starts from in this directory (None: fine-tuning starts afresh)."""
+        return self.existing_checkpoint(STARTS_FROM.get(step, ()))
+
+    def baseline_checkpoint(self) -> str | None:
+        """The fine-tuned model this run is compared with, or None."""
+        own = self.existing_checkpoint(("finetune",))
+        if own:
+            return own
+        started_from = self.run_config().get("started_from")
+        return started_from if started_from and os.path.isfile(started_from) else None
+
+    # -- JSON records --------------------------------------------------------------
+    def read(self, name: str) -> dict:
+        """The JSON object in `name`, or {} when absent; RunError naming the file if bad."""
+        try:
+            return read_json_if_present(self.file(name))
+        except ValueError as error:
+            raise RunError(str(error)) from None
+
+    def write(self, name: str, payload: dict) -> None:
+        write_json_atomically(self.file(name), payload)
+
+    def run_config(self) -> dict:
+        return self.read("run_config.json")
+
+    def results(self) -> dict:
+        return self.read("results.json")
+
+    def retention(self) -> dict:
+        return self.read("retention.json")
+
+
+def resolve_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED) -> str:
+    """The `.keras` file `path` names: itself, or a run directory's first of `prefer`.
+
+    Raises:
+        RunError: naming the path, when it does not exist or holds none of `prefer`.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        found = RunDirectory(path).existing_checkpoint(prefer)
+        if found is None:
+            names = " or ".join(f"{step}.keras" for step in prefer)
+            raise RunError(f"{path}: the run directory has no {names}")
+        return found
+    if not os.path.exists(path):
+        raise RunError(f"{path}: no such file or directory")
+    if not path.endswith(".keras"):
+        raise RunError(f"{path}: neither a run directory nor a .keras file")
+    return path
+
+
+def run_directory_of(path: str | os.PathLike) -> RunDirectory:
+    """The run directory of a checkpoint path (the directory itself, or the file's parent)."""
+    path = os.fspath(path)
+    return RunDirectory(path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)))
+
+
+def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED):
+    """The `PowerBertClassifier` in a `.keras` file or a run directory.
+
+    Raises:
+        RunError: naming the file, when it is missing, unreadable or another kind of model.
+    """
+    import keras
+
+    from power_bert_tf.models import PowerBertClassifier
+
+    keras_file = resolve_checkpoint(path, prefer)
+    try:
+        model = keras.saving.load_model(keras_file)
+    except Exception as error:  # keras raises many types for a bad archive
+        first = str(error).splitlines()[0] if str(error) else ""
+        raise RunError(f"{keras_file}: not a loadable .keras model ({type(error).__name__}: {first})") from error
+    if not isinstance(model, PowerBertClassifier):
+        raise RunError(f"{keras_file}: holds a {type(model).__name__}, not a PowerBertClassifier")
+    return model
+
+
+def save_checkpoint(model, path: str | os.PathLike) -> None:
+    """Save a model via a temporary file and a rename: never half-written."""
+    with atomic_path(path, suffix=".keras") as temporary:
+        model.save(temporary)

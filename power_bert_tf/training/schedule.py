@@ -1,0 +1,42 @@
+"""The learning-rate schedule of every training step: linear warm-up, then linear decay."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="power_bert_tf")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `peak` over `warmup_steps`, then linear decay to 0.
+
+    The original's AdamWarmup schedule (warm-up: 10% of training).
+
+    Args:
+        peak: learning rate reached at the end of warm-up.
+        total_steps: optimizer steps in the whole run.
+        warmup_steps: steps of linear warm-up.
+    """
+
+    def __init__(self, peak: float, total_steps: int, warmup_steps: int):
+        self.peak = float(peak)
+        self.total_steps = max(1, int(total_steps))
+        self.warmup_steps = max(0, int(warmup_steps))
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")  # optimizer steps already taken
+        warmup = float(self.warmup_steps)
+        rising = self.peak * (step + 1.0) / max(warmup, 1.0)
+        falling = self.peak * ops.maximum(self.total_steps - step, 0.0) / max(
+            self.total_steps - warmup, 1.0
+        )
+        return ops.where(step < warmup, rising, falling)
+
+    def get_config(self):
+        return {
+            "peak": self.peak,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+        }
+
+

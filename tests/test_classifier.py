@@ -1,0 +1,209 @@
+"""PowerBertClassifier: the head, saving, mode switches, raw-text predict and fit, on every family.
+
+References: keras-hub's own backbone outputs with the head computed in numpy. Runs on
+TensorFlow and JAX.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import keras
+
+from conftest import FAMILIES, backbone_inputs, has_segments, make_backbone, np_
+from power_bert_tf import PowerBertClassifier, copy_weights_by_path
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+TOL_SCORES = dict(rtol=1e-5, atol=3e-5)
+SEQ = 16
+BATCH_LENGTHS = [16, 11, 6, 3]
+
+
+def make_inputs(lengths, seq=SEQ, seed=0, segments=True):
+    rng = np.random.default_rng(seed)
+    mask = np.arange(seq)[None, :] < np.asarray(lengths)[:, None]
+    token_ids = np.where(mask, rng.integers(1, 100, size=(len(lengths), seq)), 0).astype("int32")
+    token_ids[:, 0] = 2
+    inputs = {"token_ids": token_ids, "padding_mask": mask.astype("int32")}
+    if segments:
+        inputs["segment_ids"] = np.zeros_like(token_ids)
+    return inputs
+
+
+def take(inputs, rows, seq=None):
+    return {k: v[rows, :seq] for k, v in inputs.items()}
+
+
+def shrinking(n, seq=SEQ, last=3):
+    return [int(v) for v in np.linspace(seq - 3, last, n).round().astype(int)]
+
+
+@pytest.fixture(scope="module")
+def backbones():
+    return {name: make_backbone(name, seed=i) for i, name in enumerate(FAMILIES)}
+
+
+def model_schedule(backbone):
+    return PowerBertClassifier(backbone, num_classes=2).encoder.schedule
+
+
+def make_classifier(backbone, **kwargs):
+    model = PowerBertClassifier(backbone, num_classes=3, sequence_length=SEQ, **kwargs)
+    model.build_from_example()
+    rng = np.random.default_rng(11)
+    model.output_dense.kernel.assign(rng.normal(size=tuple(model.output_dense.kernel.shape)).astype("float32"))
+    model.output_dense.bias.assign(rng.normal(size=(3,)).astype("float32"))
+    if model.pooled_dense is not None:
+        model.pooled_dense.kernel.assign(rng.normal(size=tuple(model.pooled_dense.kernel.shape)).astype("float32"))
+    return model
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_classifier_head_on_pooled_output(backbones, name):
+    """BERT / ALBERT: logits = dense(backbone pooler); RoBERTa / DistilBERT (no pooler):
+    dense(activation(pooled_dense([CLS]))) as their keras-hub classifiers."""
+    backbone = backbones[name]
+    model = make_classifier(backbone)
+    inputs = make_inputs(BATCH_LENGTHS, seed=12, segments=has_segments(backbone))
+    outputs = backbone(inputs, training=False)
+    if isinstance(outputs, dict):
+        pooled = np_(outputs["pooled_output"])
+        assert model.pooled_dense is None
+    else:
+        cls = np_(outputs)[:, 0, :]
+        hidden = cls @ np_(model.pooled_dense.kernel) + np_(model.pooled_dense.bias)
+        pooled = np.tanh(hidden) if name == "roberta" else np.maximum(hidden, 0.0)
+    expected = pooled @ np_(model.output_dense.kernel) + np_(model.output_dense.bias)
+    np.testing.assert_allclose(np_(model(inputs, training=False)), expected, **TOL)
+    assert model.input_features == tuple(sorted(inputs, key=["token_ids", "segment_ids", "padding_mask"].index))
+
+
+def test_classifier_dynamic_batch(backbones):
+    backbone = backbones["bert"]
+    model = make_classifier(backbone, retention=shrinking(3))
+    inputs = make_inputs([16, 11, 6, 3, 9], seed=13)
+    full = np_(model(inputs, training=False))
+    assert full.shape == (5, 3)
+    one = np_(model(take(inputs, [1]), training=False))
+    np.testing.assert_allclose(one[0], full[1], **TOL)
+    two = np_(model(take(inputs, [4, 0]), training=False))
+    np.testing.assert_allclose(two, full[[4, 0]], **TOL)
+
+
+@pytest.mark.parametrize("name, mode", [("bert", "hard"), ("albert_g1", "soft"), ("roberta", "hard"),
+                                        ("distilbert", "soft")])
+def test_classifier_keras_save_load(backbones, tmp_path, name, mode):
+    backbone = backbones[name]
+    retention = shrinking(len(model_schedule(backbone))) if mode == "hard" else None
+    model = make_classifier(backbone, retention=retention, mode=mode)
+    if mode == "soft":
+        rng = np.random.default_rng(14)
+        for layer in model.encoder.soft_extract_layers:
+            layer.retention.assign(rng.uniform(size=SEQ).astype("float32"))
+    path = tmp_path / f"model_{mode}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, PowerBertClassifier)
+    assert loaded.mode == mode
+    assert loaded.sequence_length == SEQ
+    assert (loaded.retention is None) == (retention is None)
+    if retention is not None:
+        assert loaded.retention.to_list() == retention
+    assert loaded.num_classes == 3
+    assert len(loaded.trainable_weights) == len(model.trainable_weights)
+    for a, b in zip(model.trainable_weights, loaded.trainable_weights):
+        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
+    if mode == "soft":
+        for a, b in zip(model.encoder.soft_extract_layers, loaded.encoder.soft_extract_layers):
+            np.testing.assert_array_equal(np_(a.retention), np_(b.retention))
+    inputs = make_inputs(BATCH_LENGTHS, seed=15, segments=has_segments(backbone))
+    np.testing.assert_allclose(np_(loaded(inputs, training=False)), np_(model(inputs, training=False)), **TOL)
+
+
+def test_with_mode_carries_weights(backbones):
+    backbone = backbones["bert"]
+    base = make_classifier(backbone)
+    inputs = make_inputs(BATCH_LENGTHS, seed=16)
+    base_out = np_(base(inputs, training=False))
+
+    soft = base.with_mode("soft")
+    assert soft.mode == "soft" and soft is not base
+    for a, b in zip(base.backbone.trainable_weights, soft.backbone.trainable_weights):
+        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
+    np.testing.assert_array_equal(np_(soft.output_dense.kernel), np_(base.output_dense.kernel))
+    np.testing.assert_array_equal(np_(soft.output_dense.bias), np_(base.output_dense.bias))
+    assert len(soft.encoder.soft_extract_layers) == 3
+    for layer in soft.encoder.soft_extract_layers:
+        np.testing.assert_array_equal(np_(layer.retention), np.ones(SEQ))
+    np.testing.assert_allclose(np_(soft(inputs, training=False)), base_out, **TOL_SCORES)
+
+    # Search result -> hard retrain step: still the same backbone and head weights.
+    soft.encoder.soft_extract_layers[0].retention.assign(np.linspace(1, 0, SEQ).astype("float32"))
+    hard = soft.with_mode("hard", "12,8,3")
+    assert hard.mode == "hard" and hard.retention.to_list() == [12, 8, 3]
+    for a, b in zip(base.backbone.trainable_weights, hard.backbone.trainable_weights):
+        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
+    np.testing.assert_array_equal(np_(hard.output_dense.kernel), np_(base.output_dense.kernel))
+    short = make_inputs([3, 2], seed=17)
+    np.testing.assert_allclose(np_(hard(short, training=False)), np_(base(short, training=False)), **TOL_SCORES)
+
+    # And back to plain BERT.
+    plain = hard.with_mode("none")
+    np.testing.assert_allclose(np_(plain(inputs, training=False)), base_out, **TOL)
+
+
+def test_copy_weights_by_path_reports_new_weights(backbones):
+    backbone = backbones["bert"]
+    base = make_classifier(backbone)
+    soft = PowerBertClassifier(
+        make_backbone("bert", seed=99), num_classes=3, mode="soft", sequence_length=SEQ
+    )
+    soft.build_from_example()
+    missing = copy_weights_by_path(base, soft)
+    assert sum("retention" in path for path in missing) == 3
+    for a, b in zip(base.backbone.trainable_weights, soft.backbone.trainable_weights):
+        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
+    np.testing.assert_array_equal(np_(soft.output_dense.kernel), np_(base.output_dense.kernel))
+
+
+# --------------------------------------------------------------------------------------------------------
+# keras-hub conventions: raw text, fit
+
+
+@pytest.fixture(scope="module")
+def text_model(tiny_preset):
+    return PowerBertClassifier.from_preset(str(tiny_preset), num_classes=2, sequence_length=16, retention="8,4")
+
+
+def test_predict_takes_raw_strings(text_model):
+    """predict() on strings equals predict() on keras-hub's own preprocessor output."""
+    texts = ["the quick brown fox", "a dog", "was it good"]
+    features = text_model.preprocessor(texts)
+    expected = text_model.predict(features, verbose=0)
+    np.testing.assert_allclose(text_model.predict(texts, verbose=0), expected, **TOL)
+    np.testing.assert_allclose(text_model.predict(np.array(texts), verbose=0), expected, **TOL)
+    np.testing.assert_allclose(text_model.predict_text(texts), expected, **TOL)
+    pairs = (["the dog", "a cat"], ["runs", "sat on the mat"])
+    np.testing.assert_allclose(
+        text_model.predict(pairs, verbose=0),
+        text_model.predict(text_model.preprocessor(pairs, y=None), verbose=0), **TOL)
+
+
+def test_predict_strings_without_preprocessor_is_refused(backbones):
+    model = make_classifier(backbones["bert"])
+    with pytest.raises(ValueError, match="no preprocessor"):
+        model.predict(["some text"], verbose=0)
+
+
+def test_fit_refuses_soft_mode_and_trains_hard_mode(backbones):
+    soft = make_classifier(backbones["bert"], mode="soft")
+    inputs = make_inputs(BATCH_LENGTHS, seed=30)
+    labels = np.array([0, 1, 2, 1])
+    soft.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(ValueError, match="mass penalty"):
+        soft.fit(inputs, labels, epochs=1, verbose=0)
+    hard = make_classifier(make_backbone("bert", seed=31), retention=shrinking(3))
+    hard.compile(optimizer=keras.optimizers.Adam(1e-2),
+                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = hard.fit(inputs, labels, epochs=3, batch_size=4, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
