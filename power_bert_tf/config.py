@@ -19,7 +19,12 @@ class PipelineError(ValueError):
     """A run that cannot start as asked; the message names the flag or file."""
 
 
-def _option(default, help: str, **extra):
+def option(default, help: str, **extra):
+    """A dataclass field with its command-line help (and `flag`, `csv`, `choices`, `required`,
+    `invert` for a "--no-x" switch, `factory` for a mutable default)."""
+    factory = extra.pop("factory", None)
+    if factory is not None:
+        return field(default_factory=factory, metadata={"help": help, **extra})
     return field(default=default, metadata={"help": help, **extra})
 
 
@@ -27,33 +32,33 @@ def _option(default, help: str, **extra):
 class RunConfig:
     """The settings of one run (fine-tune, search, retrain, or a subset)."""
 
-    task: str = _option(None, "cola, sst-2, mrpc, sts-b, qqp, mnli-m, mnli-mm, qnli, rte, wnli", required=True)
-    output_dir: str | None = _option(None, "where checkpoints and results go (default: runs/<task>)")
-    data_dir: str | None = _option(None, "the task's GLUE directory (default: $GLUE_DIR/<Task>, else TFDS)")
-    backbone: str | None = _option(
+    task: str = option(None, "cola, sst-2, mrpc, sts-b, qqp, mnli-m, mnli-mm, qnli, rte, wnli", required=True)
+    output_dir: str | None = option(None, "where checkpoints and results go (default: runs/<task>)")
+    data_dir: str | None = option(None, "the task's GLUE directory (default: $GLUE_DIR/<Task>, else TFDS)")
+    backbone: str | None = option(
         None, "keras-hub preset name, local preset / Hugging Face directory, or 'minilm' "
         "(default: minilm when installed, else bert_base_en_uncased)")
-    epochs: int = _option(3, "epochs of fine-tuning and of retraining")
-    search_epochs: int | None = _option(None, "epochs of configuration search (default: --epochs)")
-    batch_size: int | None = _option(None, "default: the task's")
-    seq_len: int | None = _option(None, "default: the task's")
-    lr_bert: float | None = _option(None, "learning rate of the encoder and head (default: the task's)")
-    lr_soft_extract: float | None = _option(None, "learning rate of the retention weights (default: the task's)")
-    lambda_: float | None = _option(None, "weight of the mass penalty in the search (default: the task's)",
+    epochs: int = option(3, "epochs of fine-tuning and of retraining")
+    search_epochs: int | None = option(None, "epochs of configuration search (default: --epochs)")
+    batch_size: int | None = option(None, "default: the task's")
+    seq_len: int | None = option(None, "default: the task's")
+    lr_bert: float | None = option(None, "learning rate of the encoder and head (default: the task's)")
+    lr_soft_extract: float | None = option(None, "learning rate of the retention weights (default: the task's)")
+    lambda_: float | None = option(None, "weight of the mass penalty in the search (default: the task's)",
                                     flag="--lambda")
-    max_train_examples: int | None = _option(None, "train on a random subsample of this size")
-    max_dev_examples: int | None = _option(
+    max_train_examples: int | None = option(None, "train on a random subsample of this size")
+    max_dev_examples: int | None = option(
         None, "evaluate on a random dev subsample (quick runs; the metric is then indicative)")
-    seed: int = _option(0, "random seed (initialisation, shuffling, subsamples)")
-    retention: str | None = _option(
+    seed: int = option(0, "random seed (initialisation, shuffling, subsamples)")
+    retention: str | None = option(
         None, "e.g. 64,48,32,...: skip the search, retrain (or evaluate) at this configuration",
         flag="--retention-config")
-    checkpoint: str | None = _option(None, "a run directory or .keras file to start from / evaluate")
-    steps: tuple[str, ...] = _option(
+    checkpoint: str | None = option(None, "a run directory or .keras file to start from / evaluate")
+    steps: tuple[str, ...] = option(
         STEPS, "comma-separated subset of finetune,search,retrain (others need --checkpoint)", csv=True)
-    distribute: str = _option("default", "tf.distribute strategy", choices=("default", "mirrored"))
-    mixed_precision: bool = _option(False, "mixed_bfloat16 compute")
-    verbose: int = _option(1, "progress bars (0: none)", flag=None)
+    distribute: str = option("default", "tf.distribute strategy", choices=("default", "mirrored"))
+    mixed_precision: bool = option(False, "mixed_bfloat16 compute")
+    verbose: int = option(1, "progress bars (0: none)", flag=None)
 
     def resolved(self) -> "RunConfig":
         """Fill task defaults; refuse bad values before anything is built."""

@@ -34,7 +34,8 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
         if meta.get("required"):
             kwargs["required"] = True
         if isinstance(default, bool):
-            parser.add_argument(flag, action="store_true", **kwargs)
+            parser.add_argument(flag, action="store_false" if meta.get("invert") else "store_true",
+                                default=default, **kwargs)
             continue
         if meta.get("csv"):
             kwargs["type"] = lambda text: tuple(part.strip() for part in text.split(",") if part.strip())

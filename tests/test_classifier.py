@@ -58,6 +58,7 @@ def make_classifier(backbone, **kwargs):
     return model
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("name", FAMILIES)
 def test_classifier_head_on_pooled_output(backbones, name):
     """BERT / ALBERT: logits = dense(backbone pooler); RoBERTa / DistilBERT (no pooler):
@@ -90,8 +91,9 @@ def test_classifier_dynamic_batch(backbones):
     np.testing.assert_allclose(two, full[[4, 0]], **TOL)
 
 
-@pytest.mark.parametrize("name, mode", [("bert", "hard"), ("albert_g1", "soft"), ("roberta", "hard"),
-                                        ("distilbert", "soft")])
+@pytest.mark.parametrize("name, mode", [("bert", "hard"), ("albert_g1", "soft"),
+                                        pytest.param("roberta", "hard", marks=pytest.mark.jax),
+                                        pytest.param("distilbert", "soft", marks=pytest.mark.jax)])
 def test_classifier_keras_save_load(backbones, tmp_path, name, mode):
     backbone = backbones[name]
     retention = shrinking(len(model_schedule(backbone))) if mode == "hard" else None
@@ -175,6 +177,7 @@ def text_model(tiny_preset):
     return PowerBertClassifier.from_preset(str(tiny_preset), num_classes=2, sequence_length=16, retention="8,4")
 
 
+@pytest.mark.jax
 def test_predict_takes_raw_strings(text_model):
     """predict() on strings equals predict() on keras-hub's own preprocessor output."""
     texts = ["the quick brown fox", "a dog", "was it good"]
@@ -195,6 +198,7 @@ def test_predict_strings_without_preprocessor_is_refused(backbones):
         model.predict(["some text"], verbose=0)
 
 
+@pytest.mark.jax
 def test_fit_refuses_soft_mode_and_trains_hard_mode(backbones):
     soft = make_classifier(backbones["bert"], mode="soft")
     inputs = make_inputs(BATCH_LENGTHS, seed=30)

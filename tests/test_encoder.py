@@ -8,10 +8,13 @@ significance and ranking computed in numpy from the spec. Runs on TensorFlow and
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 import keras
 import keras_hub
+from keras_hub.layers import TransformerEncoder
 
 from conftest import BACKBONE_SPECS, FAMILIES, has_segments, make_backbone, np_, randomize
 from power_bert_tf import PowerBertEncoder, RetentionConfigError, UnsupportedBackboneError
@@ -37,11 +40,18 @@ def num_calls(backbone):
 
 
 def keras_hub_schedule(backbone):
-    """The layer applied at each depth, as keras-hub's backbones loop over them."""
-    if is_albert(backbone):
-        per_group = backbone.num_layers // backbone.num_groups
-        return [layer for group in backbone.transformer_layers for _ in range(per_group) for layer in group]
-    return list(backbone.transformer_layers)
+    """The transformer layer applied at each depth, recorded while keras-hub's own backbone runs
+    (independent of the adapters' schedules, which this checks)."""
+    calls = []
+    original = TransformerEncoder.call
+
+    def recording(self, *args, **kwargs):
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    with mock.patch.object(TransformerEncoder, "call", recording):
+        backbone(inputs_for(backbone, [4], seq=4), training=False)
+    return calls
 
 
 def backbone_outputs(backbone, inputs):
@@ -133,6 +143,16 @@ def reference_hard(backbone, inputs, keep):
     return x, pool(backbone, x), mask, kept_per_layer
 
 
+def assert_matches_reference(got, reference):
+    """An encoder's hard-mode outputs (with kept positions) against `reference_hard`'s."""
+    seq_out, pooled, mask, kept = reference
+    for got_pos, ref_pos in zip(got["kept_positions"], kept):
+        np.testing.assert_array_equal(np_(got_pos), ref_pos)
+    np.testing.assert_array_equal(np_(got["padding_mask"]).astype(bool), mask)
+    np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL_SCORES)
+    np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL_SCORES)
+
+
 @pytest.fixture(scope="module")
 def backbones():
     return {name: make_backbone(name, seed=i) for i, name in enumerate(NAMES)}
@@ -143,7 +163,7 @@ def backbones():
 
 @pytest.mark.parametrize(
     "name, seq",
-    [(name, SEQ) for name in NAMES]
+    [pytest.param(name, SEQ, marks=pytest.mark.jax) for name in NAMES]
     + [("bert", 32), ("bert", 7), ("albert_g2r2", 32), ("albert_g1", 7), ("roberta", 32), ("distilbert", 7)],
 )
 def test_no_elimination_matches_backbone(backbones, name, seq):
@@ -159,6 +179,7 @@ def test_no_elimination_matches_backbone(backbones, name, seq):
     np.testing.assert_array_equal(np_(got["padding_mask"]), inputs["padding_mask"])
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("name", NAMES)
 def test_full_retention_matches_backbone(backbones, name):
     backbone = backbones[name]
@@ -176,6 +197,7 @@ def test_full_retention_matches_backbone(backbones, name):
             np.testing.assert_array_equal(np_(kept), np.tile(np.arange(SEQ), (len(BATCH_LENGTHS), 1)))
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("name", NAMES)
 def test_soft_all_ones_matches_backbone(backbones, name):
     backbone = backbones[name]
@@ -191,6 +213,7 @@ def test_soft_all_ones_matches_backbone(backbones, name):
     np.testing.assert_allclose(np_(got["pooled_output"]), expected_pooled, **TOL_SCORES)
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("name", ["bert", "albert_g2r2", "roberta"])
 def test_soft_zero_tail_at_last_layer(backbones, name):
     """Soft retention (1 x m, 0 x rest) at the last layer only: the positions HardExtract(m) keeps
@@ -259,7 +282,8 @@ def test_soft_zero_retention_changes_output(backbones):
 # Hard mode
 
 
-@pytest.mark.parametrize("general_path", [False, True], ids=["kept-queries", "general"])
+@pytest.mark.parametrize("general_path", [pytest.param(False, marks=pytest.mark.jax), True],
+                         ids=["kept-queries", "general"])
 @pytest.mark.parametrize("name", NAMES)
 def test_hard_matches_independent_reference(backbones, name, general_path, monkeypatch):
     if general_path:  # the fallback for non-stock attention: whole sublayer, then extraction
@@ -269,12 +293,7 @@ def test_hard_matches_independent_reference(backbones, name, general_path, monke
     inputs = inputs_for(backbone, BATCH_LENGTHS, seed=4)
     encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
     got = encoder(inputs, training=False, return_kept_positions=True)
-    seq_out, pooled, mask, kept = reference_hard(backbone, inputs, keep)
-    for got_pos, ref_pos in zip(got["kept_positions"], kept):
-        np.testing.assert_array_equal(np_(got_pos), ref_pos)
-    np.testing.assert_array_equal(np_(got["padding_mask"]).astype(bool), mask)
-    np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL_SCORES)
-    np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL_SCORES)
+    assert_matches_reference(got, reference_hard(backbone, inputs, keep))
     assert tuple(got["sequence_output"].shape) == (len(BATCH_LENGTHS), keep[-1], backbone.hidden_dim)
 
 
@@ -374,6 +393,7 @@ def test_hard_encoder_in_tf_function_unknown_shapes(backbones):
         np.testing.assert_allclose(seq_out.numpy(), np_(eager["sequence_output"]), **TOL)
 
 
+@pytest.mark.jax
 def test_encoder_errors(backbones):
     backbone = backbones["bert"]
     with pytest.raises(ValueError):
@@ -414,9 +434,15 @@ def test_encoder_flops_fraction(backbones):
 # --------------------------------------------------------------------------------------------------------
 # Hard mode on any input length, padding holes, training mode
 
+# Each new input shape costs JAX's eager mode seconds of compilation: JAX checks the two
+# families with their own embeddings / schedules here; TensorFlow checks every case.
+JAX_ANY_LENGTH = (("albert_g2r2", 24), ("roberta", 24))
 
-@pytest.mark.parametrize("seq", [7, 16, 24, 32])
-@pytest.mark.parametrize("name", NAMES)
+
+@pytest.mark.parametrize("name, seq", [
+    *((name, seq) for name in NAMES for seq in (7, 16, 24, 32) if (name, seq) not in JAX_ANY_LENGTH),
+    *(pytest.param(*case, marks=pytest.mark.jax) for case in JAX_ANY_LENGTH),
+])
 def test_hard_any_length_matches_reference(backbones, name, seq):
     """No sequence_length: one retention serves every input length up to the backbone's maximum;
     entries above the current length keep everything."""
@@ -426,17 +452,12 @@ def test_hard_any_length_matches_reference(backbones, name, seq):
     lengths = [seq, max(1, seq - 5), max(1, seq // 3)]
     inputs = inputs_for(backbone, lengths, seq=seq, seed=seq)
     got = encoder(inputs, training=False, return_kept_positions=True)
-    seq_out, pooled, mask, kept = reference_hard(backbone, inputs, keep)
-    for got_pos, ref_pos in zip(got["kept_positions"], kept):
-        np.testing.assert_array_equal(np_(got_pos), ref_pos)
-    np.testing.assert_array_equal(np_(got["padding_mask"]).astype(bool), mask)
-    np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL_SCORES)
-    np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL_SCORES)
+    assert_matches_reference(got, reference_hard(backbone, inputs, keep))
     assert got["sequence_output"].shape[1] == min(seq, keep[-1])
 
 
 @pytest.mark.parametrize("general_path", [False, True], ids=["kept-queries", "general"])
-@pytest.mark.parametrize("name", ["bert", "albert_g2r2", "roberta"])
+@pytest.mark.parametrize("name", [pytest.param("bert", marks=pytest.mark.jax), "albert_g2r2", "roberta"])
 def test_hard_padding_holes_in_the_middle(backbones, name, general_path, monkeypatch):
     """Padding between real tokens: the kept vectors' mask must be gathered at the kept positions
     (slicing the first `keep` mask entries would mark real tokens as padding and vice versa)."""
@@ -447,14 +468,10 @@ def test_hard_padding_holes_in_the_middle(backbones, name, general_path, monkeyp
     inputs = inputs_for(backbone, BATCH_LENGTHS, seed=21, holes=True)
     assert not np.all(np.diff(inputs["padding_mask"].astype(int), axis=1) <= 0)  # holes really exist
     got = PowerBertEncoder(backbone, retention=keep)(inputs, training=False, return_kept_positions=True)
-    seq_out, pooled, mask, kept = reference_hard(backbone, inputs, keep)
-    for got_pos, ref_pos in zip(got["kept_positions"], kept):
-        np.testing.assert_array_equal(np_(got_pos), ref_pos)
-    np.testing.assert_array_equal(np_(got["padding_mask"]).astype(bool), mask)
-    np.testing.assert_allclose(np_(got["sequence_output"]), seq_out, **TOL_SCORES)
-    np.testing.assert_allclose(np_(got["pooled_output"]), pooled, **TOL_SCORES)
+    assert_matches_reference(got, reference_hard(backbone, inputs, keep))
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("general_path", [False, True], ids=["kept-queries", "general"])
 def test_hard_training_ranks_on_probabilities_before_dropout(general_path, monkeypatch):
     """training=True: attention dropout changes the outputs but not what is kept, because
@@ -483,6 +500,7 @@ def test_hard_training_ranks_on_probabilities_before_dropout(general_path, monke
 # Adapters
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("name", NAMES)
 def test_adapter_schedule_is_keras_hubs_loop(backbones, name):
     backbone = backbones[name]
@@ -490,6 +508,7 @@ def test_adapter_schedule_is_keras_hubs_loop(backbones, name):
     assert [id(layer) for layer in schedule] == [id(layer) for layer in keras_hub_schedule(backbone)]
 
 
+@pytest.mark.jax
 def test_untested_library_versions_are_refused(monkeypatch):
     check_versions({"keras": "3.15.1", "keras_hub": "0.32.0"})
     with pytest.raises(UnsupportedBackboneError, match="keras_hub 0.32.x, found 0.40.0"):

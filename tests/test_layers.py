@@ -9,6 +9,8 @@ import keras
 
 from power_bert_tf import HardExtract, SignificanceScore, SoftExtract
 
+pytestmark = pytest.mark.jax  # also run under KERAS_BACKEND=jax (README test command)
+
 # --------------------------------------------------------------------------------------------------------
 # Independent numpy references (written from the spec, not from the code)
 

@@ -27,16 +27,6 @@ pytestmark = pytest.mark.tensorflow_only
 run_glue_script = load_script("run_glue")
 
 
-@pytest.fixture(scope="module")
-def preset(tiny_preset) -> Path:
-    return tiny_preset
-
-
-@pytest.fixture(scope="module")
-def glue_root(tiny_glue) -> Path:
-    return tiny_glue
-
-
 def _run(argv: list[str]) -> int:
     return run_glue_script.main([str(a) for a in argv])
 
@@ -70,8 +60,8 @@ def test_pipeline_writes_every_artifact(cola_run):
     assert search_log[-1]["masses"] == pytest.approx(saved["masses"])
 
 
-def test_eval_only_reproduces_retrain_metric(cola_run, glue_root, tmp_path):
-    code = _run(["--task", "cola", "--data-dir", glue_root / "CoLA", "--checkpoint", cola_run,
+def test_eval_only_reproduces_retrain_metric(cola_run, tiny_glue, tmp_path):
+    code = _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
                  "--eval-only", "--output-dir", tmp_path])
     assert code == 0
     evaluated = json.loads((tmp_path / "eval_results.json").read_text())
@@ -81,20 +71,20 @@ def test_eval_only_reproduces_retrain_metric(cola_run, glue_root, tmp_path):
     assert evaluated["retention"] == results["retention"]
 
 
-def test_predict_only_pred_glue(cola_run, glue_root, tmp_path):
-    code = _run(["--task", "cola", "--data-dir", glue_root / "CoLA", "--checkpoint", cola_run,
+def test_predict_only_pred_glue(cola_run, tiny_glue, tmp_path):
+    code = _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
                  "--predict-only", "--pred-glue", "--output-dir", tmp_path])
     assert code == 0
     with open(tmp_path / "CoLA.tsv") as handle:
         rows = list(csv.reader(handle, delimiter="\t"))
-    test = data.read_glue_split("cola", "test", glue_root / "CoLA")
+    test = data.read_glue_split("cola", "test", tiny_glue / "CoLA")
     assert rows[0] == ["index", "prediction"]
     assert [int(r[0]) for r in rows[1:]] == list(test.indices)
     assert {r[1] for r in rows[1:]} <= {"0", "1"}
 
 
-def test_steps_run_on_their_own(cola_run, glue_root, tmp_path):
-    code = _run(["--task", "cola", "--data-dir", glue_root / "CoLA",
+def test_steps_run_on_their_own(cola_run, tiny_glue, tmp_path):
+    code = _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA",
                  "--checkpoint", cola_run / "finetune.keras", "--steps", "retrain",
                  "--retention-config", "20,10", "--seq-len", 24, "--epochs", 1,
                  "--batch-size", 8, "--output-dir", tmp_path, "--quiet"])
@@ -110,10 +100,10 @@ def test_steps_run_on_their_own(cola_run, glue_root, tmp_path):
     assert results["backbone"] == run_config["backbone"] == original_backbone
 
 
-def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, glue_root, tmp_path):
+def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, tiny_glue, tmp_path):
     from power_bert_tf.benchmark import BenchmarkConfig, load_models
 
-    assert _run(["--task", "cola", "--data-dir", glue_root / "CoLA",
+    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA",
                  "--checkpoint", cola_run / "finetune.keras", "--steps", "retrain",
                  "--retention-config", "12,6", "--seq-len", 24, "--epochs", 1,
                  "--batch-size", 8, "--output-dir", tmp_path, "--quiet"]) == 0
@@ -133,10 +123,10 @@ def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, glu
 
 
 @pytest.mark.parametrize("task", [t for t in data.TASKS if t != "cola"])
-def test_every_task_fine_tunes_evaluates_and_predicts(task, preset, glue_root, tmp_path):
-    directory = glue_root / data.get_task(task).directory
+def test_every_task_fine_tunes_evaluates_and_predicts(task, tiny_preset, tiny_glue, tmp_path):
+    directory = tiny_glue / data.get_task(task).directory
     common = ["--task", task, "--data-dir", directory, "--seq-len", 24, "--batch-size", 8]
-    assert _run(common + ["--backbone", preset, "--steps", "finetune", "--epochs", 1,
+    assert _run(common + ["--backbone", tiny_preset, "--steps", "finetune", "--epochs", 1,
                           "--output-dir", tmp_path, "--quiet"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     metric = data.get_task(task).metric
@@ -161,12 +151,12 @@ def test_every_task_fine_tunes_evaluates_and_predicts(task, preset, glue_root, t
     (["--task", "cola", "--retention-config", "10,2.5"], "entry 2 is '2.5'"),
     (["--task", "cola", "--pred-glue"], "--pred-glue needs --predict-only"),
 ])
-def test_bad_flags_are_refused_in_one_line(argv, message, preset, glue_root, capsys, monkeypatch):
+def test_bad_flags_are_refused_in_one_line(argv, message, tiny_preset, tiny_glue, capsys, monkeypatch):
     monkeypatch.setattr(PowerBertClassifier, "__init__", _no_model_please)
     argv = list(argv)
     if "--data-dir" not in argv:
-        argv += ["--data-dir", glue_root / "CoLA"]
-    code = _run(argv + ["--backbone", preset, "--seq-len", 24])
+        argv += ["--data-dir", tiny_glue / "CoLA"]
+    code = _run(argv + ["--backbone", tiny_preset, "--seq-len", 24])
     error = capsys.readouterr().err.strip()
     assert code == 2
     assert len(error.splitlines()) == 1 and message in error, error
@@ -176,12 +166,12 @@ def _no_model_please(*args, **kwargs):
     raise AssertionError("a model was built before the flags were checked")
 
 
-def test_bad_data_file_names_file_and_line(preset, tmp_path, capsys):
+def test_bad_data_file_names_file_and_line(tiny_preset, tmp_path, capsys):
     directory = write_task("cola", tmp_path)
     lines = (directory / "train.tsv").read_text().splitlines()
     lines[4] = "gj04\tmaybe\t\tA sentence ."
     (directory / "train.tsv").write_text("\n".join(lines) + "\n")
-    code = _run(["--task", "cola", "--data-dir", directory, "--backbone", preset, "--seq-len", 24,
+    code = _run(["--task", "cola", "--data-dir", directory, "--backbone", tiny_preset, "--seq-len", 24,
                  "--output-dir", tmp_path / "out", "--quiet"])
     error = capsys.readouterr().err.strip()
     assert code == 2 and f"{directory / 'train.tsv'}:5:" in error, error
@@ -203,11 +193,11 @@ def test_real_cola_subsample_with_minilm(tmp_path):
     assert -100 <= results["power"] <= 100 and -100 <= results["baseline"] <= 100
 
 
-def test_retention_gradients_cli(cola_run, glue_root, tmp_path, capsys):
+def test_retention_gradients_cli(cola_run, tiny_glue, tmp_path, capsys):
     script = load_script("retention_gradients")
     out = tmp_path / "gradients.json"
     code = script.main(["--task", "cola", "--checkpoint", str(cola_run / "finetune.keras"),
-                        "--data-dir", str(glue_root / "CoLA"), "--batches", "2", "--batch-size", "4",
+                        "--data-dir", str(tiny_glue / "CoLA"), "--batches", "2", "--batch-size", "4",
                         "--lambda", "1e-3,1", "--json", str(out)])
     assert code == 0
     payload = json.loads(out.read_text())
@@ -219,5 +209,5 @@ def test_retention_gradients_cli(cola_run, glue_root, tmp_path, capsys):
     assert script.main(["--task", "colaa", "--checkpoint", "x"]) == 2
     assert "--task: unknown task 'colaa'" in capsys.readouterr().err
     assert script.main(["--task", "cola", "--checkpoint", str(tmp_path / "none.keras"),
-                        "--data-dir", str(glue_root / "CoLA")]) == 2
+                        "--data-dir", str(tiny_glue / "CoLA")]) == 2
     assert "none.keras: no such file" in capsys.readouterr().err

@@ -29,30 +29,20 @@ def cola_metrics(labels, predictions):
 
 
 @pytest.fixture(scope="module")
-def preset(tiny_preset) -> Path:
-    return tiny_preset
-
-
-@pytest.fixture(scope="module")
-def glue_root(tiny_glue) -> Path:
-    return tiny_glue
-
-
-@pytest.fixture(scope="module")
 def cola_run(tiny_run) -> Path:
     return tiny_run
 
 
 # -- the pieces of the loop ------------------------------------------------------
-def _soft_model(preset: Path, seq_len: int = 16) -> PowerBertClassifier:
+def _soft_model(tiny_preset: Path, seq_len: int = 16) -> PowerBertClassifier:
     model = PowerBertClassifier.from_preset(
-        str(preset), num_classes=2, sequence_length=seq_len, mode="soft", dropout=0.0
+        str(tiny_preset), num_classes=2, sequence_length=seq_len, mode="soft", dropout=0.0
     )
     return model
 
 
-def test_mass_penalty_equals_independent_computation(preset):
-    model = _soft_model(preset)
+def test_mass_penalty_equals_independent_computation(tiny_preset):
+    model = _soft_model(tiny_preset)
     rng = np.random.default_rng(0)
     values = [rng.uniform(0, 1, 16).astype("float32") for _ in model.encoder.soft_extract_layers]
     for layer, value in zip(model.encoder.soft_extract_layers, values):
@@ -71,17 +61,17 @@ def test_warmup_linear_decay_shape():
     assert np.all(np.diff(lrs[10:]) < 0) and lrs[-1] == pytest.approx(1 / 90, rel=1e-5)
 
 
-def _tiny_data(preset: Path, glue_root: Path, batch_size: int = 8):
-    examples = data.read_glue_split("cola", "train", glue_root / "CoLA")
-    preprocessor = _soft_model(preset).preprocessor
+def _tiny_data(tiny_preset: Path, tiny_glue: Path, batch_size: int = 8):
+    examples = data.read_glue_split("cola", "train", tiny_glue / "CoLA")
+    preprocessor = _soft_model(tiny_preset).preprocessor
     dataset = data.make_split_dataset(examples, preprocessor, batch_size)
     return examples, dataset
 
 
 @pytest.mark.parametrize("lam", [0.0, 5.0])
-def test_lambda_drives_mass(preset, glue_root, lam):
-    model = _soft_model(preset)
-    examples, dataset = _tiny_data(preset, glue_root)
+def test_lambda_drives_mass(tiny_preset, tiny_glue, lam):
+    model = _soft_model(tiny_preset)
+    examples, dataset = _tiny_data(tiny_preset, tiny_glue)
     trainer = Trainer(
         model, TrainConfig(epochs=4, lr_bert=1e-4, lr_soft_extract=0.12, lambda_=lam, warmup_fraction=0.0),
         cola_metrics, "mcc", steps_per_epoch=3, verbose=0,
@@ -98,8 +88,8 @@ def test_lambda_drives_mass(preset, glue_root, lam):
         assert masses[-1] <= masses[0]  # deeper layers pay more per vector
 
 
-def test_save_checkpoint_keeps_previous_checkpoint_on_failure(preset, tmp_path, monkeypatch):
-    model = _soft_model(preset)
+def test_save_checkpoint_keeps_previous_checkpoint_on_failure(tiny_preset, tmp_path, monkeypatch):
+    model = _soft_model(tiny_preset)
     path = str(tmp_path / "best.keras")
     save_checkpoint(model, path)
     before = Path(path).read_bytes()
@@ -129,7 +119,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     from power_bert_tf.pipeline import make_strategy
     from power_bert_tf.training import Trainer, TrainConfig
 
-    preset = sys.argv[1]
+    tiny_preset = sys.argv[1]
     results = {}
     rng = np.random.default_rng(0)
     features = {"token_ids": rng.integers(5, 20, (8, 12)).astype("int32"),
@@ -141,7 +131,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
         strategy = make_strategy(name)
         with strategy.scope():
             keras.utils.set_random_seed(1)
-            model = PowerBertClassifier.from_preset(preset, num_classes=2, sequence_length=12,
+            model = PowerBertClassifier.from_preset(tiny_preset, num_classes=2, sequence_length=12,
                                                     mode="soft", dropout=0.0)
             trainer = Trainer(model, TrainConfig(epochs=1, lr_bert=1e-3, lr_soft_extract=1e-2,
                                                  lambda_=0.1, warmup_fraction=0.0),
@@ -156,10 +146,10 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_mirrored_strategy_matches_one_device(preset, tmp_path):
+def test_mirrored_strategy_matches_one_device(tiny_preset, tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
-    completed = subprocess.run([sys.executable, str(script), str(preset)], capture_output=True,
+    completed = subprocess.run([sys.executable, str(script), str(tiny_preset)], capture_output=True,
                                text=True, timeout=300, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -172,7 +162,7 @@ def test_mirrored_strategy_matches_one_device(preset, tmp_path):
 
 
 # -- choosing LAMBDA before a search -----------------------------------------------
-def test_retention_gradients_match_finite_differences(cola_run, glue_root):
+def test_retention_gradients_match_finite_differences(cola_run, tiny_glue):
     from power_bert_tf.training import retention_gradients
 
     task = data.get_task("cola")
@@ -181,7 +171,7 @@ def test_retention_gradients_match_finite_differences(cola_run, glue_root):
     # A 1-epoch tiny model barely reads its input; a sharper head makes the gradients measurable.
     kernel = model.output_dense.kernel
     kernel.assign(kernel * 1000.0)
-    examples = data.load_split(task, "train", str(glue_root / "CoLA")).take(8, seed=0)
+    examples = data.load_split(task, "train", str(tiny_glue / "CoLA")).take(8, seed=0)
     texts = tf.constant(list(examples.texts[0]))
     features = model.preprocessor(texts)
     labels = tf.constant(examples.labels)

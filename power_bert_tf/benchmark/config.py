@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from power_bert_tf.config import option
+
 # BERT-base (Devlin et al., 2019) for --random-bert-base.
 BERT_BASE = dict(
     vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768,
@@ -48,23 +50,34 @@ class BenchmarkConfig:
         seed: seeds the random weights, random ids and the dev subset.
     """
 
-    checkpoint: str | None = None
-    retention: str | None = None
-    batch_size: int = 128
-    seq_len: int | None = None
-    repeats: int = 10
-    warmup: int = 2
-    data_dir: str | None = None
-    max_examples: int | None = None
-    task: str | None = None
-    baseline: str = "auto"
-    extras: bool = True
-    profile: bool = False
-    random_bert_base: bool = False
+    checkpoint: str | None = option(
+        None, "a run's output directory (retrain.keras, finetune.keras, run_config.json) or a hard-mode "
+        ".keras file")
+    retention: str | None = option(
+        None, "e.g. 29,28,26,...: time this configuration instead of the checkpoint's", flag="--retention-config")
+    batch_size: int = option(128, "rows per timed batch (128, as the paper)")
+    seq_len: int | None = option(
+        None, "padded input length (default: the run's sequence_length; 128 with --random-bert-base)")
+    repeats: int = option(10, "timed calls per variant; the median is reported")
+    warmup: int = option(2, "untimed calls per variant first")
+    data_dir: str | None = option(
+        None, "the task's GLUE directory with the dev file (default: $GLUE_DIR/<Task> from run_config.json's "
+        "task, else TFDS)")
+    max_examples: int | None = option(None, "use a random subset of the dev set of this size")
+    task: str | None = option(None, "GLUE task (default: run_config.json's)")
+    baseline: str = option(
+        "auto", "baseline weights: finetune.keras, or retrain.keras with no elimination (auto: finetune.keras "
+        "when present)", choices=BASELINES)
+    extras: bool = option(
+        True, "skip the whole-dev-set passes (bucketed timing, metrics)", flag="--no-extras", invert=True)
+    profile: bool = option(False, "also time the pieces of each layer")
+    random_bert_base: bool = option(
+        False, "no checkpoint: random BERT-base weights (12 layers, 768, 3072, 12 heads) on random ids; "
+        "needs --retention-config")
     random_backbone: dict = field(default_factory=lambda: dict(BERT_BASE))
-    backend_note: str | None = None
+    backend_note: str | None = option(None, "free text stored in the JSON (e.g. how threads were pinned)")
     command: str | None = None
-    seed: int = 0
+    seed: int = option(0, "seeds the random weights, random ids and the dev subset")
 
     def check(self) -> None:
         """Refuse impossible sizes before any model is built.
@@ -72,6 +85,14 @@ class BenchmarkConfig:
         Raises:
             BenchmarkError: naming the flag.
         """
+        if self.checkpoint is None and not self.random_bert_base:
+            raise BenchmarkError("--checkpoint is required (or --random-bert-base)")
+        if self.checkpoint is not None and self.random_bert_base:
+            raise BenchmarkError("--checkpoint and --random-bert-base exclude each other")
+        if self.random_bert_base and self.retention is None:
+            raise BenchmarkError("--random-bert-base needs --retention-config")
+        if self.seq_len is not None and self.seq_len < 1:
+            raise BenchmarkError("--seq-len must be at least 1")
         if self.batch_size < 1 or self.repeats < 1 or self.warmup < 0:
             raise BenchmarkError("--batch-size and --repeats must be at least 1, --warmup at least 0")
         if self.max_examples is not None and self.max_examples < 1:
