@@ -17,10 +17,10 @@ import tensorflow as tf
 
 from power_bert_tf import data
 from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
-from power_bert_tf.config import PipelineError, RunConfig, format_summary
+from power_bert_tf.config import PipelineError, RunConfig, check_target_flops, format_summary
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
-from power_bert_tf.retention import RetentionConfig
+from power_bert_tf.retention import RetentionConfig, project_onto_budget
 from power_bert_tf.runs import (
     DELIVERED,
     STARTS_FROM,
@@ -159,6 +159,10 @@ class Pipeline:
                 "the search step needs a fine-tuned model, but the checkpoint is a retrained "
                 f"(hard-mode, retention {model.retention}) model: pass the run's finetune.keras"
             )
+        adapter = model.encoder.adapter
+        budget = (config.seq_len, adapter.hidden_dim, adapter.intermediate_dim)
+        if config.target_flops is not None:  # a preset name had no config files to check it against
+            check_target_flops(config.target_flops, model.encoder.num_layers, *budget)
         with self.strategy.scope():
             model = model.with_mode("soft")
         search = TrainConfig(
@@ -167,11 +171,14 @@ class Pipeline:
         )
         history, _, results["seconds"]["search"] = self._train(model, "search", train, dev, search)
         masses = model.encoder.retention_masses()
-        retention = RetentionConfig.from_masses(masses)
+        searched = RetentionConfig.from_masses(masses)
+        retention = searched
+        if config.target_flops is not None:
+            retention = project_onto_budget(masses, config.target_flops, *budget)
         results["search_metric"] = history[-1].metrics[self.task.metric]
         self.run_dir.write("retention.json", {
-            "retention": retention.to_list(), "searched": retention.to_list(), "masses": masses,
-            "lambda": config.lambda_, "seq_len": config.seq_len,
+            "retention": retention.to_list(), "searched": searched.to_list(), "masses": masses,
+            "lambda": config.lambda_, "target_flops": config.target_flops, "seq_len": config.seq_len,
         })
         return model, retention
 
@@ -182,15 +189,17 @@ class Pipeline:
         _, results["power"], results["seconds"]["retrain"] = self._train(model, "retrain", train, dev, retrain)
         results["retention"] = retention.to_list()
         results["flops_fraction"] = model.flops_fraction(self.config.seq_len)
+        results["target_flops"] = self.config.target_flops
         self.run_dir.write("retention.json", {**self.run_dir.retention(), "retention": retention.to_list()})
         return model
 
     def run(self) -> dict:
         """Run the configured steps; returns (and writes) results.json's content."""
         config, task = self.config, self.task
+        # The data first: a bad file stops the run before any model is built.
+        train_examples, dev_examples = self.examples("train"), self.examples("dev")
         model = self.initial_model()
         retention = config.retention_config(num_layers=model.encoder.num_layers)
-        train_examples, dev_examples = self.examples("train"), self.examples("dev")
         train = (train_examples, self.dataset(train_examples, shuffle=True))
         dev = (dev_examples, self.dataset(dev_examples))
         self._write_run_config()
@@ -199,6 +208,7 @@ class Pipeline:
             "task": task.name, "backbone": self._backbone_source(), "started_from": self._started_from(),
             "metric": task.metric, "seq_len": config.seq_len, "train_examples": len(train_examples),
             "dev_examples": len(dev_examples), "hyper_parameters": config.hyper_parameters(),
+            "defaults_applied": config.applied_defaults,
         })
         results.setdefault("seconds", {})
 

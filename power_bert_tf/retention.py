@@ -133,9 +133,10 @@ class RetentionConfig:
     ) -> float:
         """Encoder FLOPs at this configuration over the full model's.
 
-        Analytic: a layer's attention sublayer (Q/K/V/output projections and
-        the two seq x seq products) runs on its input length, its
-        feed-forward sublayer on its output length.
+        Counted as the implementation computes (`PowerBertEncoder` in hard
+        mode): a layer's Q/K/V projections and its two seq x seq products run on
+        its input length; its attention output projection (on the kept queries
+        only) and its feed-forward sublayer on its output length.
         """
         return _encoder_flops(self, seq_len, hidden_dim, intermediate_dim) / full_model_flops(
             seq_len, len(self.keep), hidden_dim, intermediate_dim
@@ -143,11 +144,11 @@ class RetentionConfig:
 
 
 def _encoder_flops(config, seq_len, hidden_dim, intermediate_dim) -> float:
-    """The one FLOPs count: per layer 2(4 n_in d^2 + 2 n_in^2 d) + 2(2 n_out d f)."""
+    """The one FLOPs count: per layer 2(3 n_in d^2 + n_out d^2 + 2 n_in^2 d) + 2(2 n_out d f)."""
     d, f = float(hidden_dim), float(intermediate_dim)
     total = 0.0
     for n_in, n_out in config.layer_lengths(seq_len):
-        attention = 2 * (4 * n_in * d * d + 2 * n_in * n_in * d)
+        attention = 2 * (3 * n_in * d * d + n_out * d * d + 2 * n_in * n_in * d)
         feed_forward = 2 * (2 * n_out * d * f)
         total += attention + feed_forward
     return total
@@ -188,6 +189,58 @@ def truncation_length(
         if gap < best_gap - 1e-12:
             best, best_gap = length, gap
     return best
+
+
+def project_onto_budget(
+    masses: Sequence[float], target: float, seq_len: int, hidden_dim: int, intermediate_dim: int
+) -> RetentionConfig:
+    """The configuration of a search's masses whose FLOPs fraction is closest to `target`.
+
+    Every layer's mass is scaled by one factor, so the search's allocation across layers is
+    kept, and rounded as `RetentionConfig.from_masses` rounds; the factor is found by bisection
+    (the FLOPs fraction only grows with it). However far the search went, the result lands as
+    close to `target` as whole word-vector counts allow.
+
+    Args:
+        masses: each layer's retention mass (the sum of its SoftExtract weights).
+        target: the FLOPs fraction to reach, in (0, 1].
+        seq_len, hidden_dim, intermediate_dim: what the fraction is counted at.
+
+    Raises:
+        RetentionConfigError: a target outside (0, 1] or below the cheapest configuration
+            (one word-vector after every layer), naming that minimum.
+
+    Example:
+    >>> config = project_onto_budget([60.2, 40.7, 30.1, 20.9, 10.5, 3.2], 0.5, 64, 384, 1536)
+    >>> round(config.flops_fraction(64, 384, 1536), 2)
+    0.5
+    """
+    if not 0.0 < target <= 1.0:
+        raise RetentionConfigError(f"target FLOPs fraction {target} is not in (0, 1]")
+    masses = [max(float(mass), 0.0) for mass in masses]
+    if not any(masses):
+        masses = [1.0] * len(masses)
+
+    def config(scale: float) -> RetentionConfig:
+        return RetentionConfig.from_masses([min(float(seq_len), scale * mass) for mass in masses])
+
+    def fraction(candidate: RetentionConfig) -> float:
+        return candidate.flops_fraction(seq_len, hidden_dim, intermediate_dim)
+
+    cheapest = RetentionConfig((1,) * len(masses))
+    if target < fraction(cheapest) - 1e-12:
+        raise RetentionConfigError(
+            f"target FLOPs fraction {target} is below the cheapest configuration's "
+            f"{fraction(cheapest):.3f} (one word-vector after every layer)"
+        )
+    low, high = 0.0, float(seq_len) / min(mass for mass in masses if mass > 0)
+    for _ in range(64):
+        middle = (low + high) / 2
+        if fraction(config(middle)) > target:
+            high = middle
+        else:
+            low = middle
+    return min((config(low), config(high)), key=lambda candidate: abs(fraction(candidate) - target))
 
 
 def _as_int(value, index: int) -> int:

@@ -211,3 +211,19 @@ def test_fit_refuses_soft_mode_and_trains_hard_mode(backbones):
                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = hard.fit(inputs, labels, epochs=3, batch_size=4, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.mark.parametrize("name", ["roberta", "distilbert", "albert_g1"])
+def test_local_presets_of_every_family_load(backbones, name, tmp_path):
+    """Offline, a local keras-hub preset directory of any supported family loads by path,
+    with its weights, and wires into a classifier."""
+    from power_bert_tf import load_backbone
+
+    backbones[name].save_to_preset(str(tmp_path))
+    loaded = load_backbone(str(tmp_path))
+    assert type(loaded) is type(backbones[name])
+    for a, b in zip(backbones[name].weights, loaded.weights):
+        np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
+    model = PowerBertClassifier(loaded, num_classes=2, retention=shrinking(len(model_schedule(loaded))))
+    inputs = make_inputs(BATCH_LENGTHS, seed=40, segments=has_segments(loaded))
+    assert tuple(model(inputs).shape) == (len(BATCH_LENGTHS), 2)

@@ -421,7 +421,8 @@ def test_encoder_flops_fraction(backbones):
     def flops(ks):
         total, n_in = 0, SEQ
         for k in ks:
-            total += 2 * (4 * n_in * d * d + 2 * n_in * n_in * d) + 2 * (2 * k * d * f)
+            # output projection on the kept queries only (the kept-queries path)
+            total += 2 * (3 * n_in * d * d + k * d * d + 2 * n_in * n_in * d) + 2 * (2 * k * d * f)
             n_in = k
         return total
 
@@ -517,3 +518,29 @@ def test_untested_library_versions_are_refused(monkeypatch):
         check_versions({"keras": "3.150.0", "keras_hub": "0.32.0"})
     monkeypatch.setenv("POWER_BERT_ALLOW_UNTESTED_VERSIONS", "1")
     check_versions({"keras": "4.0.0", "keras_hub": "1.0.0"})
+
+
+@pytest.mark.jax
+def test_significance_is_float32_under_mixed_precision():
+    """bfloat16 keeps 8 bits of mantissa: summed attention ties often and ties change the kept set,
+    so significance and ranking run in float32 whatever the precision policy."""
+    from power_bert_tf import SignificanceScore
+
+    seen = []
+    original = SignificanceScore.call
+
+    def spy(self, probs, mask):
+        out = original(self, probs, mask)
+        seen.extend(keras.backend.standardize_dtype(t.dtype) for t in (probs, out))
+        return out
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        backbone = make_backbone("bert", seed=3)
+        encoder = PowerBertEncoder(backbone, retention=shrinking(num_calls(backbone)))
+        with mock.patch.object(SignificanceScore, "call", spy):
+            out = encoder(make_inputs(BATCH_LENGTHS, seed=23), training=False)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert keras.backend.standardize_dtype(out["sequence_output"].dtype) == "bfloat16"  # the policy applies
+    assert seen and set(seen) == {"float32"}

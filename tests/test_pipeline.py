@@ -5,22 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from conftest import GLUE_DIR, load_script
 from glue_files import write_task
 from power_bert_tf import data, minilm_directory
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.pipeline import RunConfig
-from power_bert_tf.retention import RetentionConfig
+from power_bert_tf.retention import RetentionConfig, RetentionConfigError
 from power_bert_tf.runs import load_classifier as load_checkpoint
 
 pytestmark = pytest.mark.tensorflow_only
@@ -46,6 +42,10 @@ def test_pipeline_writes_every_artifact(cola_run):
         assert name in names, name
     assert not [n for n in names if "tmp" in n]
     results = json.loads((cola_run / "results.json").read_text())
+    # The tiny backbone is narrower than BERT-base: the run says which defaults it used, and why.
+    assert results["defaults_applied"]["lr_bert"]["value"] == 1e-4
+    assert "hidden size 16 < 768" in results["defaults_applied"]["lr_bert"]["why"]
+    assert results["hyper_parameters"]["lr_bert"] == 1e-4
     for key in ("task", "backbone", "metric", "baseline", "power", "retention", "flops_fraction", "seconds"):
         assert key in results, key
     assert results["task"] == "cola" and results["metric"] == "mcc"
@@ -122,24 +122,6 @@ def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, tin
     assert np.abs(retrained - expected).max() > 1e-5  # the check above can tell the two apart
 
 
-@pytest.mark.parametrize("task", [t for t in data.TASKS if t != "cola"])
-def test_every_task_fine_tunes_evaluates_and_predicts(task, tiny_preset, tiny_glue, tmp_path):
-    directory = tiny_glue / data.get_task(task).directory
-    common = ["--task", task, "--data-dir", directory, "--seq-len", 24, "--batch-size", 8]
-    assert _run(common + ["--backbone", tiny_preset, "--steps", "finetune", "--epochs", 1,
-                          "--output-dir", tmp_path, "--quiet"]) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    metric = data.get_task(task).metric
-    assert results["metric"] == metric and np.isfinite(results["baseline"])
-    assert _run(common + ["--checkpoint", tmp_path, "--retention-config", "12,6",
-                          "--predict-only", "--pred-glue", "--output-dir", tmp_path]) == 0
-    submission = [p for p in os.listdir(tmp_path) if p.endswith(".tsv")]
-    assert len(submission) == 1
-    lines = (tmp_path / submission[0]).read_text().splitlines()
-    test = data.read_glue_split(task, "test", directory)
-    assert len(lines) == len(test) + 1
-
-
 @pytest.mark.parametrize("argv, message", [
     (["--task", "nope"], "unknown task 'nope'"),
     (["--task", "cola", "--data-dir", "/does/not/exist"], "/does/not/exist"),
@@ -150,6 +132,9 @@ def test_every_task_fine_tunes_evaluates_and_predicts(task, tiny_preset, tiny_gl
     (["--task", "cola", "--retention-config", "10,x"], "entry 2 is 'x'"),
     (["--task", "cola", "--retention-config", "10,2.5"], "entry 2 is '2.5'"),
     (["--task", "cola", "--pred-glue"], "--pred-glue needs --predict-only"),
+    (["--task", "cola", "--target-flops", "1.5"], "--target-flops must be in (0, 1], got 1.5"),
+    (["--task", "cola", "--target-flops", "0.2"], "--target-flops: target FLOPs fraction 0.2 is below the "
+                                                  "cheapest configuration's 0.298"),
 ])
 def test_bad_flags_are_refused_in_one_line(argv, message, tiny_preset, tiny_glue, capsys, monkeypatch):
     monkeypatch.setattr(PowerBertClassifier, "__init__", _no_model_please)
@@ -162,19 +147,66 @@ def test_bad_flags_are_refused_in_one_line(argv, message, tiny_preset, tiny_glue
     assert len(error.splitlines()) == 1 and message in error, error
 
 
+def test_target_flops_lands_on_the_budget(cola_run, tiny_glue, tmp_path):
+    """The searched masses are projected onto --target-flops; the retrained model's FLOPs
+    fraction (counted by hand, as the implementation computes) is within 0.02 of it."""
+    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
+                 "--steps", "search,retrain", "--target-flops", 0.6, "--epochs", 1, "--batch-size", 8,
+                 "--output-dir", tmp_path, "--quiet"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    saved = json.loads((tmp_path / "retention.json").read_text())
+    keep = results["retention"]
+    assert saved["target_flops"] == results["target_flops"] == 0.6 and saved["retention"] == keep
+    d, f, seq = 16, 32, 24
+
+    def flops(ks):
+        total, n_in = 0, seq
+        for k in ks:
+            total += 2 * (3 * n_in * d * d + k * d * d + 2 * n_in * n_in * d) + 2 * (2 * k * d * f)
+            n_in = k
+        return total
+
+    assert abs(flops(keep) / flops([seq, seq]) - 0.6) <= 0.02
+    assert results["flops_fraction"] == pytest.approx(flops(keep) / flops([seq, seq]))
+
+
+def test_defaults_follow_the_backbone_and_the_checkpoint(tiny_preset, cola_run, tmp_path):
+    """lr_bert: the task table (tuned for BERT-base) for a BERT-base-wide backbone, 1e-4 for a
+    narrower one, a flag always wins; seq_len and the retention check follow a checkpoint."""
+    narrow = RunConfig(task="cola", backbone=str(tiny_preset)).resolved()
+    assert narrow.lr_bert == 1e-4 and narrow.seq_len == 64
+    assert narrow.applied_defaults["seq_len"] == {"value": 64, "why": "the cola task table"}
+    wide_dir = tmp_path / "wide"
+    wide_dir.mkdir()
+    (wide_dir / "config.json").write_text(json.dumps({"num_hidden_layers": 12, "hidden_size": 768}))
+    wide = RunConfig(task="cola", backbone=str(wide_dir)).resolved()
+    assert wide.lr_bert == data.get_task("cola").lr_bert == 2e-5
+    given = RunConfig(task="cola", backbone=str(tiny_preset), lr_bert=3e-5).resolved()
+    assert given.lr_bert == 3e-5 and "lr_bert" not in given.applied_defaults
+    # The checkpoint was trained at seq_len 24 (CoLA's table says 64).
+    resumed = RunConfig(task="cola", checkpoint=str(cola_run), steps=("retrain",)).resolved()
+    assert resumed.seq_len == 24
+    assert resumed.applied_defaults["seq_len"]["why"] == "the checkpoint's sequence_length"
+    with pytest.raises(RetentionConfigError, match="larger than seq_len 24"):
+        RunConfig(task="cola", checkpoint=str(cola_run), steps=("retrain",), retention="30,20").resolved()
+
+
 def _no_model_please(*args, **kwargs):
     raise AssertionError("a model was built before the flags were checked")
 
 
-def test_bad_data_file_names_file_and_line(tiny_preset, tmp_path, capsys):
+@pytest.mark.parametrize("split", ["train", "dev"])
+def test_bad_data_file_names_file_and_line(split, tiny_preset, tmp_path, capsys, monkeypatch):
+    """Found before any model is built (a bad file costs no backbone load)."""
+    monkeypatch.setattr(PowerBertClassifier, "__init__", _no_model_please)
     directory = write_task("cola", tmp_path)
-    lines = (directory / "train.tsv").read_text().splitlines()
+    lines = (directory / f"{split}.tsv").read_text().splitlines()
     lines[4] = "gj04\tmaybe\t\tA sentence ."
-    (directory / "train.tsv").write_text("\n".join(lines) + "\n")
+    (directory / f"{split}.tsv").write_text("\n".join(lines) + "\n")
     code = _run(["--task", "cola", "--data-dir", directory, "--backbone", tiny_preset, "--seq-len", 24,
                  "--output-dir", tmp_path / "out", "--quiet"])
     error = capsys.readouterr().err.strip()
-    assert code == 2 and f"{directory / 'train.tsv'}:5:" in error, error
+    assert code == 2 and f"{directory / f'{split}.tsv'}:5:" in error, error
 
 
 # -- real data, real weights ---------------------------------------------------------

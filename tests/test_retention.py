@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from power_bert_tf import RetentionConfig, RetentionConfigError
-from power_bert_tf.retention import full_model_flops, truncation_length
+from power_bert_tf.retention import full_model_flops, project_onto_budget, truncation_length
 
 # --------------------------------------------------------------------------------------------------------
 # Parsing
@@ -155,20 +155,22 @@ def test_from_masses_numpy_and_generator():
 
 
 def test_flops_fraction_hand_computed():
-    # seq_len 4, d 2, f 4, keep (4, 2, 1); per layer 2*(4 n_in d^2 + 2 n_in^2 d) + 2*(2 n_out d f):
-    #   layer 1: n_in 4, n_out 4 -> 2*(64 + 64) + 2*64 = 384
-    #   layer 2: n_in 4, n_out 2 -> 256 + 64 = 320
-    #   layer 3: n_in 2, n_out 1 -> 2*(32 + 16) + 2*16 = 128
-    #   total 832; full model 3 * 384 = 1152; 832 / 1152 = 13/18.
+    # seq_len 4, d 2, f 4, keep (4, 2, 1); per layer, as the implementation computes:
+    # 2*(3 n_in d^2 + n_out d^2 + 2 n_in^2 d) + 2*(2 n_out d f) (output projection on kept queries):
+    #   layer 1: n_in 4, n_out 4 -> 2*(48 + 16 + 64) + 2*64 = 384
+    #   layer 2: n_in 4, n_out 2 -> 2*(48 + 8 + 64) + 2*32 = 304
+    #   layer 3: n_in 2, n_out 1 -> 2*(24 + 4 + 16) + 2*16 = 120
+    #   total 808; full model 3 * 384 = 1152; 808 / 1152 = 101/144.
     config = RetentionConfig((4, 2, 1))
-    assert config.flops_fraction(4, 2, 4) == pytest.approx(13 / 18, rel=1e-12)
+    assert config.flops_fraction(4, 2, 4) == pytest.approx(101 / 144, rel=1e-12)
 
 
 def _my_flops(keep, seq_len, d, f):
     total, n_in = Fraction(0), seq_len
     for k in keep:
         n_out = min(k, n_in)
-        total += 2 * (4 * n_in * d * d + 2 * n_in * n_in * d) + 2 * (2 * n_out * d * f)
+        # Q/K/V and the two seq x seq products on n_in; output projection and FFN on n_out
+        total += 2 * (3 * n_in * d * d + n_out * d * d + 2 * n_in * n_in * d) + 2 * (2 * n_out * d * f)
         n_in = n_out
     return total
 
@@ -253,3 +255,43 @@ def test_layer_lengths():
     assert RetentionConfig((8, 6, 6, 2)).layer_lengths(8) == [(8, 8), (8, 6), (6, 6), (6, 2)]
     # Inputs shorter than the keep counts are not padded back up.
     assert RetentionConfig((8, 6, 2)).layer_lengths(5) == [(5, 5), (5, 5), (5, 2)]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Projection onto a FLOPs budget
+
+
+@pytest.mark.parametrize("target", [0.25, 0.4, 0.6, 0.9])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_project_onto_budget_lands_on_the_target(target, seed):
+    """Whatever the masses (a short search that moved little, a long one that moved a lot), the
+    projected configuration is valid, keeps the search's order across layers, and its FLOPs
+    fraction (counted by hand) is within 0.02 of the target."""
+    rng = np.random.default_rng(seed)
+    seq_len, d, f = 64, 384, 1536
+    masses = np.sort(rng.uniform(0.5, 64, 6))[::-1] * rng.choice([0.05, 0.5, 1.0])
+    config = project_onto_budget(masses, target, seq_len, d, f)
+    config.validate(num_layers=6, seq_len=seq_len)
+    fraction = _my_flops(config.keep, seq_len, d, f) / _my_flops((seq_len,) * 6, seq_len, d, f)
+    assert abs(float(fraction) - target) <= 0.02, (config, float(fraction))
+
+
+def test_project_onto_budget_is_the_closest_scaled_configuration():
+    """Brute force over scale factors: no scaled-and-rounded configuration is closer."""
+    masses, seq_len, d, f, target = [20.0, 10.0, 5.0], 24, 16, 32, 0.5
+
+    def fraction(keep):
+        return float(_my_flops(keep, seq_len, d, f) / _my_flops((seq_len,) * 3, seq_len, d, f))
+
+    got = project_onto_budget(masses, target, seq_len, d, f)
+    best = min(abs(fraction(RetentionConfig.from_masses([min(seq_len, s * m) for m in masses]).keep) - target)
+               for s in np.linspace(0.0, 5.0, 20001))
+    assert abs(fraction(got.keep) - target) <= best + 1e-12
+
+
+def test_project_onto_budget_refuses_impossible_targets():
+    with pytest.raises(RetentionConfigError, match="not in"):
+        project_onto_budget([4.0, 2.0], 0.0, 8, 16, 32)
+    with pytest.raises(RetentionConfigError, match="below the cheapest configuration's"):
+        project_onto_budget([4.0, 2.0], 0.01, 8, 16, 32)
+    assert project_onto_budget([0.0, 0.0], 1.0, 8, 16, 32).keep == (8, 8)

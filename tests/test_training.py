@@ -17,7 +17,6 @@ import tensorflow as tf
 
 from power_bert_tf import data
 from power_bert_tf.models import PowerBertClassifier
-from power_bert_tf.pipeline import RunConfig, run_glue
 from power_bert_tf.runs import load_classifier as load_checkpoint, save_checkpoint
 from power_bert_tf.training import Trainer, TrainConfig, WarmupLinearDecay, mass_penalty
 

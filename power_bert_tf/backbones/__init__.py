@@ -13,6 +13,7 @@ from power_bert_tf.backbones.sources import (
     load_backbone,
     load_preprocessor,
     minilm_directory,
+    peek_backbone,
     peek_num_layers,
     resolve_source,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "load_backbone",
     "load_preprocessor",
     "minilm_directory",
+    "peek_backbone",
     "peek_num_layers",
     "resolve_source",
 ]

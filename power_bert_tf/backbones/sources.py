@@ -105,51 +105,70 @@ def load_preprocessor(source: str | os.PathLike | None, sequence_length: int):
     )
 
 
-def peek_num_layers(source: str | os.PathLike | None) -> int | None:
-    """Transformer depth from config files alone (no weights, no network).
+def peek_backbone(source: str | os.PathLike | None) -> dict:
+    """What the config files alone say of a backbone (no weights, no network).
 
-    Reads a Hugging Face config.json, a keras-hub preset's config.json or a
-    .keras checkpoint's config; None when it cannot tell (e.g. a preset name).
+    Reads a Hugging Face config.json, a keras-hub preset's config.json, a `.keras`
+    checkpoint's config, or a run directory's delivered checkpoint.
+
+    Returns:
+        dict with whichever of `num_layers` (transformer depth, ALBERT's repetitions
+        counted), `hidden_dim`, `intermediate_dim` and `sequence_length` (a checkpoint's
+        task length) it finds; {} for a preset name (nothing local to read).
     """
     try:
         resolved = resolve_source(source)
     except BackboneLoadError:
-        return None
-    config = None
+        return {}
+    if os.path.isdir(resolved) and not os.path.exists(os.path.join(resolved, "config.json")):
+        from power_bert_tf.runs import RunDirectory  # a run directory
+
+        keras_file = RunDirectory(resolved).existing_checkpoint()
+        return peek_backbone(keras_file) if keras_file else {}
     if resolved.endswith(".keras") and os.path.isfile(resolved):
         import zipfile
 
         with zipfile.ZipFile(resolved) as archive:
             config = json.loads(archive.read("config.json"))
-    elif os.path.isdir(resolved) and os.path.exists(os.path.join(resolved, "config.json")):
+    elif os.path.isdir(resolved):
         with open(os.path.join(resolved, "config.json")) as handle:
             config = json.load(handle)
-    elif os.path.isdir(resolved):  # a run directory
-        from power_bert_tf.runs import RunDirectory
+    else:
+        return {}
+    facts = _find_backbone_facts(config)
+    if isinstance(config.get("config"), dict) and "sequence_length" in config["config"]:
+        facts["sequence_length"] = int(config["config"]["sequence_length"])  # a PowerBertClassifier's
+    return facts
 
-        keras_file = RunDirectory(resolved).existing_checkpoint()
-        return peek_num_layers(keras_file) if keras_file else None
-    return _find_num_layers(config) if config is not None else None
+
+def peek_num_layers(source: str | os.PathLike | None) -> int | None:
+    """Transformer depth from config files alone; None when they cannot tell."""
+    return peek_backbone(source).get("num_layers")
 
 
-def _find_num_layers(config) -> int | None:
-    """Depth in a (nested) config: HF num_hidden_layers or keras-hub num_layers."""
+def _find_backbone_facts(config) -> dict:
+    """Depth and width in a (nested) config: Hugging Face or keras-hub names."""
     if isinstance(config, dict):
         if "num_hidden_layers" in config:
-            return int(config["num_hidden_layers"])
+            return {"num_layers": int(config["num_hidden_layers"]), "hidden_dim": int(config["hidden_size"]),
+                    "intermediate_dim": int(config.get("intermediate_size", 4 * config["hidden_size"]))}
         inner = config.get("config")
         if isinstance(inner, dict) and "num_layers" in inner and "vocabulary_size" in inner:
-            return int(inner["num_layers"]) * int(inner.get("num_inner_repetitions", 1))
-        for value in config.values():
-            found = _find_num_layers(value)
-            if found is not None:
-                return found
+            return {
+                "num_layers": int(inner["num_layers"]) * int(inner.get("num_inner_repetitions", 1)),
+                "hidden_dim": int(inner["hidden_dim"]),
+                "intermediate_dim": int(inner["intermediate_dim"]),
+            }
+        values = config.values()
     elif isinstance(config, list):
-        for value in config:
-            found = _find_num_layers(value)
-            if found is not None:
-                return found
-    return None
+        values = config
+    else:
+        return {}
+    for value in values:
+        found = _find_backbone_facts(value)
+        if found:
+            return found
+    return {}
 
 
 def _looks_offline(error: BaseException) -> bool:

@@ -82,7 +82,7 @@ def profile_layers(model, batch_size: int, seq_len: int, repeats: int = 10, warm
 
     def whole_layer(layer, extractor):
         # The encoder's own layer call (x, padding_mask, positions -> x).
-        return lambda x, m, p: encoder._layer(layer, extractor, x, m, p, False)[0]
+        return lambda x, m, p: encoder.transformer_layer(layer, extractor, x, m, p, False)[0]
 
     def inputs_at(length):
         return (normal(batch_size, length, hidden), np.ones((batch_size, length), bool),

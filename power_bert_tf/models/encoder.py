@@ -155,8 +155,17 @@ class PowerBertEncoder(keras.layers.Layer):
     def _significance(self, probs, padding_mask):
         return self.significance(ops.cast(probs, "float32"), padding_mask)
 
-    def _layer(self, layer, extractor, x, padding_mask, positions, training):
-        """One transformer layer with extraction between attention and feed-forward."""
+    def transformer_layer(self, layer, extractor, x, padding_mask, positions, training=None):
+        """One transformer layer with extraction between attention and feed-forward.
+
+        Args:
+            layer: the keras-hub `TransformerEncoder` at this depth.
+            extractor: `SoftExtract`, `HardExtract` or None (keep everything).
+            x: `[batch, n, hidden]`; padding_mask, positions: `[batch, n]`.
+
+        Returns:
+            `(x, padding_mask, positions)` of the kept vectors.
+        """
         adapter = self.adapter
         attention_mask = ops.expand_dims(ops.cast(padding_mask, "int32"), 1)
         residual = x
@@ -206,7 +215,7 @@ class PowerBertEncoder(keras.layers.Layer):
                     extractor = None  # this input is short enough: everything is kept
                 else:
                     length = extractor.keep
-            x, padding_mask, positions = self._layer(layer, extractor, x, padding_mask, positions, training)
+            x, padding_mask, positions = self.transformer_layer(layer, extractor, x, padding_mask, positions, training)
             kept_per_layer.append(positions)
         pooled = self.adapter.pool(x[:, 0, :])
         outputs = {
