@@ -520,7 +520,6 @@ def test_untested_library_versions_are_refused(monkeypatch):
     check_versions({"keras": "4.0.0", "keras_hub": "1.0.0"})
 
 
-@pytest.mark.jax
 def test_significance_is_float32_under_mixed_precision():
     """bfloat16 keeps 8 bits of mantissa: summed attention ties often and ties change the kept set,
     so significance and ranking run in float32 whatever the precision policy."""
