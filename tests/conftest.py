@@ -75,6 +75,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def hand_flops(keep, seq_len: int, d: int, f: int) -> int:
+    """Encoder FLOPs written from the spec, independent of power_bert_tf.retention: per layer,
+    Q/K/V and the two seq x seq products on its input length n_in, the attention output
+    projection (kept queries only) and the feed-forward sublayer on its output length n_out."""
+    total, n_in = 0, seq_len
+    for k in keep:
+        n_out = min(k, n_in)
+        total += 2 * (3 * n_in * d * d + n_out * d * d + 2 * n_in * n_in * d) + 2 * (2 * n_out * d * f)
+        n_in = n_out
+    return total
+
+
 def np_(tensor) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(tensor))
 

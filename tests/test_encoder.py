@@ -16,7 +16,7 @@ import keras
 import keras_hub
 from keras_hub.layers import TransformerEncoder
 
-from conftest import BACKBONE_SPECS, FAMILIES, has_segments, make_backbone, np_, randomize
+from conftest import BACKBONE_SPECS, FAMILIES, hand_flops, has_segments, make_backbone, np_, randomize
 from power_bert_tf import PowerBertEncoder, RetentionConfigError, UnsupportedBackboneError
 from power_bert_tf.backbones import BackboneAdapter, check_versions
 
@@ -416,18 +416,10 @@ def test_encoder_errors(backbones):
 def test_encoder_flops_fraction(backbones):
     backbone = backbones["bert"]  # d 16, f 32
     assert PowerBertEncoder(backbone).flops_fraction() == 1.0
-    d, f, keep = 16, 32, [12, 8, 3]
-
-    def flops(ks):
-        total, n_in = 0, SEQ
-        for k in ks:
-            # output projection on the kept queries only (the kept-queries path)
-            total += 2 * (3 * n_in * d * d + k * d * d + 2 * n_in * n_in * d) + 2 * (2 * k * d * f)
-            n_in = k
-        return total
-
+    keep = [12, 8, 3]
     encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
-    assert encoder.flops_fraction() == pytest.approx(flops(keep) / flops([SEQ] * 3), rel=1e-12)
+    expected = hand_flops(keep, SEQ, 16, 32) / hand_flops([SEQ] * 3, SEQ, 16, 32)
+    assert encoder.flops_fraction() == pytest.approx(expected, rel=1e-12)
 
 
 

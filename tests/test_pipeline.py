@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import GLUE_DIR, load_script
+from conftest import GLUE_DIR, hand_flops, load_script
 from glue_files import write_task
 from power_bert_tf import data, minilm_directory
 from power_bert_tf.models import PowerBertClassifier
@@ -157,17 +157,9 @@ def test_target_flops_lands_on_the_budget(cola_run, tiny_glue, tmp_path):
     saved = json.loads((tmp_path / "retention.json").read_text())
     keep = results["retention"]
     assert saved["target_flops"] == results["target_flops"] == 0.6 and saved["retention"] == keep
-    d, f, seq = 16, 32, 24
-
-    def flops(ks):
-        total, n_in = 0, seq
-        for k in ks:
-            total += 2 * (3 * n_in * d * d + k * d * d + 2 * n_in * n_in * d) + 2 * (2 * k * d * f)
-            n_in = k
-        return total
-
-    assert abs(flops(keep) / flops([seq, seq]) - 0.6) <= 0.02
-    assert results["flops_fraction"] == pytest.approx(flops(keep) / flops([seq, seq]))
+    fraction = hand_flops(keep, 24, 16, 32) / hand_flops([24, 24], 24, 16, 32)  # tiny preset: d 16, f 32
+    assert abs(fraction - 0.6) <= 0.02
+    assert results["flops_fraction"] == pytest.approx(fraction)
 
 
 def test_defaults_follow_the_backbone_and_the_checkpoint(tiny_preset, cola_run, tmp_path):

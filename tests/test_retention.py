@@ -7,6 +7,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from conftest import hand_flops
+
 from power_bert_tf import RetentionConfig, RetentionConfigError
 from power_bert_tf.retention import full_model_flops, project_onto_budget, truncation_length
 
@@ -166,13 +168,8 @@ def test_flops_fraction_hand_computed():
 
 
 def _my_flops(keep, seq_len, d, f):
-    total, n_in = Fraction(0), seq_len
-    for k in keep:
-        n_out = min(k, n_in)
-        # Q/K/V and the two seq x seq products on n_in; output projection and FFN on n_out
-        total += 2 * (3 * n_in * d * d + n_out * d * d + 2 * n_in * n_in * d) + 2 * (2 * n_out * d * f)
-        n_in = n_out
-    return total
+    """Exact (a Fraction, so ratios are exact too)."""
+    return Fraction(hand_flops(keep, seq_len, d, f))
 
 
 @pytest.mark.parametrize(
