@@ -50,16 +50,25 @@ class RunConfig:
     batch_size: int | None = option(None, "default: the task's")
     seq_len: int | None = option(None, "default: the task's")
     lr_bert: float | None = option(None, "learning rate of the encoder and head (default: the task's)")
-    lr_soft_extract: float | None = option(None, "learning rate of the retention weights (default: the task's)")
-    lambda_: float | None = option(None, "weight of the mass penalty in the search (default: the task's)",
-                                    flag="--lambda")
+    lr_soft_extract: float | None = option(
+        None, "peak learning rate of the retention weights (default: scaled to the search's steps, so "
+        "each weight can travel its range twice)")
+    lambda_: float | None = option(
+        None, "search at this fixed weight of the mass penalty (the original's LAMBDA) instead of a "
+        "target; excludes --target-flops and --max-metric-drop", flag="--lambda")
     max_train_examples: int | None = option(None, "train on a random subsample of this size")
     max_dev_examples: int | None = option(
         None, "evaluate on a random dev subsample (quick runs; the metric is then indicative)")
     seed: int = option(0, "random seed (initialisation, shuffling, subsamples)")
     target_flops: float | None = option(
-        None, "FLOPs fraction in (0, 1] to land on: the searched masses are projected onto it "
-        "(retention.project_onto_budget) instead of being floored as they are")
+        None, "search for this FLOPs fraction in (0, 1]: the penalty's weight follows the budget during "
+        "the search and the masses are projected onto it at the end")
+    max_metric_drop: float | None = option(
+        None, "search for the fastest configuration whose held-out metric stays within this many points "
+        "of the fine-tuned model's (default 1.0 when neither --lambda nor --target-flops is given)")
+    held_out_fraction: float = option(
+        0.1, "part of the training set held out to choose epochs and configurations on (the dev set is "
+        "only read for the reported numbers)")
     retention: str | None = option(
         None, "e.g. 64,48,32,...: skip the search, retrain (or evaluate) at this configuration",
         flag="--retention-config")
@@ -68,6 +77,8 @@ class RunConfig:
         STEPS, "comma-separated subset of finetune,search,retrain (others need --checkpoint)", csv=True)
     distribute: str = option("default", "tf.distribute strategy", choices=("default", "mirrored"))
     mixed_precision: bool = option(False, "mixed_bfloat16 compute")
+    overwrite: bool = option(
+        False, "start afresh in --output-dir (default: continue the run found there, skipping finished steps)")
     verbose: int = option(1, "progress bars (0: none)", flag=None)
     # Filled by `resolved`: each default that was applied, and why (results.json records it).
     applied_defaults: dict = field(default_factory=dict)
@@ -113,10 +124,8 @@ class RunConfig:
             batch_size=self.batch_size or default("batch_size", task.batch_size, f"the {task.name} task table"),
             seq_len=seq_len,
             lr_bert=lr_bert,
-            lr_soft_extract=self.lr_soft_extract if self.lr_soft_extract is not None
-            else default("lr_soft_extract", task.lr_soft_extract, f"the {task.name} task table"),
             lambda_=self.lambda_ if self.lambda_ is not None
-            else default("lambda", task.lambda_, f"the {task.name} task table"),
+            else default("lambda", task.lambda_, f"the {task.name} task table (the multiplier's start)"),
             search_epochs=self.search_epochs or self.epochs,
             steps=steps,
             applied_defaults=applied,
@@ -124,11 +133,24 @@ class RunConfig:
         for name in ("epochs", "batch_size", "seq_len"):
             if getattr(config, name) < 1:
                 raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
+        if not 0.0 < config.held_out_fraction < 1.0:
+            raise PipelineError(f"--held-out-fraction must be in (0, 1), got {config.held_out_fraction}")
+        goals = [flag for flag, value in (("--lambda", self.lambda_), ("--target-flops", self.target_flops),
+                                          ("--max-metric-drop", self.max_metric_drop),
+                                          ("--retention-config", self.retention)) if value is not None]
+        if len(goals) > 1:
+            raise PipelineError(f"{' and '.join(goals)} exclude each other: give the search one goal")
+        if not goals and "search" in steps:
+            config = replace(config, max_metric_drop=default(
+                "max_metric_drop", 1.0, "no --lambda, --target-flops or --retention-config: the paper's "
+                "promise, within 1 point of the fine-tuned model"))
+        if config.max_metric_drop is not None and config.max_metric_drop < 0:
+            raise PipelineError(f"--max-metric-drop must be at least 0, got {config.max_metric_drop}")
+        if config.lr_soft_extract is not None and config.lr_soft_extract <= 0:
+            raise PipelineError(f"--lr-soft-extract must be positive, got {config.lr_soft_extract}")
         if config.target_flops is not None:
             if not 0.0 < config.target_flops <= 1.0:
                 raise PipelineError(f"--target-flops must be in (0, 1], got {config.target_flops}")
-            if config.retention is not None:
-                raise PipelineError("--target-flops and --retention-config exclude each other")
             if {"num_layers", "hidden_dim", "intermediate_dim"} <= facts.keys():
                 check_target_flops(config.target_flops, facts["num_layers"], config.seq_len,
                                    facts["hidden_dim"], facts["intermediate_dim"])
@@ -149,7 +171,16 @@ class RunConfig:
         return {
             "epochs": self.epochs, "search_epochs": self.search_epochs, "batch_size": self.batch_size,
             "lr_bert": self.lr_bert, "lr_soft_extract": self.lr_soft_extract, "lambda": self.lambda_,
-            "target_flops": self.target_flops, "seed": self.seed,
+            "target_flops": self.target_flops, "max_metric_drop": self.max_metric_drop,
+            "held_out_fraction": self.held_out_fraction, "seed": self.seed,
+        }
+
+    def identity(self) -> dict:
+        """What a run's results depend on: a run continued in the same --output-dir must match."""
+        return {
+            **self.hyper_parameters(), "task": self.task, "backbone": self.backbone, "seq_len": self.seq_len,
+            "checkpoint": self.checkpoint, "retention": self.retention, "mixed_precision": self.mixed_precision,
+            "max_train_examples": self.max_train_examples, "max_dev_examples": self.max_dev_examples,
         }
 
 
@@ -172,8 +203,8 @@ def command_line_fields(cls=RunConfig):
 def format_summary(results: dict) -> str:
     """A small aligned table of a run's (or an evaluation's) results."""
     rows = []
-    for key in ("task", "backbone", "checkpoint", "metric", "baseline", "search_metric",
-                "power", "metrics", "retention", "flops_fraction", "seconds"):
+    for key in ("task", "backbone", "checkpoint", "metric", "baseline", "baseline_held_out",
+                "power", "power_held_out", "metrics", "retention", "flops_fraction", "seconds"):
         if key not in results or results[key] is None:
             continue
         value = results[key]

@@ -145,13 +145,38 @@ class RetentionConfig:
 
 def _encoder_flops(config, seq_len, hidden_dim, intermediate_dim) -> float:
     """The one FLOPs count: per layer 2(3 n_in d^2 + n_out d^2 + 2 n_in^2 d) + 2(2 n_out d f)."""
+    return _flops_of_lengths(config.layer_lengths(seq_len), hidden_dim, intermediate_dim)
+
+
+def _flops_of_lengths(lengths, hidden_dim, intermediate_dim) -> float:
     d, f = float(hidden_dim), float(intermediate_dim)
     total = 0.0
-    for n_in, n_out in config.layer_lengths(seq_len):
+    for n_in, n_out in lengths:
         attention = 2 * (3 * n_in * d * d + n_out * d * d + 2 * n_in * n_in * d)
         feed_forward = 2 * (2 * n_out * d * f)
         total += attention + feed_forward
     return total
+
+
+def mass_flops_fraction(masses: Sequence[float], seq_len: int, hidden_dim: int, intermediate_dim: int) -> float:
+    """The FLOPs fraction of fractional word-vector counts: the search's masses as they are.
+
+    What `RetentionConfig.flops_fraction` counts, before rounding: a layer's output length is its
+    mass (capped by its input length), so the budget controller can follow the search step by step.
+
+    Example:
+    >>> round(mass_flops_fraction([64.0] * 6, 64, 384, 1536), 6)
+    1.0
+    >>> mass_flops_fraction([32.5, 16.0], 64, 384, 1536) < 0.6
+    True
+    """
+    lengths, current = [], float(seq_len)
+    for mass in masses:
+        out = min(max(float(mass), 0.0), current)
+        lengths.append((current, out))
+        current = out
+    full = full_model_flops(seq_len, len(lengths), hidden_dim, intermediate_dim)
+    return _flops_of_lengths(lengths, hidden_dim, intermediate_dim) / full
 
 
 def full_model_flops(seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int) -> float:
@@ -217,9 +242,8 @@ def project_onto_budget(
     """
     if not 0.0 < target <= 1.0:
         raise RetentionConfigError(f"target FLOPs fraction {target} is not in (0, 1]")
-    masses = [max(float(mass), 0.0) for mass in masses]
-    if not any(masses):
-        masses = [1.0] * len(masses)
+    # A layer the search emptied still scales (from a tiny mass), so every target stays reachable.
+    masses = [max(float(mass), 1e-6) for mass in masses]
 
     def config(scale: float) -> RetentionConfig:
         return RetentionConfig.from_masses([min(float(seq_len), scale * mass) for mass in masses])
@@ -233,7 +257,7 @@ def project_onto_budget(
             f"target FLOPs fraction {target} is below the cheapest configuration's "
             f"{fraction(cheapest):.3f} (one word-vector after every layer)"
         )
-    low, high = 0.0, float(seq_len) / min(mass for mass in masses if mass > 0)
+    low, high = 0.0, float(seq_len) / min(masses)
     for _ in range(64):
         middle = (low + high) / 2
         if fraction(config(middle)) > target:

@@ -34,6 +34,7 @@ STEPS = ("finetune", "search", "retrain")
 STARTS_FROM = {"search": ("finetune",), "retrain": ("search", "finetune")}
 # What a run delivers: the model to evaluate, predict with, benchmark and export.
 DELIVERED = ("retrain", "finetune")
+RUN_FILES = ("results.json", "retention.json", "run_config.json", "eval_results.json")
 
 
 class RunError(ValueError):
@@ -105,6 +106,18 @@ class RunDirectory:
     def write(self, name: str, payload: dict) -> None:
         write_json_atomically(self.file(name), payload)
 
+    def clear(self) -> None:
+        """Remove everything a run writes here (`--overwrite`); other files stay."""
+        import shutil
+
+        if not os.path.isdir(self.path):
+            return
+        for name in os.listdir(self.path):
+            path = self.file(name)
+            ours = name in RUN_FILES or name.endswith((".keras", "_log.jsonl", ".resume")) or name == "tensorboard"
+            if ours:
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
     def run_config(self) -> dict:
         return self.read("run_config.json")
 
@@ -113,6 +126,41 @@ class RunDirectory:
 
     def retention(self) -> dict:
         return self.read("retention.json")
+
+
+def summarize(records: dict) -> dict:
+    """results.json's summary, rebuilt from each step's own record (`steps`).
+
+    `baseline` / `baseline_held_out`: the fine-tuned model's dev and held-out metric (its
+    finetune step, or the fine-tuned checkpoint the run started from); `power` /
+    `power_held_out`, `retention`, `flops_fraction`: the retrained model's; `search`: the
+    goal, the candidates scored and the one chosen; `seconds`: each step's.
+
+    Example:
+    >>> summarize({"finetune": {"dev": 30.0, "held_out": 31.0, "seconds": 9.0}})
+    {'baseline': 30.0, 'baseline_held_out': 31.0, 'seconds': {'finetune': 9.0}}
+    """
+    summary: dict = {}
+    baseline = records.get("baseline") or records.get("finetune")  # "baseline": a --checkpoint's
+    if baseline:
+        summary.update(baseline=baseline.get("dev"), baseline_held_out=baseline.get("held_out"))
+    search = records.get("search")
+    if search:
+        summary["retention"] = search.get("retention")
+        summary["flops_fraction"] = search.get("flops_fraction")
+        summary["search"] = {key: search.get(key) for key in (
+            "goal", "lambda", "target_flops", "max_metric_drop", "final_lambda", "candidates", "chosen")
+            if key in search}
+    retrain = records.get("retrain")
+    if retrain:
+        summary.update(power=retrain.get("dev"), power_held_out=retrain.get("held_out"),
+                       retention=retrain.get("retention"), flops_fraction=retrain.get("flops_fraction"))
+        if "within_max_metric_drop" in retrain:
+            summary["within_max_metric_drop"] = retrain["within_max_metric_drop"]
+    seconds = {step: records[step]["seconds"] for step in STEPS if "seconds" in records.get(step, {})}
+    if seconds:
+        summary["seconds"] = seconds
+    return summary
 
 
 def resolve_checkpoint(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED) -> str:
@@ -144,12 +192,17 @@ def run_directory_of(path: str | os.PathLike) -> RunDirectory:
 def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED):
     """The `PowerBertClassifier` in a `.keras` file or a run directory.
 
+    The model computes under the current global precision policy (float32 or
+    `mixed_bfloat16`), whichever policy the checkpoint was saved under: see
+    `with_global_precision`.
+
     Raises:
         RunError: naming the file, when it is missing, unreadable or another kind of model.
     """
     import keras
 
     from power_bert_tf.models import PowerBertClassifier
+    from power_bert_tf.models.classifier import with_global_precision
 
     keras_file = resolve_checkpoint(path, prefer)
     try:
@@ -159,7 +212,7 @@ def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED
         raise RunError(f"{keras_file}: not a loadable .keras model ({type(error).__name__}: {first})") from error
     if not isinstance(model, PowerBertClassifier):
         raise RunError(f"{keras_file}: holds a {type(model).__name__}, not a PowerBertClassifier")
-    return model
+    return with_global_precision(model)
 
 
 def save_checkpoint(model, path: str | os.PathLike) -> None:

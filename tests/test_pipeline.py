@@ -34,13 +34,13 @@ def cola_run(tiny_run) -> Path:
     return tiny_run
 
 
-def test_pipeline_writes_every_artifact(cola_run):
+def test_pipeline_writes_every_artifact(cola_run, tiny_glue):
     names = set(os.listdir(cola_run))
-    for name in ("finetune.keras", "search.keras", "retrain.keras", "retention.json",
+    for name in ("finetune.keras", "search.keras", "retrain.keras",
                  "results.json", "run_config.json", "finetune_log.jsonl", "search_log.jsonl",
                  "retrain_log.jsonl", "tensorboard"):
         assert name in names, name
-    assert not [n for n in names if "tmp" in n]
+    assert not [n for n in names if "tmp" in n or n.endswith(".resume")]  # finished steps leave no state
     results = json.loads((cola_run / "results.json").read_text())
     # The tiny backbone is narrower than BERT-base: the run says which defaults it used, and why.
     assert results["defaults_applied"]["lr_bert"]["value"] == 1e-4
@@ -51,13 +51,21 @@ def test_pipeline_writes_every_artifact(cola_run):
     assert results["task"] == "cola" and results["metric"] == "mcc"
     assert set(results["seconds"]) == {"finetune", "search", "retrain"}
     retention = RetentionConfig.parse(results["retention"], num_layers=2, seq_len=24)
-    saved = json.loads((cola_run / "retention.json").read_text())
-    assert RetentionConfig.from_masses(saved["masses"]).to_list() == retention.to_list()
+    search = results["steps"]["search"]
+    assert search["goal"] == "lambda" and search["lambda"] == 0.5
+    assert RetentionConfig.from_masses(search["masses"]).to_list() == retention.to_list()
+    # Epochs were chosen on the held-out part of the training set, apart from the dev set.
+    train = data.read_glue_split("cola", "train", tiny_glue / "CoLA")
+    assert results["held_out_examples"] == round(0.1 * len(train))
+    assert results["train_examples"] + results["held_out_examples"] == len(train)
+    for step in ("finetune", "retrain"):
+        record = results["steps"][step]
+        assert record["finished"] and 1 <= record["best_epoch"] <= record["epochs"]
     assert results["flops_fraction"] == pytest.approx(retention.flops_fraction(24, 16, 32))
     model = load_checkpoint(str(cola_run))
     assert model.mode == "hard" and model.retention.to_list() == results["retention"]
     search_log = [json.loads(line) for line in (cola_run / "search_log.jsonl").read_text().splitlines()]
-    assert search_log[-1]["masses"] == pytest.approx(saved["masses"])
+    assert search_log[-1]["masses"] == pytest.approx(search["masses"])
 
 
 def test_eval_only_reproduces_retrain_metric(cola_run, tiny_glue, tmp_path):
@@ -154,9 +162,8 @@ def test_target_flops_lands_on_the_budget(cola_run, tiny_glue, tmp_path):
                  "--steps", "search,retrain", "--target-flops", 0.6, "--epochs", 1, "--batch-size", 8,
                  "--output-dir", tmp_path, "--quiet"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    saved = json.loads((tmp_path / "retention.json").read_text())
     keep = results["retention"]
-    assert saved["target_flops"] == results["target_flops"] == 0.6 and saved["retention"] == keep
+    assert results["search"]["target_flops"] == 0.6 and results["steps"]["search"]["retention"] == keep
     fraction = hand_flops(keep, 24, 16, 32) / hand_flops([24, 24], 24, 16, 32)  # tiny preset: d 16, f 32
     assert abs(fraction - 0.6) <= 0.02
     assert results["flops_fraction"] == pytest.approx(fraction)

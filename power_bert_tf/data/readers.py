@@ -114,9 +114,37 @@ class GlueExamples:
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         if n >= len(self):
-            rows = np.arange(len(self))
-        else:
-            rows = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
+            return self
+        return self.select(np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False)))
+
+    def split_off(self, fraction: float, seed: int = 0) -> tuple[GlueExamples, GlueExamples]:
+        """``(rest, part)``: a reproducible random ``fraction`` of the examples set apart.
+
+        What the pipeline holds out of the training set to choose epochs and configurations on,
+        so the dev set is only read for the reported number. The split depends on ``seed`` and
+        the examples only, so runs with different training seeds hold out the same part.
+
+        Example:
+        >>> from power_bert_tf.data import get_task
+        >>> texts = ([f"sentence {i}" for i in range(8)],)
+        >>> examples = GlueExamples(get_task("cola"), "train", texts, np.zeros(8, "int32"), np.arange(8), "train.tsv")
+        >>> rest, part = examples.split_off(0.25)
+        >>> len(rest), len(part), sorted(set(rest.indices) | set(part.indices)) == list(examples.indices)
+        (6, 2, True)
+        """
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+        count = int(round(fraction * len(self)))
+        if count < 1 or count >= len(self):
+            raise ValueError(
+                f"{self.path}: holding out {fraction:g} of {len(self)} examples leaves "
+                f"{count} held out and {len(self) - count} to train on; both need at least one")
+        chosen = np.zeros(len(self), dtype=bool)
+        chosen[np.random.default_rng(seed).choice(len(self), size=count, replace=False)] = True
+        return self.select(np.flatnonzero(~chosen)), self.select(np.flatnonzero(chosen))
+
+    def select(self, rows: np.ndarray) -> GlueExamples:
+        """The examples at ``rows`` (positions in this split), in that order."""
         return GlueExamples(
             task=self.task,
             split=self.split,

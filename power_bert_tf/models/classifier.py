@@ -290,3 +290,51 @@ def copy_weights_by_path(source, target) -> list[str]:
         else:
             variable.assign(match)
     return missing
+
+
+def with_global_precision(model: PowerBertClassifier) -> PowerBertClassifier:
+    """`model` computing under the current global precision policy.
+
+    A `.keras` file records the dtype policy the classifier and its backbone were
+    built under (the backbone hands its policy to every one of its layers), and
+    `keras.saving.load_model` restores it: a checkpoint saved under float32 and
+    loaded in a `mixed_bfloat16` run would compute in float32, and the reverse in
+    bfloat16. This rebuilds such a model from its config with those two saved
+    policies dropped, so every layer takes the global policy as in a freshly built
+    model (layers that pin their own dtype, like the encoder's float32
+    `SignificanceScore`, keep it), and copies the weights over by path. Variables
+    are float32 under both policies, so the copy is exact.
+
+    Args:
+        model: a built `PowerBertClassifier`, e.g. one just loaded from a `.keras` file.
+
+    Returns:
+        `model` itself when the classifier and its backbone already use
+        `keras.mixed_precision.global_policy()`; otherwise a new built
+        `PowerBertClassifier` with the same configuration, weights, attached
+        preprocessor and compile configuration (not the optimizer's state).
+    """
+    policy = keras.mixed_precision.global_policy().name
+    if model.dtype_policy.name == policy and model.backbone.dtype_policy.name == policy:
+        return model
+    backbone_config = model.backbone.get_config()
+    backbone_config["dtype"] = None  # None: the global policy
+    config = model.get_config()
+    config.update(
+        {
+            "dtype": None,
+            "backbone": type(model.backbone).from_config(backbone_config),
+            "preprocessor": model.preprocessor,
+        }
+    )
+    rebuilt = PowerBertClassifier(**config)
+    rebuilt.build()
+    missing = copy_weights_by_path(model, rebuilt)
+    # Dropout's seed-generator states are named per process, not per model: not weights.
+    uncopied = sorted({v.path for v in rebuilt.weights} & set(missing))
+    if uncopied or len(rebuilt.weights) != len(model.weights):
+        raise ValueError(f"rebuilding {model.name} under the {policy} policy left weights uncopied: {uncopied}")
+    compile_config = model.get_compile_config()
+    if compile_config is not None:
+        rebuilt.compile_from_config(compile_config)
+    return rebuilt

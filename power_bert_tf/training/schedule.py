@@ -8,7 +8,8 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `peak` over `warmup_steps`, then linear decay from `peak` to 0.
+    """Linear warm-up to `peak` over `warmup_steps`, then linear decay from `peak` to 0
+    (or, with `decay=False`, `peak` held to the end).
 
     How it differs from the original: the original's AdamWarmup (keras-bert) decays along
     the line `peak * (1 - step / total_steps)` drawn from step 0, so right after a 10%
@@ -20,12 +21,15 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         peak: learning rate reached at the end of warm-up.
         total_steps: optimizer steps in the whole run.
         warmup_steps: steps of linear warm-up.
+        decay: False holds `peak` after warm-up: the retention weights of a search that
+            follows a moving FLOPs target must still move at its end.
     """
 
-    def __init__(self, peak: float, total_steps: int, warmup_steps: int):
+    def __init__(self, peak: float, total_steps: int, warmup_steps: int, decay: bool = True):
         self.peak = float(peak)
         self.total_steps = max(1, int(total_steps))
         self.warmup_steps = max(0, int(warmup_steps))
+        self.decay = bool(decay)
 
     def __call__(self, step):
         step = ops.cast(step, "float32")  # optimizer steps already taken
@@ -34,13 +38,24 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         falling = self.peak * ops.maximum(self.total_steps - step, 0.0) / max(
             self.total_steps - warmup, 1.0
         )
+        if not self.decay:
+            falling = ops.full_like(step, self.peak)
         return ops.where(step < warmup, rising, falling)
+
+    def total(self) -> float:
+        """The sum of the rate over every step: how far a parameter moving at the rate can go."""
+        warmup = min(self.warmup_steps, self.total_steps)
+        rising = self.peak * (warmup + 1) / 2 if warmup else 0.0
+        after = self.total_steps - warmup
+        falling = (self.peak * (after + 1) / 2 if after else 0.0) if self.decay else self.peak * after
+        return rising + falling
 
     def get_config(self):
         return {
             "peak": self.peak,
             "total_steps": self.total_steps,
             "warmup_steps": self.warmup_steps,
+            "decay": self.decay,
         }
 
 

@@ -4,7 +4,12 @@ One loop serves the three PoWER-BERT steps. In the configuration-search step
 (soft mode) the loss gains `lambda * sum_j j * mass_j` over encoder layers
 j = 1..L, and the SoftExtract retention weights learn at their own learning
 rate (the original's `lr_mult`), clipped to [0, 1] after every step by their
-weight constraint.
+weight constraint. `lambda` is fixed, or set after every step by a
+`search.BudgetController` that steers the search to a FLOPs target.
+
+Each epoch ends with an evaluation (on a held-out part of the training set, in the
+pipeline), the best (or last) checkpoint, one log line, and a resume state
+(`resume.ResumeState`): a killed step continues from its last finished epoch.
 
 TensorFlow only: tf.GradientTape inside tf.function, under a
 tf.distribute.Strategy (the default one-device strategy unless told).
@@ -21,10 +26,12 @@ from typing import Callable
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.runs import save_checkpoint
 from power_bert_tf.training.losses import mass_penalty, per_example_loss, retention_variables
+from power_bert_tf.training.resume import ResumeState
 from power_bert_tf.training.schedule import WarmupLinearDecay
 
 MetricFn = Callable[[np.ndarray, np.ndarray], dict]
@@ -43,6 +50,14 @@ class TrainConfig:
     lambda_: float = 1e-3
     warmup_fraction: float = 0.1
     keep_best: bool = True  # False: keep the last epoch (configuration search)
+    soft_extract_decay: bool = True  # False: hold lr_soft_extract after warm-up (moving targets)
+
+    def schedule(self, peak: float, steps_per_epoch: int, decay: bool = True) -> WarmupLinearDecay:
+        total = steps_per_epoch * self.epochs
+        return WarmupLinearDecay(peak, total, self.warmup_steps(steps_per_epoch), decay)
+
+    def warmup_steps(self, steps_per_epoch: int) -> int:
+        return int(round(self.warmup_fraction * steps_per_epoch * self.epochs))
 
 
 @dataclass
@@ -66,12 +81,16 @@ class Trainer:
     Args:
         model: the classifier, built inside `strategy.scope()`.
         config: `TrainConfig`.
-        compute_metrics: `(labels, predictions) -> {name: value}` on the dev set.
+        compute_metrics: `(labels, predictions) -> {name: value}` on the evaluation set.
         metric: the key of `compute_metrics`'s result that picks the best epoch.
         steps_per_epoch: optimizer steps per epoch (for the LR schedule).
         strategy: a tf.distribute.Strategy; default the current one.
         log_dir: where TensorBoard scalars and `<name>_log.jsonl` go.
         name: the step's name in logs ("finetune", "search", "retrain").
+        controller: a `search.BudgetController` whose `multiplier` is the penalty's
+            weight and whose `after_step` sees the masses after every step; None: the
+            weight is `config.lambda_`.
+        eval_name: what the evaluation set is, in the progress bar ("held_out").
     """
 
     def __init__(
@@ -85,6 +104,8 @@ class Trainer:
         log_dir: str | None = None,
         name: str = "train",
         verbose: int = 1,
+        controller=None,
+        eval_name: str = "dev",
     ):
         self.model = model
         self.config = config
@@ -94,25 +115,28 @@ class Trainer:
         self.name = name
         self.log_dir = log_dir
         self.verbose = verbose
+        self.controller = controller
+        self.eval_name = eval_name
         self.steps_per_epoch = max(1, int(steps_per_epoch))
-        total = self.steps_per_epoch * config.epochs
-        warmup = int(round(config.warmup_fraction * total))
         retention = retention_variables(model)
         retention_ids = {id(v) for v in retention}
         self.retention_vars = retention
         self.bert_vars = [v for v in model.trainable_variables if id(v) not in retention_ids]
         with self.strategy.scope():
             self.bert_optimizer = keras.optimizers.Adam(
-                WarmupLinearDecay(config.lr_bert, total, warmup), name="adam_bert"
+                config.schedule(config.lr_bert, self.steps_per_epoch), name="adam_bert"
             )
             self.bert_optimizer.build(self.bert_vars)
             self.soft_optimizer = None
             if retention:
                 self.soft_optimizer = keras.optimizers.Adam(
-                    WarmupLinearDecay(config.lr_soft_extract, total, warmup),
+                    config.schedule(config.lr_soft_extract, self.steps_per_epoch, config.soft_extract_decay),
                     name="adam_soft_extract",
                 )
                 self.soft_optimizer.build(retention)
+            # A variable, so the compiled step reads the value the controller last set.
+            self.penalty_weight = controller.multiplier if controller is not None else keras.Variable(
+                config.lambda_, trainable=False, dtype="float32", name="lambda")
         self._predictor = None
         self._writer = (
             tf.summary.create_file_writer(os.path.join(log_dir, "tensorboard", name))
@@ -130,7 +154,7 @@ class Trainer:
                 outputs = model(features, training=True)
                 per_example = per_example_loss(model.is_regression, labels, outputs)
                 task_loss = tf.reduce_sum(per_example) / global_batch
-                penalty = mass_penalty(model, config.lambda_)
+                penalty = ops.cast(self.penalty_weight, "float32") * mass_penalty(model, 1.0)
                 # Gradients are summed over replicas: each adds its share.
                 loss = task_loss + penalty / replicas
             variables = self.bert_vars + self.retention_vars
@@ -169,69 +193,123 @@ class Trainer:
 
     def fit(
         self,
-        train_dataset: tf.data.Dataset,
-        dev_dataset: tf.data.Dataset,
-        dev_labels: np.ndarray,
+        train_dataset: tf.data.Dataset | Callable[[int], tf.data.Dataset],
+        eval_dataset: tf.data.Dataset,
+        eval_labels: np.ndarray,
         checkpoint_path: str | None = None,
         on_epoch_end: Callable[[EpochRecord], None] | None = None,
+        resume: ResumeState | None = None,
     ) -> list[EpochRecord]:
-        """Train for `config.epochs`; keep the best (or last) checkpoint."""
-        distributed = self.strategy.experimental_distribute_dataset(train_dataset)
+        """Train for `config.epochs`; keep the best (or last) checkpoint.
+
+        Args:
+            train_dataset: the batches, or `epoch -> batches` (a resumed run then sees
+                each epoch's own order).
+            eval_dataset, eval_labels: what each epoch is scored on.
+            checkpoint_path: where the best (or last) epoch's model goes.
+            on_epoch_end: called with each epoch's record.
+            resume: where the state after each epoch goes; when it holds one, training
+                continues after its epoch (model, optimizers, multiplier, history).
+
+        Returns:
+            One record per epoch, the resumed ones included.
+        """
+        epoch_data = train_dataset if callable(train_dataset) else (lambda epoch: train_dataset)
+        distribute = self.strategy.experimental_distribute_dataset
+        distributed = distribute(epoch_data(1))
         # One trace for every batch shape (trimmed batches vary in length).
         train_step = tf.function(self._train_step(), input_signature=[distributed.element_spec])
-        metric_name = self.metric
-        best = -np.inf
-        history: list[EpochRecord] = []
-        for epoch in range(1, self.config.epochs + 1):
+        best, history, first_epoch = -np.inf, [], 1
+        state = resume.load() if resume is not None else None
+        if state is not None:
+            best, history, first_epoch = self._restore(resume, state)
+            distributed = distribute(epoch_data(first_epoch))
+        step = int(self.bert_optimizer.iterations.numpy())
+        for epoch in range(first_epoch, self.config.epochs + 1):
+            if epoch > first_epoch:
+                distributed = distribute(epoch_data(epoch))
             start = time.time()
             progress = keras.utils.Progbar(
-                self.steps_per_epoch, verbose=self.verbose,
-                stateful_metrics=["loss", "penalty"],
+                self.steps_per_epoch, verbose=self.verbose, stateful_metrics=["loss", "penalty"],
             )
             total_loss, total_penalty, steps = 0.0, 0.0, 0
             for batch in distributed:
                 loss, penalty = train_step(batch)
-                steps += 1
+                steps, step = steps + 1, step + 1
                 total_loss += float(loss)
                 total_penalty += float(penalty)
+                if self.controller is not None:
+                    self.controller.after_step(step, self.model.encoder.retention_masses())
                 progress.update(
                     min(steps, self.steps_per_epoch),
                     [("loss", total_loss / steps), ("penalty", total_penalty / steps)],
                 )
-            metrics = self.evaluate(dev_dataset, dev_labels)
-            record = EpochRecord(
-                step=self.name,
-                epoch=epoch,
-                loss=total_loss / max(steps, 1),
-                penalty=total_penalty / max(steps, 1),
-                metrics=metrics,
-                seconds=time.time() - start,
-                masses=self.model.encoder.retention_masses()
-                if self.model.mode == "soft" else [],
-                learning_rate=float(self.bert_optimizer.learning_rate),
-            )
+            record = self._record(epoch, total_loss, total_penalty, steps, start, eval_dataset, eval_labels)
             if self.verbose:
                 progress.update(
                     self.steps_per_epoch,
                     [("loss", record.loss), ("penalty", record.penalty),
-                     (f"dev_{metric_name}", metrics[metric_name])],
+                     (f"{self.eval_name}_{self.metric}", record.metrics[self.metric])],
                     finalize=True,
                 )
             history.append(record)
-            self._log(record)
-            improved = metrics[metric_name] > best
-            best = max(best, metrics[metric_name])
+            improved = record.metrics[self.metric] > best
+            best = max(best, record.metrics[self.metric])
             if checkpoint_path and (improved or not self.config.keep_best):
                 save_checkpoint(self.model, checkpoint_path)
+            self._log(record)
+            if resume is not None:
+                resume.save(epoch, self.model, self._optimizers(), {
+                    "step": self.name, "best": best, "history": [asdict(r) for r in history],
+                    "controller": self.controller.state() if self.controller is not None else None,
+                })
             if on_epoch_end:
                 on_epoch_end(record)
         return history
+
+    def _record(self, epoch, total_loss, total_penalty, steps, start, eval_dataset, eval_labels) -> EpochRecord:
+        return EpochRecord(
+            step=self.name,
+            epoch=epoch,
+            loss=total_loss / max(steps, 1),
+            penalty=total_penalty / max(steps, 1),
+            metrics=self.evaluate(eval_dataset, eval_labels),
+            seconds=time.time() - start,
+            masses=self.model.encoder.retention_masses() if self.model.mode == "soft" else [],
+            learning_rate=float(self.bert_optimizer.learning_rate),
+        )
+
+    def _optimizers(self) -> list:
+        return [o for o in (self.bert_optimizer, self.soft_optimizer) if o is not None]
+
+    def _restore(self, resume: ResumeState, state: dict):
+        """Continue after `state`'s epoch; the log keeps each earlier epoch once."""
+        resume.restore(state, self.model, self._optimizers())
+        if self.controller is not None and state.get("controller"):
+            self.controller.restore(state["controller"])
+        history = [EpochRecord(**record) for record in state["history"]]
+        self._truncate_log(state["epoch"])
+        # Said even with --quiet: a resumed step is not a fresh one.
+        print(f"{self.name}: resuming after epoch {state['epoch']} of {self.config.epochs}")
+        return state["best"], history, state["epoch"] + 1
+
+    def _log_path(self) -> str:
+        return os.path.join(self.log_dir, f"{self.name}_log.jsonl")
+
+    def _truncate_log(self, last_epoch: int) -> None:
+        """Drop log lines after `last_epoch` (written by the run that was killed)."""
+        if not self.log_dir or not os.path.isfile(self._log_path()):
+            return
+        with open(self._log_path()) as log:
+            kept = [line for line in log if line.strip() and json.loads(line)["epoch"] <= last_epoch]
+        with open(self._log_path(), "w") as log:
+            log.writelines(kept)
 
     def _log(self, record: EpochRecord) -> None:
         if not self.log_dir:
             return
         os.makedirs(self.log_dir, exist_ok=True)
-        with open(os.path.join(self.log_dir, f"{self.name}_log.jsonl"), "a") as log:
+        with open(self._log_path(), "a") as log:
             log.write(json.dumps(asdict(record)) + "\n")
         if self._writer is not None:
             with self._writer.as_default(step=record.epoch):

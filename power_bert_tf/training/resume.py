@@ -1,0 +1,78 @@
+"""Where an interrupted training step continues from: its last finished epoch.
+
+After each epoch the trainer writes, into `<run>/<step>.resume/`, the model's weights, every
+optimizer variable (Adam's moments and step counters) and `state.json` (the epoch, the best
+held-out metric so far, the search's multiplier and candidates). `state.json` is written last,
+atomically, and names the files of its epoch, so a run killed while writing resumes from the
+previous epoch, never from half-written files.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+
+from power_bert_tf.files import read_json_if_present, write_json_atomically
+
+STATE_FILE = "state.json"
+
+
+class ResumeError(ValueError):
+    """A resume state that does not fit the run; the message names the directory."""
+
+
+class ResumeState:
+    """The resume directory of one training step.
+
+    Args:
+        path: the directory (`<run>/<step>.resume`); created on the first save.
+    """
+
+    def __init__(self, path: str):
+        self.path = os.fspath(path)
+
+    def load(self) -> dict | None:
+        """The last saved state, or None when there is none."""
+        try:
+            state = read_json_if_present(os.path.join(self.path, STATE_FILE))
+        except ValueError as error:
+            raise ResumeError(f"{self.path}: {error}; remove the directory to restart the step") from None
+        return state or None
+
+    def save(self, epoch: int, model, optimizers: list, record: dict) -> None:
+        """Write epoch `epoch`'s weights, optimizer variables and `record` (JSON-able)."""
+        os.makedirs(self.path, exist_ok=True)
+        weights = f"model-epoch{epoch}.weights.h5"
+        variables = f"optimizers-epoch{epoch}.npz"
+        model.save_weights(os.path.join(self.path, weights))
+        arrays = {f"{i}_{j}": np.asarray(v.numpy()) for i, optimizer in enumerate(optimizers)
+                  for j, v in enumerate(optimizer.variables)}
+        np.savez(os.path.join(self.path, variables), **arrays)
+        write_json_atomically(os.path.join(self.path, STATE_FILE),
+                              {**record, "epoch": epoch, "weights": weights, "optimizers": variables})
+        for stale in glob.glob(os.path.join(self.path, "*-epoch*")):
+            if os.path.basename(stale) not in (weights, variables):
+                os.remove(stale)
+
+    def restore(self, state: dict, model, optimizers: list) -> None:
+        """Load `state`'s weights into `model` and its variables into `optimizers` (built)."""
+        try:
+            model.load_weights(os.path.join(self.path, state["weights"]))
+            with np.load(os.path.join(self.path, state["optimizers"])) as arrays:
+                for i, optimizer in enumerate(optimizers):
+                    for j, variable in enumerate(optimizer.variables):
+                        variable.assign(arrays[f"{i}_{j}"])
+        except (OSError, KeyError, ValueError) as error:
+            raise ResumeError(
+                f"{self.path}: cannot resume epoch {state.get('epoch')} ({type(error).__name__}: {error}); "
+                "remove the directory to restart the step"
+            ) from None
+
+    def clear(self) -> None:
+        """Remove the directory (the step finished)."""
+        if os.path.isdir(self.path):
+            for name in os.listdir(self.path):
+                os.remove(os.path.join(self.path, name))
+            os.rmdir(self.path)

@@ -1,0 +1,199 @@
+"""What the configuration search aims at: a fixed LAMBDA, a FLOPs target, or a metric budget.
+
+The search minimises `task loss + lambda * sum_j j * mass_j`; the goal decides `lambda`:
+
+- **lambda** (the original): `lambda` is fixed; the configuration is wherever it balances the task.
+- **target FLOPs F**: `lambda` is a multiplier on the constraint "FLOPs fraction <= target". After
+  every step it moves by `rate * lambda_0 * (fraction - target) / target` (never below 0), where
+  `fraction` is the FLOPs of the current masses and `lambda_0` the task's LAMBDA: it grows while they
+  cost more than the target and falls to 0 while they cost less (dual ascent; additive, so a long
+  stretch under budget does not leave it too small to react later). The target ramps from 1 to F over the first half of the search (the model adapts while
+  word-vectors go), then holds; the final masses are projected onto F
+  (`retention.project_onto_budget`), so the result lands on F however far the search got.
+- **max metric drop D**: the target sweeps from 1 down to a floor over the search. At evenly spaced
+  points the masses, projected onto the target of that moment, give a candidate configuration,
+  scored in Hard-Extract mode with the weights of that moment on a held-out part of the training
+  set. The fastest candidate within D of the fine-tuned model's held-out metric is retrained: one
+  search path, one retrain.
+
+The retention weights move by about the learning rate per step (Adam), so how far they can travel
+over a search is the sum of their learning rate over its steps: `soft_extract_rate` scales the
+rate to the number of steps, and `travel` tells how far a given rate gets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import keras
+
+from power_bert_tf.retention import RetentionConfig
+from power_bert_tf.training.schedule import WarmupLinearDecay
+
+# How far (in units of a weight's [0, 1] range) each retention weight can move over a search
+# whose learning rate is left at its default: twice, so a weight can fall and come back.
+SEARCH_TRAVEL = 2.0
+# Below this a weight cannot even go from kept to dropped: the search stops where the optimizer
+# runs out, not where its goal is met.
+MIN_TRAVEL = 1.0
+CANDIDATES = 8  # configurations scored along a max-metric-drop search
+SWEEP_FLOOR = 0.1  # the cheapest FLOPs fraction a max-metric-drop search sweeps down to
+RAMP_FRACTION = 0.5  # of a target-FLOPs search spent ramping the target down
+MULTIPLIER_RATE = 0.2  # lambda_0 per step and per unit of relative excess
+
+
+@dataclass(frozen=True)
+class SearchGoal:
+    """What a search aims at; exactly one of the three.
+
+    Args:
+        lambda_: the penalty's weight; with a target, its starting value.
+        target_flops: a FLOPs fraction in (0, 1] to land on.
+        max_metric_drop: points of held-out metric the delivered model may lose.
+    """
+
+    lambda_: float
+    target_flops: float | None = None
+    max_metric_drop: float | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.target_flops is not None:
+            return "target_flops"
+        if self.max_metric_drop is not None:
+            return "max_metric_drop"
+        return "lambda"
+
+    @property
+    def moves_target(self) -> bool:
+        """True when the weights must still move at the end (no learning-rate decay)."""
+        return self.kind != "lambda"
+
+
+def soft_extract_rate(steps: int, warmup_steps: int, decay: bool, travel: float = SEARCH_TRAVEL) -> float:
+    """The retention weights' peak learning rate that lets each travel `travel` over `steps`.
+
+    Example:
+    >>> round(soft_extract_rate(1000, 100, decay=True), 6)
+    0.003992
+    """
+    return travel / WarmupLinearDecay(1.0, steps, warmup_steps, decay).total()
+
+
+def travel(rate: float, steps: int, warmup_steps: int, decay: bool) -> float:
+    """How far a retention weight can move over a search at peak learning rate `rate`."""
+    return WarmupLinearDecay(rate, steps, warmup_steps, decay).total()
+
+
+@dataclass
+class Candidate:
+    """One configuration taken along a search path, and its held-out score."""
+
+    step: int
+    target: float
+    retention: list[int]
+    flops_fraction: float
+    masses: list[float] = field(default_factory=list)
+    held_out: float | None = None
+
+
+class BudgetController:
+    """Sets the search's penalty weight after every step, and takes candidates.
+
+    Args:
+        goal: the `SearchGoal`.
+        total_steps: optimizer steps of the whole search.
+        warmup_steps: of them, the warm-up (the target starts moving after it).
+        mass_fraction: masses -> FLOPs fraction of the unrounded masses.
+        project: (masses, target) -> the `RetentionConfig` on that budget.
+        floor: the cheapest target a max-metric-drop search sweeps to.
+        score: a configuration -> its held-out metric (max-metric-drop only).
+    """
+
+    def __init__(
+        self,
+        goal: SearchGoal,
+        total_steps: int,
+        warmup_steps: int,
+        mass_fraction: Callable[[Sequence[float]], float],
+        project: Callable[[Sequence[float], float], RetentionConfig],
+        floor: float = SWEEP_FLOOR,
+        score: Callable[[RetentionConfig], float] | None = None,
+    ):
+        self.goal = goal
+        self.total_steps = max(1, int(total_steps))
+        self.warmup_steps = min(max(0, int(warmup_steps)), self.total_steps - 1)
+        self.mass_fraction = mass_fraction
+        self.project = project
+        self.floor = floor
+        self.score = score
+        # A variable, so the compiled training step reads its current value.
+        self.multiplier = keras.Variable(goal.lambda_, trainable=False, dtype="float32", name="lambda")
+        self.candidates: list[Candidate] = []
+        span = self.total_steps - self.warmup_steps
+        self.candidate_steps = (
+            sorted({self.warmup_steps + max(1, round(k * span / CANDIDATES)) for k in range(1, CANDIDATES + 1)})
+            if goal.kind == "max_metric_drop" else []
+        )
+
+    def target_at(self, step: int) -> float | None:
+        """The FLOPs target after `step` optimizer steps (None: lambda is fixed)."""
+        goal = self.goal
+        if goal.kind == "lambda":
+            return None
+        end = goal.target_flops if goal.kind == "target_flops" else self.floor
+        span = self.total_steps - self.warmup_steps
+        if goal.kind == "target_flops":
+            span = max(1, round(RAMP_FRACTION * span))
+        progress = min(max((step - self.warmup_steps) / span, 0.0), 1.0)
+        return 1.0 - (1.0 - end) * progress
+
+    def after_step(self, step: int, masses: Sequence[float]) -> None:
+        """Update the multiplier from the masses after `step` steps; take a candidate when due."""
+        target = self.target_at(step)
+        if target is None:
+            return
+        excess = (self.mass_fraction(masses) - target) / target
+        value = float(self.multiplier.numpy()) + MULTIPLIER_RATE * self.goal.lambda_ * excess
+        self.multiplier.assign(max(value, 0.0))
+        if step in self.candidate_steps:
+            self.take_candidate(step, masses, target)
+
+    def take_candidate(self, step: int, masses: Sequence[float], target: float) -> Candidate:
+        retention = self.project(masses, target)
+        candidate = Candidate(
+            step=step, target=round(target, 4), retention=retention.to_list(),
+            flops_fraction=self.configuration_fraction(retention), masses=[float(m) for m in masses],
+        )
+        if self.score is not None:
+            candidate.held_out = float(self.score(retention))
+        self.candidates.append(candidate)
+        return candidate
+
+    def configuration_fraction(self, retention: RetentionConfig) -> float:
+        return self.mass_fraction(retention.to_list())
+
+    # -- resume ------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"multiplier": float(self.multiplier.numpy()), "candidates": [asdict(c) for c in self.candidates]}
+
+    def restore(self, state: dict) -> None:
+        self.multiplier.assign(state["multiplier"])
+        self.candidates = [Candidate(**c) for c in state.get("candidates", [])]
+
+
+def choose_candidate(candidates: Sequence[Candidate], baseline: float, max_drop: float) -> Candidate | None:
+    """The cheapest candidate whose held-out metric is within `max_drop` of `baseline`
+    (ties: the better metric); None when none is.
+
+    Example:
+    >>> picks = [Candidate(1, 0.8, [9], 0.8, held_out=50.0), Candidate(2, 0.5, [5], 0.5, held_out=48.5),
+    ...          Candidate(3, 0.3, [3], 0.3, held_out=45.0)]
+    >>> choose_candidate(picks, baseline=49.0, max_drop=1.0).retention
+    [5]
+    """
+    within = [c for c in candidates if c.held_out is not None and c.held_out >= baseline - max_drop]
+    if not within:
+        return None
+    return min(within, key=lambda c: (c.flops_fraction, -c.held_out))

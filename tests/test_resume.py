@@ -1,0 +1,108 @@
+"""Resumable runs: the same command again continues a killed run; --overwrite starts afresh;
+results.json is rebuilt from each step's own record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import load_script
+from power_bert_tf.runs import load_classifier
+from power_bert_tf.training.resume import ResumeState
+
+pytestmark = pytest.mark.tensorflow_only
+run_glue_script = load_script("run_glue")
+
+
+class Killed(Exception):
+    """Stands in for a kill right after an epoch's state was saved."""
+
+
+def _argv(tiny_glue, tiny_preset, output, *extra):
+    return [str(a) for a in ("--task", "cola", "--data-dir", tiny_glue / "CoLA", "--backbone", tiny_preset,
+                             "--seq-len", 24, "--epochs", 2, "--batch-size", 8, "--lambda", 0.5,
+                             "--output-dir", output, "--quiet", *extra)]
+
+
+def _epochs(run: Path, step: str) -> list[int]:
+    return [json.loads(line)["epoch"] for line in (run / f"{step}_log.jsonl").read_text().splitlines()]
+
+
+def _weights(run: Path, step: str) -> list[np.ndarray]:
+    model = load_classifier(str(run / f"{step}.keras"), (step,))
+    return [keras.ops.convert_to_numpy(v) for v in model.weights]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_glue, tiny_preset, tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("uninterrupted")
+    assert run_glue_script.main(_argv(tiny_glue, tiny_preset, output)) == 0
+    return output
+
+
+@pytest.mark.parametrize("killed_step", ["search", "retrain"])
+def test_a_killed_run_continues_where_it_stopped(killed_step, uninterrupted, tiny_glue, tiny_preset, tmp_path,
+                                                 monkeypatch, capsys):
+    save = ResumeState.save
+
+    def save_then_die(self, epoch, *args, **kwargs):
+        save(self, epoch, *args, **kwargs)
+        if self.path.endswith(f"{killed_step}.resume") and epoch == 1:
+            raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ResumeState, "save", save_then_die)
+        with pytest.raises(Killed):
+            run_glue_script.main(_argv(tiny_glue, tiny_preset, tmp_path))
+    assert (tmp_path / f"{killed_step}.resume" / "state.json").exists()
+    finished_before = json.loads((tmp_path / "results.json").read_text())["steps"]
+    assert killed_step not in finished_before and finished_before["finetune"]["finished"]
+    capsys.readouterr()
+
+    assert run_glue_script.main(_argv(tiny_glue, tiny_preset, tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "finetune: finished earlier" in out and f"{killed_step}: resuming after epoch 1 of 2" in out
+    # Each epoch logged once; no state left behind.
+    for step in ("finetune", "search", "retrain"):
+        assert _epochs(tmp_path, step) == [1, 2], step
+    assert not list(tmp_path.glob("*.resume"))
+    # The finished finetune step was not run again: its record is the one written before the kill.
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["steps"]["finetune"] == finished_before["finetune"]
+    # The same run as one that was never killed (same data order per epoch, optimizer state restored).
+    expected = json.loads((uninterrupted / "results.json").read_text())
+    assert results["retention"] == expected["retention"]
+    assert results["steps"]["search"]["masses"] == pytest.approx(expected["steps"]["search"]["masses"], abs=1e-5)
+    for got, want in zip(_weights(tmp_path, "retrain"), _weights(uninterrupted, "retrain")):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_finished_runs_are_skipped_and_overwrite_starts_afresh(uninterrupted, tiny_glue, tiny_preset, tmp_path,
+                                                                capsys):
+    run = tmp_path / "run"
+    assert run_glue_script.main(_argv(tiny_glue, tiny_preset, run)) == 0
+    first = json.loads((run / "results.json").read_text())
+    capsys.readouterr()
+    assert run_glue_script.main(_argv(tiny_glue, tiny_preset, run)) == 0
+    assert capsys.readouterr().out.count("finished earlier") == 3
+    assert json.loads((run / "results.json").read_text())["steps"] == first["steps"]
+
+    # Other settings in the same directory: refused, naming what changed.
+    assert run_glue_script.main(_argv(tiny_glue, tiny_preset, run, "--lr-bert", 3e-4)) == 2
+    error = capsys.readouterr().err
+    assert "lr_bert" in error and "--overwrite" in error and len(error.strip().splitlines()) == 1
+
+    # --overwrite with the finetune step alone: nothing of the old search or retrain is left.
+    (run / "notes.txt").write_text("mine")
+    assert run_glue_script.main(_argv(tiny_glue, tiny_preset, run, "--steps", "finetune", "--overwrite")) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert set(results["steps"]) == {"finetune"}
+    for stale in ("power", "retention", "flops_fraction", "search"):
+        assert stale not in results, stale
+    assert not (run / "search.keras").exists() and not (run / "retrain.keras").exists()
+    assert _epochs(run, "finetune") == [1, 2] and not (run / "search_log.jsonl").exists()
+    assert (run / "notes.txt").read_text() == "mine"

@@ -1,0 +1,142 @@
+"""The search's goals (training/search.py): the multiplier, the target's path, the candidates,
+the retention weights' learning rate; checked against hand computations, no model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import hand_flops
+from power_bert_tf.retention import RetentionConfig, mass_flops_fraction, project_onto_budget
+from power_bert_tf.training.schedule import WarmupLinearDecay
+from power_bert_tf.training.search import (
+    CANDIDATES,
+    MULTIPLIER_RATE,
+    BudgetController,
+    Candidate,
+    SearchGoal,
+    choose_candidate,
+    soft_extract_rate,
+    travel,
+)
+
+SEQ, HIDDEN, INTERMEDIATE = 64, 384, 1536
+
+
+def _fraction(masses):
+    return mass_flops_fraction(masses, SEQ, HIDDEN, INTERMEDIATE)
+
+
+def _controller(goal, total=100, warmup=10, score=None):
+    return BudgetController(
+        goal, total, warmup, mass_fraction=_fraction,
+        project=lambda masses, target: project_onto_budget(masses, target, SEQ, HIDDEN, INTERMEDIATE),
+        floor=0.1, score=score,
+    )
+
+
+def test_mass_fraction_is_the_hand_count_at_whole_and_fractional_lengths():
+    for keep in ([64] * 6, [40, 30, 20, 10, 5, 1], [64, 64, 2, 2, 2, 2]):
+        assert mass_flops_fraction(keep, SEQ, HIDDEN, INTERMEDIATE) == pytest.approx(
+            hand_flops(keep, SEQ, HIDDEN, INTERMEDIATE) / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE))
+    # A fractional mass is counted as it is (between its floor and its ceiling) ...
+    low, mid, high = (_fraction([30.0, m, 10.0]) for m in (20.0, 20.5, 21.0))
+    assert low < mid < high
+    # ... and a mass above its input length counts as the input length.
+    assert _fraction([10.0, 50.0]) == pytest.approx(_fraction([10.0, 10.0]))
+
+
+def test_target_path_by_goal():
+    lam = _controller(SearchGoal(1e-3))
+    assert lam.target_at(50) is None and lam.candidate_steps == []
+    # Target FLOPs: 1 until warm-up ends, down to F over half the remaining 90 steps, then F.
+    flops = _controller(SearchGoal(1e-3, target_flops=0.4))
+    assert flops.target_at(10) == 1.0
+    assert flops.target_at(10 + 45 // 2) == pytest.approx(1 - 0.6 * (45 // 2) / 45)
+    assert flops.target_at(55) == flops.target_at(100) == pytest.approx(0.4)
+    # Max metric drop: down to the floor at the very end, candidates evenly spaced after warm-up.
+    sweep = _controller(SearchGoal(1e-3, max_metric_drop=1.0))
+    assert sweep.target_at(100) == pytest.approx(0.1) and sweep.target_at(55) == pytest.approx(0.55)
+    assert len(sweep.candidate_steps) == CANDIDATES and sweep.candidate_steps[-1] == 100
+    assert np.diff(sweep.candidate_steps).min() >= 90 // CANDIDATES
+
+
+def test_multiplier_follows_the_budget():
+    """rate * lambda_0 * relative excess per step, computed by hand: up while the masses cost more
+    than the target, down (never below 0) while they cost less."""
+    controller = _controller(SearchGoal(0.01, target_flops=0.5), total=40, warmup=0)
+    expensive, cheap = [60.0] * 6, [10.0] * 6
+    value = 0.01
+    # After the ramp (steps 1-20), the target holds at 0.5.
+    for step, masses in enumerate([expensive] * 2 + [cheap] * 12, start=21):
+        target = controller.target_at(step)
+        controller.after_step(step, masses)
+        value = max(value + MULTIPLIER_RATE * 0.01 * (_fraction(masses) - target) / target, 0.0)
+        assert float(controller.multiplier.numpy()) == pytest.approx(value, rel=1e-5, abs=1e-9)
+        if step == 22:
+            grown = value
+    assert grown > 0.01 and value == 0.0  # the cheap masses took it to the floor
+    # A fixed lambda never moves.
+    fixed = _controller(SearchGoal(0.01), total=20, warmup=0)
+    fixed.after_step(1, expensive)
+    assert float(fixed.multiplier.numpy()) == pytest.approx(0.01)
+
+
+def test_candidates_are_projected_scored_and_restored():
+    scored = []
+
+    def score(retention):
+        scored.append(retention.to_list())
+        return float(sum(retention.keep))  # any function of the configuration
+
+    controller = _controller(SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0, score=score)
+    masses = [50.0, 40.0, 30.0, 20.0, 10.0, 5.0]
+    for step in range(1, 41):
+        controller.after_step(step, masses)
+    assert [c.step for c in controller.candidates] == controller.candidate_steps
+    for candidate in controller.candidates:
+        expected = project_onto_budget(masses, candidate.target, SEQ, HIDDEN, INTERMEDIATE)
+        assert candidate.retention == expected.to_list()
+        assert candidate.held_out == sum(expected.keep)
+        assert candidate.flops_fraction == pytest.approx(
+            hand_flops(expected.keep, SEQ, HIDDEN, INTERMEDIATE) / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE))
+    assert scored == [c.retention for c in controller.candidates]
+    fractions = [c.flops_fraction for c in controller.candidates]
+    assert fractions == sorted(fractions, reverse=True) and fractions[-1] < 0.15
+    # A resumed search picks up the multiplier and the candidates.
+    again = _controller(SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0)
+    again.restore(controller.state())
+    assert again.candidates == controller.candidates
+    assert float(again.multiplier.numpy()) == pytest.approx(float(controller.multiplier.numpy()))
+
+
+@pytest.mark.parametrize("baseline, drop, expected", [
+    (49.0, 1.0, [5]),        # 48.5 >= 48 is in, the cheaper 45.0 is out
+    (50.0, 5.0, [3]),        # every candidate is within 5: the cheapest
+    (50.0, 0.0, [12]),       # only the one at or above the baseline
+    (60.0, 1.0, None),       # none within 1 point: nothing is chosen
+])
+def test_the_cheapest_candidate_within_the_drop_is_chosen(baseline, drop, expected):
+    candidates = [Candidate(1, 0.9, [12], 0.9, held_out=50.5), Candidate(2, 0.8, [9], 0.8, held_out=47.0),
+                  Candidate(3, 0.5, [5], 0.5, held_out=48.5), Candidate(4, 0.3, [3], 0.3, held_out=45.0)]
+    chosen = choose_candidate(candidates, baseline, drop)
+    assert (chosen.retention if chosen else None) == expected
+
+
+def test_soft_extract_rate_lets_each_weight_travel_its_budget():
+    """The rate is scaled so the sum of the schedule over the search's steps (summed here
+    step by step) is the travel asked for, with and without decay."""
+    for steps, warmup, decay in ((723, 72, True), (723, 72, False), (30, 3, True), (5, 0, False)):
+        rate = soft_extract_rate(steps, warmup, decay, travel=2.0)
+        schedule = WarmupLinearDecay(rate, steps, warmup, decay)
+        assert sum(float(schedule(step)) for step in range(steps)) == pytest.approx(2.0, rel=1e-4)
+        assert travel(rate, steps, warmup, decay) == pytest.approx(2.0)
+    # The original CoLA settings (LR_SOFT_EXTRACT 1.5e-3, 3 epochs of 268 steps) cannot get there.
+    assert travel(1.5e-3, 804, 80, True) < 1.0
+
+
+def test_goal_kind():
+    assert SearchGoal(1e-3).kind == "lambda" and not SearchGoal(1e-3).moves_target
+    assert SearchGoal(1e-3, target_flops=0.3).kind == "target_flops"
+    assert SearchGoal(1e-3, max_metric_drop=1.0).kind == "max_metric_drop"
+    assert RetentionConfig.from_masses([3.7, 2.2]).keep == (3, 2)
