@@ -75,7 +75,7 @@ class RunConfig:
     checkpoint: str | None = option(None, "a run directory or .keras file to start from / evaluate")
     steps: tuple[str, ...] = option(
         STEPS, "comma-separated subset of finetune,search,retrain (others need --checkpoint)", csv=True)
-    distribute: str = option("default", "tf.distribute strategy", choices=("default", "mirrored"))
+    distribute: str = option("default", "tf.distribute strategy", choices=("default", "mirrored", "multiworker"))
     mixed_precision: bool = option(False, "mixed_bfloat16 compute")
     overwrite: bool = option(
         False, "start afresh in --output-dir (default: continue the run found there, skipping finished steps)")

@@ -60,8 +60,9 @@ def pick_data_dir(task: str = "cola") -> tuple[str | None, str]:
 def run_pipeline(config: RunConfig, max_dev_examples: int | None = None) -> dict:
     """`pipeline.run_glue(config)`, optionally on a random dev subsample.
 
-    The dev set is evaluated after every epoch of every step; a subsample
-    keeps a CPU demo quick (its metric is then only indicative).
+    The dev set is read once per delivered model (epochs are chosen on a held-out
+    part of the training set); a subsample keeps a CPU demo quick (its metric is
+    then only indicative).
     """
     return run_glue(replace(config, max_dev_examples=max_dev_examples))
 

@@ -20,11 +20,11 @@ from dataclasses import asdict
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from power_bert_tf import data
 from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
 from power_bert_tf.config import PipelineError, RunConfig, check_target_flops, format_summary
+from power_bert_tf.distribute import distribute_options, is_chief, make_strategy, worker_output_dir
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig, mass_flops_fraction, project_onto_budget
@@ -55,18 +55,6 @@ from power_bert_tf.training.search import (
 __all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The tf.distribute strategy of `--distribute`."""
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        # Every GPU; without GPUs every (logical) CPU device, so the strategy
-        # can be exercised on a CPU split into several logical devices.
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    raise PipelineError(f"--distribute must be 'default' or 'mirrored', got '{name}'")
-
-
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -84,10 +72,12 @@ class Pipeline:
     def __init__(self, config: RunConfig):
         self.config = config.resolved()
         self.task = data.get_task(self.config.task)
-        self.run_dir = RunDirectory(self.config.output_dir)
         if self.config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        # Before any TensorFlow op: a multi-worker strategy configures collectives at start-up.
         self.strategy = make_strategy(self.config.distribute)
+        # The chief writes the run; other workers write a private copy of it (power_bert_tf.distribute).
+        self.run_dir = RunDirectory(worker_output_dir(self.config.output_dir, self.strategy))
         self.data_dir = data.resolve_data_dir(self.task, self.config.data_dir)
         self._preprocessor = None
 
@@ -108,7 +98,7 @@ class Pipeline:
         return data.make_split_dataset(
             examples, self.preprocessor, self.config.batch_size, shuffle=shuffle,
             seed=self.config.seed if seed is None else seed,
-        )
+        ).with_options(distribute_options())
 
     def epoch_datasets(self, examples):
         """epoch -> that epoch's shuffled batches (a resumed run sees the same order)."""
@@ -155,7 +145,6 @@ class Pipeline:
         if start:
             return self._load(start)
         with self.strategy.scope():
-            keras.utils.set_random_seed(self.config.seed)
             model = PowerBertClassifier(
                 load_backbone(self._backbone_source()),
                 num_classes=self.task.num_classes,
@@ -181,7 +170,8 @@ class Pipeline:
         trainer = Trainer(
             model, train_config, self._metrics, self.task.metric,
             steps_per_epoch=self.steps_per_epoch(train), strategy=self.strategy, log_dir=self.run_dir.path,
-            name=step, verbose=self.config.verbose, controller=controller, eval_name="held_out",
+            name=step, verbose=self.config.verbose if is_chief(self.strategy) else 0, controller=controller,
+            eval_name="held_out",
         )
         start = time.time()
         history = trainer.fit(
@@ -222,7 +212,7 @@ class Pipeline:
         return {"checkpoint": self._started_from(), "held_out": self._evaluate(model, held_out),
                 "dev": self._evaluate(model, dev)}
 
-    def search(self, train, held_out, baseline_held_out: float | None) -> dict:
+    def search(self, train, held_out) -> dict:
         config = self.config
         model = self.start_of("search")
         if model.mode == "hard":
@@ -235,9 +225,6 @@ class Pipeline:
         if config.target_flops is not None:  # a preset name had no config files to check it against
             check_target_flops(config.target_flops, model.encoder.num_layers, *budget)
         goal = SearchGoal(config.lambda_, config.target_flops, config.max_metric_drop)
-        if goal.kind == "max_metric_drop" and baseline_held_out is None:
-            raise PipelineError("--max-metric-drop needs the fine-tuned model's held-out metric: run the "
-                                "finetune step, or start from a fine-tuned --checkpoint")
         with self.strategy.scope():
             model = model.with_mode("soft")
         search = TrainConfig(epochs=config.search_epochs, lr_bert=config.lr_bert, lambda_=config.lambda_,
@@ -267,13 +254,12 @@ class Pipeline:
         if goal.kind == "target_flops":
             retention = project_onto_budget(masses, goal.target_flops, *budget)
         elif goal.kind == "max_metric_drop":
-            chosen = choose_candidate(controller.candidates, baseline_held_out, goal.max_metric_drop)
+            chosen = choose_candidate(controller.candidates, goal.max_metric_drop)
             record["chosen"] = asdict(chosen) if chosen else None
             retention = RetentionConfig(tuple(chosen.retention)) if chosen else None
             if chosen is None:
-                _warn(f"no configuration along the search stayed within {goal.max_metric_drop} points of the "
-                      f"fine-tuned model's held-out {self.task.metric} ({baseline_held_out:.2f}): the run "
-                      "delivers the fine-tuned model")
+                _warn(f"no configuration along the search lost at most {goal.max_metric_drop} points of held-out "
+                      f"{self.task.metric} to elimination: the run delivers the fine-tuned model")
         else:
             retention = RetentionConfig.from_masses(masses)
         record["retention"] = None if retention is None else retention.to_list()
@@ -299,11 +285,12 @@ class Pipeline:
                   "out, not where its goal is met; leave --lr-soft-extract unset to scale it to the steps")
         return rate, reach
 
-    def _score(self, soft_model, retention: RetentionConfig, held_out) -> float:
-        """The held-out metric of `retention` in Hard-Extract mode, with the search's current weights."""
+    def _score(self, soft_model, retention: RetentionConfig | None, held_out) -> float:
+        """The held-out metric of the search's current weights in Hard-Extract mode at `retention`
+        (None: without elimination)."""
         with self.strategy.scope():
-            hard = soft_model.with_mode("hard", retention)
-        return self._evaluate(hard, held_out)
+            model = soft_model.with_mode("none") if retention is None else soft_model.with_mode("hard", retention)
+        return self._evaluate(model, held_out)
 
     def retrain(self, retention: RetentionConfig, train, held_out, dev, baseline_held_out) -> dict:
         model = self.start_of("retrain")
@@ -346,6 +333,8 @@ class Pipeline:
                 return records[name]
             for later in STEPS[STEPS.index(name) + 1:] + ("baseline",) * (name == "finetune"):
                 records.pop(later, None)  # they depended on the old result
+            # Each step seeds its own initialisation and dropout: a resumed run repeats it exactly.
+            keras.utils.set_random_seed(config.seed + STEPS.index(name))
             records[name] = {**compute(), "finished": True, "identity": config.identity()}
             self._write_results(context, records)
             ResumeState(self.run_dir.file(f"{name}.resume")).clear()
@@ -356,10 +345,10 @@ class Pipeline:
         elif config.checkpoint and self._started_from() not in (
                 records.get("baseline", {}).get("checkpoint"), os.path.abspath(self.run_dir.checkpoint("finetune"))):
             records["baseline"] = self.baseline(held_out, dev)
-        baseline_held_out = (records.get("finetune") or records.get("baseline") or {}).get("held_out")
+        baseline_held_out = (records.get("baseline") or records.get("finetune") or {}).get("held_out")
         retention = config.retention_config(num_layers=None)
         if "search" in config.steps and retention is None:
-            searched = step("search", lambda: self.search(train, held_out, baseline_held_out))
+            searched = step("search", lambda: self.search(train, held_out))
             retention = None if searched["retention"] is None else RetentionConfig(tuple(searched["retention"]))
         elif "retrain" in config.steps and retention is None:
             retention = self._saved_retention()

@@ -141,6 +141,12 @@ def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, tin
     (["--task", "cola", "--retention-config", "10,2.5"], "entry 2 is '2.5'"),
     (["--task", "cola", "--pred-glue"], "--pred-glue needs --predict-only"),
     (["--task", "cola", "--target-flops", "1.5"], "--target-flops must be in (0, 1], got 1.5"),
+    (["--task", "cola", "--lambda", "1e-3", "--target-flops", "0.5"], "--lambda and --target-flops exclude each other"),
+    (["--task", "cola", "--max-metric-drop", "1", "--retention-config", "20,10"],
+     "--max-metric-drop and --retention-config exclude each other"),
+    (["--task", "cola", "--max-metric-drop", "-1"], "--max-metric-drop must be at least 0"),
+    (["--task", "cola", "--held-out-fraction", "1.5"], "--held-out-fraction must be in (0, 1), got 1.5"),
+    (["--task", "cola", "--lr-soft-extract", "0"], "--lr-soft-extract must be positive"),
     (["--task", "cola", "--target-flops", "0.2"], "--target-flops: target FLOPs fraction 0.2 is below the "
                                                   "cheapest configuration's 0.298"),
 ])
@@ -167,6 +173,51 @@ def test_target_flops_lands_on_the_budget(cola_run, tiny_glue, tmp_path):
     fraction = hand_flops(keep, 24, 16, 32) / hand_flops([24, 24], 24, 16, 32)  # tiny preset: d 16, f 32
     assert abs(fraction - 0.6) <= 0.02
     assert results["flops_fraction"] == pytest.approx(fraction)
+
+
+def test_default_search_picks_the_cheapest_candidate_within_one_point(cola_run, tiny_glue, tmp_path):
+    """No --lambda, no target: --max-metric-drop 1.0. The candidates scored along the search are
+    recorded; the chosen one is the cheapest that loses at most 1 point against the same weights
+    without elimination (recomputed here from the record), and it is the configuration retrained;
+    the retrained model is checked against the fine-tuned one."""
+    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
+                 "--steps", "search,retrain", "--epochs", 1, "--batch-size", 8,
+                 "--output-dir", tmp_path, "--quiet"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["defaults_applied"]["max_metric_drop"]["value"] == 1.0
+    search = results["search"]
+    assert search["goal"] == "max_metric_drop" and search["candidates"]
+    # The baseline is the fine-tuned checkpoint the run started from, scored on the same held-out part.
+    assert results["steps"]["baseline"]["checkpoint"] == str((cola_run / "finetune.keras").resolve())
+    baseline = results["baseline_held_out"]
+    within = [c for c in search["candidates"] if c["reference"] - c["held_out"] <= 1.0]
+    if within:
+        cheapest = min(c["flops_fraction"] for c in within)
+        assert search["chosen"]["flops_fraction"] == cheapest and search["chosen"] in within
+        assert results["retention"] == search["chosen"]["retention"]
+        assert load_checkpoint(str(tmp_path)).retention.to_list() == search["chosen"]["retention"]
+        assert results["within_max_metric_drop"] == (results["power_held_out"] >= baseline - 1.0)
+    else:
+        assert search["chosen"] is None and "power" not in results
+    targets = [c["target"] for c in search["candidates"]]
+    assert targets == sorted(targets, reverse=True) and targets[-1] == pytest.approx(0.298 + 0.01, abs=1e-3)
+
+
+def test_lambda_search_warns_when_the_weights_cannot_travel(cola_run, tiny_glue, tmp_path, capsys):
+    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
+                 "--steps", "search", "--epochs", 1, "--batch-size", 8, "--lambda", 1e-3,
+                 "--lr-soft-extract", 1e-3, "--output-dir", tmp_path, "--quiet"]) == 0
+    assert "lets a retention weight move at most" in capsys.readouterr().err
+    search = json.loads((tmp_path / "results.json").read_text())["steps"]["search"]
+    assert search["retention_travel"] < 1.0 and search["lr_soft_extract"] == 1e-3
+    # Left unset, the rate is scaled to the search's steps: each weight can travel twice its range.
+    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
+                 "--steps", "search", "--epochs", 1, "--batch-size", 8, "--lambda", 1e-3,
+                 "--output-dir", tmp_path / "scaled", "--quiet"]) == 0
+    assert "at most" not in capsys.readouterr().err
+    results = json.loads((tmp_path / "scaled" / "results.json").read_text())
+    assert results["steps"]["search"]["retention_travel"] == pytest.approx(2.0)
+    assert results["defaults_applied"]["lr_soft_extract"]["value"] == results["steps"]["search"]["lr_soft_extract"]
 
 
 def test_defaults_follow_the_backbone_and_the_checkpoint(tiny_preset, cola_run, tmp_path):
@@ -218,7 +269,7 @@ def test_real_cola_subsample_with_minilm(tmp_path):
                  "--lambda", 0.05, "--lr-soft-extract", 0.05, "--output-dir", tmp_path, "--quiet"])
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["train_examples"] == 64 and results["dev_examples"] == 128
+    assert results["train_examples"] + results["held_out_examples"] == 64 and results["dev_examples"] == 128
     retention = RetentionConfig.parse(results["retention"], num_layers=6, seq_len=32)
     assert retention.keep[-1] < 32  # the search eliminated something
     assert -100 <= results["power"] <= 100 and -100 <= results["baseline"] <= 100

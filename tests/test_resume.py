@@ -4,6 +4,7 @@ results.json is rebuilt from each step's own record."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import keras
@@ -84,7 +85,7 @@ def test_a_killed_run_continues_where_it_stopped(killed_step, uninterrupted, tin
 def test_finished_runs_are_skipped_and_overwrite_starts_afresh(uninterrupted, tiny_glue, tiny_preset, tmp_path,
                                                                 capsys):
     run = tmp_path / "run"
-    assert run_glue_script.main(_argv(tiny_glue, tiny_preset, run)) == 0
+    shutil.copytree(uninterrupted, run)  # a finished run
     first = json.loads((run / "results.json").read_text())
     capsys.readouterr()
     assert run_glue_script.main(_argv(tiny_glue, tiny_preset, run)) == 0

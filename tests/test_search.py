@@ -52,11 +52,11 @@ def test_target_path_by_goal():
     # Target FLOPs: 1 until warm-up ends, down to F over half the remaining 90 steps, then F.
     flops = _controller(SearchGoal(1e-3, target_flops=0.4))
     assert flops.target_at(10) == 1.0
-    assert flops.target_at(10 + 45 // 2) == pytest.approx(1 - 0.6 * (45 // 2) / 45)
+    assert flops.target_at(10 + 45 // 2) == pytest.approx(0.4 ** ((45 // 2) / 45))  # geometric
     assert flops.target_at(55) == flops.target_at(100) == pytest.approx(0.4)
     # Max metric drop: down to the floor at the very end, candidates evenly spaced after warm-up.
     sweep = _controller(SearchGoal(1e-3, max_metric_drop=1.0))
-    assert sweep.target_at(100) == pytest.approx(0.1) and sweep.target_at(55) == pytest.approx(0.55)
+    assert sweep.target_at(100) == pytest.approx(0.1) and sweep.target_at(55) == pytest.approx(0.1 ** 0.5)
     assert len(sweep.candidate_steps) == CANDIDATES and sweep.candidate_steps[-1] == 100
     assert np.diff(sweep.candidate_steps).min() >= 90 // CANDIDATES
 
@@ -86,8 +86,8 @@ def test_candidates_are_projected_scored_and_restored():
     scored = []
 
     def score(retention):
-        scored.append(retention.to_list())
-        return float(sum(retention.keep))  # any function of the configuration
+        scored.append(None if retention is None else retention.to_list())
+        return 100.0 if retention is None else float(sum(retention.keep))  # any function of it
 
     controller = _controller(SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0, score=score)
     masses = [50.0, 40.0, 30.0, 20.0, 10.0, 5.0]
@@ -97,10 +97,12 @@ def test_candidates_are_projected_scored_and_restored():
     for candidate in controller.candidates:
         expected = project_onto_budget(masses, candidate.target, SEQ, HIDDEN, INTERMEDIATE)
         assert candidate.retention == expected.to_list()
-        assert candidate.held_out == sum(expected.keep)
+        assert candidate.held_out == sum(expected.keep) and candidate.reference == 100.0
+        assert candidate.drop == 100.0 - sum(expected.keep)
         assert candidate.flops_fraction == pytest.approx(
             hand_flops(expected.keep, SEQ, HIDDEN, INTERMEDIATE) / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE))
-    assert scored == [c.retention for c in controller.candidates]
+    # Each candidate, then the same weights without elimination.
+    assert scored == [item for c in controller.candidates for item in (c.retention, None)]
     fractions = [c.flops_fraction for c in controller.candidates]
     assert fractions == sorted(fractions, reverse=True) and fractions[-1] < 0.15
     # A resumed search picks up the multiplier and the candidates.
@@ -110,16 +112,18 @@ def test_candidates_are_projected_scored_and_restored():
     assert float(again.multiplier.numpy()) == pytest.approx(float(controller.multiplier.numpy()))
 
 
-@pytest.mark.parametrize("baseline, drop, expected", [
-    (49.0, 1.0, [5]),        # 48.5 >= 48 is in, the cheaper 45.0 is out
-    (50.0, 5.0, [3]),        # every candidate is within 5: the cheapest
-    (50.0, 0.0, [12]),       # only the one at or above the baseline
-    (60.0, 1.0, None),       # none within 1 point: nothing is chosen
+@pytest.mark.parametrize("drop, expected", [
+    (1.0, [5]),        # loses 0.5: in; the cheaper one loses 4.5: out
+    (5.0, [3]),        # every candidate within 5: the cheapest
+    (0.0, [12]),       # only the one that loses nothing
+    (-1.0, None),      # none: nothing is chosen
 ])
-def test_the_cheapest_candidate_within_the_drop_is_chosen(baseline, drop, expected):
-    candidates = [Candidate(1, 0.9, [12], 0.9, held_out=50.5), Candidate(2, 0.8, [9], 0.8, held_out=47.0),
-                  Candidate(3, 0.5, [5], 0.5, held_out=48.5), Candidate(4, 0.3, [3], 0.3, held_out=45.0)]
-    chosen = choose_candidate(candidates, baseline, drop)
+def test_the_cheapest_candidate_within_the_drop_is_chosen(drop, expected):
+    candidates = [Candidate(1, 0.9, [12], 0.9, held_out=50.5, reference=50.0),
+                  Candidate(2, 0.8, [9], 0.8, held_out=47.0, reference=49.0),
+                  Candidate(3, 0.5, [5], 0.5, held_out=48.5, reference=49.0),
+                  Candidate(4, 0.3, [3], 0.3, held_out=45.0, reference=49.5)]
+    chosen = choose_candidate(candidates, drop)
     assert (chosen.retention if chosen else None) == expected
 
 

@@ -1,7 +1,8 @@
 """Where an interrupted training step continues from: its last finished epoch.
 
 After each epoch the trainer writes, into `<run>/<step>.resume/`, the model's weights, every
-optimizer variable (Adam's moments and step counters) and `state.json` (the epoch, the best
+optimizer variable (Adam's moments and step counters), the dropout layers' random states and
+`state.json` (the epoch, the best
 held-out metric so far, the search's multiplier and candidates). `state.json` is written last,
 atomically, and names the files of its epoch, so a run killed while writing resumes from the
 previous epoch, never from half-written files.
@@ -49,6 +50,7 @@ class ResumeState:
         model.save_weights(os.path.join(self.path, weights))
         arrays = {f"{i}_{j}": np.asarray(v.numpy()) for i, optimizer in enumerate(optimizers)
                   for j, v in enumerate(optimizer.variables)}
+        arrays.update({f"rng_{j}": np.asarray(v.numpy()) for j, v in enumerate(_random_states(model))})
         np.savez(os.path.join(self.path, variables), **arrays)
         write_json_atomically(os.path.join(self.path, STATE_FILE),
                               {**record, "epoch": epoch, "weights": weights, "optimizers": variables})
@@ -64,6 +66,8 @@ class ResumeState:
                 for i, optimizer in enumerate(optimizers):
                     for j, variable in enumerate(optimizer.variables):
                         variable.assign(arrays[f"{i}_{j}"])
+                for j, variable in enumerate(_random_states(model)):
+                    variable.assign(arrays[f"rng_{j}"])
         except (OSError, KeyError, ValueError) as error:
             raise ResumeError(
                 f"{self.path}: cannot resume epoch {state.get('epoch')} ({type(error).__name__}: {error}); "
@@ -76,3 +80,11 @@ class ResumeState:
             for name in os.listdir(self.path):
                 os.remove(os.path.join(self.path, name))
             os.rmdir(self.path)
+
+
+def _random_states(model) -> list:
+    """The dropout layers' random-generator states: variables of the model that are not weights
+    (`save_weights` leaves them out), in layer order; restored so a resumed epoch draws the
+    masks the uninterrupted run would have drawn."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]

@@ -224,6 +224,8 @@ class Trainer:
         if state is not None:
             best, history, first_epoch = self._restore(resume, state)
             distributed = distribute(epoch_data(first_epoch))
+        else:
+            self._truncate_log(0)  # a step run again from its start logs its epochs afresh
         step = int(self.bert_optimizer.iterations.numpy())
         for epoch in range(first_epoch, self.config.epochs + 1):
             if epoch > first_epoch:
@@ -323,7 +325,9 @@ class Trainer:
 
 
 def _global_batch_size(strategy, labels):
+    """Examples in this step over every replica of every worker (an all-reduce across workers:
+    a worker's local results hold only its own replicas)."""
     if strategy.num_replicas_in_sync == 1:
         return tf.shape(labels)[0]
-    local = strategy.experimental_local_results(labels)
-    return tf.add_n([tf.shape(t)[0] for t in local])
+    sizes = strategy.run(lambda t: tf.cast(tf.shape(t)[0], tf.float32), args=(labels,))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, sizes, axis=None)
