@@ -201,10 +201,11 @@ def command_line_fields(cls=RunConfig):
 
 
 def format_summary(results: dict) -> str:
-    """A small aligned table of a run's (or an evaluation's) results."""
+    """A small aligned table of a run's (or an evaluation's) results, and the search's candidates."""
     rows = []
     for key in ("task", "backbone", "checkpoint", "metric", "baseline", "baseline_held_out",
-                "power", "power_held_out", "metrics", "retention", "flops_fraction", "seconds"):
+                "power", "power_held_out", "within_max_metric_drop", "metrics", "retention", "flops_fraction",
+                "seconds"):
         if key not in results or results[key] is None:
             continue
         value = results[key]
@@ -219,4 +220,23 @@ def format_summary(results: dict) -> str:
         rows.append((key, str(value)))
     width = max(len(key) for key, _ in rows)
     rule = "-" * (width + 2 + max(len(value) for _, value in rows))
-    return "\n".join([rule] + [f"{key:<{width}}  {value}" for key, value in rows] + [rule])
+    table = "\n".join([rule] + [f"{key:<{width}}  {value}" for key, value in rows] + [rule])
+    return table + _format_candidates(results)
+
+
+def _format_candidates(results: dict) -> str:
+    search = results.get("search") or {}
+    candidates = search.get("candidates") or []
+    if not candidates:
+        return ""
+    chosen = (search.get("chosen") or {}).get("step")
+    metric = results.get("metric", "metric")
+    lines = [f"\ncandidates (held-out {metric}: with elimination / the same weights without):"]
+    for candidate in candidates:
+        mark = "  <- chosen" if candidate["step"] == chosen else ""
+        keep = ",".join(str(k) for k in candidate["retention"])
+        scores = " / ".join("     -" if candidate.get(key) is None else f"{candidate[key]:6.2f}"
+                            for key in ("held_out", "reference"))
+        lines.append(f"  step {candidate['step']:>5}  FLOPs {candidate['flops_fraction']:.3f}  {keep:<24} "
+                     f"{scores}{mark}")
+    return "\n".join(lines)

@@ -40,7 +40,7 @@ from power_bert_tf.runs import (
     summarize,
 )
 from power_bert_tf.training import Trainer, TrainConfig, retention_gradients
-from power_bert_tf.training.resume import ResumeState
+from power_bert_tf.training.resume import ResumeError, ResumeState
 from power_bert_tf.training.search import (
     MIN_TRAVEL,
     SEARCH_TRAVEL,
@@ -186,11 +186,11 @@ class Pipeline:
         return int(np.ceil(len(train) / self.config.batch_size))
 
     def _resume_state(self, step: str) -> ResumeState:
-        state = ResumeState(self.run_dir.file(f"{step}.resume"))
-        saved = state.load()
-        if saved is not None and saved.get("identity") not in (None, self.config.identity()):
-            raise PipelineError(f"{state.path}: an interrupted {step} step of a run with other settings; "
-                                "pass --overwrite to start afresh")
+        state = ResumeState(self.run_dir.file(f"{step}.resume"), self.config.identity())
+        try:
+            state.load()
+        except ResumeError as error:
+            raise PipelineError(str(error)) from None
         return state
 
     def _metrics(self, labels, predictions) -> dict:

@@ -49,9 +49,9 @@ class RunDirectory:
         path: the run's output directory (need not exist yet).
 
     Example:
-    >>> run = RunDirectory("runs/cola")
+    >>> run = RunDirectory("runs/cola-not-run-yet")
     >>> run.checkpoint("search")
-    'runs/cola/search.keras'
+    'runs/cola-not-run-yet/search.keras'
     >>> run.existing_checkpoint() is None
     True
     """

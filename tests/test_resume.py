@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 import numpy as np
 import pytest
 
@@ -107,3 +108,45 @@ def test_finished_runs_are_skipped_and_overwrite_starts_afresh(uninterrupted, ti
     assert not (run / "search.keras").exists() and not (run / "retrain.keras").exists()
     assert _epochs(run, "finetune") == [1, 2] and not (run / "search_log.jsonl").exists()
     assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_resume_state_round_trip_and_refusals(tmp_path):
+    """Weights, every optimizer variable and the dropout RNG state come back as saved (compared
+    with the arrays read before saving); an older epoch's files are removed; a state of other
+    settings, or a broken one, is refused naming its directory."""
+    from power_bert_tf.training.resume import ResumeError
+
+    def build():
+        inputs = keras.Input((4,))
+        model = keras.Model(inputs, keras.layers.Dropout(0.5)(keras.layers.Dense(3)(inputs)))
+        optimizer = keras.optimizers.Adam(1e-2)
+        optimizer.build(model.trainable_variables)
+        return model, optimizer
+
+    model, optimizer = build()
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    for _ in range(2):  # move weights, Adam's moments and the RNG state away from their start
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x, training=True) ** 2)
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    saved = [np.array(v.numpy()) for v in model.variables + optimizer.variables]
+    state = ResumeState(str(tmp_path / "step.resume"), identity={"lr": 1e-2})
+    state.save(1, model, [optimizer], {"best": 0.5})
+    state.save(2, model, [optimizer], {"best": 0.7})
+    assert sorted(p.name for p in (tmp_path / "step.resume").iterdir()) == [
+        "model-epoch2.weights.h5", "optimizers-epoch2.npz", "state.json"]
+
+    fresh_model, fresh_optimizer = build()
+    loaded = state.load()
+    assert loaded["epoch"] == 2 and loaded["best"] == 0.7
+    state.restore(loaded, fresh_model, [fresh_optimizer])
+    for got, want in zip(fresh_model.variables + fresh_optimizer.variables, saved):
+        np.testing.assert_array_equal(np.array(got.numpy()), want)
+
+    with pytest.raises(ResumeError, match="step.resume: an interrupted step of a run with other settings"):
+        ResumeState(str(tmp_path / "step.resume"), identity={"lr": 3e-2}).load()
+    (tmp_path / "step.resume" / "state.json").write_text("{not json")
+    with pytest.raises(ResumeError, match="step.resume"):
+        state.load()
+    state.clear()
+    assert not (tmp_path / "step.resume").exists() and state.load() is None

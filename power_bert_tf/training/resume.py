@@ -29,10 +29,13 @@ class ResumeState:
 
     Args:
         path: the directory (`<run>/<step>.resume`); created on the first save.
+        identity: what the run's results depend on (JSON-able), saved with every state;
+            `load` refuses a state saved under another one.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, identity: dict | None = None):
         self.path = os.fspath(path)
+        self.identity = identity
 
     def load(self) -> dict | None:
         """The last saved state, or None when there is none."""
@@ -40,6 +43,9 @@ class ResumeState:
             state = read_json_if_present(os.path.join(self.path, STATE_FILE))
         except ValueError as error:
             raise ResumeError(f"{self.path}: {error}; remove the directory to restart the step") from None
+        if state and self.identity is not None and state.get("identity") != self.identity:
+            raise ResumeError(f"{self.path}: an interrupted step of a run with other settings; "
+                              "pass --overwrite to start afresh")
         return state or None
 
     def save(self, epoch: int, model, optimizers: list, record: dict) -> None:
@@ -53,7 +59,8 @@ class ResumeState:
         arrays.update({f"rng_{j}": np.asarray(v.numpy()) for j, v in enumerate(_random_states(model))})
         np.savez(os.path.join(self.path, variables), **arrays)
         write_json_atomically(os.path.join(self.path, STATE_FILE),
-                              {**record, "epoch": epoch, "weights": weights, "optimizers": variables})
+                              {**record, "epoch": epoch, "weights": weights, "optimizers": variables,
+                               "identity": self.identity})
         for stale in glob.glob(os.path.join(self.path, "*-epoch*")):
             if os.path.basename(stale) not in (weights, variables):
                 os.remove(stale)
