@@ -231,12 +231,13 @@ def _format_candidates(results: dict) -> str:
         return ""
     chosen = (search.get("chosen") or {}).get("step")
     metric = results.get("metric", "metric")
-    lines = [f"\ncandidates (held-out {metric}: with elimination / the same weights without):"]
+    lines = [f"\ncandidates (held-out {metric}: with elimination / the same weights without"
+             " / after a short retrain):"]
     for candidate in candidates:
         mark = "  <- chosen" if candidate["step"] == chosen else ""
         keep = ",".join(str(k) for k in candidate["retention"])
         scores = " / ".join("     -" if candidate.get(key) is None else f"{candidate[key]:6.2f}"
-                            for key in ("held_out", "reference"))
+                            for key in ("held_out", "reference", "probed"))
         lines.append(f"  step {candidate['step']:>5}  FLOPs {candidate['flops_fraction']:.3f}  {keep:<24} "
                      f"{scores}{mark}")
     return "\n".join(lines)

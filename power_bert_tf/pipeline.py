@@ -42,6 +42,7 @@ from power_bert_tf.training import Trainer, TrainConfig, retention_gradients
 from power_bert_tf.training.resume import ResumeError, ResumeState
 from power_bert_tf.training.search import (
     MIN_TRAVEL,
+    PROBE_STEPS,
     SEARCH_TRAVEL,
     SWEEP_FLOOR,
     BudgetController,
@@ -240,6 +241,8 @@ class Pipeline:
                 floor=max(SWEEP_FLOOR, cheapest + 0.01),
                 score=(lambda retention: self._score(model, retention, held_out))
                 if goal.kind == "max_metric_drop" else None,
+                probe=(lambda retention: self._probe(model, retention, train, held_out))
+                if goal.kind == "max_metric_drop" else None,
             )
         record, _ = self._train(model, "search", train, held_out, search, controller)
         masses = model.encoder.retention_masses()
@@ -290,6 +293,19 @@ class Pipeline:
         with self.strategy.scope():
             model = soft_model.with_mode("none") if retention is None else soft_model.with_mode("hard", retention)
         return self._evaluate(model, held_out)
+
+    def _probe(self, soft_model, retention: RetentionConfig, train, held_out) -> float:
+        """The held-out metric of `retention` after `PROBE_STEPS` steps of Hard-Extract training
+        from the search's current weights (no checkpoint, no log)."""
+        with self.strategy.scope():
+            model = soft_model.with_mode("hard", retention)
+        steps = min(PROBE_STEPS, self.steps_per_epoch(train))
+        trainer = Trainer(
+            model, TrainConfig(epochs=1, lr_bert=self.config.lr_bert, lambda_=0.0), self._metrics,
+            self.task.metric, steps_per_epoch=steps, strategy=self.strategy, name="probe", verbose=0,
+        )
+        batches = self.dataset(train, shuffle=True, seed=self.config.seed).take(steps)
+        return trainer.fit(batches, self.dataset(held_out), held_out.labels)[-1].metrics[self.task.metric]
 
     def retrain(self, retention: RetentionConfig, train, held_out, dev, baseline_held_out) -> dict:
         model = self.start_of("retrain")
