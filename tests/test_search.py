@@ -144,3 +144,30 @@ def test_goal_kind():
     assert SearchGoal(1e-3, target_flops=0.3).kind == "target_flops"
     assert SearchGoal(1e-3, max_metric_drop=1.0).kind == "max_metric_drop"
     assert RetentionConfig.from_masses([3.7, 2.2]).keep == (3, 2)
+
+
+def test_a_candidate_that_loses_too_much_is_probed_and_scored_again():
+    """`probe` is asked only for candidates whose first score loses more than D; the better of
+    the two scores counts."""
+    probed = []
+
+    def score(retention):
+        if retention is None:
+            return 50.0
+        return 49.5 if sum(retention.keep) > 60 else 10.0  # the cheap ones collapse before retraining
+
+    def probe(retention):
+        probed.append(retention.to_list())
+        return 49.2
+
+    controller = _controller(SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0, score=score)
+    controller.probe = probe
+    masses = [50.0, 40.0, 30.0, 20.0, 10.0, 5.0]
+    for step in range(1, 41):
+        controller.after_step(step, masses)
+    cheap = [c for c in controller.candidates if sum(c.retention) <= 60]
+    assert cheap and probed == [c.retention for c in cheap]
+    assert all(c.probed is None for c in controller.candidates if c not in cheap)
+    assert all(c.drop == pytest.approx(0.8) for c in cheap)
+    assert choose_candidate(controller.candidates, 1.0) == min(cheap, key=lambda c: c.flops_fraction)
+    assert choose_candidate(controller.candidates, 0.5).retention not in [c.retention for c in cheap]
