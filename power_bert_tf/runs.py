@@ -3,7 +3,6 @@
 A run's `--output-dir` holds:
 
     finetune.keras, search.keras, retrain.keras   each step's checkpoint (full model)
-    retention.json                                 the searched configuration and masses
     results.json                                   the run's summary
     run_config.json                               task facts (task, backbone, seq_len, labels)
     <step>_log.jsonl, tensorboard/<step>/          per-epoch logs
@@ -123,9 +122,6 @@ class RunDirectory:
 
     def results(self) -> dict:
         return self.read("results.json")
-
-    def retention(self) -> dict:
-        return self.read("retention.json")
 
 
 def summarize(records: dict) -> dict:
