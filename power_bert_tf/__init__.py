@@ -3,7 +3,8 @@
 Where things are: `layers` (the three PoWER-BERT layers), `models` (encoder and task
 model), `backbones` (presets and the per-family adapters), `retention` (the
 configuration and FLOPs), `training` (the custom loop and the mass penalty), `data`
-(GLUE), `runs` (run directories), `inference`, `pipeline`, `benchmark`, `export`.
+(GLUE), `runs` (run directories), `inference`, `pipeline`, `benchmark`, `export`,
+`serving` (load and latency tests of an exported SavedModel).
 """
 
 from power_bert_tf.backbones import (

@@ -8,11 +8,14 @@ default (the original README's per-task table).
 
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass, field, fields, replace
 
 from power_bert_tf.data import get_task
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError, project_onto_budget
 from power_bert_tf.runs import STEPS
+from power_bert_tf.training.budgets import parse_budgets
 
 
 # The per-task table (data/tasks.py, the original README's) is tuned for BERT-base.
@@ -24,6 +27,11 @@ NARROW_BACKBONE_LR_BERT = 1e-4
 
 class PipelineError(ValueError):
     """A run that cannot start as asked; the message names the flag or file."""
+
+
+def warn(message: str) -> None:
+    """A run goes on, but the user should know: one `warning:` line on stderr."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def option(default, help: str, **extra):
@@ -72,6 +80,10 @@ class RunConfig:
     retention: str | None = option(
         None, "e.g. 64,48,32,...: skip the search, retrain (or evaluate) at this configuration",
         flag="--retention-config")
+    budgets: tuple[str, ...] = option(
+        (), "FLOPs fractions, e.g. 0.6,0.4,0.25: the retrain step trains one set of weights for the chosen "
+        "configuration and one per budget (the search's masses projected onto it); the export serves each "
+        "as a signature (default: none)", csv=True)
     checkpoint: str | None = option(None, "a run directory or .keras file to start from / evaluate")
     steps: tuple[str, ...] = option(
         STEPS, "comma-separated subset of finetune,search,retrain (others need --checkpoint)", csv=True)
@@ -156,6 +168,18 @@ class RunConfig:
                                    facts["hidden_dim"], facts["intermediate_dim"])
         if config.retention is not None:
             config.retention_config(num_layers=facts.get("num_layers"))
+        if config.budgets:
+            if "retrain" not in steps:
+                raise PipelineError("--budgets trains in the retrain step: add retrain to --steps")
+            try:
+                budgets = parse_budgets(config.budgets)
+            except ValueError as error:
+                raise PipelineError(str(error)) from None
+            if {"num_layers", "hidden_dim", "intermediate_dim"} <= facts.keys():
+                for budget in budgets:
+                    check_target_flops(budget, facts["num_layers"], config.seq_len, facts["hidden_dim"],
+                                       facts["intermediate_dim"], flag="--budgets")
+            config = replace(config, budgets=tuple(f"{b:g}" for b in budgets))
         if "finetune" not in steps and config.checkpoint is None:
             raise PipelineError("--checkpoint is required when the finetune step is skipped")
         return config
@@ -181,15 +205,18 @@ class RunConfig:
             **self.hyper_parameters(), "task": self.task, "backbone": self.backbone, "seq_len": self.seq_len,
             "checkpoint": self.checkpoint, "retention": self.retention, "mixed_precision": self.mixed_precision,
             "max_train_examples": self.max_train_examples, "max_dev_examples": self.max_dev_examples,
+            # Only when given: runs recorded before --budgets existed keep their identity.
+            **({"budgets": list(self.budgets)} if self.budgets else {}),
         }
 
 
-def check_target_flops(target: float, num_layers: int, seq_len: int, hidden_dim: int, intermediate_dim: int):
-    """Refuse a --target-flops no configuration reaches (below one word-vector per layer)."""
+def check_target_flops(target: float, num_layers: int, seq_len: int, hidden_dim: int, intermediate_dim: int,
+                       flag: str = "--target-flops"):
+    """Refuse a FLOPs target no configuration reaches (below one word-vector per layer)."""
     try:
         project_onto_budget([1.0] * num_layers, target, seq_len, hidden_dim, intermediate_dim)
     except RetentionConfigError as error:
-        raise PipelineError(f"--target-flops: {error}") from None
+        raise PipelineError(f"{flag}: {error}") from None
 
 
 def command_line_fields(cls=RunConfig):
@@ -221,7 +248,20 @@ def format_summary(results: dict) -> str:
     width = max(len(key) for key, _ in rows)
     rule = "-" * (width + 2 + max(len(value) for _, value in rows))
     table = "\n".join([rule] + [f"{key:<{width}}  {value}" for key, value in rows] + [rule])
-    return table + _format_candidates(results)
+    return table + _format_budgets(results) + _format_candidates(results)
+
+
+def _format_budgets(results: dict) -> str:
+    budgets = results.get("budgets") or []
+    if not budgets:
+        return ""
+    metric = results.get("metric", "metric")
+    lines = [f"\nbudgets (one set of weights; dev / held-out {metric}):"]
+    for budget in budgets:
+        keep = ",".join(str(k) for k in budget["retention"])
+        lines.append(f"  {budget['signature']:<11} FLOPs {budget['flops_fraction']:.3f}  {keep:<24} "
+                     f"{budget['dev']:6.2f} / {budget['held_out']:6.2f}")
+    return "\n".join(lines)
 
 
 def _format_candidates(results: dict) -> str:

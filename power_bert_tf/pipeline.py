@@ -14,19 +14,17 @@ finished epoch (`training.resume`); `--overwrite` starts afresh.
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import asdict
 
 import keras
 import numpy as np
 
 from power_bert_tf import data
 from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
-from power_bert_tf.config import PipelineError, RunConfig, check_target_flops, format_summary
+from power_bert_tf.config import PipelineError, RunConfig, format_summary, warn
 from power_bert_tf.distribute import distribute_options, is_chief, make_strategy, worker_output_dir
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
-from power_bert_tf.retention import RetentionConfig, mass_flops_fraction, project_onto_budget
+from power_bert_tf.retention import RetentionConfig, RetentionConfigError
 from power_bert_tf.runs import (
     DELIVERED,
     STARTS_FROM,
@@ -39,24 +37,11 @@ from power_bert_tf.runs import (
     summarize,
 )
 from power_bert_tf.training import Trainer, TrainConfig, retention_gradients
+from power_bert_tf.training.budgets import Budget, ConfigurationDraw, budget_configurations
 from power_bert_tf.training.resume import ResumeError, ResumeState
-from power_bert_tf.training.search import (
-    MIN_TRAVEL,
-    PROBE_STEPS,
-    SEARCH_TRAVEL,
-    SWEEP_FLOOR,
-    BudgetController,
-    SearchGoal,
-    choose_candidate,
-    soft_extract_rate,
-    travel,
-)
+from power_bert_tf.search_step import SearchStep
 
 __all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
-
-
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
 
 
 def _load(path: str, prefer: tuple[str, ...] = DELIVERED) -> PowerBertClassifier:
@@ -66,7 +51,7 @@ def _load(path: str, prefer: tuple[str, ...] = DELIVERED) -> PowerBertClassifier
         raise PipelineError(f"--checkpoint {error}") from None
 
 
-class Pipeline:
+class Pipeline(SearchStep):
     """One task's data, model and steps, sharing a strategy and a run directory."""
 
     def __init__(self, config: RunConfig):
@@ -80,6 +65,7 @@ class Pipeline:
         self.run_dir = RunDirectory(worker_output_dir(self.config.output_dir, self.strategy))
         self.data_dir = data.resolve_data_dir(self.task, self.config.data_dir)
         self._preprocessor = None
+        self._encoded: dict = {}  # id(examples) -> (examples, their features): `dataset`
 
     # -- data ----------------------------------------------------------------------
     def examples(self, split: str) -> data.GlueExamples:
@@ -95,8 +81,12 @@ class Pipeline:
             raise PipelineError(f"--held-out-fraction: {error}") from None
 
     def dataset(self, examples, shuffle=False, seed: int | None = None):
-        return data.make_split_dataset(
-            examples, self.preprocessor, self.config.batch_size, shuffle=shuffle,
+        """Batches of `examples`, trimmed to their longest sentence; each split is tokenized once."""
+        key = id(examples)
+        if key not in self._encoded:  # the examples object too: its id stays its own
+            self._encoded[key] = (examples, data.encode_examples(examples, self.preprocessor))
+        return data.make_encoded_dataset(
+            self._encoded[key][1], examples.labels, self.config.batch_size, shuffle=shuffle,
             seed=self.config.seed if seed is None else seed,
         ).with_options(distribute_options())
 
@@ -166,12 +156,13 @@ class Pipeline:
         self._adopt_preprocessor(model)
         return model
 
-    def _train(self, model, step: str, train, held_out, train_config: TrainConfig, controller=None):
+    def _train(self, model, step: str, train, held_out, train_config: TrainConfig, controller=None, views=(),
+               draw=None):
         trainer = Trainer(
             model, train_config, self._metrics, self.task.metric,
             steps_per_epoch=self.steps_per_epoch(train), strategy=self.strategy, log_dir=self.run_dir.path,
             name=step, verbose=self.config.verbose if is_chief(self.strategy) else 0, controller=controller,
-            eval_name="held_out",
+            eval_name="held_out", views=views, draw=draw,
         )
         history = trainer.fit(
             self.epoch_datasets(train), self.dataset(held_out), held_out.labels,
@@ -212,115 +203,29 @@ class Pipeline:
         return {"checkpoint": self._started_from(), "held_out": self._evaluate(model, held_out),
                 "dev": self._evaluate(model, dev)}
 
-    def search(self, train, held_out) -> dict:
-        config = self.config
-        model = self.start_of("search")
-        if model.mode == "hard":
-            raise PipelineError(
-                "the search step needs a fine-tuned model, but the checkpoint is a retrained "
-                f"(hard-mode, retention {model.retention}) model: pass the run's finetune.keras"
-            )
-        adapter = model.encoder.adapter
-        budget = (config.seq_len, adapter.hidden_dim, adapter.intermediate_dim)
-        if config.target_flops is not None:  # a preset name had no config files to check it against
-            check_target_flops(config.target_flops, model.encoder.num_layers, *budget)
-        goal = SearchGoal(config.lambda_, config.target_flops, config.max_metric_drop)
-        with self.strategy.scope():
-            model = model.with_mode("soft")
-        search = TrainConfig(epochs=config.search_epochs, lr_bert=config.lr_bert, lambda_=config.lambda_,
-                             keep_best=False, soft_extract_decay=not goal.moves_target)
-        steps, warmup = self._search_steps(train, search)
-        rate, reach = self._soft_extract_rate(steps, warmup, search.soft_extract_decay)
-        search.lr_soft_extract = rate
-        cheapest = RetentionConfig((1,) * model.encoder.num_layers).flops_fraction(*budget)
-        with self.strategy.scope():
-            controller = BudgetController(
-                goal, steps, warmup,
-                mass_fraction=lambda masses: mass_flops_fraction(masses, *budget),
-                project=lambda masses, target: project_onto_budget(masses, target, *budget),
-                floor=max(SWEEP_FLOOR, cheapest + 0.01),
-                score=(lambda retention: self._score(model, retention, held_out))
-                if goal.kind == "max_metric_drop" else None,
-                probe=(lambda retention: self._probe(model, retention, train, held_out))
-                if goal.kind == "max_metric_drop" else None,
-            )
-        record, _ = self._train(model, "search", train, held_out, search, controller)
-        masses = model.encoder.retention_masses()
-        record.update({
-            "goal": goal.kind, "lambda": config.lambda_, "target_flops": goal.target_flops,
-            "max_metric_drop": goal.max_metric_drop, "final_lambda": float(controller.multiplier.numpy()),
-            "lr_soft_extract": rate, "retention_travel": reach, "masses": masses,
-            "searched": RetentionConfig.from_masses(masses).to_list(),
-            "candidates": [asdict(c) for c in controller.candidates],
-        })
-        if goal.kind == "target_flops":
-            retention = project_onto_budget(masses, goal.target_flops, *budget)
-        elif goal.kind == "max_metric_drop":
-            chosen = choose_candidate(controller.candidates, goal.max_metric_drop)
-            record["chosen"] = asdict(chosen) if chosen else None
-            retention = RetentionConfig(tuple(chosen.retention)) if chosen else None
-            if chosen is None:
-                _warn(f"no configuration along the search lost at most {goal.max_metric_drop} points of held-out "
-                      f"{self.task.metric} to elimination: the run delivers the fine-tuned model")
-        else:
-            retention = RetentionConfig.from_masses(masses)
-        record["retention"] = None if retention is None else retention.to_list()
-        record["flops_fraction"] = None if retention is None else retention.flops_fraction(*budget)
-        return record
-
-    def _search_steps(self, train, search: TrainConfig) -> tuple[int, int]:
-        per_epoch = self.steps_per_epoch(train)
-        return per_epoch * search.epochs, search.warmup_steps(per_epoch)
-
-    def _soft_extract_rate(self, steps: int, warmup: int, decay: bool) -> tuple[float, float]:
-        """--lr-soft-extract, else the rate that lets each weight travel SEARCH_TRAVEL; and its reach."""
-        rate = self.config.lr_soft_extract
-        if rate is None:
-            rate = soft_extract_rate(steps, warmup, decay)
-            self.config.applied_defaults["lr_soft_extract"] = {
-                "value": rate, "why": f"each retention weight can travel {SEARCH_TRAVEL:g}x its range "
-                                      f"over the search's {steps} steps"}
-        reach = travel(rate, steps, warmup, decay)
-        if reach < MIN_TRAVEL:
-            _warn(f"--lr-soft-extract {rate:g} over {steps} search steps lets a retention weight move "
-                  f"at most {reach:.2f} of its [0, 1] range: the search will stop where the optimizer runs "
-                  "out, not where its goal is met; leave --lr-soft-extract unset to scale it to the steps")
-        return rate, reach
-
-    def _score(self, soft_model, retention: RetentionConfig | None, held_out) -> float:
-        """The held-out metric of the search's current weights in Hard-Extract mode at `retention`
-        (None: without elimination)."""
-        with self.strategy.scope():
-            model = soft_model.with_mode("none") if retention is None else soft_model.with_mode("hard", retention)
-        return self._evaluate(model, held_out)
-
-    def _probe(self, soft_model, retention: RetentionConfig, train, held_out) -> float:
-        """The held-out metric of `retention` after `PROBE_STEPS` steps of Hard-Extract training
-        from the search's current weights (no checkpoint, no log)."""
-        with self.strategy.scope():
-            model = soft_model.with_mode("hard", retention)
-        steps = min(PROBE_STEPS, self.steps_per_epoch(train))
-        trainer = Trainer(
-            model, TrainConfig(epochs=1, lr_bert=self.config.lr_bert, lambda_=0.0), self._metrics,
-            self.task.metric, steps_per_epoch=steps, strategy=self.strategy, name="probe", verbose=0,
-        )
-        batches = self.dataset(train, shuffle=True, seed=self.config.seed).take(steps)
-        return trainer.fit(batches, self.dataset(held_out), held_out.labels)[-1].metrics[self.task.metric]
-
-    def retrain(self, retention: RetentionConfig, train, held_out, dev, baseline_held_out) -> dict:
+    def retrain(self, retention: RetentionConfig, masses, train, held_out, dev, baseline_held_out) -> dict:
+        """Hard-Extract training at `retention`; with --budgets, of one set of weights for it and
+        for each budget's projection of the search's `masses` (`training.budgets`)."""
         model = self.start_of("retrain")
+        budgets = self._budgets(model, masses)
         with self.strategy.scope():
             model = model.with_mode("hard", retention)
+            views = [model.sharing_weights(budget.retention) for budget in budgets]
+        # The best epoch is the chosen configuration's: it is what serving_default serves.
+        draw = ConfigurationDraw(1 + len(views), self.config.seed) if views else None
         retrain = TrainConfig(epochs=self.config.epochs, lr_bert=self.config.lr_bert, lambda_=0.0)
-        record, _ = self._train(model, "retrain", train, held_out, retrain)
+        record, _ = self._train(model, "retrain", train, held_out, retrain, views=views, draw=draw)
+        delivered = self._load(self.run_dir.checkpoint("retrain"))
         record.update({"retention": retention.to_list(), "flops_fraction": model.flops_fraction(self.config.seq_len),
-                       "dev": self._evaluate(self._load(self.run_dir.checkpoint("retrain")), dev)})
+                       "dev": self._evaluate(delivered, dev)})
+        if budgets:
+            record["budgets"] = [self._budget_record(delivered, budget, held_out, dev) for budget in budgets]
         drop = self.config.max_metric_drop
         if drop is not None and baseline_held_out is not None:
             # The candidate was scored before retraining: check the delivered model again.
             record["within_max_metric_drop"] = record["held_out"] >= baseline_held_out - drop
             if not record["within_max_metric_drop"]:
-                _warn(f"after retraining, the held-out {self.task.metric} is {record['held_out']:.2f}, more than "
+                warn(f"after retraining, the held-out {self.task.metric} is {record['held_out']:.2f}, more than "
                       f"{drop} below the fine-tuned model's {baseline_held_out:.2f}")
         return record
 
@@ -368,7 +273,8 @@ class Pipeline:
         elif "retrain" in config.steps and retention is None:
             retention = self._saved_retention()
         if "retrain" in config.steps and retention is not None:
-            step("retrain", lambda: self.retrain(retention, train, held_out, dev, baseline_held_out))
+            masses = self._search_masses(records, retention)
+            step("retrain", lambda: self.retrain(retention, masses, train, held_out, dev, baseline_held_out))
         return self._write_results(context, records)
 
     def _records(self) -> dict:
@@ -460,8 +366,8 @@ class Pipeline:
         except RunError as error:
             raise PipelineError(str(error)) from None
 
-    def _saved_retention(self) -> RetentionConfig:
-        """The configuration a search found: in --output-dir, else in the --checkpoint's run."""
+    def _saved_search(self) -> dict:
+        """The search step's record: in --output-dir, else in the --checkpoint's run ({} if none)."""
         directories = [self.run_dir] + ([run_directory_of(self.config.checkpoint)] if self.config.checkpoint else [])
         for directory in directories:
             try:
@@ -469,11 +375,45 @@ class Pipeline:
             except RunError as error:
                 raise PipelineError(str(error)) from None
             if search.get("retention"):
-                return RetentionConfig(tuple(search["retention"]))
-        raise PipelineError(
-            "the retrain step needs --retention-config, or a finished search step in "
-            f"{self.config.output_dir} or in the --checkpoint's run"
-        )
+                return search
+        return {}
+
+    def _saved_retention(self) -> RetentionConfig:
+        """The configuration a search found (`_saved_search`)."""
+        search = self._saved_search()
+        if not search:
+            raise PipelineError(
+                "the retrain step needs --retention-config, or a finished search step in "
+                f"{self.config.output_dir} or in the --checkpoint's run"
+            )
+        return RetentionConfig(tuple(search["retention"]))
+
+    def _search_masses(self, records: dict, retention: RetentionConfig) -> list[float]:
+        """What --budgets projects: this run's search masses, else a saved search's, else (a
+        --retention-config without a search) the configuration's own lengths."""
+        if not self.config.budgets:
+            return []
+        search = records.get("search") or (self._saved_search() if self.config.retention is None else {})
+        return list(search.get("masses") or retention.to_list())
+
+    def _budgets(self, model, masses) -> list[Budget]:
+        """--budgets' configurations at the model's dimensions."""
+        if not self.config.budgets:
+            return []
+        adapter = model.encoder.adapter
+        try:
+            return budget_configurations(masses, [float(b) for b in self.config.budgets], self.config.seq_len,
+                                         adapter.hidden_dim, adapter.intermediate_dim)
+        except RetentionConfigError as error:
+            raise PipelineError(f"--budgets: {error}") from None
+
+    def _budget_record(self, delivered, budget: Budget, held_out, dev) -> dict:
+        """One budget of the retrained family: its configuration and both scores."""
+        with self.strategy.scope():
+            view = delivered.sharing_weights(budget.retention)
+        return {"target": budget.target, "signature": budget.signature, "retention": budget.retention.to_list(),
+                "flops_fraction": view.flops_fraction(self.config.seq_len),
+                "held_out": self._evaluate(view, held_out), "dev": self._evaluate(view, dev)}
 
 
 def run_glue(config: RunConfig) -> dict:

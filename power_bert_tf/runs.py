@@ -129,7 +129,8 @@ def summarize(records: dict) -> dict:
 
     `baseline` / `baseline_held_out`: the fine-tuned model's dev and held-out metric (its
     finetune step, or the fine-tuned checkpoint the run started from); `power` /
-    `power_held_out`, `retention`, `flops_fraction`: the retrained model's; `search`: the
+    `power_held_out`, `retention`, `flops_fraction`: the retrained model's; `budgets`: each
+    --budgets configuration trained with it (dev and held-out metric); `search`: the
     goal, the candidates scored and the one chosen; `seconds`: each step's.
 
     Example:
@@ -153,6 +154,8 @@ def summarize(records: dict) -> dict:
                        retention=retrain.get("retention"), flops_fraction=retrain.get("flops_fraction"))
         if "within_max_metric_drop" in retrain:
             summary["within_max_metric_drop"] = retrain["within_max_metric_drop"]
+        if retrain.get("budgets"):
+            summary["budgets"] = retrain["budgets"]
     seconds = {step: records[step]["seconds"] for step in STEPS if "seconds" in records.get(step, {})}
     if seconds:
         summary["seconds"] = seconds

@@ -2,12 +2,13 @@
 """Export a PoWER-BERT training run as a TensorFlow Serving SavedModel.
 
     python scripts/export_savedmodel.py --checkpoint runs/cola \\
-        --export-dir export/power_bert [--version N] [--token-ids-only]
+        --export-dir export/power_bert [--version N] [--token-ids-only] [--max-batch-size N]
 
 --checkpoint is a run output directory (its retrain.keras, else
 finetune.keras, plus run_config.json) or a .keras file. The model is written
 to <export-dir>/<version>/ (default version: 1 + the largest existing one),
-never over an existing version. Prints the version directory. A bad
+never over an existing version. A run retrained with --budgets gets one more
+signature per budget. Prints the version directory. A bad
 checkpoint or an existing version gives a one-line error and exit status 2.
 
 See docs/SERVING.md for serving the result with TF Serving.
@@ -16,13 +17,14 @@ See docs/SERVING.md for serving the result with TF Serving.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from native_stderr import quiet_native_stderr  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,34 +58,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="export only the serve_token_ids signature (no raw-text serving_default); "
         "needed for backbones without BERT-style packing (RoBERTa, DistilBERT)",
     )
+    parser.add_argument(
+        "--max-batch-size", type=int, default=None,
+        help="requests with more examples get InvalidArgument "
+        "(default: power_bert_tf.export.MAX_BATCH_SIZE, 1024)",
+    )
     return parser.parse_args(argv)
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr():
-    """Silence file descriptor 2 (TensorFlow's C++ start-up logging)."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable fd 2
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            sys.stderr.flush()
-            os.dup2(devnull.fileno(), 2)
-            try:
-                yield
-            finally:
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
 
 
 def _import_export_module():
     if importlib.util.find_spec("power_bert_tf") is None:
         sys.path.insert(0, str(ROOT))  # running from a source checkout
-    with _quiet_native_stderr():
+    with quiet_native_stderr():
         from power_bert_tf import export
     return export
 
@@ -96,7 +82,7 @@ def main(argv=None) -> int:
         path = export.export_savedmodel(
             args.checkpoint, args.export_dir, version=args.version,
             task=args.task, label_names=labels, is_pair=args.pair,
-            text_signature=not args.token_ids_only,
+            text_signature=not args.token_ids_only, max_batch_size=args.max_batch_size or export.MAX_BATCH_SIZE,
         )
     except export.ExportError as error:
         print(f"error: {error}", file=sys.stderr)

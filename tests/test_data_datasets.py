@@ -8,7 +8,15 @@ import os
 import numpy as np
 import pytest
 
-from power_bert_tf.data import GlueExamples, get_task, make_dataset, make_split_dataset, trim_to_longest
+from power_bert_tf.data import (
+    GlueExamples,
+    encode_examples,
+    get_task,
+    make_dataset,
+    make_encoded_dataset,
+    make_split_dataset,
+    trim_to_longest,
+)
 
 # --------------------------------------------------------------------------------------------------------
 # tf.data with a real keras-hub preprocessor
@@ -140,3 +148,36 @@ def test_make_split_dataset_without_segment_ids():
 
 def test_make_split_dataset_with_segment_ids(preprocessor):
     _check_split_dataset(_pair_examples(), preprocessor, {"token_ids", "segment_ids", "padding_mask"})
+
+
+def test_trim_to_longest_with_padding_inside_rows_matches_numpy():
+    """A mask with holes (a token-id request may send one) is cut after its last real token."""
+    import tensorflow as tf
+    rng = np.random.default_rng(1)
+    for batch, seq in [(5, 9), (1, 1), (3, 4)]:
+        mask = rng.random((batch, seq)) < 0.5
+        ids = rng.integers(0, 50, (batch, seq))
+        trimmed = trim_to_longest({"padding_mask": tf.constant(mask), "token_ids": tf.constant(ids)})
+        real = np.nonzero(mask.any(axis=0))[0]
+        longest = max(int(real.max()) + 1 if real.size else 0, 1)
+        np.testing.assert_array_equal(trimmed["token_ids"], ids[:, :longest])
+        np.testing.assert_array_equal(trimmed["padding_mask"], mask[:, :longest])
+    empty = trim_to_longest({"padding_mask": tf.zeros((0, 7), tf.bool)})
+    assert tuple(empty["padding_mask"].shape) == (0, 1)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_encoded_dataset_gives_make_split_datasets_batches(preprocessor, shuffle):
+    """Tokenized once, then batched: the same batches, in the same shuffled order, as
+    make_split_dataset tokenizing on the fly."""
+    ex = _pair_examples()
+    features = encode_examples(ex, preprocessor)
+    assert all(len(v) == len(ex) for v in features.values())
+    expected = list(make_split_dataset(ex, preprocessor, batch_size=3, shuffle=shuffle, seed=5))
+    got = list(make_encoded_dataset(features, ex.labels, batch_size=3, shuffle=shuffle, seed=5))
+    assert len(got) == len(expected) == 2
+    for (xg, yg), (xe, ye) in zip(got, expected):
+        assert set(xg) == set(xe)
+        for key in xe:
+            np.testing.assert_array_equal(xg[key].numpy(), xe[key].numpy())
+        np.testing.assert_array_equal(yg.numpy(), ye.numpy())

@@ -435,8 +435,10 @@ def test_bad_text_requests_give_defined_outputs(variant):
     again = _raw(variant, replaced)
     for key in out:
         np.testing.assert_array_equal(out[key].numpy(), again[key].numpy())
-    # A large batch.
-    _check_outputs(variant, _raw(variant, [b"the quick fox", b"a dog"] * 1024), 2048)
+    # The largest batch a request may hold (export's max_batch_size); one more is refused.
+    _check_outputs(variant, _raw(variant, [b"the quick fox", b"a dog"] * 512), 1024)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 1024 examples"):
+        _raw(variant, [b"a dog"] * 1025)
 
 
 def test_bad_token_id_requests_raise_invalid_argument(variants):

@@ -5,12 +5,19 @@ Modules, one concept each:
     tasks       GlueTask, TASKS, get_task (names ignore case, "-" and "_")
     readers     GlueDataError, GlueExamples, read_glue_split, resolve_data_dir, load_split
     tfds        load_tfds_split (online; fails fast offline)
-    datasets    make_dataset, trim_to_longest, make_split_dataset
+    datasets    make_dataset, trim_to_longest, make_split_dataset, encode_examples,
+                make_encoded_dataset
     metrics     compute_metrics (0-100)
     submission  write_glue_predictions, write_prediction_rows
 """
 
-from power_bert_tf.data.datasets import make_dataset, make_split_dataset, trim_to_longest
+from power_bert_tf.data.datasets import (
+    encode_examples,
+    make_dataset,
+    make_encoded_dataset,
+    make_split_dataset,
+    trim_to_longest,
+)
 from power_bert_tf.data.metrics import compute_metrics
 from power_bert_tf.data.readers import (
     GlueDataError,
@@ -35,7 +42,9 @@ __all__ = [
     "get_task",
     "load_split",
     "load_tfds_split",
+    "encode_examples",
     "make_dataset",
+    "make_encoded_dataset",
     "make_split_dataset",
     "raw_labels",
     "read_glue_split",

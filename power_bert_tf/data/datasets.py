@@ -7,9 +7,11 @@ Nothing here assumes a particular set of keys beyond ``padding_mask`` (for trimm
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from power_bert_tf.data.readers import GlueExamples
@@ -48,27 +50,60 @@ def make_dataset(examples: GlueExamples, preprocessor: Callable[..., Any], batch
 
 
 def trim_to_longest(features: dict[str, tf.Tensor], *labels: tf.Tensor):
-    """Cut a padded batch to its longest real sequence.
+    """Cut a padded batch after its last real token.
 
-    Exact for every mode: padding is masked in attention and ranks below
-    real tokens, so it never changes a real token's output; it only costs
-    time on a 2-core CPU.
+    Exact for every mode: padding is masked in attention, adds nothing to significance and
+    ranks below real tokens, so it never changes a real token's output; it only costs
+    time. Training batches and every exported signature (TF Serving pads its batches) go
+    through it.
 
     Args:
-        features: ``[batch, seq_len]`` tensors with at least ``padding_mask``; every key present
-            (``token_ids``, ``segment_ids`` when there are any, ...) is cut.
+        features: ``[batch, seq_len]`` tensors with at least ``padding_mask`` (real tokens
+            true / nonzero, anywhere in a row); every key present (``token_ids``,
+            ``segment_ids`` when there are any, ...) is cut.
         *labels: passed through unchanged.
 
     Returns:
         The cut features dict, or ``(features, *labels)`` when labels were given. At least one position
-        is kept, even for an all-padding batch.
+        is kept, even for an all-padding or empty batch.
     """
-    mask = tf.cast(features["padding_mask"], tf.int32)
-    longest = tf.maximum(tf.reduce_max(tf.reduce_sum(mask, axis=1)), 1)
+    mask = tf.cast(features["padding_mask"], tf.bool)
+    ends = tf.where(mask, tf.range(1, tf.shape(mask)[1] + 1)[tf.newaxis, :], 0)
+    longest = tf.maximum(tf.reduce_max(tf.concat([tf.reshape(ends, [-1]), [0]], 0)), 1)
     trimmed = {key: value[:, :longest] for key, value in features.items()}
     return (trimmed, *labels) if labels else trimmed
 
 
+def encode_examples(examples: GlueExamples, preprocessor: Callable[..., Any],
+                    batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Every example's features, preprocessed once (padded to the preprocessor's length).
+
+    Building a ``tf.data`` pipeline traces the preprocessor (seconds each time); a run that
+    reads the same split every epoch and for every candidate it scores encodes it once
+    and batches the arrays (:func:`make_encoded_dataset`).
+
+    Returns:
+        name -> ``[len(examples), seq_len]`` array.
+    """
+    if not len(examples):
+        raise ValueError(f"{examples.path}: no examples to encode")
+    unlabelled = dataclasses.replace(examples, labels=None)
+    parts = list(make_dataset(unlabelled, preprocessor, batch_size).as_numpy_iterator())
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def make_encoded_dataset(features: dict[str, np.ndarray], labels: np.ndarray | None, batch_size: int,
+                         shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
+    """:func:`make_split_dataset`'s batches from :func:`encode_examples`'s arrays.
+
+    The same batches as :func:`make_split_dataset` on the same examples: the shuffle
+    draws the same order for the same seed and number of examples.
+    """
+    ds = tf.data.Dataset.from_tensor_slices(features if labels is None else (features, labels))
+    if shuffle:
+        ds = ds.shuffle(len(next(iter(features.values()))), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(trim_to_longest, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 def make_split_dataset(examples: GlueExamples, preprocessor: Callable[..., Any], batch_size: int,
                        shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
     """:func:`make_dataset` with every batch cut by :func:`trim_to_longest`.

@@ -40,6 +40,7 @@ from power_bert_tf.export.checkpoints import checkpoint_and_run_config, load_for
 from power_bert_tf.export.client import make_predict_request, predict_request_inputs, rest_response
 from power_bert_tf.export.errors import ExportError
 from power_bert_tf.export.metadata import (
+    MAX_BATCH_SIZE,
     METADATA_FILENAME,
     METADATA_FORMAT_VERSION,
     SIGNATURE_TEXT,
@@ -51,6 +52,7 @@ from power_bert_tf.export.savedmodel import build_serving_module, export_model, 
 from power_bert_tf.export.versions import existing_versions, next_version
 
 __all__ = [
+    "MAX_BATCH_SIZE",
     "METADATA_FILENAME",
     "METADATA_FORMAT_VERSION",
     "SIGNATURE_TEXT",

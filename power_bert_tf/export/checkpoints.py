@@ -52,3 +52,14 @@ def load_for_export(checkpoint):
     except RunError as error:
         raise ExportError(str(error)) from error
     return model, keras_file, run_config
+
+
+def step_record(keras_file) -> dict:
+    """The record of the step that wrote `keras_file` (`retrain.keras` -> results.json's
+    `steps.retrain`: its dev metric and, after a --budgets retrain, its budgets); {} if none."""
+    keras_file = Path(keras_file)
+    try:
+        results = run_directory_of(keras_file).results()
+    except RunError as error:
+        raise ExportError(str(error)) from None
+    return dict(results.get("steps", {}).get(keras_file.stem, {}))

@@ -2,7 +2,8 @@
 
 `power_bert.json` (format version 1) holds the task, labels, sequence length, mode,
 retention configuration, FLOPs fraction, the signatures' inputs and outputs, the
-source checkpoint and the library versions; the SavedModel also carries it as the
+budgets (one entry per configuration served, `serving_default`'s first), the largest
+request, the source checkpoint and the library versions; the SavedModel also carries it as the
 `metadata_json` variable.
 """
 
@@ -17,6 +18,9 @@ from power_bert_tf.export.packing import PACKED_FEATURES, truncation
 
 SIGNATURE_TEXT = "serving_default"
 SIGNATURE_TOKEN_IDS = "serve_token_ids"
+TOKEN_IDS_SUFFIX = "_token_ids"  # a budget's token-id signature: "budget_25_token_ids"
+# The most examples one request may hold; more is refused with InvalidArgument.
+MAX_BATCH_SIZE = 1024
 METADATA_FILENAME = "power_bert.json"
 METADATA_FORMAT_VERSION = 1
 
@@ -61,8 +65,34 @@ def output_names(model) -> list[str]:
     return ["score"] if model.is_regression else ["logits", "probabilities", "label"]
 
 
+def budget_entries(model, budgets=(), dev_metric: float | None = None, text_signature: bool = True) -> list[dict]:
+    """`power_bert.json`'s "budgets": the model's own configuration (`serving_default`) first, then
+    one entry per budget of a `--budgets` retrain (`training.budgets`), all over the same variables.
+
+    Args:
+        budgets: the retrain record's "budgets" (each with "signature", "retention",
+            "flops_fraction", "dev").
+        dev_metric: the delivered model's dev metric (the retrain record's "dev").
+    """
+    entries = [{
+        "signature": SIGNATURE_TEXT if text_signature else None, "token_ids_signature": SIGNATURE_TOKEN_IDS,
+        "retention": None if model.retention is None else model.retention.to_list(),
+        "flops_fraction": float(model.flops_fraction()), "dev_metric": dev_metric,
+    }]
+    for budget in budgets:
+        name = str(budget["signature"])
+        entries.append({
+            "signature": name if text_signature else None, "token_ids_signature": name + TOKEN_IDS_SUFFIX,
+            "retention": list(budget["retention"]), "flops_fraction": float(budget["flops_fraction"]),
+            "dev_metric": budget.get("dev"),
+        })
+    return entries
+
+
 def export_metadata(model, run_config: dict | None = None,
-                    checkpoint: str | None = None, text_signature: bool = True) -> dict:
+                    checkpoint: str | None = None, text_signature: bool = True,
+                    budgets=(), dev_metric: float | None = None,
+                    max_batch_size: int = MAX_BATCH_SIZE) -> dict:
     """What an operator needs to know about the exported model, JSON-ready.
 
     Args:
@@ -74,6 +104,8 @@ def export_metadata(model, run_config: dict | None = None,
         text_signature: whether the export has the raw-text signature; without it
             `sequence_length` is the most tokens `serve_token_ids` takes, and
             `lowercase` / `truncate` describe the preprocessor if there is one.
+        budgets, dev_metric: see `budget_entries`.
+        max_batch_size: the most examples a request may hold.
     """
     import keras
     import keras_hub
@@ -87,11 +119,16 @@ def export_metadata(model, run_config: dict | None = None,
     retention = model.retention
     preprocessor = getattr(model, "preprocessor", None)
     outputs = output_names(model)
+    if int(max_batch_size) < 1:
+        raise ExportError(f"max_batch_size must be at least 1, got {max_batch_size}")
+    entries = budget_entries(model, budgets, dev_metric, text_signature)
+    text_inputs = ["sentence1", "sentence2"] if is_pair else ["sentence"]
     signatures = {}
-    if text_signature:
-        text_inputs = ["sentence1", "sentence2"] if is_pair else ["sentence"]
-        signatures[SIGNATURE_TEXT] = {"inputs": text_inputs, "outputs": outputs}
-    signatures[SIGNATURE_TOKEN_IDS] = {"inputs": list(model.input_features), "outputs": outputs}
+    for entry in entries:
+        if entry["signature"]:
+            signatures[entry["signature"]] = {"inputs": text_inputs, "outputs": outputs}
+    for entry in entries:
+        signatures[entry["token_ids_signature"]] = {"inputs": list(model.input_features), "outputs": outputs}
     sequence_length = preprocessor.sequence_length if text_signature else model.sequence_length
     return {
         "format_version": METADATA_FORMAT_VERSION,
@@ -113,6 +150,8 @@ def export_metadata(model, run_config: dict | None = None,
         ),
         "truncate": None if preprocessor is None else truncation(preprocessor),
         "signatures": signatures,
+        "budgets": entries,
+        "max_batch_size": int(max_batch_size),
         "checkpoint": checkpoint,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"

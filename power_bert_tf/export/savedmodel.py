@@ -15,9 +15,10 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from power_bert_tf.export.checkpoints import checkpoint_and_run_config, load_for_export
+from power_bert_tf.export.checkpoints import checkpoint_and_run_config, load_for_export, step_record
 from power_bert_tf.export.errors import ExportError
 from power_bert_tf.export.metadata import (
+    MAX_BATCH_SIZE,
     SIGNATURE_TEXT,
     SIGNATURE_TOKEN_IDS,
     check_exportable,
@@ -25,6 +26,7 @@ from power_bert_tf.export.metadata import (
     has_text_signature,
     write_metadata,
 )
+from power_bert_tf.data.datasets import trim_to_longest
 from power_bert_tf.export.packing import text_featurizer
 from power_bert_tf.export.versions import staged_version, version_directory
 
@@ -74,14 +76,47 @@ def _token_id_checks(features: dict, max_length: int, vocabulary_size: int, num_
     return checks
 
 
+def _checked(tensors: dict, checks: list) -> dict:
+    """`tensors`, computed only after `checks` pass."""
+    with tf.control_dependencies(checks):
+        return {name: tf.identity(value) for name, value in tensors.items()}
+
+
+def _batch_size_check(tensor, max_batch_size: int):
+    return tf.debugging.assert_less_equal(
+        tf.shape(tensor)[0], max_batch_size,
+        message=f"a request may hold at most {max_batch_size} examples (max_batch_size)")
+
+
+def _head(model, label_names):
+    """features -> the signature's outputs, padding removed first."""
+    def head(features):
+        # Padding removed in the graph: TF Serving's batching pads, and would compute it all.
+        outputs = tf.cast(model(trim_to_longest(features), training=False), tf.float32)
+        if model.is_regression:
+            return {"score": outputs[:, 0]}
+        return {
+            "logits": outputs,
+            "probabilities": tf.nn.softmax(outputs, axis=-1),
+            "label": tf.gather(label_names, tf.argmax(outputs, axis=-1, output_type=tf.int32)),
+        }
+
+    return head
+
+
 def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     """A `tf.Module` whose tf.functions run `model` (TensorFlow backend).
+
+    Every signature removes the request's padding before the encoder (`data.trim_to_longest`):
+    the encoder computes the batch's longest sequence, not `sequence_length`.
 
     Args:
         model: a built `PowerBertClassifier` (with a keras-hub preprocessor for
             the text signature).
-        metadata: `export_metadata(...)`; its labels, `is_pair`, signatures and
-            sequence length shape the signatures.
+        metadata: `export_metadata(...)`; its labels, `is_pair`, signatures, budgets,
+            sequence length and `max_batch_size` shape the signatures. Each budget after
+            the first is served by `model.sharing_weights(budget retention)`: the same
+            variables.
         asset_dir: where the tokenizer's asset files are written so the
             SavedModel copies them into `assets/` (none written if None).
 
@@ -100,44 +135,45 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
         )
     vocabulary_size = int(model.backbone.vocabulary_size)
     num_segments = int(getattr(model.backbone, "num_segments", 2) or 2)
+    max_batch_size = int(metadata["max_batch_size"])
     label_names = tf.constant(metadata["label_names"] or [""], tf.string)
     feature_names = tuple(model.input_features)
-
-    def head(features):
-        outputs = tf.cast(model(features, training=False), tf.float32)
-        if model.is_regression:
-            return {"score": outputs[:, 0]}
-        return {
-            "logits": outputs,
-            "probabilities": tf.nn.softmax(outputs, axis=-1),
-            "label": tf.gather(label_names, tf.argmax(outputs, axis=-1, output_type=tf.int32)),
-        }
-
-    def serve_token_ids(*tensors):
-        features = dict(zip(feature_names, tensors))
-        checks = _token_id_checks(features, max_length, vocabulary_size, num_segments)
-        with tf.control_dependencies(checks):
-            features = {name: tf.identity(value) for name, value in features.items()}
-        return head(features)
+    text_names = ["sentence1", "sentence2"] if metadata["is_pair"] else ["sentence"]
+    featurize = text_featurizer(preprocessor) if text else None
 
     module = tf.Module(name="power_bert_serving")
     # Tracking the variables (not the Keras model object) keeps the saved
     # object graph free of Keras internals.
     module.model_variables = list(model.variables)
-    module.serve_token_ids = _function(serve_token_ids, feature_names, tf.int32, [None, None])
+    module.functions = {}  # signature name -> tf.function
     # tf.functions (not concrete functions): `tf.saved_model.save` traces
     # them once, in its save context.
-    signatures = {SIGNATURE_TOKEN_IDS: module.serve_token_ids}
-    if text:
-        featurize = text_featurizer(preprocessor)
-        text_names = ["sentence1", "sentence2"] if metadata["is_pair"] else ["sentence"]
-        module.tokenize = _function(featurize, text_names, tf.string, [None])
+    def serving_functions(head):
+        def serve_token_ids(*tensors):
+            features = dict(zip(feature_names, tensors))
+            checks = _token_id_checks(features, max_length, vocabulary_size, num_segments)
+            return head(_checked(features, checks + [_batch_size_check(tensors[0], max_batch_size)]))
 
         def serve_text(*texts):
-            return head(featurize(*texts))
+            texts = _checked(dict(zip(text_names, texts)), [_batch_size_check(texts[0], max_batch_size)])
+            return head(featurize(*texts.values()))
 
-        module.serve_text = _function(serve_text, text_names, tf.string, [None])
-        signatures = {SIGNATURE_TEXT: module.serve_text, **signatures}
+        return serve_token_ids, serve_text
+
+    for index, budget in enumerate(metadata["budgets"]):
+        served = model if index == 0 else model.sharing_weights(budget["retention"])
+        serve_token_ids, serve_text = serving_functions(_head(served, label_names))
+        module.functions[budget["token_ids_signature"]] = _function(
+            serve_token_ids, feature_names, tf.int32, [None, None])
+        if budget["signature"]:
+            module.functions[budget["signature"]] = _function(serve_text, text_names, tf.string, [None])
+    if text:
+        module.tokenize = _function(featurize, text_names, tf.string, [None])
+    module.serve_token_ids = module.functions[SIGNATURE_TOKEN_IDS]
+    if text:
+        module.serve_text = module.functions[SIGNATURE_TEXT]
+    # Text signatures first (serving_default leads), as `metadata["signatures"]` lists them.
+    signatures = {name: module.functions[name] for name in metadata["signatures"]}
 
     # Metadata an operator can read after `tf.saved_model.load`.
     def string_variable(value):
@@ -170,7 +206,9 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
 
 def export_model(model, export_dir, version: int | None = None,
                  run_config: dict | None = None,
-                 checkpoint: str | None = None, *, text_signature: bool = True) -> str:
+                 checkpoint: str | None = None, *, text_signature: bool = True,
+                 budgets=(), dev_metric: float | None = None,
+                 max_batch_size: int = MAX_BATCH_SIZE) -> str:
     """Write `model` as `<export_dir>/<version>/`; returns that path.
 
     The SavedModel is written into a temporary directory next to the version
@@ -180,10 +218,16 @@ def export_model(model, export_dir, version: int | None = None,
     Args:
         text_signature: include the raw-text `serving_default` signature (BERT /
             ALBERT backbones with a preprocessor); False exports `serve_token_ids` alone.
+        budgets: a `--budgets` retrain's records (the run's results.json `steps.retrain.budgets`):
+            one more signature per budget (`budget_25`, `budget_25_token_ids`), sharing the
+            variables (`metadata.budget_entries`).
+        dev_metric: the model's dev metric, recorded beside its configuration.
+        max_batch_size: larger requests get InvalidArgument.
     """
     check_exportable(model, text_signature)
     final = version_directory(export_dir, version)
-    metadata = export_metadata(model, run_config, checkpoint, text_signature)
+    metadata = export_metadata(model, run_config, checkpoint, text_signature, budgets, dev_metric,
+                               max_batch_size)
     metadata["version"] = int(final.name)
     with staged_version(final) as staging:
         with tempfile.TemporaryDirectory() as asset_dir:
@@ -197,8 +241,12 @@ def export_savedmodel(checkpoint, export_dir, version: int | None = None, *,
                       task: str | None = None,
                       label_names: Sequence[str] | None = None,
                       is_pair: bool | None = None,
-                      text_signature: bool = True) -> str:
+                      text_signature: bool = True,
+                      max_batch_size: int = MAX_BATCH_SIZE) -> str:
     """Export a training run's model for TF Serving.
+
+    A run retrained with `--budgets` exports one more signature per budget over the same
+    variables; its results.json supplies each configuration's dev metric.
 
     Args:
         checkpoint: a run output directory (uses `retrain.keras`, else
@@ -208,7 +256,7 @@ def export_savedmodel(checkpoint, export_dir, version: int | None = None, *,
             existing one (1 if none). An existing version is never replaced.
         task, label_names, is_pair: override (or, for a bare `.keras` file,
             supply) the `run_config.json` values.
-        text_signature: see `export_model`.
+        text_signature, max_batch_size: see `export_model`.
 
     Returns:
         the path of the written version directory.
@@ -222,7 +270,9 @@ def export_savedmodel(checkpoint, export_dir, version: int | None = None, *,
     model, keras_file, run_config = load_for_export(checkpoint)
     overrides = {"task": task, "label_names": label_names, "is_pair": is_pair}
     run_config.update({k: v for k, v in overrides.items() if v is not None})
+    record = step_record(keras_file)
     return export_model(
         model, export_dir, version=version, run_config=run_config,
         checkpoint=str(keras_file), text_signature=text_signature,
+        budgets=record.get("budgets") or (), dev_metric=record.get("dev"), max_batch_size=max_batch_size,
     )

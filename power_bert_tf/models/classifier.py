@@ -67,6 +67,7 @@ class PowerBertClassifier(keras.Model):
         preprocessor=None,
         **kwargs,
     ):
+        shared = kwargs.pop("shared_head", None)  # `sharing_weights`: another model's head layers
         super().__init__(**kwargs)
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -80,21 +81,26 @@ class PowerBertClassifier(keras.Model):
         )
         self.num_classes = int(num_classes)
         self.dropout = float(dropout)
+        self.pooled_dense, self.output_dropout, self.output_dense = shared or self._make_head()
+
+    def _make_head(self) -> tuple:
+        """(pooled_dense or None, output_dropout, output_dense)."""
         # Families without a pooler get one in the head (keras-hub's classifiers do the same).
-        self.pooled_dense = None
+        pooled_dense = None
         if self.encoder.adapter.pool_activation is not None:
-            self.pooled_dense = keras.layers.Dense(
-                backbone.hidden_dim,
+            pooled_dense = keras.layers.Dense(
+                self.backbone.hidden_dim,
                 activation=self.encoder.adapter.pool_activation,
                 kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
                 name="pooled_dense",
             )
-        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
-        self.output_dense = keras.layers.Dense(
+        output_dropout = keras.layers.Dropout(self.dropout, name="output_dropout")
+        output_dense = keras.layers.Dense(
             self.num_classes,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             name="logits",
         )
+        return pooled_dense, output_dropout, output_dense
 
     # -- convenience views -------------------------------------------------
     @property
@@ -124,9 +130,10 @@ class PowerBertClassifier(keras.Model):
     def build(self, inputs_shape=None):
         self.encoder.build(inputs_shape)
         hidden = (None, self.backbone.hidden_dim)
-        if self.pooled_dense is not None:
-            self.pooled_dense.build(hidden)
-        self.output_dense.build(hidden)
+        # Built already when shared with another model (`sharing_weights`).
+        for layer in (self.pooled_dense, self.output_dense):
+            if layer is not None and not layer.built:
+                layer.build(hidden)
         self.built = True
 
     def call(self, inputs, training=None):
@@ -184,6 +191,29 @@ class PowerBertClassifier(keras.Model):
         new.build_from_example(self.sequence_length)
         copy_weights_by_path(self, new)
         return new
+
+    def sharing_weights(self, retention: RetentionConfig | str | Sequence[int]) -> "PowerBertClassifier":
+        """A hard-mode model at `retention` whose variables are this model's own.
+
+        Hard extraction has no weights: the view reuses this model's backbone and head
+        layers, so training either one trains both, and one export serves both
+        (`training.budgets`). Not for soft mode, whose retention weights are per model.
+
+        Example:
+        >>> view = model.sharing_weights("8,4,2,1,1,1")  # doctest: +SKIP
+        >>> [id(v) for v in view.variables] == [id(v) for v in model.variables]  # doctest: +SKIP
+        True
+        """
+        if self.mode == "soft":
+            raise ValueError("a soft-mode model has retention weights of its own: it cannot share a view")
+        view = PowerBertClassifier(
+            self.backbone, self.num_classes, retention=retention, mode="hard",
+            sequence_length=self.sequence_length, dropout=self.dropout,
+            exclude_self=self.encoder.exclude_self, preprocessor=self.preprocessor,
+            shared_head=(self.pooled_dense, self.output_dropout, self.output_dense),
+        )
+        view.build_from_example(self.sequence_length)
+        return view
 
     def build_from_example(self, sequence_length: int | None = None) -> None:
         """Create every weight by calling the model once on dummy token ids."""

@@ -21,7 +21,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -91,6 +91,9 @@ class Trainer:
             weight and whose `after_step` sees the masses after every step; None: the
             weight is `config.lambda_`.
         eval_name: what the evaluation set is, in the progress bar ("held_out").
+        views: other models sharing `model`'s variables (`PowerBertClassifier.sharing_weights`:
+            one model, several budgets); each step trains the one `draw` picks.
+        draw: a `budgets.ConfigurationDraw` over `[model, *views]` (needed with `views`).
     """
 
     def __init__(
@@ -106,7 +109,11 @@ class Trainer:
         verbose: int = 1,
         controller=None,
         eval_name: str = "dev",
+        views: Sequence = (),
+        draw=None,
     ):
+        if views and (draw is None or len(draw.probabilities) != 1 + len(views)):
+            raise ValueError("views need a ConfigurationDraw over the model and every view")
         self.model = model
         self.config = config
         self.compute_metrics = compute_metrics
@@ -117,6 +124,8 @@ class Trainer:
         self.verbose = verbose
         self.controller = controller
         self.eval_name = eval_name
+        self.models = [model, *views]
+        self.draw = draw
         self.steps_per_epoch = max(1, int(steps_per_epoch))
         retention = retention_variables(model)
         retention_ids = {id(v) for v in retention}
@@ -144,9 +153,10 @@ class Trainer:
         )
 
     # -- compiled steps ----------------------------------------------------
-    def _train_step(self):
-        """One optimizer step on a (distributed) batch; wrapped in tf.function by fit."""
-        model, strategy, config = self.model, self.strategy, self.config
+    def _train_step(self, model):
+        """One optimizer step of `model` (this trainer's or a view) on a (distributed) batch;
+        wrapped in tf.function by fit."""
+        strategy = self.strategy
         replicas = strategy.num_replicas_in_sync
 
         def replica_step(features, labels, global_batch):
@@ -217,8 +227,9 @@ class Trainer:
         epoch_data = train_dataset if callable(train_dataset) else (lambda epoch: train_dataset)
         distribute = self.strategy.experimental_distribute_dataset
         distributed = distribute(epoch_data(1))
-        # One trace for every batch shape (trimmed batches vary in length).
-        train_step = tf.function(self._train_step(), input_signature=[distributed.element_spec])
+        # One trace for every batch shape (trimmed batches vary in length); one per view.
+        train_steps = [tf.function(self._train_step(model), input_signature=[distributed.element_spec])
+                       for model in self.models]
         best, history, first_epoch = -np.inf, [], 1
         state = resume.load() if resume is not None else None
         if state is not None:
@@ -236,7 +247,8 @@ class Trainer:
             )
             total_loss, total_penalty, steps = 0.0, 0.0, 0
             for batch in distributed:
-                loss, penalty = train_step(batch)
+                index = self.draw.pick(step) if self.draw is not None else 0
+                loss, penalty = train_steps[index](batch)
                 steps, step = steps + 1, step + 1
                 total_loss += float(loss)
                 total_penalty += float(penalty)
