@@ -154,6 +154,22 @@ def test_with_mode_carries_weights(backbones):
     np.testing.assert_allclose(np_(plain(inputs, training=False)), base_out, **TOL)
 
 
+@pytest.mark.jax
+@pytest.mark.parametrize("name", ["bert", "roberta"])  # with and without a pooler in the head
+def test_sharing_weights_is_a_view_at_another_configuration(backbones, name):
+    """`sharing_weights`: the same variable objects, and the outputs of a separate model at that
+    configuration (`with_mode` copies the weights instead)."""
+    backbone = backbones[name]
+    base = make_classifier(backbone, retention=shrinking(3))
+    view = base.sharing_weights("6,4,2")
+    assert [id(v) for v in view.variables] == [id(v) for v in base.variables]
+    inputs = make_inputs(BATCH_LENGTHS, seed=18, segments=has_segments(backbone))
+    expected = np_(base.with_mode("hard", "6,4,2")(inputs, training=False))
+    np.testing.assert_allclose(np_(view(inputs, training=False)), expected, **TOL)
+    base.output_dense.bias.assign(base.output_dense.bias + 1.0)  # one change, seen by both
+    np.testing.assert_allclose(np_(view(inputs, training=False)), expected + 1.0, **TOL)
+
+
 def test_copy_weights_by_path_reports_new_weights(backbones):
     backbone = backbones["bert"]
     base = make_classifier(backbone)

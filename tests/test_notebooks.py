@@ -183,8 +183,13 @@ def test_01_quickstart(run_dir):
     text = _text(notebook)
     assert "backbone: minilm" in text
     assert "GLUE files" in text
+    # Real CoLA, real MiniLM weights, the three steps (the suite's one real-weights pipeline).
     results = json.loads((run_dir / "results.json").read_text())
     assert {"baseline", "power", "retention", "flops_fraction"} <= results.keys()
+    assert results["train_examples"] + results["held_out_examples"] == 32 and results["dev_examples"] == 64
+    assert -100 <= results["power"] <= 100 and -100 <= results["baseline"] <= 100
+    search = results["steps"]["search"]  # towards the small mode's FLOPs target, 0.5
+    assert abs(search["flops_fraction"] - 0.5) <= 0.05 and search["retention"][-1] < results["seq_len"]
     assert results["retention"][-1] < results["seq_len"]  # the hand-set configuration
     for name in ("finetune.keras", "search.keras", "retrain.keras",
                  "retention.png", "surviving_words.png"):

@@ -11,9 +11,9 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import GLUE_DIR, hand_flops, load_script
+from conftest import hand_flops, load_script
 from glue_files import write_task
-from power_bert_tf import data, minilm_directory
+from power_bert_tf import data
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.pipeline import RunConfig
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
@@ -262,22 +262,6 @@ def test_bad_data_file_names_file_and_line(split, tiny_preset, tmp_path, capsys,
                  "--output-dir", tmp_path / "out", "--quiet"])
     error = capsys.readouterr().err.strip()
     assert code == 2 and f"{directory / f'{split}.tsv'}:5:" in error, error
-
-
-# -- real data, real weights ---------------------------------------------------------
-@pytest.mark.integration
-def test_real_cola_subsample_with_minilm(tmp_path):
-    if minilm_directory() is None or not (GLUE_DIR / "CoLA" / "train.tsv").exists():
-        pytest.skip("needs the MiniLM package and ../shared/glue")
-    code = _run(["--task", "cola", "--data-dir", GLUE_DIR / "CoLA", "--backbone", "minilm",
-                 "--max-train-examples", 64, "--max-dev-examples", 128, "--epochs", 1, "--batch-size", 16, "--seq-len", 32,
-                 "--lambda", 0.05, "--lr-soft-extract", 0.05, "--output-dir", tmp_path, "--quiet"])
-    assert code == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["train_examples"] + results["held_out_examples"] == 64 and results["dev_examples"] == 128
-    retention = RetentionConfig.parse(results["retention"], num_layers=6, seq_len=32)
-    assert retention.keep[-1] < 32  # the search eliminated something
-    assert -100 <= results["power"] <= 100 and -100 <= results["baseline"] <= 100
 
 
 def test_retention_gradients_cli(cola_run, tiny_glue, tmp_path, capsys):
