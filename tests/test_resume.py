@@ -46,35 +46,40 @@ def uninterrupted(tiny_glue, tiny_preset, tmp_path_factory) -> Path:
     return output
 
 
-@pytest.mark.parametrize("killed_step", ["search", "retrain"])
-def test_a_killed_run_continues_where_it_stopped(killed_step, uninterrupted, tiny_glue, tiny_preset, tmp_path,
-                                                 monkeypatch, capsys):
+def test_a_killed_run_continues_where_it_stopped(uninterrupted, tiny_glue, tiny_preset, tmp_path, monkeypatch,
+                                                 capsys):
+    """Killed after the search's first epoch, run again, killed after the retrain's first epoch,
+    run again: the same run as one never killed."""
     save = ResumeState.save
+    outputs = []
+    for killed_step in ("search", "retrain"):
+        def save_then_die(self, epoch, *args, **kwargs):
+            save(self, epoch, *args, **kwargs)
+            if self.path.endswith(f"{killed_step}.resume") and epoch == 1:
+                raise Killed
 
-    def save_then_die(self, epoch, *args, **kwargs):
-        save(self, epoch, *args, **kwargs)
-        if self.path.endswith(f"{killed_step}.resume") and epoch == 1:
-            raise Killed
-
-    with monkeypatch.context() as patch:
-        patch.setattr(ResumeState, "save", save_then_die)
-        with pytest.raises(Killed):
-            run_glue_script.main(_argv(tiny_glue, tiny_preset, tmp_path))
-    assert (tmp_path / f"{killed_step}.resume" / "state.json").exists()
-    finished_before = json.loads((tmp_path / "results.json").read_text())["steps"]
-    assert killed_step not in finished_before and finished_before["finetune"]["finished"]
-    capsys.readouterr()
+        with monkeypatch.context() as patch:
+            patch.setattr(ResumeState, "save", save_then_die)
+            with pytest.raises(Killed):
+                run_glue_script.main(_argv(tiny_glue, tiny_preset, tmp_path))
+        assert (tmp_path / f"{killed_step}.resume" / "state.json").exists()
+        finished = json.loads((tmp_path / "results.json").read_text())["steps"]
+        assert killed_step not in finished and finished["finetune"]["finished"]
+        outputs.append(capsys.readouterr().out)
+    assert "search: resuming after epoch 1 of 2" in outputs[1]  # the second run continued the search
+    finetune_record = finished["finetune"]
 
     assert run_glue_script.main(_argv(tiny_glue, tiny_preset, tmp_path)) == 0
     out = capsys.readouterr().out
-    assert "finetune: finished earlier" in out and f"{killed_step}: resuming after epoch 1 of 2" in out
+    assert "finetune: finished earlier" in out and "search: finished earlier" in out
+    assert "retrain: resuming after epoch 1 of 2" in out
     # Each epoch logged once; no state left behind.
     for step in ("finetune", "search", "retrain"):
         assert _epochs(tmp_path, step) == [1, 2], step
     assert not list(tmp_path.glob("*.resume"))
-    # The finished finetune step was not run again: its record is the one written before the kill.
+    # The finished finetune step was not run again: its record is the one written before the kills.
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["steps"]["finetune"] == finished_before["finetune"]
+    assert results["steps"]["finetune"] == finetune_record
     # The same run as one that was never killed (same data order per epoch, optimizer state restored).
     expected = json.loads((uninterrupted / "results.json").read_text())
     assert results["retention"] == expected["retention"]
