@@ -167,11 +167,10 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
             serve_token_ids, feature_names, tf.int32, [None, None])
         if budget["signature"]:
             module.functions[budget["signature"]] = _function(serve_text, text_names, tf.string, [None])
-    if text:
-        module.tokenize = _function(featurize, text_names, tf.string, [None])
     module.serve_token_ids = module.functions[SIGNATURE_TOKEN_IDS]
     if text:
         module.serve_text = module.functions[SIGNATURE_TEXT]
+        module.tokenize = _function(featurize, text_names, tf.string, [None])
     # Text signatures first (serving_default leads), as `metadata["signatures"]` lists them.
     signatures = {name: module.functions[name] for name in metadata["signatures"]}
 
