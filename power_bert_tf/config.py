@@ -12,10 +12,8 @@ import sys
 
 from dataclasses import dataclass, field, fields, replace
 
-from power_bert_tf.data import get_task
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError, project_onto_budget
 from power_bert_tf.runs import STEPS
-from power_bert_tf.training.budgets import parse_budgets
 
 
 # The per-task table (data/tasks.py, the original README's) is tuned for BERT-base.
@@ -99,6 +97,9 @@ class RunConfig:
         """Fill defaults (the task's, adjusted to the backbone); refuse bad values before
         anything is built."""
         from power_bert_tf.backbones import default_backbone, peek_backbone
+        # Imported here, not at the top: the TensorFlow-free benchmark path imports this module.
+        from power_bert_tf.data import get_task
+        from power_bert_tf.training.budgets import parse_budgets
 
         try:
             task = get_task(self.task)

@@ -2,14 +2,24 @@
 """Inference time of PoWER-BERT against the baseline, truncation and dynamic padding.
 
     python scripts/benchmark.py --checkpoint runs/cola --json runs/cola/benchmark.json
+    python scripts/benchmark.py --checkpoint runs/cola --protocol dynamic --json dynamic.json
+    python scripts/benchmark.py --checkpoint runs/cola --protocol batch1 --savedmodel EXPORT \
+        --baseline-savedmodel BASELINE_EXPORT --json batch1.json
 
-Times, in one process and on the same pre-tokenized inputs (batch 128 at the
-full seq_len by default, as the paper), the model without elimination and
-the PoWER-BERT model of a run directory, plus static truncation to a length
-of similar FLOPs and length-bucketed inference over the whole dev set; prints
-a summary and optionally writes it all as JSON. --profile adds a per-layer
-table of where the time goes. Bad flags are refused with one line and exit
-status 2 before any model is built.
+Times, in one process and on the same pre-tokenized inputs, the model without
+elimination and the PoWER-BERT model of a run directory, plus static
+truncation to a length of similar FLOPs, the --models checkpoints and the
+exports, under one --protocol: padded (batch 128 at the full seq_len, as the
+paper), dynamic (the dev set in file order, batches of 64 trimmed to their
+longest) or batch1 (sentences one at a time). The variants run in a new random
+order each round; each speedup gets a bootstrap 95% interval; the machine's
+load is checked (--require-idle). Prints a summary and optionally writes it all
+as JSON. --profile adds a per-layer table of where the time goes.
+
+Without TensorFlow (e.g. a JAX GPU box): tokenize here with --save-inputs
+FILE.npz, then there run KERAS_BACKEND=jax scripts/benchmark.py --inputs
+FILE.npz --random-backbone minilm --retention-config ... Bad flags are refused
+with one line and exit status 2 before any model is built.
 """
 
 from __future__ import annotations
@@ -49,6 +59,11 @@ def main(argv: list[str]) -> int:
                                  command=shlex.join(["python", "scripts/benchmark.py", *argv]))
     try:
         config.check()  # before any model is built
+        if config.save_inputs:
+            saved = benchmark.save_dev_inputs(config)
+            print(f"{saved['examples']} {saved['task']} dev examples at seq_len {saved['seq_len']} "
+                  f"written to {saved['path']}")
+            return 0
         result = benchmark.run_benchmark(config)
     except RetentionConfigError as error:
         return _fail(f"--retention-config: {error}")

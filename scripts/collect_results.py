@@ -1,73 +1,53 @@
 #!/usr/bin/env python
-"""Collect runs' results.json and benchmark JSONs into docs/results.json.
+"""Collect the ledger's runs and benchmarks into docs/results.json, one record per task.
 
-    python scripts/collect_results.py --run docs/runs/cola docs/benchmark_cola.json \
-        --output docs/results.json
+    python scripts/collect_results.py --ledger docs/runs/ledger.json --output docs/results.json
 
-One record per task: task, metric, baseline, power, retention, speedup,
-flops_fraction, device (plus the benchmark's batch size and seq_len).
+The ledger (format: `power_bert_tf.results.ledger`) lists each training run (its kind,
+seed, command, record directory holding its results.json, status and how its checkpoints
+were selected) and each benchmark JSON. Each record holds the means over seeds in points
+with sample standard deviations, the per-seed numbers, the padded / dynamic / batch-1
+speedups with their intervals (GPU ones in a `gpu` sub-record), the Pareto points, the
+issue's targets and every command behind it. Then `scripts/render_results.py` writes the
+tables and `scripts/plot_pareto.py` the plots. A missing file or field is refused with one
+line naming it, and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
-from pathlib import Path
 
-from power_bert_tf.files import write_json_atomically
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-
-class ResultsError(ValueError):
-    """A run or benchmark file that is missing, not JSON, or lacks a field."""
-
-
-def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except OSError as error:
-        raise ResultsError(f"{path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise ResultsError(f"{path}: not JSON ({error})") from None
+from power_bert_tf.files import write_json_atomically  # noqa: E402
+from power_bert_tf.results.aggregate import build_records  # noqa: E402
+from power_bert_tf.results.ledger import ResultsError, read_ledger  # noqa: E402
 
 
-def _field(payload: dict, key: str, path: Path):
-    if payload.get(key) is None:
-        raise ResultsError(f"{path}: no '{key}' (did that step run?)")
-    return payload[key]
-
-
-def record(run_dir: Path, benchmark_json: Path) -> dict:
-    """One task's record from a run directory's results.json and its benchmark JSON."""
-    results_json = run_dir / "results.json"
-    results, bench = _read(results_json), _read(benchmark_json)
-    record = {key: _field(results, key, results_json)
-              for key in ("task", "metric", "baseline", "power", "retention")}
-    record["speedup"] = _field(bench, "speedup", benchmark_json)
-    record["flops_fraction"] = _field(results, "flops_fraction", results_json)
-    for key in ("device", "batch_size", "seq_len"):
-        record[key] = _field(bench, key, benchmark_json)
-    truncation = _field(bench, "truncation", benchmark_json)
-    record["truncation"] = {key: _field(truncation, key, benchmark_json) for key in ("seq_len", "speedup", "metric")}
-    if bench.get("retention") not in (None, record["retention"]):
-        raise ResultsError(f"{benchmark_json}: timed retention {bench['retention']} is not the run's "
-                           f"{record['retention']} ({results_json})")
-    return record
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ledger", default="docs/runs/ledger.json", help="the ledger (default: %(default)s)")
+    parser.add_argument("--output", default="docs/results.json", help="JSON to write (default: %(default)s)")
+    parser.add_argument("--root", default=".",
+                        help="directory the ledger's record and json paths are relative to (default: the current one)")
+    return parser
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", nargs=2, action="append", metavar=("RUN_DIR", "BENCHMARK_JSON"),
-                        required=True)
-    parser.add_argument("--output", default="docs/results.json")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        records = [record(Path(run), Path(bench)) for run, bench in args.run]
+        records = build_records(read_ledger(args.ledger, root=args.root))
     except ResultsError as error:
         print(f"collect_results.py: error: {error}", file=sys.stderr)
         return 2
-    write_json_atomically(args.output, records)
-    print(f"{len(records)} records written to {args.output}")
+    try:
+        write_json_atomically(args.output, records)
+    except OSError as error:
+        print(f"collect_results.py: error: {args.output}: {error.strerror}", file=sys.stderr)
+        return 2
+    print(f"{len(records)} records written to {args.output}: {', '.join(r['task'] for r in records)}")
     return 0
 
 

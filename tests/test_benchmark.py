@@ -45,6 +45,7 @@ SENTENCES = [
     ("1", "I saw the dog run."),
 ]
 BATCH = 4
+SHORT_LEN = 8
 
 
 def _run_main(module, argv):
@@ -82,6 +83,10 @@ def run_dir(tmp_path_factory):
         "task": "cola", "backbone": "tiny-bert", "sequence_length": SEQ_LEN, "num_classes": 2,
         "label_names": ["unacceptable", "acceptable"], "is_pair": False,
     }))
+    short = root / "short"  # a baseline "fine-tuned" at a shorter length, for --models
+    short.mkdir()
+    model.with_mode("none").save(short / "finetune.keras")
+    (short / "run_config.json").write_text(json.dumps({"task": "cola", "sequence_length": SHORT_LEN}))
     data = root / "CoLA"
     data.mkdir()
     (data / "dev.tsv").write_text("".join(f"src\t{label}\t\t{text}\n" for label, text in SENTENCES))
@@ -95,6 +100,7 @@ def result(run_dir, tmp_path_factory):
     code, stdout = _run_main(load_script("benchmark"), [
         "--checkpoint", str(run), "--data-dir", str(data), "--batch-size", str(BATCH),
         "--repeats", "2", "--warmup", "1", "--json", str(out), "--profile", "--backend-note", "test",
+        "--load-sample-seconds", "0.2",
     ])
     assert code == 0, stdout
     assert "speedup" in stdout and "rank+gather" in stdout
@@ -236,30 +242,199 @@ def test_plot_lambda_sweep_writes_png(tmp_path):
     assert "3 runs" in stdout
 
 
-def test_collect_results_records_and_errors(tmp_path, capsys):
-    run, bench = _fake_run(tmp_path, "cola", 1e-3, [21, 18, 13, 6, 3, 1], 0.216, 28.4, 774.0, 736.0, 28.5)
-    payload = json.loads(bench.read_text())
-    payload.update(speedup=100.0 / 774.0, retention=[21, 18, 13, 6, 3, 1])
-    payload["truncation"]["speedup"] = 100.0 / 736.0
-    bench.write_text(json.dumps(payload))
-    out = tmp_path / "results.json"
-    collect = load_script("collect_results")
-    code, _ = _run_main(collect, ["--run", str(run), str(bench), "--output", str(out)])
-    assert code == 0
-    [record] = json.loads(out.read_text())
-    assert record == {
-        "task": "cola", "metric": "mcc", "baseline": 50.0, "power": 28.4, "retention": [21, 18, 13, 6, 3, 1],
-        "speedup": pytest.approx(100.0 / 774.0), "flops_fraction": 0.216, "device": "synthetic",
-        "batch_size": 128, "seq_len": 64, "truncation": {"seq_len": 20, "speedup": pytest.approx(100.0 / 736.0), "metric": 28.5},
-    }
+def _check_speedups(result, names):
+    assert set(result["variants"]) == set(names)
+    for name, row in result["variants"].items():
+        low, high = row["speedup_ci"]
+        assert low <= row["speedup"] <= high, name
+        assert row["speedup"] == pytest.approx(result["baseline_ms"] / row["ms"])
+        assert row["ms"] == pytest.approx(float(np.median(result["times_ms"][name])))
+        assert {"flops_fraction", "retention", "seq_len", "source", "ms_per_sentence"} <= set(row)
+    assert result["speedup_ci"] == result["variants"]["power"]["speedup_ci"]
+    assert result["speedup"] == result["variants"]["power"]["speedup"]
+    for key in ("protocol", "baseline_ms", "power_ms", "times_ms", "repeats", "batch_size", "seq_len",
+                "load", "threads"):
+        assert key in result, key
+    assert {"before", "after", "other_cpu_fraction", "busy", "cpu_count"} <= set(result["load"])
+    assert result["threads"]["backend"] == keras.backend.backend()
+    assert "OMP_NUM_THREADS" in result["threads"]["env"]
 
-    # A benchmark of another configuration, or a missing field, is refused naming the file; out survives.
-    payload["retention"] = [30, 20, 10, 5, 2, 1]
-    bench.write_text(json.dumps(payload))
-    assert _run_main(collect, ["--run", str(run), str(bench), "--output", str(out)])[0] == 2
-    assert "timed retention [30, 20, 10, 5, 2, 1]" in capsys.readouterr().err
-    del payload["speedup"]
-    bench.write_text(json.dumps(payload))
-    assert _run_main(collect, ["--run", str(run), str(bench), "--output", str(out)])[0] == 2
-    assert f"{bench}: no 'speedup'" in capsys.readouterr().err
-    assert json.loads(out.read_text())[0]["power"] == 28.4
+
+def test_padded_protocol_intervals_and_variants(result):
+    assert result["protocol"] == "padded"
+    _check_speedups(result, {"baseline", "power", "truncation"})
+    assert result["truncation"]["speedup_ci"] == result["variants"]["truncation"]["speedup_ci"]
+    assert result["variants"]["truncation"]["seq_len"] == result["truncation"]["seq_len"]
+
+
+@pytest.mark.parametrize("protocol", ["dynamic", "batch1"])
+def test_dynamic_and_batch1_protocols(protocol, run_dir, tmp_path):
+    run, data, _ = run_dir
+    out = tmp_path / "bench.json"
+    extra = ["--models", f"short={run.parent / 'short'},again={run / 'retrain.keras'}"] \
+        if protocol == "dynamic" else []  # loading checkpoints is slow: once is enough
+    code, stdout = _run_main(load_script("benchmark"), [
+        "--checkpoint", str(run), "--data-dir", str(data), "--protocol", protocol, "--batch-size",
+        "4" if protocol == "dynamic" else "1", "--max-examples", "6", "--repeats", "3",
+        "--load-sample-seconds", "0", "--bootstrap", "200", *extra, "--json", str(out),
+    ])
+    assert code == 0, stdout
+    assert f"protocol         {protocol}" in stdout
+    result = json.loads(out.read_text())
+    assert result["protocol"] == protocol and result["examples_per_unit"] == 6
+    assert result["batches_per_unit"] == (2 if protocol == "dynamic" else 6)
+    if protocol == "batch1":
+        _check_speedups(result, {"baseline", "power", "truncation"})
+        assert result["variants"]["power"]["ms_per_sentence"] == pytest.approx(result["power_ms"] / 6)
+        return
+    _check_speedups(result, {"baseline", "power", "truncation", "short", "again"})
+    short = result["variants"]["short"]
+    assert short["seq_len"] == SHORT_LEN and short["retention"] is None and short["flops_fraction"] < 1
+    assert result["variants"]["again"]["retention"] == [12, 6]
+    assert "bucketed" not in result  # the whole-dev-set passes belong to the padded protocol
+
+
+def test_bootstrap_against_numpy():
+    rng = np.random.default_rng(1)
+    slow = 100.0 + rng.normal(0, 3, 15)
+    fast = 50.0 + rng.normal(0, 2, 11)
+    low, high = B.bootstrap_ratio(slow, fast, 500, np.random.default_rng(7), paired=False)
+    # The same thing written out: each side's repeats resampled independently.
+    draws = np.random.default_rng(7)
+    a = draws.integers(0, len(slow), size=(500, len(slow)))
+    b = draws.integers(0, len(fast), size=(500, len(fast)))
+    expected = np.percentile(np.median(slow[a], axis=1) / np.median(fast[b], axis=1), [2.5, 97.5])
+    assert (low, high) == pytest.approx(tuple(expected))
+    assert B.bootstrap_ratio(slow, fast, 500, np.random.default_rng(7), paired=False) == (low, high)
+    assert 1.0 < low < 2.0 < high  # clearly faster: the interval excludes 1
+    # Paired (the serving tools'): the same repeats of both.
+    pairs = slow[:11]
+    picks = np.random.default_rng(3).integers(0, 11, size=(400, 11))
+    paired = np.percentile(np.median(pairs[picks], axis=1) / np.median(fast[picks], axis=1), [2.5, 97.5])
+    assert B.bootstrap_ratio(pairs, fast, 400, np.random.default_rng(3)) == pytest.approx(tuple(paired))
+    speedup, (lo, hi) = B.speedup_with_interval(slow, fast, 500, np.random.default_rng(7))
+    assert speedup == pytest.approx(np.median(slow) / np.median(fast)) and lo <= speedup <= hi
+
+
+def test_dynamic_and_batch1_batches():
+    mask = np.array([[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 1, 0], [1, 1, 0, 0, 0], [1, 1, 0, 0, 0]], bool)
+    features = {"token_ids": np.arange(25, dtype="int32").reshape(5, 5), "padding_mask": mask}
+    batches = B.protocol_batches(features, "dynamic", 2)
+    lengths = mask.sum(axis=1)
+    expected = [(0, 2), (2, 4), (4, 5)]  # file order, consecutive rows
+    assert len(batches) == len(expected)
+    for batch, (start, stop) in zip(batches, expected):
+        longest = lengths[start:stop].max()
+        np.testing.assert_array_equal(batch["token_ids"], features["token_ids"][start:stop, :longest])
+        np.testing.assert_array_equal(batch["padding_mask"], mask[start:stop, :longest])
+    singles = B.protocol_batches(features, "batch1", 64)  # batch1 ignores the batch size
+    assert len(singles) == 5
+    for row, batch in enumerate(singles):
+        np.testing.assert_array_equal(batch["token_ids"], features["token_ids"][row:row + 1, :lengths[row]])
+    [padded] = B.protocol_batches(features, "padded", 3)
+    assert padded["token_ids"].shape == (3, 5)
+    # Rounded up to a multiple of 2, never past the full width: lengths 3,1,4,2,2 -> 4,2,4,2,2.
+    rounded = B.protocol_batches(features, "batch1", 1, length_multiple=2)
+    assert [batch["token_ids"].shape[1] for batch in rounded] == [4, 2, 4, 2, 2]
+    assert [b["token_ids"].shape[1] for b in B.protocol_batches(features, "dynamic", 5, length_multiple=3)] == [5]
+
+
+def test_rounds_are_shuffled_and_complete():
+    ran = []
+    calls = {name: (lambda name=name: ran.append(name)) for name in "abcd"}
+    orders = []
+    times = B.time_interleaved(calls, 8, warmup=1, rng=np.random.default_rng(0), orders=orders)
+    assert all(len(values) == 8 for values in times.values())
+    assert ran[:4] == list("abcd")  # the warm-up round
+    rounds = [ran[4 + 4 * i: 8 + 4 * i] for i in range(8)]
+    assert rounds == orders
+    assert all(sorted(order) == list("abcd") for order in orders)  # every variant once per round
+    assert len({tuple(order) for order in orders}) > 1  # the order changes across rounds
+
+
+def test_load_check_with_fake_readings():
+    from power_bert_tf.benchmark.load import CpuReading, LoadMonitor
+
+    text = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\nintr 1\n"
+    assert B.parse_proc_stat(text) == (150, 1000)
+    # 2 s of two CPUs at 100 jiffies/s = 400 jiffies; 300 busy, 1 s of it this process's own.
+    idle_before, busy_after = CpuReading(0, 0, 0.0), CpuReading(300, 400, 1.0)
+    assert B.other_cpu_fraction(idle_before, busy_after, ticks=100) == pytest.approx(0.5)
+    assert B.other_cpu_fraction(idle_before, CpuReading(110, 400, 1.0), ticks=100) == pytest.approx(0.025)
+    assert B.other_cpu_fraction(None, busy_after) is None
+    readings = iter([idle_before, busy_after])
+    with LoadMonitor(0.15, precheck=0.01, reader=lambda: next(readings)) as monitor:
+        pass
+    summary = monitor.summary()
+    assert summary["busy"] is True and summary["other_cpu_fraction"] == pytest.approx(0.5, abs=0.5)
+    readings = iter([idle_before, CpuReading(101, 400, 1.0)])
+    with LoadMonitor(0.15, precheck=0.01, reader=lambda: next(readings)) as monitor:
+        pass
+    assert monitor.summary()["busy"] is False
+    assert B.sample_other_load(1.0, reader=iter([idle_before, busy_after]).__next__, sleep=lambda s: None) >= 0
+
+
+def test_require_idle_refuses_a_busy_machine(monkeypatch, capsys):
+    from power_bert_tf.benchmark import load
+
+    monkeypatch.setattr(load, "sample_other_load", lambda seconds: 0.6)
+    script = load_script("benchmark")
+    assert script.main(["--random-backbone", "tiny", "--retention-config", "4", "--seq-len", "8",
+                        "--require-idle"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("benchmark.py: error: --require-idle") and "\n" not in err and "60%" in err
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--protocol", "foo"], "--protocol"),
+    (["--models", "bad"], "--models"),
+    (["--models", "x=/no/such/file"], "--models x"),
+    (["--models", "baseline=."], "--models"),
+])
+def test_cli_one_line_errors(argv, flag, run_dir, capsys):
+    assert load_script("benchmark").main(["--checkpoint", str(run_dir[0]), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"benchmark.py: error: {flag}") and "\n" not in err
+
+
+NO_TF = (
+    "import runpy, sys; sys.modules['tensorflow'] = None; sys.modules['tensorflow_text'] = None; "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__'); "
+    "assert sys.modules['tensorflow'] is None"
+)
+
+
+def test_tensorflow_free_jax_path(tmp_path):
+    """--inputs + --random-backbone under JAX with tensorflow and tensorflow_text blocked."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lengths = np.array([5, 9, 3, 12, 7, 12])
+    mask = np.arange(12)[None, :] < lengths[:, None]
+    token_ids = np.where(mask, np.random.default_rng(0).integers(5, 1000, mask.shape), 0).astype("int32")
+    B.save_inputs(str(tmp_path / "x.npz"), {"token_ids": token_ids, "padding_mask": mask,
+                                            "segment_ids": np.zeros_like(token_ids)},
+                  np.ones(6, "int32"), "cola", 12)
+    features, labels, task, seq_len = B.load_inputs(str(tmp_path / "x.npz"))
+    assert task == "cola" and seq_len == 12 and labels.tolist() == [1] * 6
+    np.testing.assert_array_equal(features["padding_mask"], mask)
+
+    out = tmp_path / "jax.json"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_TF, str(script), "--inputs", str(tmp_path / "x.npz"), "--random-backbone",
+         "tiny", "--retention-config", "4", "--protocol", "dynamic", "--batch-size", "4", "--repeats", "3",
+         "--load-sample-seconds", "0", "--bootstrap", "200", "--json", str(out)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["keras_backend"] == "jax" and result["tf_version"] is None
+    assert result["protocol"] == "dynamic" and result["seq_len"] == 12 and result["examples_per_unit"] == 6
+    assert result["batch_shapes"] == 2  # [4, 12] and [2, 12]: each compiled in the warm-up
+    low, high = result["speedup_ci"]
+    assert low <= result["speedup"] <= high
+    assert set(result["variants"]) == {"baseline", "power", "truncation"}

@@ -37,8 +37,7 @@ def describe_device() -> str:
             if device.platform != "cpu":
                 return f"{device.device_kind} ({device.platform}, {jax.device_count()} device(s))"
         elif backend == "tensorflow":
-            import tensorflow as tf
-
+            tf = _tensorflow()
             gpus = tf.config.list_physical_devices("GPU")
             if gpus:
                 details = tf.config.experimental.get_device_details(gpus[0])
@@ -47,6 +46,50 @@ def describe_device() -> str:
         pass
     name, cores = cpu_description()
     return f"{name}, {cores} cores (CPU)"
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "XLA_FLAGS")
+
+
+def _tensorflow():
+    """The tensorflow module if the backend is TensorFlow or it is already imported; else None.
+
+    Under JAX nothing here imports TensorFlow (it may be absent, or blocked).
+    """
+    import sys
+
+    if keras.backend.backend() != "tensorflow" and sys.modules.get("tensorflow") is None:
+        return None
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    return tf
+
+
+def threads() -> dict:
+    """How many threads the backend may use: its settings, the environment variables, the CPUs.
+
+    Returns:
+        ``backend``, ``cpu_count`` (`os.cpu_count`), ``env`` (OMP_NUM_THREADS,
+        TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS, XLA_FLAGS; None where
+        unset), and ``tf_intra_op`` / ``tf_inter_op`` (0: TensorFlow's default)
+        when TensorFlow is loaded, ``jax_devices`` under JAX.
+    """
+    info = {
+        "backend": keras.backend.backend(),
+        "cpu_count": os.cpu_count(),
+        "env": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+    }
+    tf = _tensorflow()
+    if tf is not None:
+        info["tf_intra_op"] = tf.config.threading.get_intra_op_parallelism_threads()
+        info["tf_inter_op"] = tf.config.threading.get_inter_op_parallelism_threads()
+    if info["backend"] == "jax":
+        import jax
+
+        info["jax_devices"] = [str(device) for device in jax.devices()]
+    return info
 
 
 def environment() -> dict:
@@ -62,15 +105,13 @@ def environment() -> dict:
         "keras_version": keras.__version__,
         "keras_hub_version": keras_hub.__version__,
         "python_version": platform.python_version(),
+        "threads": threads(),
     }
-    try:
-        import tensorflow as tf
-
-        info["tf_version"] = tf.__version__
+    tf = _tensorflow()
+    info["tf_version"] = tf.__version__ if tf is not None else None
+    if tf is not None:
         info["tf_intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
         info["tf_inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
-    except ImportError:  # pragma: no cover
-        info["tf_version"] = None
     if keras.backend.backend() == "jax":
         import jax
 

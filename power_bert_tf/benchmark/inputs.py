@@ -6,6 +6,8 @@ segments) `segment_ids` to numpy arrays `[examples, length]`.
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 
@@ -110,3 +112,58 @@ def unsort(outputs: np.ndarray, order: np.ndarray) -> np.ndarray:
     restored = np.empty_like(outputs)
     restored[order] = outputs
     return restored
+
+
+def first_examples(examples, count: int | None):
+    """The first `count` examples of a `GlueExamples`, in file order (all of them for None)."""
+    if count is None or count >= len(examples):
+        return examples
+    return examples.select(np.arange(count))
+
+
+def save_inputs(path: str, features: dict, labels, task: str | None, seq_len: int) -> None:
+    """Write tokenized features (and labels, task, seq_len) to an .npz for `load_inputs`.
+
+    Args:
+        path: the .npz file.
+        features: name -> `[examples, seq_len]` arrays, as the model takes them.
+        labels: the dev labels (or None).
+        task: the GLUE task name (or None).
+        seq_len: the padded length the features were tokenized to.
+    """
+    arrays = dict(features)
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels)
+    arrays["task"] = np.asarray(task or "")
+    arrays["seq_len"] = np.asarray(seq_len, np.int32)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "wb") as handle:  # np.savez would add ".npz" to another suffix
+        np.savez(handle, **arrays)
+
+
+def load_inputs(path: str) -> tuple[dict, np.ndarray | None, str | None, int]:
+    """Features saved by `save_inputs`: (features, labels, task, seq_len).
+
+    Raises:
+        BenchmarkError: naming --inputs, for an unreadable file or one without token_ids and padding_mask.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as error:
+        raise BenchmarkError(f"--inputs {path}: not a readable .npz ({error})") from None
+    missing = [name for name in ("token_ids", "padding_mask") if name not in arrays]
+    if missing:
+        raise BenchmarkError(f"--inputs {path}: no {', '.join(missing)} (write it with --save-inputs)")
+    features = {name: arrays[name] for name in FEATURES if name in arrays}
+    if features["token_ids"].ndim != 2 or any(v.shape != features["token_ids"].shape for v in features.values()):
+        raise BenchmarkError(f"--inputs {path}: the features must be [examples, seq_len] arrays of one shape")
+    task = str(arrays["task"]) if "task" in arrays else ""
+    seq_len = int(arrays["seq_len"]) if "seq_len" in arrays else features["token_ids"].shape[1]
+    return features, arrays.get("labels"), task or None, seq_len
+
+
+def rows(features: dict, indices) -> dict:
+    """The given examples (rows) of every feature."""
+    return {name: value[indices] for name, value in features.items()}

@@ -9,7 +9,9 @@ From a run directory (`power_bert_tf.runs` says which checkpoint is which):
   a ``--steps search,retrain`` run started from) with no elimination, else the
   PoWER-BERT weights switched to ``with_mode("none")``; the result says which.
 
-Or, with no checkpoint, a randomly initialised BERT (BERT-base by default).
+Or, with no checkpoint, a randomly initialised BERT of a given shape
+(`config.RANDOM_BACKBONES`). And the extra checkpoints of ``--models``
+(`load_extra_model`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,13 @@ from power_bert_tf.retention import RetentionConfig
 from power_bert_tf.runs import RunError, load_classifier, resolve_checkpoint, run_directory_of
 
 
-def load_models(config: BenchmarkConfig):
+def load_models(config: BenchmarkConfig, default_seq_len: int | None = None):
     """(baseline, power, facts) for a checkpoint or random BERT weights.
+
+    Args:
+        config: the benchmark's settings.
+        default_seq_len: a random backbone's sequence length when --seq-len is
+            not given (that of --inputs); else ``BERT_BASE_SEQ_LEN``.
 
     `facts` holds ``checkpoint``, ``task``, ``run_config``, ``baseline_source``,
     ``power_source`` and ``sequence_length`` (the run's).
@@ -31,32 +38,36 @@ def load_models(config: BenchmarkConfig):
         BenchmarkError: naming the flag or file.
     """
     config.check()
-    if config.random_bert_base:
-        return _random_models(config)
+    if config.backbone_shape() is not None:
+        return _random_models(config, default_seq_len)
     if config.checkpoint is None:
-        raise BenchmarkError("--checkpoint is required (or --random-bert-base)")
+        raise BenchmarkError("--checkpoint is required (or --random-backbone)")
     try:
         return _checkpoint_models(config)
     except RunError as error:
         raise BenchmarkError(f"--checkpoint {error}") from error
 
 
-def _random_models(config: BenchmarkConfig):
+def _random_models(config: BenchmarkConfig, default_seq_len: int | None):
     import keras_hub
 
     from power_bert_tf.models import PowerBertClassifier
 
     if config.retention is None:
-        raise BenchmarkError("--random-bert-base needs --retention-config")
+        raise BenchmarkError("--random-backbone needs --retention-config")
     keras.utils.set_random_seed(config.seed)
-    seq_len = config.seq_len or BERT_BASE_SEQ_LEN
-    backbone = keras_hub.models.BertBackbone(**config.random_backbone)
+    seq_len = config.seq_len or default_seq_len or BERT_BASE_SEQ_LEN
+    shape = config.backbone_shape()
+    if seq_len > shape["max_sequence_length"]:
+        raise BenchmarkError(f"--seq-len {seq_len}: the random backbone's max_sequence_length is "
+                             f"{shape['max_sequence_length']}")
+    backbone = keras_hub.models.BertBackbone(**shape)
     power = PowerBertClassifier(
         backbone, num_classes=2, retention=config.retention, mode="hard", sequence_length=seq_len,
     )
     power.build_from_example()
     baseline = power.with_mode("none")
-    shape = ", ".join(f"{k}={v}" for k, v in config.random_backbone.items())
+    shape = ", ".join(f"{k}={v}" for k, v in shape.items())
     facts = {
         "checkpoint": None, "task": None, "run_config": {},
         "baseline_source": "random weights, with_mode('none')",
@@ -125,3 +136,29 @@ def preprocessor_for(power, baseline, facts: dict, seq_len: int):
     if source is None:
         raise BenchmarkError("the checkpoint has no preprocessor and run_config.json names no backbone")
     return load_preprocessor(source, seq_len)
+
+
+def load_extra_model(name: str, path: str):
+    """An extra checkpoint of ``--models``: (model, facts).
+
+    A hard-mode model is timed as PoWER-BERT, one with no elimination as a
+    baseline; its inputs are tokenized to its run's ``sequence_length``
+    (``run_config.json``, else the model's).
+
+    Returns:
+        (model, facts): facts hold ``source``, ``sequence_length`` and ``run_config``.
+
+    Raises:
+        BenchmarkError: naming --models and the name, for an unusable checkpoint or a soft-mode model.
+    """
+    try:
+        source = resolve_checkpoint(path)
+        model = load_classifier(source)
+        run_config = run_directory_of(path).run_config()
+    except (RunError, OSError, ValueError) as error:
+        raise BenchmarkError(f"--models {name}: {error}") from error
+    if model.mode not in ("hard", "none"):
+        raise BenchmarkError(
+            f"--models {name}: {source} is in {model.mode!r} mode; give a hard-mode or fine-tuned checkpoint")
+    length = int(run_config.get("sequence_length") or model.sequence_length)
+    return model, {"source": source, "sequence_length": length, "run_config": run_config}

@@ -1,4 +1,4 @@
-"""Timing: interleaved rounds, the median, waiting for device work, inputs on the device."""
+"""Timing: warm-up, interleaved rounds in a shuffled order, the median, waiting for device work, inputs on the device."""
 
 from __future__ import annotations
 
@@ -32,32 +32,48 @@ def block(outputs):
     return np.asarray(keras.ops.convert_to_numpy(outputs))
 
 
-def time_interleaved(calls: dict, repeats: int, warmup: int = 2) -> dict[str, list[float]]:
+def warm_up(calls: dict, rounds: int) -> None:
+    """Run every call `rounds` times, untimed (compilation of every shape, caches)."""
+    for _ in range(max(0, rounds)):
+        for run in calls.values():
+            run()
+
+
+def time_interleaved(calls: dict, repeats: int, warmup: int = 2, rng: np.random.Generator | None = None,
+                     orders: list | None = None) -> dict[str, list[float]]:
     """Milliseconds of each call, interleaved round by round.
 
-    Interleaving (a, b, c, a, b, c, ...) makes slow drifts of the machine hit
-    every call alike; the garbage collector is off while timing.
+    Interleaving (every call once per round) makes slow drifts of the machine
+    hit every call alike; with `rng` the order of the calls is shuffled anew
+    each round (a fixed order would give one call the same neighbour, and
+    whatever it leaves behind, every time). The garbage collector is off while
+    timing.
 
     Args:
         calls: name -> zero-argument callable that runs one timed unit and
             waits for its result.
-        repeats: timed rounds; warmup: untimed rounds first.
+        repeats: timed rounds; warmup: untimed rounds first (`warm_up`).
+        rng: shuffles each round's order (``rng.permutation``); None: the
+            order of `calls` every round.
+        orders: if given, each round's order (a list of names) is appended.
 
     Returns:
         name -> list of `repeats` times in ms.
     """
-    for _ in range(max(0, warmup)):
-        for run in calls.values():
-            run()
-    times = {name: [] for name in calls}
+    warm_up(calls, warmup)
+    names = list(calls)
+    times = {name: [] for name in names}
     enabled = gc.isenabled()
     gc.collect()
-    gc.disable()
+    gc.disable()  # a collection would land on whichever call happens to be timed
     try:
         for _ in range(repeats):
-            for name, run in calls.items():
+            order = [names[i] for i in rng.permutation(len(names))] if rng is not None else names
+            if orders is not None:
+                orders.append(list(order))
+            for name in order:
                 start = time.perf_counter()
-                run()
+                calls[name]()
                 times[name].append(1000.0 * (time.perf_counter() - start))
     finally:
         if enabled:
@@ -66,4 +82,5 @@ def time_interleaved(calls: dict, repeats: int, warmup: int = 2) -> dict[str, li
 
 
 def median(values) -> float:
+    """The median as a float."""
     return float(np.median(np.asarray(values, dtype=np.float64)))

@@ -10,13 +10,13 @@ as they ran side by side).
 
 from __future__ import annotations
 
-import gc
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from power_bert_tf.benchmark.stats import bootstrap_ratio
+from power_bert_tf.benchmark.timing import time_interleaved as shuffled_rounds
 from power_bert_tf.serving import system
 from power_bert_tf.serving.devset import dev_examples
 from power_bert_tf.serving.errors import ServingError
@@ -55,24 +55,10 @@ class LatencyConfig:
 
 def time_interleaved(runs: Sequence[Callable[[], object]], repeats: int, warmup: int,
                      rng: np.random.Generator) -> np.ndarray:
-    """`[runs, repeats]` milliseconds of each callable, the runs shuffled anew each repeat."""
-    for _ in range(warmup):
-        for run in runs:
-            run()
-    times = np.zeros((len(runs), repeats))
-    enabled = gc.isenabled()
-    gc.collect()
-    gc.disable()  # a collection would land on whichever run happens to be timed
-    try:
-        for repeat in range(repeats):
-            for i in rng.permutation(len(runs)):
-                began = time.perf_counter()
-                runs[i]()
-                times[i, repeat] = 1000.0 * (time.perf_counter() - began)
-    finally:
-        if enabled:
-            gc.enable()
-    return times
+    """`[runs, repeats]` milliseconds of each callable, the runs shuffled anew each repeat
+    (`power_bert_tf.benchmark.timing.time_interleaved`)."""
+    times = shuffled_rounds(dict(enumerate(runs)), repeats, warmup, rng)
+    return np.array([times[i] for i in range(len(runs))], dtype=np.float64).reshape(len(runs), repeats)
 
 
 def time_pairs(models: Mapping[str, ServedModel], pairs: Sequence[tuple[str, str]], sample: list,
@@ -82,15 +68,6 @@ def time_pairs(models: Mapping[str, ServedModel], pairs: Sequence[tuple[str, str
         return lambda: [models[label](signature, [example]) for example in sample]
 
     return time_interleaved([run(label, signature) for label, signature in pairs], repeats, warmup, rng)
-
-
-def bootstrap_ratio(times: np.ndarray, reference: np.ndarray, draws: int,
-                    rng: np.random.Generator) -> tuple[float, float]:
-    """95% percentile interval of median(times) / median(reference), resampling repeats together."""
-    picks = rng.integers(0, len(times), size=(draws, len(times)))
-    ratios = np.median(times[picks], axis=1) / np.median(reference[picks], axis=1)
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def batch1_latency(models: Mapping[str, object], signatures: Mapping[str, Sequence[str]] | None = None,
