@@ -12,16 +12,14 @@ are skipped with a message. A missing or malformed results file: one line, exit 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from power_bert_tf.results.blocks import read_text  # noqa: E402
 from power_bert_tf.results.ledger import ResultsError  # noqa: E402
 from power_bert_tf.results.pareto import plot_task  # noqa: E402
-from power_bert_tf.results.render import check_records  # noqa: E402
+from power_bert_tf.results.render import read_records  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,10 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        try:
-            records = check_records(json.loads(read_text(args.results)), args.results)
-        except json.JSONDecodeError as error:
-            raise ResultsError(f"{args.results}: not JSON ({error})") from None
+        records = read_records(args.results)
         for record in records:
             path = os.path.join(args.output_dir, f"pareto_{record['task']}.png")
             if plot_task(record, path, dpi=args.dpi):

@@ -14,7 +14,6 @@ drift. A missing file, marker or record field is refused with one line and exit 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -24,11 +23,10 @@ from power_bert_tf.results.blocks import (  # noqa: E402
     README_MARKER,
     RESULTS_MD_MARKER,
     check_block,
-    read_text,
     write_block,
 )
 from power_bert_tf.results.ledger import ResultsError  # noqa: E402
-from power_bert_tf.results.render import check_records, readme_block, results_md_block  # noqa: E402
+from power_bert_tf.results.render import read_records, readme_block, results_md_block  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,11 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        try:
-            records = json.loads(read_text(args.results))
-        except json.JSONDecodeError as error:
-            raise ResultsError(f"{args.results}: not JSON ({error})") from None
-        records = check_records(records, args.results)
+        records = read_records(args.results)
         blocks = [(args.readme, README_MARKER, readme_block(records)),
                   (args.results_md, RESULTS_MD_MARKER, results_md_block(records))]
         if args.check:

@@ -231,16 +231,8 @@ def read_ledger(path: str, root: str = ".") -> Ledger:
     Raises:
         ResultsError: naming the file and the run or field at fault.
     """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            payload = json.load(handle)
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such file") from None
-    except OSError as error:
-        raise ResultsError(f"{path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise ResultsError(f"{path}: not JSON ({error})") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("runs"), list):
+    payload = read_json(path)
+    if not isinstance(payload.get("runs"), list):
         raise ResultsError(f"{path}: no 'runs' list")
     benchmarks = payload.get("benchmarks") or []
     if not isinstance(benchmarks, list):

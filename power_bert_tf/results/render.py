@@ -23,6 +23,23 @@ REQUIRED_KEYS = ("task", "metric", "seeds", "selection", "baseline", "baseline_s
 DASH = "–"
 
 
+def read_records(path: str) -> list[dict]:
+    """The checked records of the docs/results.json at `path` (`check_records`).
+
+    Raises:
+        ResultsError: ``<path>: not JSON (...)``, a missing file or a record without a key.
+    """
+    import json
+
+    from power_bert_tf.results.blocks import read_text
+
+    try:
+        records = json.loads(read_text(path))
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{path}: not JSON ({error})") from None
+    return check_records(records, path)
+
+
 def check_records(records, path: str) -> list[dict]:
     """`records` if it is a list of records with every `REQUIRED_KEYS` key.
 
