@@ -39,6 +39,7 @@ from power_bert_tf.runs import (
 from power_bert_tf.training import Trainer, TrainConfig, retention_gradients
 from power_bert_tf.training.budgets import Budget, ConfigurationDraw, budget_configurations
 from power_bert_tf.training.resume import ResumeError, ResumeState
+from power_bert_tf.checkpoint_step import CheckpointStep
 from power_bert_tf.search_step import SearchStep
 
 __all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
@@ -51,7 +52,7 @@ def _load(path: str, prefer: tuple[str, ...] = DELIVERED) -> PowerBertClassifier
         raise PipelineError(f"--checkpoint {error}") from None
 
 
-class Pipeline(SearchStep):
+class Pipeline(SearchStep, CheckpointStep):
     """One task's data, model and steps, sharing a strategy and a run directory."""
 
     def __init__(self, config: RunConfig):
@@ -302,50 +303,13 @@ class Pipeline(SearchStep):
         model = self.initial_model()
         return retention_gradients(model, self.dataset(self.examples("train"), shuffle=True), max_batches)
 
-    # -- eval / predict -----------------------------------------------------------
+    # -- scoring ---------------------------------------------------------------------
+    def _predictions(self, model, examples: data.GlueExamples) -> np.ndarray:
+        """Class ids (or scores) of `model` on `examples`, in their order."""
+        return outputs_to_predictions(Predictor(model).predict(self.dataset(examples)), model.is_regression)
+
     def _evaluate(self, model, examples: data.GlueExamples) -> float:
-        outputs = Predictor(model).predict(self.dataset(examples))
-        predictions = outputs_to_predictions(outputs, model.is_regression)
-        return self._metrics(examples.labels, predictions)[self.task.metric]
-
-    def checkpoint_model(self) -> PowerBertClassifier:
-        """The model --checkpoint delivers (retrain, else finetune), at --retention-config if given."""
-        if not self.config.checkpoint:
-            raise PipelineError("--checkpoint is required with --eval-only / --predict-only")
-        with self.strategy.scope():
-            model = _load(self.config.checkpoint)
-            retention = self.config.retention_config(num_layers=model.encoder.num_layers)
-            if retention is not None:
-                model = model.with_mode("hard", retention)
-        self._adopt_preprocessor(model)
-        return model
-
-    def evaluate(self) -> dict:
-        model = self.checkpoint_model()
-        dev_examples = self.examples("dev")
-        outputs = Predictor(model).predict(self.dataset(dev_examples))
-        metrics = self._metrics(dev_examples.labels, outputs_to_predictions(outputs, model.is_regression))
-        result = {
-            "task": self.task.name, "checkpoint": self.config.checkpoint, "metric": self.task.metric,
-            "metrics": metrics, "retention": None if model.retention is None else model.retention.to_list(),
-            "flops_fraction": model.flops_fraction(self.config.seq_len), "dev_examples": len(dev_examples),
-        }
-        self.run_dir.write("eval_results.json", result)
-        return result
-
-    def predict(self, pred_glue: bool = False) -> str:
-        model = self.checkpoint_model()
-        test_examples = self.examples("test")
-        outputs = Predictor(model).predict(self.dataset(test_examples))
-        predictions = outputs_to_predictions(outputs, model.is_regression)
-        if pred_glue:
-            suffix = {"mnli-m": "-m", "mnli-mm": "-mm"}.get(self.task.name, "")
-            path = self.run_dir.file(f"{self.task.directory}{suffix}.tsv")
-            data.write_glue_predictions(path, self.task, test_examples, predictions)
-        else:
-            path = self.run_dir.file("test_predictions.tsv")
-            data.write_prediction_rows(path, test_examples.indices, predictions)
-        return path
+        return self._metrics(examples.labels, self._predictions(model, examples))[self.task.metric]
 
     # -- files ---------------------------------------------------------------------
     def _write_run_config(self) -> None:

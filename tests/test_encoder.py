@@ -318,6 +318,24 @@ def test_hard_batch_invariance(backbones, name):
     np.testing.assert_allclose(shuffled[:4], batched[[2, 0, 3, 1]], **TOL)
 
 
+@pytest.mark.jax
+@pytest.mark.parametrize("general_path", [False, True], ids=["kept-queries", "general"])
+def test_keeping_one_word_vector_warns_nothing(backbones, general_path, monkeypatch):
+    """A layer after one that keeps only [CLS] attends over one key: keras' softmax warning about
+    an axis of size 1 is noise there, and a user running the pipeline must not see it."""
+    import warnings
+
+    if general_path:
+        monkeypatch.setattr(BackboneAdapter, "supports_kept_queries", lambda self, layer: False)
+    backbone = backbones["bert_4heads_dropout"]  # with attention dropout keras computes the softmax itself
+    encoder = PowerBertEncoder(backbone, retention=[1] * num_calls(backbone), sequence_length=SEQ)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outputs = encoder(inputs_for(backbone, BATCH_LENGTHS, seed=7), training=False)
+    assert tuple(outputs["sequence_output"].shape) == (len(BATCH_LENGTHS), 1, backbone.hidden_dim)
+    assert [str(w.message) for w in caught if "softmax over axis" in str(w.message)] == []
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_short_input_equals_no_elimination(backbones, name):
     backbone = backbones[name]

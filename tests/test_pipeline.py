@@ -91,32 +91,36 @@ def test_predict_only_pred_glue(cola_run, tiny_glue, tmp_path):
     assert {r[1] for r in rows[1:]} <= {"0", "1"}
 
 
-def test_steps_run_on_their_own(cola_run, tiny_glue, tmp_path):
-    code = _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA",
+@pytest.fixture(scope="module")
+def retrained_alone(cola_run, tiny_glue, tmp_path_factory) -> Path:
+    """`--steps retrain` on its own from the tiny run's finetune.keras, at retention 12,6."""
+    output = tmp_path_factory.mktemp("retrain-alone")
+    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA",
                  "--checkpoint", cola_run / "finetune.keras", "--steps", "retrain",
-                 "--retention-config", "20,10", "--seq-len", 24, "--epochs", 1,
-                 "--batch-size", 8, "--output-dir", tmp_path, "--quiet"])
-    assert code == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["retention"] == [20, 10] and "power" in results and "baseline" in results
-    assert load_checkpoint(str(tmp_path)).retention.to_list() == [20, 10]
+                 "--retention-config", "12,6", "--seq-len", 24, "--epochs", 1,
+                 "--batch-size", 8, "--output-dir", output, "--quiet"]) == 0
+    return output
+
+
+def test_steps_run_on_their_own(cola_run, retrained_alone):
+    run = retrained_alone
+    results = json.loads((run / "results.json").read_text())
+    assert results["retention"] == [12, 6] and "power" in results and "baseline" in results
+    assert load_checkpoint(str(run)).retention.to_list() == [12, 6]
     # The run records where it started, and the backbone that run recorded (not the default).
     start = str((cola_run / "finetune.keras").resolve())
-    run_config = json.loads((tmp_path / "run_config.json").read_text())
+    run_config = json.loads((run / "run_config.json").read_text())
     assert results["started_from"] == run_config["started_from"] == start
     original_backbone = json.loads((cola_run / "run_config.json").read_text())["backbone"]
     assert results["backbone"] == run_config["backbone"] == original_backbone
 
 
-def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, tiny_glue, tmp_path):
+def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, retrained_alone):
     from power_bert_tf.benchmark import BenchmarkConfig, load_models
 
-    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA",
-                 "--checkpoint", cola_run / "finetune.keras", "--steps", "retrain",
-                 "--retention-config", "12,6", "--seq-len", 24, "--epochs", 1,
-                 "--batch-size", 8, "--output-dir", tmp_path, "--quiet"]) == 0
-    assert not (tmp_path / "finetune.keras").exists()
-    baseline, power, facts = load_models(BenchmarkConfig(checkpoint=str(tmp_path)))
+    run = retrained_alone
+    assert not (run / "finetune.keras").exists()
+    baseline, power, facts = load_models(BenchmarkConfig(checkpoint=str(run)))
     assert facts["baseline_source"] == str((cola_run / "finetune.keras").resolve())
     assert power.retention.to_list() == [12, 6] and baseline.mode == "none"
     # Same outputs as the fine-tuned model loaded on its own (the retrained one differs).

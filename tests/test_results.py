@@ -246,6 +246,15 @@ def test_results_json_missing_a_field(tmp_path, capsys):
     _one_line_error(code, error, "docs/runs/cola-s1/results.json: run 'cola-s1': no 'power' (did that step run?)")
 
 
+def test_results_json_with_a_nan_metric(tmp_path, capsys):
+    """A done run whose metric is NaN (json writes it) is refused, not averaged away."""
+    _results(tmp_path, "cola-s1", task="cola", metric="mcc", baseline=25.0, power=float("nan"), flops_fraction=0.1,
+             retention=[1])
+    _ledger(tmp_path, [_run("cola-s1", "cola", 1)])
+    code, _, error = _collect(tmp_path, capsys)
+    _one_line_error(code, error, "docs/runs/cola-s1/results.json: run 'cola-s1': 'power' is nan")
+
+
 def test_benchmark_missing_speedup(tmp_path, capsys):
     _write(tmp_path / "docs" / "b.json", {"protocol": "padded", "device": "cpu"})
     _ledger(tmp_path, [], [{"task": "cola", "protocol": "padded", "json": "docs/b.json"}])

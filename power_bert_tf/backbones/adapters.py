@@ -21,7 +21,9 @@ at each depth, and whether the backbone has a pooler:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 
 import keras
 import keras_hub
@@ -30,6 +32,16 @@ from keras import ops
 # Versions whose private attributes this module was checked against (tests pass on them).
 TESTED_VERSIONS = {"keras": ("3.15",), "keras_hub": ("0.32",)}
 ALLOW_UNTESTED_ENV = "POWER_BERT_ALLOW_UNTESTED_VERSIONS"
+
+
+@contextlib.contextmanager
+def _one_key_softmax_allowed():
+    """Keras warns about a softmax over an axis of size 1. After a layer that keeps one
+    word-vector the next attention has one key, whose probability of 1 is the right answer:
+    the warning would only confuse a user (it printed once per traced shape)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="You are using a softmax over axis", category=UserWarning)
+        yield
 
 
 class UnsupportedBackboneError(TypeError):
@@ -126,10 +138,11 @@ class BackboneAdapter:
             `[batch, seq, hidden]`, and with `return_probs` also the softmax
             probabilities `[batch, heads, seq, seq]` (before attention dropout).
         """
-        return layer._self_attention_layer(
-            query=x, value=x, attention_mask=attention_mask,
-            return_attention_scores=return_probs, training=training,
-        )
+        with _one_key_softmax_allowed():
+            return layer._self_attention_layer(
+                query=x, value=x, attention_mask=attention_mask,
+                return_attention_scores=return_probs, training=training,
+            )
 
     def supports_kept_queries(self, layer) -> bool:
         return _plain_attention(layer._self_attention_layer)
@@ -157,7 +170,8 @@ class BackboneAdapter:
         value = attention._value_dense(x)
         query = query * ops.cast(attention._inverse_sqrt_key_dim, query.dtype)
         scores = ops.einsum(attention._dot_product_equation, key, query)
-        probs = attention._masked_softmax(scores, ops.cast(attention_mask, "bool"))
+        with _one_key_softmax_allowed():
+            probs = attention._masked_softmax(scores, ops.cast(attention_mask, "bool"))
         kept = choose(probs)
         probs = attention._dropout_layer(probs, training=training)
         # Gathering the [b, seq, heads, dim] context is far cheaper than

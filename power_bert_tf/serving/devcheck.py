@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from power_bert_tf.data import compute_metrics, get_task
+from power_bert_tf.inference import outputs_to_predictions
 from power_bert_tf.serving.devset import dev_split
 from power_bert_tf.serving.exports import budget_of, inspect_export
 from power_bert_tf.serving.model import ServedModel
@@ -45,10 +46,10 @@ def dev_metrics(savedmodel, signatures: Sequence[str] | None = None, data_dir=No
     rows = []
     for signature in info.signatures:
         outputs = [model(signature, texts[start:start + batch_size]) for start in range(0, len(texts), batch_size)]
-        if "score" in outputs[0]:
-            predictions = np.concatenate([out["score"] for out in outputs])
-        else:
-            predictions = np.concatenate([out["logits"] for out in outputs]).argmax(axis=-1)
+        # Regression signatures serve a (batch,) "score", classifiers (batch, classes) "logits".
+        is_regression = "score" in outputs[0]
+        served_outputs = np.concatenate([out["score" if is_regression else "logits"] for out in outputs])
+        predictions = outputs_to_predictions(served_outputs.reshape(len(served_outputs), -1), is_regression)
         served = compute_metrics(task, examples.labels, predictions)[task.metric]
         budget = budget_of(info.metadata, signature)
         recorded = budget.get("dev_metric")

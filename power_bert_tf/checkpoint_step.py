@@ -1,0 +1,55 @@
+"""The pipeline's checkpoint modes: score a saved run on the dev set, or predict the test set.
+
+`run_glue.py --checkpoint RUN --eval-only` and `--predict-only [--pred-glue]` load what a run
+delivered (its retrained model, else its fine-tuned one), optionally at another
+`--retention-config`, and write `eval_results.json` or the test predictions beside it. A mixin
+of `pipeline.Pipeline`, whose data, loading and scoring it uses.
+"""
+
+from __future__ import annotations
+
+from power_bert_tf import data
+from power_bert_tf.config import PipelineError
+from power_bert_tf.models import PowerBertClassifier
+
+
+class CheckpointStep:
+    """`evaluate` and `predict`; needs `Pipeline`'s config, `_load`, `examples` and `_predictions`."""
+
+    def checkpoint_model(self) -> PowerBertClassifier:
+        """The model --checkpoint delivers (retrain, else finetune), at --retention-config if given."""
+        if not self.config.checkpoint:
+            raise PipelineError("--checkpoint is required with --eval-only / --predict-only")
+        model = self._load(self.config.checkpoint)
+        retention = self.config.retention_config(num_layers=model.encoder.num_layers)
+        if retention is None:
+            return model
+        with self.strategy.scope():
+            return model.with_mode("hard", retention)
+
+    def evaluate(self) -> dict:
+        """The checkpoint's dev metrics; also written to `eval_results.json`."""
+        model = self.checkpoint_model()
+        dev_examples = self.examples("dev")
+        metrics = self._metrics(dev_examples.labels, self._predictions(model, dev_examples))
+        result = {
+            "task": self.task.name, "checkpoint": self.config.checkpoint, "metric": self.task.metric,
+            "metrics": metrics, "retention": None if model.retention is None else model.retention.to_list(),
+            "flops_fraction": model.flops_fraction(self.config.seq_len), "dev_examples": len(dev_examples),
+        }
+        self.run_dir.write("eval_results.json", result)
+        return result
+
+    def predict(self, pred_glue: bool = False) -> str:
+        """Writes the test-set predictions (GLUE's submission file with `pred_glue`); returns its path."""
+        model = self.checkpoint_model()
+        test_examples = self.examples("test")
+        predictions = self._predictions(model, test_examples)
+        if pred_glue:
+            suffix = {"mnli-m": "-m", "mnli-mm": "-mm"}.get(self.task.name, "")
+            path = self.run_dir.file(f"{self.task.directory}{suffix}.tsv")
+            data.write_glue_predictions(path, self.task, test_examples, predictions)
+        else:
+            path = self.run_dir.file("test_predictions.tsv")
+            data.write_prediction_rows(path, test_examples.indices, predictions)
+        return path
