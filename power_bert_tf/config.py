@@ -70,8 +70,10 @@ class RunConfig:
         None, "search for this FLOPs fraction in (0, 1]: the penalty's weight follows the budget during "
         "the search and the masses are projected onto it at the end")
     max_metric_drop: float | None = option(
-        None, "search for the fastest configuration whose held-out metric stays within this many points "
-        "of the fine-tuned model's (default 1.0 when neither --lambda nor --target-flops is given)")
+        None, "search for the fastest configuration that loses at most this many points of held-out metric "
+        "to elimination (each candidate against the search's own weights without elimination; the "
+        "retrained model is then checked against the fine-tuned one, with a warning if it slipped) "
+        "(default 1.0 when neither --lambda nor --target-flops is given)")
     held_out_fraction: float = option(
         0.1, "part of the training set held out to choose epochs and configurations on (the dev set is "
         "only read for the reported numbers)")

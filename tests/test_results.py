@@ -255,6 +255,18 @@ def test_results_json_with_a_nan_metric(tmp_path, capsys):
     _one_line_error(code, error, "docs/runs/cola-s1/results.json: run 'cola-s1': 'power' is nan")
 
 
+def test_benchmark_of_a_run_that_does_not_count(tmp_path, capsys):
+    """Timings of a superseded run are refused rather than reported beside another run's accuracy."""
+    _results(tmp_path, "mrpc-old", task="mrpc", metric="f1", baseline=88.0, power=87.5, flops_fraction=0.3,
+             retention=[9, 5])
+    bench = _benchmark(tmp_path, "mrpc_padded", 3.0)
+    _ledger(tmp_path, [_run("mrpc-old", "mrpc", 0, status="superseded")],
+            [{"task": "mrpc", "protocol": "padded", "json": bench, "variants": {"power": "mrpc-old"}}])
+    code, _, error = _collect(tmp_path, capsys)
+    _one_line_error(code, error, "docs/benchmarks/mrpc_padded.json: times run 'mrpc-old', whose status is "
+                                 "'superseded': time a counted run, or drop this benchmark from the ledger")
+
+
 def test_benchmark_missing_speedup(tmp_path, capsys):
     _write(tmp_path / "docs" / "b.json", {"protocol": "padded", "device": "cpu"})
     _ledger(tmp_path, [], [{"task": "cola", "protocol": "padded", "json": "docs/b.json"}])

@@ -76,9 +76,13 @@ def _benchmarks_by_protocol(task: str, benchmarks: list[Benchmark], target: str,
 
 
 def _check_retention(benchmark: Benchmark, runs: dict[str, Run]) -> None:
-    """Refuse a benchmark whose timed PoWER-BERT retention is not its ledger run's."""
+    """Refuse a benchmark whose timed PoWER-BERT retention is not its ledger run's, or whose run
+    does not count (a superseded run's timings would be reported beside another run's accuracy)."""
     name = benchmark.variants.get("power")
     run = runs.get(name) if name else None
+    if run is not None and not run.done:
+        raise ResultsError(f"{benchmark.path}: times run '{run.name}', whose status is '{run.status}': "
+                           "time a counted run, or drop this benchmark from the ledger")
     timed = benchmark.data.get("retention")
     expected = (run.results or {}).get("retention") if run is not None and run.done else None
     if timed is not None and expected is not None and list(timed) != list(expected):
