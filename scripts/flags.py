@@ -28,7 +28,8 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
     for item, flag in command_line_fields(cls):
         meta = item.metadata
         default = None if item.default is MISSING else item.default
-        kwargs = {"dest": item.name, "help": meta["help"]}
+        # argparse %-formats help strings: a literal "95%" would break --help.
+        kwargs = {"dest": item.name, "help": meta["help"].replace("%", "%%")}
         if not isinstance(default, bool):
             kwargs["metavar"] = flag.lstrip("-").upper().replace("-", "_")
         if meta.get("required"):
