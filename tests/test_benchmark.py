@@ -16,7 +16,7 @@ import pytest
 
 import keras
 import keras_hub
-from conftest import load_script
+from conftest import hand_flops, load_script
 
 from power_bert_tf import PowerBertClassifier, RetentionConfig
 from power_bert_tf import benchmark as B
@@ -262,9 +262,15 @@ def _check_speedups(result, names):
 
 def test_padded_protocol_intervals_and_variants(result):
     assert result["protocol"] == "padded"
-    _check_speedups(result, {"baseline", "power", "truncation"})
+    _check_speedups(result, {"baseline", "power", "truncation", "cls_only"})
     assert result["truncation"]["speedup_ci"] == result["variants"]["truncation"]["speedup_ci"]
     assert result["variants"]["truncation"]["seq_len"] == result["truncation"]["seq_len"]
+    # The floor: the baseline on [CLS] alone, its FLOPs counted by hand (no elimination).
+    floor = result["variants"]["cls_only"]
+    model = result["model"]
+    d, f, layers, seq = model["hidden_dim"], model["intermediate_dim"], model["num_layers"], result["seq_len"]
+    assert floor["seq_len"] == 1 and floor["retention"] is None
+    assert floor["flops_fraction"] == pytest.approx(hand_flops([1] * layers, 1, d, f) / hand_flops([seq] * layers, seq, d, f))
 
 
 @pytest.mark.parametrize("protocol", ["dynamic", "batch1"])
@@ -284,10 +290,10 @@ def test_dynamic_and_batch1_protocols(protocol, run_dir, tmp_path):
     assert result["protocol"] == protocol and result["examples_per_unit"] == 6
     assert result["batches_per_unit"] == (2 if protocol == "dynamic" else 6)
     if protocol == "batch1":
-        _check_speedups(result, {"baseline", "power", "truncation"})
+        _check_speedups(result, {"baseline", "power", "truncation", "cls_only"})
         assert result["variants"]["power"]["ms_per_sentence"] == pytest.approx(result["power_ms"] / 6)
         return
-    _check_speedups(result, {"baseline", "power", "truncation", "short", "again"})
+    _check_speedups(result, {"baseline", "power", "truncation", "cls_only", "short", "again"})
     short = result["variants"]["short"]
     assert short["seq_len"] == SHORT_LEN and short["retention"] is None and short["flops_fraction"] < 1
     assert result["variants"]["again"]["retention"] == [12, 6]
@@ -437,4 +443,4 @@ def test_tensorflow_free_jax_path(tmp_path):
     assert result["batch_shapes"] == 2  # [4, 12] and [2, 12]: each compiled in the warm-up
     low, high = result["speedup_ci"]
     assert low <= result["speedup"] <= high
-    assert set(result["variants"]) == {"baseline", "power", "truncation"}
+    assert set(result["variants"]) == {"baseline", "power", "truncation", "cls_only"}

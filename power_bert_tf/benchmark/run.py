@@ -36,7 +36,7 @@ from power_bert_tf.benchmark.profile import profile_layers
 from power_bert_tf.benchmark.protocols import protocol_batches, shapes_of
 from power_bert_tf.benchmark.stats import speedup_with_interval
 from power_bert_tf.benchmark.timing import median, time_interleaved, warm_up
-from power_bert_tf.benchmark.variants import Variant, extra_variants, savedmodel_variants, unit_call
+from power_bert_tf.benchmark.variants import Variant, cls_only_variant, extra_variants, savedmodel_variants, unit_call
 
 
 def run_benchmark(config: BenchmarkConfig) -> dict:
@@ -111,6 +111,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict:
         Variant("truncation", truncated, truncation["seq_len"],
                 f"{facts['baseline_source']}, inputs {'tokenized' if texts is not None else 'cut'} "
                 f"at {truncation['seq_len']}", truncation["flops_fraction"], None, model=baseline),
+        cls_only_variant(baseline, features, seq_len, dims, facts["baseline_source"]),
         *extra_variants(config.models, seq_len, dims, inputs_at),
         *savedmodel_variants(config.savedmodel, config.baseline_savedmodel, features, seq_len),
     ]

@@ -2,7 +2,7 @@
 
 A variant is a model on its own inputs: the baseline and PoWER-BERT on the
 features at ``seq_len``, the static truncation on the features at its shorter
-length, each ``--models`` checkpoint at its run's ``sequence_length``, and the
+length, the baseline on [CLS] alone (the floor of any elimination), each ``--models`` checkpoint at its run's ``sequence_length``, and the
 exports of ``--savedmodel`` / ``--baseline-savedmodel`` on the baseline's
 features. Every variant sees the same examples in the same order; its
 ``flops_fraction`` is relative to the baseline at ``seq_len``.
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from power_bert_tf.benchmark.config import BenchmarkError, parse_models
+from power_bert_tf.benchmark.inputs import truncate
 from power_bert_tf.benchmark.models import load_extra_model, model_dims
 from power_bert_tf.benchmark.protocols import protocol_batches
 from power_bert_tf.benchmark.timing import block, to_device
@@ -77,6 +78,16 @@ def relative_flops(model, length: int, seq_len: int, dims: tuple[int, int, int])
     if model.mode == "hard" and model.retention is not None:
         full *= model.retention.flops_fraction(length, own[1], own[2])
     return full / full_model_flops(seq_len, *dims)
+
+
+def cls_only_variant(baseline, features: dict, seq_len: int, dims: tuple[int, int, int], source: str) -> Variant:
+    """The baseline on [CLS] alone: the time below which no word-vector elimination can go.
+
+    Every layer still runs on at least one vector, reading all of its weights; where that
+    dominates (one short sentence per call on a CPU), removing word-vectors cannot pay much.
+    """
+    return Variant("cls_only", truncate(features, 1), 1, f"{source}, inputs cut to [CLS] alone",
+                   relative_flops(baseline, 1, seq_len, dims), None, model=baseline)
 
 
 def extra_variants(models: str | None, seq_len: int, dims: tuple[int, int, int],
