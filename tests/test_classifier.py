@@ -222,11 +222,15 @@ def test_fit_refuses_soft_mode_and_trains_hard_mode(backbones):
     soft.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     with pytest.raises(ValueError, match="mass penalty"):
         soft.fit(inputs, labels, epochs=1, verbose=0)
-    hard = make_classifier(make_backbone("bert", seed=31), retention=shrinking(3))
-    hard.compile(optimizer=keras.optimizers.Adam(1e-2),
+    # No dropout and losses measured in inference mode: an unseeded dropout mask made the
+    # per-epoch training loss go up now and then (CI, stop 19).
+    hard = make_classifier(make_backbone("bert", seed=31), retention=shrinking(3), dropout=0.0)
+    hard.compile(optimizer=keras.optimizers.Adam(1e-3),
                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    history = hard.fit(inputs, labels, epochs=3, batch_size=4, verbose=0)
-    assert history.history["loss"][-1] < history.history["loss"][0]
+    before = hard.evaluate(inputs, labels, batch_size=4, verbose=0)
+    hard.fit(inputs, labels, epochs=5, batch_size=4, verbose=0)
+    after = hard.evaluate(inputs, labels, batch_size=4, verbose=0)
+    assert after < 0.9 * before
 
 
 @pytest.mark.parametrize("name", ["roberta", "distilbert", "albert_g1"])
