@@ -7,7 +7,8 @@ Nothing here assumes a particular set of keys beyond ``padding_mask`` (for trimm
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -78,18 +79,46 @@ def encode_examples(examples: GlueExamples, preprocessor: Callable[..., Any],
                     batch_size: int = 256) -> dict[str, np.ndarray]:
     """Every example's features, preprocessed once (padded to the preprocessor's length).
 
-    Building a ``tf.data`` pipeline traces the preprocessor (seconds each time); a run that
-    reads the same split every epoch and for every candidate it scores encodes it once
-    and batches the arrays (:func:`make_encoded_dataset`).
+    Tracing the preprocessor costs seconds; a run that reads the same split every epoch and
+    for every candidate it scores encodes it once and batches the arrays
+    (:func:`make_encoded_dataset`), and every split encoded with the same preprocessor
+    shares one trace (:func:`_traced`).
 
     Returns:
         name -> ``[len(examples), seq_len]`` array.
     """
     if not len(examples):
         raise ValueError(f"{examples.path}: no examples to encode")
-    unlabelled = dataclasses.replace(examples, labels=None)
-    parts = list(make_dataset(unlabelled, preprocessor, batch_size).as_numpy_iterator())
-    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    encode = _traced(preprocessor, pair=len(examples.texts) == 2)
+    parts = []
+    for start in range(0, len(examples), batch_size):
+        texts = tuple(tf.constant(column[start:start + batch_size]) for column in examples.texts)
+        parts.append(encode(texts if len(texts) == 2 else texts[0]))
+    return {name: np.concatenate([part[name].numpy() for part in parts]) for name in parts[0]}
+
+
+# (id(preprocessor), pair) -> (a weak reference to it, its traced call). Weak: a cached
+# function must not keep a model's preprocessor alive; the id is checked against the reference.
+_TRACES: dict[tuple[int, bool], tuple[Callable[[], Any], Callable[..., Any]]] = {}
+
+
+def _traced(preprocessor: Callable[..., Any], pair: bool) -> Callable[..., Any]:
+    """``preprocessor(x, y=None)`` as one ``tf.function`` per preprocessor and kind of input."""
+    key = (id(preprocessor), pair)
+    cached = _TRACES.get(key)
+    if cached is not None and cached[0]() is preprocessor:
+        return cached[1]
+    try:  # a bound method is a new object at each access: WeakMethod follows its instance
+        reference = (weakref.WeakMethod if inspect.ismethod(preprocessor) else weakref.ref)(preprocessor)
+    except TypeError:  # not weakly referable: traced for this call only
+        reference = lambda: preprocessor  # noqa: E731
+    strings = tf.TensorSpec([None], tf.string)
+    # y=None explicitly: called with one 2-tuple, a keras-hub preprocessor reads a pair (s1, s2) as (x, y).
+    function = tf.function(lambda x: reference()(x, y=None),
+                           input_signature=[(strings, strings) if pair else strings])
+    if isinstance(reference, weakref.ref):
+        _TRACES[key] = (reference, function)
+    return function
 
 
 def make_encoded_dataset(features: dict[str, np.ndarray], labels: np.ndarray | None, batch_size: int,
