@@ -84,7 +84,8 @@ def cola(tmp_path):
     _results(tmp_path, "cola-trunc9-s0", task="cola", metric="mcc", baseline=22.0)
     runs.append(_run("cola-s3", "cola", 3, status="running"))
     variants = {"retrain40": {"ms": 60.0, "flops_fraction": 0.4}, "trunc9": {"ms": 40.0, "seq_len": 9},
-                "truncation": {"ms": 50.0, "seq_len": 8}, "power_savedmodel": {"ms": 70.0}}
+                "truncation": {"ms": 50.0, "seq_len": 8}, "power_savedmodel": {"ms": 70.0},
+                "cls_only": {"ms": 5.0, "seq_len": 1, "flops_fraction": 0.01}}
     padded_truncation = {"seq_len": 8, "ms": 15.0, "metric": 21.0, "flops_fraction": 0.14}
     benchmarks = [
         {"task": "cola", "protocol": "padded", "device": "cpu",
@@ -151,7 +152,9 @@ def test_pareto_points_from_the_dynamic_benchmark(cola, capsys):
     assert any(p["kind"] == "baseline_equal_training" for p in record["pareto"])
     not_fine_tuned = points["truncation_not_fine_tuned:truncation to 8 tokens (not fine-tuned)"]
     assert not_fine_tuned["metric"] == 21.0 and not_fine_tuned["ms_relative"] == pytest.approx(0.25)
-    assert len(record["pareto"]) == 6 and not any("savedmodel" in note for note in record["notes"])
+    # The exports and the [CLS]-alone floor are times of no model of their own: no point, no note.
+    assert len(record["pareto"]) == 6
+    assert not any("savedmodel" in note or "cls_only" in note for note in record["notes"])
 
 
 def test_stronger_baseline_and_targets(tmp_path, capsys):
@@ -265,6 +268,19 @@ def test_benchmark_of_a_run_that_does_not_count(tmp_path, capsys):
     code, _, error = _collect(tmp_path, capsys)
     _one_line_error(code, error, "docs/benchmarks/mrpc_padded.json: times run 'mrpc-old', whose status is "
                                  "'superseded': time a counted run, or drop this benchmark from the ledger")
+
+
+def test_benchmark_naming_no_run_must_time_a_counted_runs_retention(tmp_path, capsys):
+    """A benchmark without 'variants' (random weights at a run's retention) that times no counted
+    run's configuration is refused: it would be reported beside another configuration's accuracy."""
+    _results(tmp_path, "mrpc-s0", task="mrpc", metric="f1", baseline=88.0, power=87.5, flops_fraction=0.3,
+             retention=[9, 5])
+    bench = _benchmark(tmp_path, "mrpc_padded", 3.0, retention=[9, 4])
+    _ledger(tmp_path, [_run("mrpc-s0", "mrpc", 0)], [{"task": "mrpc", "protocol": "padded", "json": bench}])
+    code, _, error = _collect(tmp_path, capsys)
+    _one_line_error(code, error, "docs/benchmarks/mrpc_padded.json: timed retention [9, 4] is none of the task's "
+                                 "counted runs' (mrpc-s0: [9, 5]): name the run it times under 'variants', "
+                                 "or drop this benchmark from the ledger")
 
 
 def test_benchmark_missing_speedup(tmp_path, capsys):

@@ -75,17 +75,27 @@ def _benchmarks_by_protocol(task: str, benchmarks: list[Benchmark], target: str,
     return found
 
 
-def _check_retention(benchmark: Benchmark, runs: dict[str, Run]) -> None:
+def _check_retention(benchmark: Benchmark, runs: dict[str, Run], power: list[Run]) -> None:
     """Refuse a benchmark whose timed PoWER-BERT retention is not its ledger run's, or whose run
-    does not count (a superseded run's timings would be reported beside another run's accuracy)."""
+    does not count (a superseded run's timings would be reported beside another run's accuracy).
+    A benchmark that names no run must time the retention of one of the task's counted runs."""
     name = benchmark.variants.get("power")
     run = runs.get(name) if name else None
     if run is not None and not run.done:
         raise ResultsError(f"{benchmark.path}: times run '{run.name}', whose status is '{run.status}': "
                            "time a counted run, or drop this benchmark from the ledger")
     timed = benchmark.data.get("retention")
-    expected = (run.results or {}).get("retention") if run is not None and run.done else None
-    if timed is not None and expected is not None and list(timed) != list(expected):
+    if timed is None:
+        return
+    if run is None:
+        counted = {run.name: list((run.results or {}).get("retention") or []) for run in power if run.done}
+        if counted and list(timed) not in counted.values():
+            raise ResultsError(f"{benchmark.path}: timed retention {list(timed)} is none of the task's counted "
+                               f"runs' ({', '.join(f'{k}: {v}' for k, v in counted.items())}): name the run it "
+                               "times under 'variants', or drop this benchmark from the ledger")
+        return
+    expected = (run.results or {}).get("retention") if run.done else None
+    if expected is not None and list(timed) != list(expected):
         raise ResultsError(f"{benchmark.path}: timed retention {timed} is not run '{run.name}''s {expected} "
                            f"({run.results_path})")
 
@@ -206,7 +216,7 @@ def task_record(task: str, ledger: Ledger) -> dict:
     cpu = _benchmarks_by_protocol(task, ledger.benchmarks, "cpu", ledger.path)
     gpu = _benchmarks_by_protocol(task, ledger.benchmarks, "gpu", ledger.path)
     for benchmark in [*cpu.values(), *gpu.values()]:
-        _check_retention(benchmark, by_name)
+        _check_retention(benchmark, by_name, power)
     record.update(_speeds(cpu, notes))
     record["paper_speedup"] = paper_speedup(task)
     record["gpu"] = _gpu_record(task, gpu)

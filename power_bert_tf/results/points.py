@@ -14,6 +14,8 @@ from power_bert_tf.results.ledger import Benchmark, Run
 from power_bert_tf.results.stats import finite
 
 EXPORTS = ("power_savedmodel", "baseline_savedmodel")
+# The baseline on [CLS] alone: the floor of any elimination, a time and no model.
+FLOORS = ("cls_only",)
 
 
 Point = tuple[str, str, "float | None", "float | None"]  # kind, label, metric, FLOPs fraction
@@ -108,6 +110,8 @@ def pareto_points(record: dict, cpu: dict[str, Benchmark], runs: dict[str, Run])
         flops = benchmark.data["variants"].get(variant, {}).get("flops_fraction")
         if variant in EXPORTS and variant not in benchmark.variants:
             continue  # the same models exported: no point of their own
+        if variant in FLOORS:
+            continue
         if variant == "truncation" and variant not in benchmark.variants:
             truncation = _truncation(benchmark, cpu)
             if truncation is None:
