@@ -136,10 +136,19 @@ def backbone_sequence_output(backbone, inputs):
     return outputs["sequence_output"] if isinstance(outputs, dict) else outputs
 
 
+class Backbones(dict):
+    """name -> make_backbone(name, seed=its index in FAMILIES), built when first asked for
+    (a module that needs two families does not build six: under JAX each costs seconds)."""
+
+    def __missing__(self, name: str):
+        self[name] = backbone = make_backbone(name, seed=FAMILIES.index(name))
+        return backbone
+
+
 @pytest.fixture(scope="session")
-def backbones():
+def backbones() -> Backbones:
     """name -> a tiny random backbone of every family (see BACKBONE_SPECS)."""
-    return {name: make_backbone(name, seed=i) for i, name in enumerate(FAMILIES)}
+    return Backbones()
 
 
 def load_script(name: str):

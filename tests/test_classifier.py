@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import keras
 
-from conftest import FAMILIES, backbone_inputs, has_segments, make_backbone, np_
+from conftest import Backbones, FAMILIES, backbone_inputs, has_segments, make_backbone, np_
 from power_bert_tf import PowerBertClassifier, copy_weights_by_path
 
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -40,7 +40,7 @@ def shrinking(n, seq=SEQ, last=3):
 
 @pytest.fixture(scope="module")
 def backbones():
-    return {name: make_backbone(name, seed=i) for i, name in enumerate(FAMILIES)}
+    return Backbones()
 
 
 def model_schedule(backbone):

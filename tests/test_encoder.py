@@ -16,7 +16,7 @@ import keras
 import keras_hub
 from keras_hub.layers import TransformerEncoder
 
-from conftest import BACKBONE_SPECS, FAMILIES, hand_flops, has_segments, make_backbone, np_, randomize
+from conftest import Backbones, BACKBONE_SPECS, FAMILIES, hand_flops, has_segments, make_backbone, np_, randomize
 from power_bert_tf import PowerBertEncoder, RetentionConfigError, UnsupportedBackboneError
 from power_bert_tf.backbones import BackboneAdapter, check_versions
 
@@ -155,7 +155,7 @@ def assert_matches_reference(got, reference):
 
 @pytest.fixture(scope="module")
 def backbones():
-    return {name: make_backbone(name, seed=i) for i, name in enumerate(NAMES)}
+    return Backbones()
 
 # --------------------------------------------------------------------------------------------------------
 # No elimination == the backbone
