@@ -8,5 +8,6 @@ for spec in "$@"; do
   set -- $spec; dir=$1; shift; mkdir -p runs/$dir
   echo "$(date -u +%FT%TZ) [$q] start $dir: $*" >> runs/queue-15.log
   python scripts/run_glue.py "$@" --output-dir runs/$dir --quiet >> runs/$dir/stdout.txt 2>&1
-  echo "$(date -u +%FT%TZ) [$q] end $dir rc=$?" >> runs/queue-15.log
+  rc=$?  # before any $(...): a command substitution resets $?
+  echo "$(date -u +%FT%TZ) [$q] end $dir rc=$rc" >> runs/queue-15.log
 done

@@ -3,7 +3,7 @@
 cd /work/main && . .venv/bin/activate
 export GLUE_DIR=/work/shared/glue TF_CPP_MIN_LOG_LEVEL=3
 O=docs/benchmarks/cpu; L=runs/timing-15.log
-t() { echo "$(date -u +%FT%TZ) start $*" >> $L; python scripts/benchmark.py "$@" 2>&1 | grep -v -E "UserWarning|warnings.warn|cudart_stub|absl::" | tail -14 >> $L; echo "$(date -u +%FT%TZ) end rc=${PIPESTATUS[0]}" >> $L; }
+t() { echo "$(date -u +%FT%TZ) start $*" >> $L; python scripts/benchmark.py "$@" 2>&1 | grep -v -E "UserWarning|warnings.warn|cudart_stub|absl::" | tail -14 >> $L; rc=${PIPESTATUS[0]}; echo "$(date -u +%FT%TZ) end rc=$rc" >> $L; }
 C="--checkpoint runs/mrpc-s0 --require-idle"
 t $C --protocol dynamic --json $O/mrpc-s0_dynamic.json
 t $C --protocol batch1 --max-examples 50 --json $O/mrpc-s0_batch1.json

@@ -3,7 +3,7 @@
 cd /work/main && . .venv/bin/activate
 export GLUE_DIR=/work/shared/glue TF_CPP_MIN_LOG_LEVEL=3
 O=docs/benchmarks/cpu; L=runs/timing-15.log
-t() { echo "$(date -u +%FT%TZ) start $*" >> $L; python scripts/benchmark.py "$@" 2>&1 | grep -v -E "UserWarning|warnings.warn|cudart_stub|absl::" | tail -14 >> $L; echo "$(date -u +%FT%TZ) end rc=${PIPESTATUS[0]}" >> $L; }
+t() { echo "$(date -u +%FT%TZ) start $*" >> $L; python scripts/benchmark.py "$@" 2>&1 | grep -v -E "UserWarning|warnings.warn|cudart_stub|absl::" | tail -14 >> $L; rc=${PIPESTATUS[0]}; echo "$(date -u +%FT%TZ) end rc=$rc" >> $L; }
 t --checkpoint runs/cola --require-idle --protocol batch1 --max-examples 100 --json $O/cola_batch1_floor.json
 declare -A R=([mrpc]=67,51,44,20,3,1 [sst-2]=32,23,11,4,2,1 [sts-b]=48,36,20,14,7,1)
 for task in sst-2 sts-b mrpc; do
