@@ -181,3 +181,32 @@ def test_encoded_dataset_gives_make_split_datasets_batches(preprocessor, shuffle
         for key in xe:
             np.testing.assert_array_equal(xg[key].numpy(), xe[key].numpy())
         np.testing.assert_array_equal(yg.numpy(), ye.numpy())
+
+
+def test_encoding_traces_a_preprocessor_once_and_forgets_it():
+    """Every split encoded with one preprocessor shares one trace (a run encodes three); the
+    trace is dropped with its preprocessor."""
+    import gc
+
+    import tensorflow as tf
+
+    from power_bert_tf.data import datasets
+
+    class Counting:
+        traces = 0
+
+        def __call__(self, x, y=None):
+            Counting.traces += 1  # runs only while tracing
+            return {"padding_mask": tf.ones([tf.shape(x)[0], 3], tf.int32)}
+
+    preprocessor = Counting()
+    for n in (5, 2, 7):  # batches of 4: different shapes, one trace
+        ex = GlueExamples(get_task("cola"), "dev", ([f"s{i}" for i in range(n)],), None, np.arange(n), "x")
+        features = encode_examples(ex, preprocessor, batch_size=4)
+        np.testing.assert_array_equal(features["padding_mask"], np.ones((n, 3), np.int32))
+    assert Counting.traces == 1
+    key = (id(preprocessor), False)
+    assert key in datasets._TRACES
+    del preprocessor
+    gc.collect()
+    assert key not in datasets._TRACES

@@ -118,6 +118,8 @@ def _traced(preprocessor: Callable[..., Any], pair: bool) -> Callable[..., Any]:
                            input_signature=[(strings, strings) if pair else strings])
     if isinstance(reference, weakref.ref):
         _TRACES[key] = (reference, function)
+        # The trace holds the tokenizer's tables: it goes when its preprocessor does.
+        weakref.finalize(getattr(preprocessor, "__self__", preprocessor), _TRACES.pop, key, None)
     return function
 
 
