@@ -159,12 +159,41 @@ def load_script(name: str):
     return module
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(path)` run once per test session, however many xdist workers share it.
+
+    The first worker to get here builds into the session's common temporary folder under an
+    exclusive file lock; the others wait for it and reuse the result (a tiny three-step run
+    costs tens of seconds, and each worker would otherwise pay for it).
+    """
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this session
+    target, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if target.exists():  # a build that failed half-way in this session
+                import shutil
+
+                shutil.rmtree(target)
+            build(target)
+            done.touch()
+    return target
+
+
 @pytest.fixture(scope="session")
 def tiny_preset(tmp_path_factory) -> Path:
     """A random tiny BERT saved as a local keras-hub preset (backbone + preprocessor)."""
     from glue_files import write_tiny_preset
 
-    return write_tiny_preset(tmp_path_factory.mktemp("preset"))
+    def build(path: Path) -> None:
+        path.mkdir()
+        write_tiny_preset(path)
+
+    return built_once(tmp_path_factory, "preset", build)
 
 
 @pytest.fixture(scope="session")
@@ -174,21 +203,28 @@ def tiny_glue(tmp_path_factory) -> Path:
 
     from power_bert_tf.data import TASKS
 
-    root = tmp_path_factory.mktemp("glue")
-    for name in TASKS:
-        write_task(name, root)
-    return root
+    def build(root: Path) -> None:
+        root.mkdir()
+        for name in TASKS:
+            write_task(name, root)
+
+    return built_once(tmp_path_factory, "glue", build)
+
+
+def tiny_run_argv(tiny_glue: Path, tiny_preset: Path, output: Path, *extra) -> list[str]:
+    """scripts/run_glue.py's arguments for `tiny_run` (into `output`, with `extra` flags)."""
+    return [str(a) for a in ("--task", "cola", "--data-dir", tiny_glue / "CoLA", "--backbone", tiny_preset,
+                             "--seq-len", 24, "--epochs", 2, "--batch-size", 8, "--lambda", 0.5,
+                             "--output-dir", output, "--quiet", *extra)]
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_preset, tiny_glue, tmp_path_factory) -> Path:
-    """A finished three-step CoLA run on the tiny preset: finetune, search and retrain checkpoints."""
-    from power_bert_tf.pipeline import RunConfig, run_glue
+    """A finished three-step CoLA run on the tiny preset, built once per session through the
+    command line (`tiny_run_argv`: 2 epochs per step, LAMBDA 0.5, the Soft-Extract rate scaled
+    to the search's steps): finetune, search and retrain checkpoints. Read it, never write it."""
 
-    output = tmp_path_factory.mktemp("runs") / "cola"
-    run_glue(RunConfig(
-        task="cola", output_dir=str(output), data_dir=str(tiny_glue / "CoLA"),
-        backbone=str(tiny_preset), epochs=1, batch_size=8, seq_len=24, lambda_=0.5,
-        lr_soft_extract=0.05, verbose=0,
-    ))
-    return output
+    def build(output: Path) -> None:
+        assert load_script("run_glue").main(tiny_run_argv(tiny_glue, tiny_preset, output)) == 0
+
+    return built_once(tmp_path_factory, "tiny_run", build)

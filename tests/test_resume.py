@@ -12,7 +12,7 @@ import tensorflow as tf
 import numpy as np
 import pytest
 
-from conftest import load_script
+from conftest import load_script, tiny_run_argv as _argv
 from power_bert_tf.runs import load_classifier
 from power_bert_tf.training.resume import ResumeState
 
@@ -22,12 +22,6 @@ run_glue_script = load_script("run_glue")
 
 class Killed(Exception):
     """Stands in for a kill right after an epoch's state was saved."""
-
-
-def _argv(tiny_glue, tiny_preset, output, *extra):
-    return [str(a) for a in ("--task", "cola", "--data-dir", tiny_glue / "CoLA", "--backbone", tiny_preset,
-                             "--seq-len", 24, "--epochs", 2, "--batch-size", 8, "--lambda", 0.5,
-                             "--output-dir", output, "--quiet", *extra)]
 
 
 def _epochs(run: Path, step: str) -> list[int]:
@@ -40,10 +34,9 @@ def _weights(run: Path, step: str) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tiny_glue, tiny_preset, tmp_path_factory) -> Path:
-    output = tmp_path_factory.mktemp("uninterrupted")
-    assert run_glue_script.main(_argv(tiny_glue, tiny_preset, output)) == 0
-    return output
+def uninterrupted(tiny_run) -> Path:
+    """conftest's tiny run: the same command (`tiny_run_argv`), never killed."""
+    return tiny_run
 
 
 def test_a_killed_run_continues_where_it_stopped(uninterrupted, tiny_glue, tiny_preset, tmp_path, monkeypatch,
