@@ -4,8 +4,9 @@ A variant is a model on its own inputs: the baseline and PoWER-BERT on the
 features at ``seq_len``, the static truncation on the features at its shorter
 length, the baseline on [CLS] alone (the floor of any elimination), each
 ``--models`` checkpoint at its run's ``sequence_length``, and the exports of
-``--savedmodel`` / ``--baseline-savedmodel`` on the baseline's features. Every variant sees the same examples in the same order; its
-``flops_fraction`` is relative to the baseline at ``seq_len``.
+``--savedmodel`` / ``--baseline-savedmodel`` on the baseline's features.
+Every variant sees the same examples in the same order; its ``flops_fraction``
+is relative to the baseline at ``seq_len``.
 """
 
 from __future__ import annotations
