@@ -222,9 +222,13 @@ def tiny_run_argv(tiny_glue: Path, tiny_preset: Path, output: Path, *extra) -> l
 def tiny_run(tiny_preset, tiny_glue, tmp_path_factory) -> Path:
     """A finished three-step CoLA run on the tiny preset, built once per session through the
     command line (`tiny_run_argv`: 2 epochs per step, LAMBDA 0.5, the Soft-Extract rate scaled
-    to the search's steps): finetune, search and retrain checkpoints. Read it, never write it."""
+    to the search's steps): finetune, search and retrain checkpoints. Read it, never write it.
+    What the run printed on stderr is beside it, in ``tiny_run.stderr``."""
+    import contextlib
 
     def build(output: Path) -> None:
-        assert load_script("run_glue").main(tiny_run_argv(tiny_glue, tiny_preset, output)) == 0
+        with open(output.parent / "tiny_run.stderr", "w") as stderr, contextlib.redirect_stderr(stderr):
+            code = load_script("run_glue").main(tiny_run_argv(tiny_glue, tiny_preset, output))
+        assert code == 0, (output.parent / "tiny_run.stderr").read_text()[-3000:]
 
     return built_once(tmp_path_factory, "tiny_run", build)

@@ -221,6 +221,7 @@ def test_lambda_search_warns_when_the_weights_cannot_travel(cola_run, tiny_glue,
     assert search["retention_travel"] < 1.0 and search["lr_soft_extract"] == 1e-3
     # Left unset (conftest's tiny run), the rate is scaled to the search's steps: each weight can
     # travel twice its range.
+    assert "at most" not in (cola_run.parent / "tiny_run.stderr").read_text()
     results = json.loads((cola_run / "results.json").read_text())
     assert results["steps"]["search"]["retention_travel"] == pytest.approx(2.0)
     assert results["defaults_applied"]["lr_soft_extract"]["value"] == results["steps"]["search"]["lr_soft_extract"]
