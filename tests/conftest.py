@@ -14,6 +14,10 @@ from pathlib import Path
 
 # Must happen before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if os.environ.get("KERAS_BACKEND") == "jax" and "XLA_FLAGS" not in os.environ:
+    # Eager JAX compiles every op for every new shape (hundreds per test); unoptimized
+    # code for the tests' tiny tensors saves a fifth of the JAX suite. Before jax starts.
+    os.environ["XLA_FLAGS"] = "--xla_backend_optimization_level=0"
 
 ROOT = Path(__file__).resolve().parents[1]
 GLUE_DIR = Path(os.environ.get("GLUE_DIR", ROOT.parent / "shared" / "glue"))
