@@ -23,7 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from power_bert_tf.files import write_json_atomically  # noqa: E402
 from power_bert_tf.results.aggregate import build_records  # noqa: E402
-from power_bert_tf.results.ledger import ResultsError, read_ledger  # noqa: E402
+from power_bert_tf.results.errors import ResultsError, exit_status  # noqa: E402
+from power_bert_tf.results.ledger import read_ledger  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,20 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        records = build_records(read_ledger(args.ledger, root=args.root))
-    except ResultsError as error:
-        print(f"collect_results.py: error: {error}", file=sys.stderr)
-        return 2
+def collect(args: argparse.Namespace) -> int:
+    records = build_records(read_ledger(args.ledger, root=args.root))
     try:
         write_json_atomically(args.output, records)
-    except OSError as error:
-        print(f"collect_results.py: error: {args.output}: {error.strerror}", file=sys.stderr)
-        return 2
+    except OSError as error:  # named by the file asked for, not the temporary one beside it
+        raise ResultsError(f"{args.output}: {error.strerror}") from error
     print(f"{len(records)} records written to {args.output}: {', '.join(r['task'] for r in records)}")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    return exit_status("collect_results.py", lambda: collect(args))
 
 
 if __name__ == "__main__":

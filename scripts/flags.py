@@ -50,6 +50,12 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
         parser.add_argument(flag, default=default, **kwargs)
 
 
+def add_results_flag(parser: argparse.ArgumentParser) -> None:
+    """`--results`, the per-task records the results scripts read (collect_results.py's --output)."""
+    parser.add_argument("--results", default="docs/results.json",
+                        help="the records scripts/collect_results.py writes (default: %(default)s)")
+
+
 def dataclass_from_args(cls, args: argparse.Namespace, **overrides):
     """An instance of `cls` from the parsed flags of `add_dataclass_flags`."""
     values = {item.name: getattr(args, item.name) for item, _ in command_line_fields(cls)}

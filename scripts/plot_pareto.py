@@ -16,37 +16,36 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # scripts/flags.py
 
-from power_bert_tf.results.ledger import ResultsError  # noqa: E402
+from flags import add_results_flag  # noqa: E402
+
+from power_bert_tf.results.errors import exit_status  # noqa: E402
 from power_bert_tf.results.pareto import plot_task  # noqa: E402
 from power_bert_tf.results.render import read_records  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", default="docs/results.json", help="the records (default: %(default)s)")
+    add_results_flag(parser)
     parser.add_argument("--output-dir", default="docs", help="where pareto_<task>.png go (default: %(default)s)")
     parser.add_argument("--dpi", type=int, default=150)
     return parser
 
 
+def plot(args: argparse.Namespace) -> int:
+    for record in read_records(args.results):
+        path = os.path.join(args.output_dir, f"pareto_{record['task']}.png")
+        if plot_task(record, path, dpi=args.dpi):
+            print(f"{record['task']}: {len(record['pareto'])} points -> {path}")
+        else:
+            print(f"{record['task']}: no Pareto points (no CPU benchmark with a baseline time), skipped")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        records = read_records(args.results)
-        for record in records:
-            path = os.path.join(args.output_dir, f"pareto_{record['task']}.png")
-            if plot_task(record, path, dpi=args.dpi):
-                print(f"{record['task']}: {len(record['pareto'])} points -> {path}")
-            else:
-                print(f"{record['task']}: no Pareto points (no CPU benchmark with a baseline time), skipped")
-    except ResultsError as error:
-        print(f"plot_pareto.py: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"plot_pareto.py: error: {error.filename}: {error.strerror}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status("plot_pareto.py", lambda: plot(args))
 
 
 if __name__ == "__main__":

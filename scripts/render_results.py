@@ -18,6 +18,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # scripts/flags.py
+
+from flags import add_results_flag  # noqa: E402
 
 from power_bert_tf.results.blocks import (  # noqa: E402
     README_MARKER,
@@ -25,13 +28,13 @@ from power_bert_tf.results.blocks import (  # noqa: E402
     check_block,
     write_block,
 )
-from power_bert_tf.results.ledger import ResultsError  # noqa: E402
+from power_bert_tf.results.errors import exit_status  # noqa: E402
 from power_bert_tf.results.render import read_records, readme_block, results_md_block  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", default="docs/results.json", help="the records (default: %(default)s)")
+    add_results_flag(parser)
     parser.add_argument("--readme", default="README.md", help="default: %(default)s")
     parser.add_argument("--results-md", default="docs/RESULTS.md", help="default: %(default)s")
     parser.add_argument("--check", action="store_true",
@@ -39,30 +42,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def render(args: argparse.Namespace) -> int:
+    records = read_records(args.results)
+    blocks = [(args.readme, README_MARKER, readme_block(records)),
+              (args.results_md, RESULTS_MD_MARKER, results_md_block(records))]
+    if args.check:
+        for path, name, block in blocks:
+            if not check_block(path, name, block):
+                print(f"render_results.py: {path}: its '{name}' block differs from what {args.results} renders "
+                      "(run python scripts/render_results.py)", file=sys.stderr)
+                return 1
+        print(f"{args.readme} and {args.results_md} match {args.results}")
+        return 0
+    for path, name, block in blocks:
+        changed = write_block(path, name, block)
+        print(f"{path}: {'rewritten' if changed else 'already up to date'}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        records = read_records(args.results)
-        blocks = [(args.readme, README_MARKER, readme_block(records)),
-                  (args.results_md, RESULTS_MD_MARKER, results_md_block(records))]
-        if args.check:
-            for path, name, block in blocks:
-                if not check_block(path, name, block):
-                    print(f"render_results.py: {path}: its '{name}' block differs from what {args.results} renders "
-                          "(run python scripts/render_results.py)", file=sys.stderr)
-                    return 1
-            print(f"{args.readme} and {args.results_md} match {args.results}")
-            return 0
-        for path, name, block in blocks:
-            changed = write_block(path, name, block)
-            print(f"{path}: {'rewritten' if changed else 'already up to date'}")
-    except ResultsError as error:
-        print(f"render_results.py: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"render_results.py: error: {error.filename}: {error.strerror}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status("render_results.py", lambda: render(args))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
-"""The one error type of the results package, and the field checks that raise it."""
+"""The one error type of the results package, the field checks that raise it, and how the
+results scripts report it."""
 
 from __future__ import annotations
+
+import sys
+from typing import Callable
 
 
 class ResultsError(ValueError):
@@ -34,3 +38,27 @@ def require(entry: dict, key: str, where: str, kind: type | tuple = str):
 def optional(entry: dict, key: str, where: str, kind: type | tuple):
     """``entry[key]`` checked as `require` does, or None when absent."""
     return None if entry.get(key) is None else require(entry, key, where, kind)
+
+
+def exit_status(script: str, work: Callable[[], int]) -> int:
+    """Runs a results script's `work`; its error, if any, is one line on stderr and status 2.
+
+    Args:
+        script: the script's file name, the message's prefix.
+        work: the script's body; returns its exit status.
+
+    Returns:
+        `work()`'s status, or 2 after a `ResultsError` (its message names the file and field)
+        or an `OSError` (``<file>: <reason>``).
+
+    Example:
+    >>> exit_status("demo.py", lambda: open("/nonexistent/results.json").close() or 0)
+    2
+    """
+    try:
+        return work()
+    except ResultsError as error:
+        print(f"{script}: error: {error}", file=sys.stderr)
+    except OSError as error:
+        print(f"{script}: error: {error.filename}: {error.strerror}", file=sys.stderr)
+    return 2
