@@ -231,6 +231,9 @@ class HardExtract(keras.layers.Layer):
         if int(keep) < 1:
             raise ValueError(f"HardExtract: keep must be >= 1, got {keep}")
         self.keep = int(keep)
+        # No weights; and the encoder calls `kept_positions`, never `__call__`, which would build
+        # it: unbuilt, it made keras' JAX predict() run an eager pass on every call to build it.
+        self.built = True
 
     def kept_positions(self, significance):
         """Positions kept per example, ascending: int32 `[batch, keep]`."""

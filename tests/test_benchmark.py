@@ -430,6 +430,7 @@ def test_tensorflow_free_jax_path(tmp_path):
     out = tmp_path / "jax.json"
     script = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    env.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")  # as conftest: compiling is the cost
     proc = subprocess.run(
         [sys.executable, "-c", NO_TF, str(script), "--inputs", str(tmp_path / "x.npz"), "--random-backbone",
          "tiny", "--retention-config", "4", "--protocol", "dynamic", "--batch-size", "4", "--repeats", "3",

@@ -208,6 +208,44 @@ def test_predict_takes_raw_strings(text_model):
         text_model.predict(text_model.preprocessor(pairs, y=None), verbose=0), **TOL)
 
 
+@pytest.mark.jax
+@pytest.mark.parametrize("mode", ["soft", "hard"])
+def test_build_from_example_creates_what_an_eager_call_does(mode):
+    """build_from_example (symbolic except on TensorFlow) against a plain eager call on real inputs:
+    the same variables, shapes and dtypes, and every layer built."""
+    retention = [12, 8, 4] if mode == "hard" else None
+
+    def fresh():
+        return PowerBertClassifier(make_backbone("bert", seed=40), num_classes=3, sequence_length=SEQ,
+                                   mode=mode, retention=retention)
+
+    built, called = fresh(), fresh()
+    built.build_from_example()
+    called(make_inputs(BATCH_LENGTHS, seed=41), training=False)
+
+    def described(model):
+        return sorted((v.path.split("/", 1)[1], tuple(v.shape), v.dtype) for v in model.variables)
+
+    assert described(built) == described(called)
+    assert [layer.name for layer in built._flatten_layers() if not layer.built] == []
+
+
+@pytest.mark.jax
+def test_predict_on_features_traces_the_model_once(tiny_preset, monkeypatch):
+    """keras' JAX predict() calls the model eagerly first while any sublayer is unbuilt (seconds of
+    per-op compilation on a CPU, at every predict): nothing may be left unbuilt, the attached
+    preprocessor included. Two predicts of one shape run `call` once, to trace it."""
+    model = PowerBertClassifier.from_preset(str(tiny_preset), num_classes=2, sequence_length=SEQ, retention="8,4")
+    calls = []
+    original = PowerBertClassifier.call
+    monkeypatch.setattr(PowerBertClassifier, "call", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    features = make_inputs(BATCH_LENGTHS, seed=42)
+    features["token_ids"] %= model.backbone.vocabulary_size  # the preset's vocabulary is smaller
+    first = model.predict(features, batch_size=4, verbose=0)
+    np.testing.assert_allclose(model.predict(features, batch_size=4, verbose=0), first, **TOL)
+    assert len(calls) == 1
+
+
 def test_predict_strings_without_preprocessor_is_refused(backbones):
     model = make_classifier(backbones["bert"])
     with pytest.raises(ValueError, match="no preprocessor"):
@@ -228,8 +266,8 @@ def test_fit_refuses_soft_mode_and_trains_hard_mode(backbones):
     hard.compile(optimizer=keras.optimizers.Adam(1e-3),
                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
-    def loss() -> float:
-        logits = np_(hard(inputs, training=False)).astype(np.float64)
+    def loss() -> float:  # predict(): one compiled forward pass under JAX, not eager op by op
+        logits = hard.predict(inputs, batch_size=4, verbose=0).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         return float(-log_probs[np.arange(len(labels)), labels].mean())

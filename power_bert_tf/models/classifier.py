@@ -154,6 +154,10 @@ class PowerBertClassifier(keras.Model):
         """`keras.Model.predict`, also on raw strings when a preprocessor is attached."""
         if _is_text(x):
             x = self.preprocess(x)
+        elif self.preprocessor is not None and not self.preprocessor.built:
+            # keras' JAX predict() runs the model eagerly (seconds of per-op compilation on a
+            # CPU) while any sublayer is unbuilt; a preprocessor is built by its first call.
+            self.preprocess([""])
         return super().predict(x, *args, **kwargs)
 
     def predict_text(self, texts, batch_size: int = 32):
@@ -216,10 +220,17 @@ class PowerBertClassifier(keras.Model):
         return view
 
     def build_from_example(self, sequence_length: int | None = None) -> None:
-        """Create every weight by calling the model once on dummy token ids."""
+        """Create every weight by calling the model once on `[1, sequence_length]` inputs.
+
+        Eager on TensorFlow (the fastest there); symbolic elsewhere, since an eager JAX call
+        compiles each op it runs (tens of seconds on a CPU) and a symbolic one traces shapes.
+        """
         seq = int(sequence_length or self.sequence_length)
-        dummy = {name: ops.zeros((1, seq), "int32") for name in self.input_features}
-        dummy["padding_mask"] = ops.ones((1, seq), "int32")
+        if keras.backend.backend() == "tensorflow":
+            dummy = {name: ops.zeros((1, seq), "int32") for name in self.input_features}
+            dummy["padding_mask"] = ops.ones((1, seq), "int32")
+        else:
+            dummy = {name: keras.KerasTensor((1, seq), "int32") for name in self.input_features}
         self(dummy, training=False)
 
     def flops_fraction(self, seq_len: int | None = None) -> float:
