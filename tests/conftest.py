@@ -95,6 +95,14 @@ def np_(tensor) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(tensor))
 
 
+def infer(model, inputs: dict) -> np.ndarray:
+    """`model(inputs, training=False)` as numpy: eager on TensorFlow; under JAX through
+    `predict()`, one compiled pass (eager JAX compiles each op it runs, seconds per model)."""
+    if keras.backend.backend() == "jax":
+        return np.asarray(model.predict(inputs, batch_size=len(next(iter(inputs.values()))), verbose=0))
+    return np_(model(inputs, training=False))
+
+
 def randomize(backbone, seed: int) -> None:
     """Re-draw the weights: larger than the 0.02 init so attention is peaked and significance well
     separated, but scaled by fan-in so activations (and float32 rounding) stay moderate and the

@@ -329,7 +329,9 @@ def copy_weights_by_path(source, target) -> list[str]:
         if match is None or tuple(match.shape) != tuple(variable.shape):
             missing.append(variable.path)
         else:
-            variable.assign(match)
+            # A copy, not `match` itself: under JAX both variables would hold one buffer, and
+            # keras' jitted predict/fit/evaluate donate it (the other model's weights deleted).
+            variable.assign(ops.copy(match.value))
     return missing
 
 
