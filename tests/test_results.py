@@ -157,6 +157,28 @@ def test_pareto_points_from_the_dynamic_benchmark(cola, capsys):
     assert not any("savedmodel" in note or "cls_only" in note for note in record["notes"])
 
 
+@pytest.mark.parametrize("seq_len", [8, 12])
+def test_fine_tuned_truncation_shares_the_timed_truncation(cola, capsys, seq_len):
+    # A run fine-tuned at the timed length gets that time beside the untuned truncation's point;
+    # at another length the timing is another network's, so the run is left out with a note.
+    ledger = json.loads((cola / LEDGER).read_text())
+    ledger["runs"].append(_run("cola-trunc-s0", "cola", 0, "truncation", seq_len=seq_len))
+    _results(cola, "cola-trunc-s0", task="cola", metric="mcc", baseline=23.5)
+    ledger["benchmarks"][1]["variants"]["truncation"] = "cola-trunc-s0"
+    _write(cola / LEDGER, ledger)
+    (record,) = _collect(cola, capsys)[1]
+    by_source = {point["source"]: point for point in record["pareto"] if point["kind"].startswith("truncation")}
+    untuned = by_source["docs/benchmarks/cola_dynamic.json"]
+    assert untuned["metric"] == 21.0 and untuned["ms_relative"] == pytest.approx(0.25)
+    if seq_len == 8:
+        tuned = by_source["cola-trunc-s0"]
+        assert tuned["kind"] == "truncation" and tuned["label"] == "fine-tuned truncation to 8 tokens"
+        assert tuned["metric"] == 23.5 and tuned["ms_relative"] == pytest.approx(0.25)
+    else:
+        assert "cola-trunc-s0" not in by_source
+        assert any("'cola-trunc-s0' is fine-tuned at 12 tokens" in note for note in record["notes"])
+
+
 def test_stronger_baseline_and_targets(tmp_path, capsys):
     _results(tmp_path, "mrpc-s0", task="mrpc", metric="f1", baseline=88.0, power=87.5, flops_fraction=0.3,
              retention=[60, 40, 20, 10, 5, 1])

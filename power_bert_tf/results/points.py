@@ -6,6 +6,8 @@ matched to its dev metric through the ledger's ``variants`` map (variant -> run,
 task's name for the task's mean); a variant without one is left out with a note, except
 ``truncation`` (the baseline on truncated inputs, not fine-tuned, whose dev metric the
 padded benchmark measures) and the SavedModel exports (the same models: no point of their own).
+A ``truncation`` variant the ledger maps to a run fine-tuned at the same length gives that run a
+point too, at the same time: the network and the inputs are the same, only the weights differ.
 """
 
 from __future__ import annotations
@@ -60,6 +62,36 @@ def _truncation(benchmark: Benchmark, cpu: dict[str, Benchmark]) -> dict | None:
     return None
 
 
+def _truncation_points(benchmark: Benchmark, cpu: dict[str, Benchmark], runs: dict[str, Run],
+                       notes: list[str]) -> list[tuple]:
+    """(kind, label, metric, flops, source) of the timed truncation: the baseline's weights on
+    truncated inputs, and the run the ledger maps to it, fine-tuned at that length."""
+    candidates = []
+    timed = benchmark.data["variants"].get("truncation") or benchmark.data["truncation"] or {}
+    untuned = _truncation(benchmark, cpu)
+    if untuned is not None:
+        label = f"truncation to {untuned['seq_len']} tokens (not fine-tuned)"
+        candidates.append(("truncation_not_fine_tuned", label, finite(untuned.get("metric")),
+                           untuned.get("flops_fraction"), benchmark.path))
+    name = benchmark.variants.get("truncation")
+    if name is None:
+        if untuned is None:
+            notes.append(f"Pareto: the truncation of {benchmark.path} has no dev metric.")
+        return candidates
+    run = runs[name]
+    seq_len = run.seq_len or (run.results or {}).get("seq_len")
+    if not run.done:
+        notes.append(f"Pareto: the fine-tuned truncation '{name}' left out: it is {run.status}.")
+    elif seq_len != timed.get("seq_len"):
+        # Another length is another network: the timing would not be its own.
+        notes.append(f"Pareto: run '{name}' is fine-tuned at {seq_len} tokens, but {benchmark.path} "
+                     f"timed the truncation at {timed.get('seq_len')}: left out.")
+    else:
+        kind, label, metric, _ = _run_point("truncation", run, None)
+        candidates.append((kind, label, metric, timed.get("flops_fraction"), name))
+    return candidates
+
+
 def _timings(benchmark: Benchmark, use_legacy_dynamic: bool) -> tuple[str, dict]:
     """(protocol, {variant: ms}) of a benchmark; the older JSONs' bucketed pass when asked."""
     data = benchmark.data
@@ -112,31 +144,26 @@ def pareto_points(record: dict, cpu: dict[str, Benchmark], runs: dict[str, Run])
             continue  # the same models exported: no point of their own
         if variant in FLOORS:
             continue
-        if variant == "truncation" and variant not in benchmark.variants:
-            truncation = _truncation(benchmark, cpu)
-            if truncation is None:
-                notes.append(f"Pareto: the truncation of {benchmark.path} has no dev metric.")
-                continue
-            kind, source = "truncation_not_fine_tuned", benchmark.path
-            label = f"truncation to {truncation['seq_len']} tokens (not fine-tuned)"
-            metric, flops = finite(truncation.get("metric")), truncation.get("flops_fraction")
+        if variant == "truncation":
+            candidates = _truncation_points(benchmark, cpu, runs, notes)
         else:
             source = benchmark.variants.get(variant, record["task"] if variant in ("baseline", "power") else None)
             if source is None:
                 notes.append(f"Pareto: variant '{variant}' of {benchmark.path} has no ledger run, so no dev metric.")
                 continue
             if source == record["task"] and source not in runs:
-                kind, label, metric, flops = _task_point(variant, record, flops)
+                candidates = [(*_task_point(variant, record, flops), source)]
             elif not runs[source].done:
                 notes.append(f"Pareto: variant '{variant}' left out: run '{source}' is {runs[source].status}.")
                 continue
             else:
-                kind, label, metric, flops = _run_point(variant, runs[source], flops)
-        if metric is None:
-            notes.append(f"Pareto: variant '{variant}' left out: no dev metric.")
-            continue
-        points.append({"label": label, "kind": kind, "metric": metric, "ms_relative": ms / baseline_ms,
-                       "protocol": protocol, "source": source, "flops_fraction": finite(flops)})
+                candidates = [(*_run_point(variant, runs[source], flops), source)]
+        for kind, label, metric, point_flops, source in candidates:
+            if metric is None:
+                notes.append(f"Pareto: variant '{variant}' ({label}) left out: no dev metric.")
+                continue
+            points.append({"label": label, "kind": kind, "metric": metric, "ms_relative": ms / baseline_ms,
+                           "protocol": protocol, "source": source, "flops_fraction": finite(point_flops)})
     if record.get("baseline_equal_training") is not None and not any(
             point["kind"] == "baseline_equal_training" for point in points):
         points.append({"label": "baseline, equal training (the baseline's network and time)",
