@@ -112,7 +112,7 @@ def test_json_has_the_keys(result):
         "baseline_ms", "power_ms", "speedup", "speedup_limit", "efficiency", "flops_fraction", "device",
         "batch_size", "seq_len", "repeats", "retention", "keras_backend", "tf_version", "keras_version",
         "keras_hub_version", "command", "backend_note", "baseline_source", "power_source", "times_ms",
-        "truncation", "bucketed", "metric", "metrics",
+        "truncation", "bucketed", "metric", "metrics", "cpu_identity",
     ):
         assert key in result, key
     assert result["batch_size"] == BATCH and result["seq_len"] == SEQ_LEN and result["repeats"] == 2
@@ -123,6 +123,29 @@ def test_json_has_the_keys(result):
     assert result["baseline_source"].endswith("finetune.keras")
     assert result["device"]  # CPU model and cores, or a GPU name
     assert all(len(v) == 2 for v in result["times_ms"].values())
+
+
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 26
+model\t\t: 2
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx2 fma avx512f avx512_bf16
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+flags\t\t: fpu amx_tile
+"""
+
+
+def test_cpu_identity_reads_the_first_processor(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO)
+    assert B.cpu_identity(str(path)) == {"vendor": "AuthenticAMD", "family": "26", "model": "2",
+                                         "simd": ["avx2", "fma", "avx512f", "avx512_bf16"]}
+    assert B.cpu_identity(str(tmp_path / "missing")) == {"vendor": None, "family": None, "model": None,
+                                                         "simd": None}
 
 
 def test_numbers_are_consistent(result):

@@ -48,7 +48,7 @@ from power_bert_tf.benchmark.config import (
     BenchmarkError,
     parse_models,
 )
-from power_bert_tf.benchmark.environment import cpu_description, describe_device, environment, threads
+from power_bert_tf.benchmark.environment import cpu_description, cpu_identity, describe_device, environment, threads
 from power_bert_tf.benchmark.load import LoadMonitor, other_cpu_fraction, parse_proc_stat, sample_other_load
 from power_bert_tf.benchmark.inputs import (
     bucket_batches,
@@ -80,6 +80,7 @@ __all__ = [
     "bootstrap_ratio",
     "bucket_batches",
     "cpu_description",
+    "cpu_identity",
     "describe_device",
     "environment",
     "file_order_batches",

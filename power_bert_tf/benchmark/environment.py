@@ -26,6 +26,41 @@ def cpu_description() -> tuple[str, int]:
     return name, cores
 
 
+# The vector extensions that decide how fast the matrix products run: two CPUs that both call
+# themselves "AMD EPYC" can differ by a factor of four (docs/RESULTS.md).
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def cpu_identity(path: str = "/proc/cpuinfo") -> dict:
+    """The first CPU's vendor, family, model and vector extensions, as /proc/cpuinfo gives them.
+
+    Args:
+        path: the cpuinfo file (Linux); elsewhere or on a read error every field is None.
+
+    Returns:
+        ``vendor``, ``family`` and ``model`` (strings, None when absent) and ``simd``: the
+        flags of `SIMD_FLAGS` the CPU has, in that order.
+
+    Example:
+    >>> sorted(cpu_identity("/nonexistent"))
+    ['family', 'model', 'simd', 'vendor']
+    """
+    fields = {"vendor_id": None, "cpu family": None, "model": None, "flags": None}
+    try:
+        with open(path) as handle:
+            for line in handle:
+                if not line.strip():
+                    break  # the first processor's block ends here
+                key, _, value = line.partition(":")
+                if key.strip() in fields:
+                    fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    flags = set((fields["flags"] or "").split())
+    return {"vendor": fields["vendor_id"], "family": fields["cpu family"], "model": fields["model"],
+            "simd": [flag for flag in SIMD_FLAGS if flag in flags] if fields["flags"] is not None else None}
+
+
 def describe_device() -> str:
     """The accelerator's name, or the CPU's with its core count."""
     backend = keras.backend.backend()
@@ -101,6 +136,7 @@ def environment() -> dict:
         "device": describe_device(),
         "cpu": cpu,
         "cpu_cores": cores,
+        "cpu_identity": cpu_identity(),
         "keras_backend": keras.backend.backend(),
         "keras_version": keras.__version__,
         "keras_hub_version": keras_hub.__version__,
