@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# usage: bash docs/runs/record.sh NAME...   copies what a finished run reports (not its checkpoints)
+# from runs/NAME to docs/runs/NAME: results.json, run_config.json, the per-epoch logs and its stdout
+# without TensorFlow's start-up lines.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+for name in "$@"; do
+  src=runs/$name; dst=docs/runs/$name
+  [ -f "$src/results.json" ] || { echo "record.sh: $src/results.json: no such file (has the run finished?)" >&2; exit 1; }
+  mkdir -p "$dst"
+  cp "$src/results.json" "$src/run_config.json" "$dst/"
+  for log in "$src"/*_log.jsonl; do [ -e "$log" ] && cp "$log" "$dst/"; done
+  grep -v -E '^(I|W|E)0000 |WARNING: All log messages|To enable the following instructions|rebuild TensorFlow with' \
+    "$src/stdout.txt" > "$dst/stdout.txt" || true
+  echo "recorded $dst: $(ls "$dst" | tr '\n' ' ')"
+done
