@@ -139,9 +139,14 @@ flags\t\t: fpu amx_tile
 """
 
 
-def test_cpu_identity_reads_the_first_processor(tmp_path):
+def test_cpu_identity_reads_the_first_processor(tmp_path, monkeypatch):
     path = tmp_path / "cpuinfo"
     path.write_text(CPUINFO)
+    from power_bert_tf.benchmark import environment
+
+    real = environment.cpu_identity
+    monkeypatch.setattr(environment, "cpu_identity", lambda: real(str(path)))
+    assert "(family 26, model 2), " in B.describe_device()  # the device line tells the two EPYCs apart
     assert B.cpu_identity(str(path)) == {"vendor": "AuthenticAMD", "family": "26", "model": "2",
                                          "simd": ["avx2", "fma", "avx512f", "avx512_bf16"]}
     assert B.cpu_identity(str(tmp_path / "missing")) == {"vendor": None, "family": None, "model": None,

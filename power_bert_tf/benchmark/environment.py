@@ -80,6 +80,9 @@ def describe_device() -> str:
     except Exception:  # noqa: BLE001 - a description is best effort
         pass
     name, cores = cpu_description()
+    identity = cpu_identity()
+    if identity["family"] is not None:
+        name = f"{name} (family {identity['family']}, model {identity['model']})"
     return f"{name}, {cores} cores (CPU)"
 
 
