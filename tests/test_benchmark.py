@@ -142,8 +142,9 @@ flags\t\t: fpu amx_tile
 def test_cpu_identity_reads_the_first_processor(tmp_path, monkeypatch):
     path = tmp_path / "cpuinfo"
     path.write_text(CPUINFO)
-    from power_bert_tf.benchmark import environment
+    import importlib
 
+    environment = importlib.import_module("power_bert_tf.benchmark.environment")  # the module, not the function
     real = environment.cpu_identity
     monkeypatch.setattr(environment, "cpu_identity", lambda: real(str(path)))
     assert "(family 26, model 2), " in B.describe_device()  # the device line tells the two EPYCs apart
