@@ -8,6 +8,7 @@ nothing; the tests check the result's keys and that its numbers agree with each 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 
@@ -142,8 +143,6 @@ flags\t\t: fpu amx_tile
 def test_cpu_identity_reads_the_first_processor(tmp_path, monkeypatch):
     path = tmp_path / "cpuinfo"
     path.write_text(CPUINFO)
-    import importlib
-
     environment = importlib.import_module("power_bert_tf.benchmark.environment")  # the module, not the function
     real = environment.cpu_identity
     monkeypatch.setattr(environment, "cpu_identity", lambda: real(str(path)))

@@ -8,17 +8,24 @@ import platform
 import keras
 
 
-def cpu_description() -> tuple[str, int]:
-    """CPU model name (from /proc/cpuinfo) and the cores this process may use."""
-    name = platform.processor() or platform.machine()
+def _first_cpu(path: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The first processor's block of a cpuinfo file, field -> value ({} off Linux or on a read error)."""
+    fields = {}
     try:
-        with open("/proc/cpuinfo") as handle:
+        with open(path) as handle:
             for line in handle:
-                if line.lower().startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
+                if not line.strip():
+                    break  # the first processor's block ends here
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
+    return fields
+
+
+def cpu_description() -> tuple[str, int]:
+    """CPU model name (from /proc/cpuinfo) and the cores this process may use."""
+    name = _first_cpu().get("model name") or platform.processor() or platform.machine()
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -45,20 +52,10 @@ def cpu_identity(path: str = "/proc/cpuinfo") -> dict:
     >>> sorted(cpu_identity("/nonexistent"))
     ['family', 'model', 'simd', 'vendor']
     """
-    fields = {"vendor_id": None, "cpu family": None, "model": None, "flags": None}
-    try:
-        with open(path) as handle:
-            for line in handle:
-                if not line.strip():
-                    break  # the first processor's block ends here
-                key, _, value = line.partition(":")
-                if key.strip() in fields:
-                    fields[key.strip()] = value.strip()
-    except OSError:
-        pass
-    flags = set((fields["flags"] or "").split())
-    return {"vendor": fields["vendor_id"], "family": fields["cpu family"], "model": fields["model"],
-            "simd": [flag for flag in SIMD_FLAGS if flag in flags] if fields["flags"] is not None else None}
+    fields = _first_cpu(path)
+    flags = fields.get("flags")
+    return {"vendor": fields.get("vendor_id"), "family": fields.get("cpu family"), "model": fields.get("model"),
+            "simd": None if flags is None else [flag for flag in SIMD_FLAGS if flag in flags.split()]}
 
 
 def describe_device() -> str:
