@@ -51,8 +51,13 @@ class RunConfig:
     backbone: str | None = option(
         None, "keras-hub preset name, local preset / Hugging Face directory, or 'minilm' "
         "(default: minilm when installed, else bert_base_en_uncased)")
-    epochs: int = option(3, "epochs of fine-tuning and of retraining")
-    search_epochs: int | None = option(None, "epochs of configuration search (default: --epochs)")
+    epochs: int = option(
+        10, "the most epochs of fine-tuning and of retraining; each stops earlier once --patience epochs "
+        "bring no held-out improvement")
+    patience: int = option(
+        2, "stop fine-tuning or retraining after this many epochs without a held-out improvement "
+        "(0: train every --epochs)")
+    search_epochs: int = option(3, "epochs of configuration search")
     batch_size: int | None = option(None, "default: the task's")
     seq_len: int | None = option(None, "default: the task's")
     lr_bert: float | None = option(None, "learning rate of the encoder and head (default: the task's)")
@@ -71,9 +76,18 @@ class RunConfig:
         "the search and the masses are projected onto it at the end")
     max_metric_drop: float | None = option(
         None, "search for the fastest configuration that loses at most this many points of held-out metric "
-        "to elimination (each candidate against the search's own weights without elimination; the "
-        "retrained model is then checked against the fine-tuned one, with a warning if it slipped) "
+        "to elimination (each candidate against the search's own weights without elimination, by a "
+        "confidence bound; the retrained model is then checked against the fine-tuned one, and a model "
+        "that slipped is replaced by the next milder candidate's or the fine-tuned model) "
         "(default 1.0 when neither --lambda nor --target-flops is given)")
+    selection_confidence: float = option(
+        0.8, "a candidate configuration passes when the one-sided bound at this level on its held-out "
+        "loss (paired bootstrap) is within --max-metric-drop")
+    distill: bool = option(
+        True, "retrain without distilling from the fine-tuned model (labels only)", flag="--no-distill",
+        invert=True)
+    distill_weight: float = option(0.5, "the distillation term's share of the retrain's loss")
+    distill_temperature: float = option(2.0, "the softening of both distributions when distilling")
     held_out_fraction: float = option(
         0.1, "part of the training set held out to choose epochs and configurations on (the dev set is "
         "only read for the reported numbers)")
@@ -141,13 +155,20 @@ class RunConfig:
             lr_bert=lr_bert,
             lambda_=self.lambda_ if self.lambda_ is not None
             else default("lambda", task.lambda_, f"the {task.name} task table (the multiplier's start)"),
-            search_epochs=self.search_epochs or self.epochs,
             steps=steps,
             applied_defaults=applied,
         )
-        for name in ("epochs", "batch_size", "seq_len"):
+        for name in ("epochs", "search_epochs", "batch_size", "seq_len"):
             if getattr(config, name) < 1:
                 raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
+        if config.patience < 0:
+            raise PipelineError(f"--patience must be at least 0, got {config.patience}")
+        if not 0.0 < config.selection_confidence < 1.0:
+            raise PipelineError(f"--selection-confidence must be in (0, 1), got {config.selection_confidence}")
+        if not 0.0 <= config.distill_weight <= 1.0:
+            raise PipelineError(f"--distill-weight must be in [0, 1], got {config.distill_weight}")
+        if config.distill_temperature <= 0:
+            raise PipelineError(f"--distill-temperature must be positive, got {config.distill_temperature}")
         if not 0.0 < config.held_out_fraction < 1.0:
             raise PipelineError(f"--held-out-fraction must be in (0, 1), got {config.held_out_fraction}")
         goals = [flag for flag, value in (("--lambda", self.lambda_), ("--target-flops", self.target_flops),
@@ -158,7 +179,7 @@ class RunConfig:
         if not goals and "search" in steps:
             config = replace(config, max_metric_drop=default(
                 "max_metric_drop", 1.0, "no --lambda, --target-flops or --retention-config: the paper's "
-                "promise, within 1 point of the fine-tuned model"))
+                "promise, within 1 point of the fine-tuned model (trained to convergence)"))
         if config.max_metric_drop is not None and config.max_metric_drop < 0:
             raise PipelineError(f"--max-metric-drop must be at least 0, got {config.max_metric_drop}")
         if config.lr_soft_extract is not None and config.lr_soft_extract <= 0:
@@ -196,10 +217,13 @@ class RunConfig:
     def hyper_parameters(self) -> dict:
         """The training settings, as results.json records them."""
         return {
-            "epochs": self.epochs, "search_epochs": self.search_epochs, "batch_size": self.batch_size,
+            "epochs": self.epochs, "patience": self.patience, "search_epochs": self.search_epochs,
+            "batch_size": self.batch_size,
             "lr_bert": self.lr_bert, "lr_soft_extract": self.lr_soft_extract, "lambda": self.lambda_,
             "target_flops": self.target_flops, "max_metric_drop": self.max_metric_drop,
             "held_out_fraction": self.held_out_fraction, "seed": self.seed,
+            "selection_confidence": self.selection_confidence, "distill": self.distill,
+            "distill_weight": self.distill_weight, "distill_temperature": self.distill_temperature,
         }
 
     def identity(self) -> dict:
@@ -233,8 +257,8 @@ def command_line_fields(cls=RunConfig):
 def format_summary(results: dict) -> str:
     """A small aligned table of a run's (or an evaluation's) results, and the search's candidates."""
     rows = []
-    for key in ("task", "backbone", "checkpoint", "metric", "baseline", "baseline_held_out",
-                "power", "power_held_out", "within_max_metric_drop", "metrics", "retention", "flops_fraction",
+    for key in ("task", "backbone", "checkpoint", "metric", "baseline", "baseline_held_out", "power",
+                "power_held_out", "delivered", "within_max_metric_drop", "metrics", "retention", "flops_fraction",
                 "seconds"):
         if key not in results or results[key] is None:
             continue
@@ -273,14 +297,23 @@ def _format_candidates(results: dict) -> str:
     if not candidates:
         return ""
     chosen = (search.get("chosen") or {}).get("step")
+    refused = {tuple(r["retention"]) for r in results.get("refused") or []}
     metric = results.get("metric", "metric")
-    lines = [f"\ncandidates (held-out {metric}: with elimination / the same weights without"
-             " / after a short retrain):"]
+
+    def score(value) -> str:
+        return "     -" if value is None else f"{value:6.2f}"
+
+    lines = [f"\ncandidates (held-out {metric}, with elimination / the same weights without; again after a "
+             "short retrain of both; the loss and its bound):"]
     for candidate in candidates:
+        verdict = candidate.get("verdict") or {}
         mark = "  <- chosen" if candidate["step"] == chosen else ""
+        mark += "  (retrained, refused)" if tuple(candidate["retention"]) in refused else ""
         keep = ",".join(str(k) for k in candidate["retention"])
-        scores = " / ".join("     -" if candidate.get(key) is None else f"{candidate[key]:6.2f}"
-                            for key in ("held_out", "reference", "probed"))
+        first = f"{score(candidate.get('held_out'))} / {score(candidate.get('reference'))}"
+        probed = f"{score(candidate.get('probed'))} / {score(candidate.get('probed_reference'))}"
+        loss = f"{score(verdict.get('drop'))} <= {score(verdict.get('bound'))}" if verdict else ""
+        passed = (" pass" if verdict.get("passes") else " fail") if verdict else ""
         lines.append(f"  step {candidate['step']:>5}  FLOPs {candidate['flops_fraction']:.3f}  {keep:<24} "
-                     f"{scores}{mark}")
+                     f"{first}   {probed}   {loss}{passed}{mark}")
     return "\n".join(lines)

@@ -1,7 +1,10 @@
 """The three PoWER-BERT steps end to end on a GLUE task, one method per step.
 
-fine-tune ("none" mode) -> configuration search ("soft" mode, towards a goal:
-`training.search`) -> retention configuration -> retrain ("hard" mode). Epochs and
+fine-tune ("none" mode, until the held-out metric stops improving) -> configuration search
+("soft" mode, towards a goal: `training.search`) -> retention configuration -> retrain
+("hard" mode, from the chosen candidate's weights, distilling from the fine-tuned model, until
+the held-out metric stops improving) -> the final check against the fine-tuned model, which
+may fall back to the next milder candidate or to the fine-tuned model itself. Epochs and
 configurations are chosen on a held-out part of the training set; the dev set is read
 once per delivered model, for the reported number. What lands in the output
 directory, and which checkpoint each step starts from: `power_bert_tf.runs`.
@@ -14,6 +17,7 @@ finished epoch (`training.resume`); `--overwrite` starts afresh.
 from __future__ import annotations
 
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -26,6 +30,7 @@ from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
 from power_bert_tf.runs import (
+    CANDIDATES_DIR,
     DELIVERED,
     STARTS_FROM,
     STEPS,
@@ -39,8 +44,13 @@ from power_bert_tf.runs import (
 from power_bert_tf.training import Trainer, TrainConfig, retention_gradients
 from power_bert_tf.training.budgets import Budget, ConfigurationDraw, budget_configurations
 from power_bert_tf.training.resume import ResumeError, ResumeState
+from power_bert_tf.training.search import Candidate, milder_candidates
 from power_bert_tf.checkpoint_step import CheckpointStep
 from power_bert_tf.search_step import SearchStep
+
+# The retrain tries the chosen candidate and, when its retrained model fails the final check,
+# this many milder ones in all; then the run delivers the fine-tuned model.
+RETRAIN_ATTEMPTS = 2
 
 __all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
 
@@ -75,25 +85,34 @@ class Pipeline(SearchStep, CheckpointStep):
         return examples.take(limit, seed=self.config.seed) if limit else examples
 
     def training_split(self) -> tuple[data.GlueExamples, data.GlueExamples]:
-        """(train, held out): the training set less the part held out to choose on."""
+        """(train, held out): the training set less the part held out to choose on.
+
+        Each seed holds out its own part (`GlueExamples.hold_out`); the split, with how many drawn
+        examples went back to training for occurring inside one, stays in `self.held_out_split`.
+        """
         try:
-            return self.examples("train").split_off(self.config.held_out_fraction)
+            self.held_out_split = self.examples("train").hold_out(self.config.held_out_fraction,
+                                                                  seed=self.config.seed)
         except ValueError as error:
             raise PipelineError(f"--held-out-fraction: {error}") from None
+        return self.held_out_split.train, self.held_out_split.held_out
 
-    def dataset(self, examples, shuffle=False, seed: int | None = None):
-        """Batches of `examples`, trimmed to their longest sentence; each split is tokenized once."""
+    def dataset(self, examples, shuffle=False, seed: int | None = None, teacher: np.ndarray | None = None):
+        """Batches of `examples`, trimmed to their longest sentence; each split is tokenized once.
+        With `teacher` (its outputs on `examples`, in order), batches are `(x, (y, teacher's))`."""
         key = id(examples)
         if key not in self._encoded:  # the examples object too: its id stays its own
             self._encoded[key] = (examples, data.encode_examples(examples, self.preprocessor))
+        labels = examples.labels if teacher is None else (examples.labels, teacher)
         return data.make_encoded_dataset(
-            self._encoded[key][1], examples.labels, self.config.batch_size, shuffle=shuffle,
+            self._encoded[key][1], labels, self.config.batch_size, shuffle=shuffle,
             seed=self.config.seed if seed is None else seed,
         ).with_options(distribute_options())
 
-    def epoch_datasets(self, examples):
+    def epoch_datasets(self, examples, teacher: np.ndarray | None = None):
         """epoch -> that epoch's shuffled batches (a resumed run sees the same order)."""
-        return lambda epoch: self.dataset(examples, shuffle=True, seed=self.config.seed * 1000 + epoch)
+        return lambda epoch: self.dataset(examples, shuffle=True, seed=self.config.seed * 1000 + epoch,
+                                          teacher=teacher)
 
     @property
     def preprocessor(self):
@@ -158,7 +177,7 @@ class Pipeline(SearchStep, CheckpointStep):
         return model
 
     def _train(self, model, step: str, train, held_out, train_config: TrainConfig, controller=None, views=(),
-               draw=None):
+               draw=None, teacher: np.ndarray | None = None):
         trainer = Trainer(
             model, train_config, self._metrics, self.task.metric,
             steps_per_epoch=self.steps_per_epoch(train), strategy=self.strategy, log_dir=self.run_dir.path,
@@ -166,13 +185,14 @@ class Pipeline(SearchStep, CheckpointStep):
             eval_name="held_out", views=views, draw=draw,
         )
         history = trainer.fit(
-            self.epoch_datasets(train), self.dataset(held_out), held_out.labels,
+            self.epoch_datasets(train, teacher), self.dataset(held_out), held_out.labels,
             checkpoint_path=self.run_dir.checkpoint(step), resume=self._resume_state(step),
         )
         best = max(history, key=lambda record: record.metrics[self.task.metric])
         # Summed over epochs: a resumed step counts the epochs of the run that was killed too.
         return {"seconds": sum(record.seconds for record in history), "best_epoch": best.epoch,
-                "held_out": best.metrics[self.task.metric], "epochs": len(history)}, history
+                "held_out": best.metrics[self.task.metric], "epochs": len(history),
+                "converged": train_config.converged([r.metrics[self.task.metric] for r in history])}, history
 
     def steps_per_epoch(self, train) -> int:
         return int(np.ceil(len(train) / self.config.batch_size))
@@ -191,7 +211,8 @@ class Pipeline(SearchStep, CheckpointStep):
     # -- the steps -----------------------------------------------------------------
     def finetune(self, train, held_out, dev) -> dict:
         model = self.initial_model()
-        plain = TrainConfig(epochs=self.config.epochs, lr_bert=self.config.lr_bert, lambda_=0.0)
+        plain = TrainConfig(epochs=self.config.epochs, lr_bert=self.config.lr_bert, lambda_=0.0,
+                            patience=self.config.patience)
         record, _ = self._train(model, "finetune", train, held_out, plain)
         record["dev"] = self._evaluate(self._load(self.run_dir.checkpoint("finetune")), dev)  # the best epoch
         return record
@@ -204,31 +225,117 @@ class Pipeline(SearchStep, CheckpointStep):
         return {"checkpoint": self._started_from(), "held_out": self._evaluate(model, held_out),
                 "dev": self._evaluate(model, dev)}
 
-    def retrain(self, retention: RetentionConfig, masses, train, held_out, dev, baseline_held_out) -> dict:
-        """Hard-Extract training at `retention`; with --budgets, of one set of weights for it and
-        for each budget's projection of the search's `masses` (`training.budgets`)."""
-        model = self.start_of("retrain")
+    def retrain(self, retention: RetentionConfig, masses, train, held_out, dev, search: dict,
+                earlier: dict, save_progress) -> dict:
+        """Hard-Extract training at `retention`, then the final check against the fine-tuned model.
+
+        The retrain starts from the chosen candidate's weights (kept by the search), distils from
+        the fine-tuned model (`--no-distill`: labels only) and stops on the held-out metric. Under
+        --max-metric-drop, a retrained model that loses more than D (point estimate) or is no
+        better than a constant predictor is refused, and the next milder candidate is retrained;
+        after `RETRAIN_ATTEMPTS`, the run delivers the fine-tuned model. Refused attempts are kept
+        (`retrain-refused-<n>.keras`) and recorded, in `earlier` too, so a killed run goes on.
+        """
+        teacher = self._teacher()
+        plan = self._retrain_plan(retention, search)
+        attempts = list(earlier.get("attempts", []))
+        for number, (configuration, candidate) in enumerate(plan, 1):
+            if number <= len(attempts):
+                continue  # refused before this run was killed
+            record = self._retrain_attempt(configuration, candidate, masses, train, held_out, teacher)
+            check = self._final_check(teacher, held_out) if self.config.max_metric_drop is not None else None
+            if check is not None:
+                record["check"] = check.as_record()
+                record["within_max_metric_drop"] = check.drop <= check.max_drop and check.informative
+            if check is None or record["within_max_metric_drop"]:
+                delivered = self._load(self.run_dir.checkpoint("retrain"))
+                record["dev"] = self._evaluate(delivered, dev)
+                if self.config.budgets:
+                    record["budgets"] = [self._budget_record(delivered, budget, held_out, dev)
+                                         for budget in self._budgets(delivered, masses)]
+                return {**record, "attempts": attempts, "delivered": "retrain"}
+            warn(f"retrained at {configuration}, the held-out {self.task.metric} is {check.metric:.2f} against the "
+                 f"fine-tuned model's {check.reference:.2f} (constant predictor {check.constant:.2f}): refused")
+            attempts.append({**record, "refused_as": self._refuse_attempt(number)})
+            save_progress({"attempts": attempts})
+        warn(f"no retrained configuration passed the final check: the run delivers the fine-tuned model")
+        return {"attempts": attempts, "delivered": "finetune", "within_max_metric_drop": False,
+                "seconds": sum(a["seconds"] for a in attempts)}
+
+    def _retrain_plan(self, retention: RetentionConfig, search: dict) -> list[tuple]:
+        """(configuration, candidate or None) to retrain in turn: the chosen one, then milder ones."""
+        candidates = [Candidate(**c) for c in search.get("candidates") or []]
+        chosen = next((c for c in candidates if c.retention == retention.to_list() and c.passes), None)
+        if chosen is None or self.config.retention is not None:
+            return [(retention, None)]
+        milder = milder_candidates(candidates, chosen)[: RETRAIN_ATTEMPTS - 1]
+        return [(RetentionConfig(tuple(c.retention)), c) for c in [chosen, *milder]]
+
+    def _retrain_attempt(self, retention: RetentionConfig, candidate: Candidate | None, masses, train, held_out,
+                         teacher) -> dict:
+        model, started_from = self._retrain_start(candidate)
         budgets = self._budgets(model, masses)
         with self.strategy.scope():
             model = model.with_mode("hard", retention)
             views = [model.sharing_weights(budget.retention) for budget in budgets]
         # The best epoch is the chosen configuration's: it is what serving_default serves.
         draw = ConfigurationDraw(1 + len(views), self.config.seed) if views else None
-        retrain = TrainConfig(epochs=self.config.epochs, lr_bert=self.config.lr_bert, lambda_=0.0)
-        record, _ = self._train(model, "retrain", train, held_out, retrain, views=views, draw=draw)
-        delivered = self._load(self.run_dir.checkpoint("retrain"))
+        distil = self.config.distill and teacher is not None
+        retrain = TrainConfig(epochs=self.config.epochs, lr_bert=self.config.lr_bert, lambda_=0.0,
+                              patience=self.config.patience, distill_weight=self.config.distill_weight,
+                              temperature=self.config.distill_temperature)
+        outputs = Predictor(teacher).predict(self.dataset(train)) if distil else None
+        record, _ = self._train(model, "retrain", train, held_out, retrain, views=views, draw=draw, teacher=outputs)
         record.update({"retention": retention.to_list(), "flops_fraction": model.flops_fraction(self.config.seq_len),
-                       "dev": self._evaluate(delivered, dev)})
-        if budgets:
-            record["budgets"] = [self._budget_record(delivered, budget, held_out, dev) for budget in budgets]
-        drop = self.config.max_metric_drop
-        if drop is not None and baseline_held_out is not None:
-            # The candidate was scored before retraining: check the delivered model again.
-            record["within_max_metric_drop"] = record["held_out"] >= baseline_held_out - drop
-            if not record["within_max_metric_drop"]:
-                warn(f"after retraining, the held-out {self.task.metric} is {record['held_out']:.2f}, more than "
-                      f"{drop} below the fine-tuned model's {baseline_held_out:.2f}")
+                       "started_from": started_from, "distilled": distil})
         return record
+
+    def _retrain_start(self, candidate: Candidate | None) -> tuple[PowerBertClassifier, str]:
+        """The model a retrain starts from: the search's weights at `candidate` when the search kept
+        them, else its predecessor's checkpoint; and where they came from."""
+        model = self.start_of("retrain")
+        weights = candidate and candidate.weights and self._search_dir().file(candidate.weights)
+        if weights and os.path.isfile(weights) and model.mode == "soft":
+            model.load_weights(weights)
+            return model, os.path.relpath(weights, self.run_dir.path)
+        own = self.run_dir.start_of("retrain")
+        return model, os.path.relpath(own, self.run_dir.path) if own else self._started_from()
+
+    def _search_dir(self) -> RunDirectory:
+        """The run whose search the retrain follows: this one, else the --checkpoint's."""
+        if self.run_dir.existing_checkpoint(("search",)) or not self.config.checkpoint:
+            return self.run_dir
+        return run_directory_of(self.config.checkpoint)
+
+    def _teacher(self) -> PowerBertClassifier | None:
+        """The fine-tuned model every retrained one is compared with (and distils from), if any."""
+        path = self.run_dir.existing_checkpoint(("finetune",))
+        if path is None and self.config.checkpoint:
+            try:  # a run directory's finetune.keras, or the .keras file itself
+                path = resolve_checkpoint(self.config.checkpoint, ("finetune",))
+            except RunError:
+                return None
+        if path is None:
+            return None
+        model = self._load(path)
+        return model if model.mode == "none" else None
+
+    def _final_check(self, teacher, held_out):
+        """The retrained model's (best epoch's) verdict against the fine-tuned one on `held_out`."""
+        if teacher is None:
+            return None
+        retrained = self._load(self.run_dir.checkpoint("retrain"))
+        return self._verdict(held_out.labels, self._predictions(teacher, held_out),
+                             self._predictions(retrained, held_out))
+
+    def _refuse_attempt(self, number: int) -> str:
+        """Set a refused retrain's files aside; its resume state goes, so the next attempt starts afresh."""
+        kept = f"retrain-refused-{number}"
+        os.replace(self.run_dir.checkpoint("retrain"), self.run_dir.file(f"{kept}.keras"))
+        if os.path.isfile(self.run_dir.log("retrain")):
+            os.replace(self.run_dir.log("retrain"), self.run_dir.file(f"{kept}_log.jsonl"))
+        ResumeState(self.run_dir.file("retrain.resume")).clear()
+        return f"{kept}.keras"
 
     def run(self) -> dict:
         """Run the configured steps, skipping finished ones; returns (and writes) results.json's content."""
@@ -244,6 +351,8 @@ class Pipeline(SearchStep, CheckpointStep):
             "task": self.task.name, "backbone": self._backbone_source(), "started_from": self._started_from(),
             "metric": self.task.metric, "seq_len": config.seq_len, "train_examples": len(train),
             "held_out_examples": len(held_out), "dev_examples": len(dev),
+            # The held-out part's draw and word counts beside dev's: whether choosing on it stands for dev.
+            "held_out_split": self.held_out_split.record(), "dev_lengths": dev.length_summary(),
             "hyper_parameters": config.hyper_parameters(), "defaults_applied": config.applied_defaults,
             "identity": config.identity(),
         }
@@ -266,7 +375,6 @@ class Pipeline(SearchStep, CheckpointStep):
         elif config.checkpoint and self._started_from() not in (
                 records.get("baseline", {}).get("checkpoint"), os.path.abspath(self.run_dir.checkpoint("finetune"))):
             records["baseline"] = self.baseline(held_out, dev)
-        baseline_held_out = (records.get("baseline") or records.get("finetune") or {}).get("held_out")
         retention = config.retention_config(num_layers=None)
         if "search" in config.steps and retention is None:
             searched = step("search", lambda: self.search(train, held_out))
@@ -275,7 +383,17 @@ class Pipeline(SearchStep, CheckpointStep):
             retention = self._saved_retention()
         if "retrain" in config.steps and retention is not None:
             masses = self._search_masses(records, retention)
-            step("retrain", lambda: self.retrain(retention, masses, train, held_out, dev, baseline_held_out))
+            search = records.get("search") or (self._saved_search() if config.retention is None else {})
+            earlier = records.get("retrain") or {}  # a killed run's refused attempts
+
+            def save_progress(progress: dict) -> None:
+                records["retrain"] = {**progress, "finished": False, "identity": config.identity()}
+                self._write_results(context, records)
+
+            step("retrain", lambda: self.retrain(retention, masses, train, held_out, dev, search, earlier,
+                                                 save_progress))
+            # The search's weights at each candidate served the retrain; they are large.
+            shutil.rmtree(self.run_dir.file(CANDIDATES_DIR), ignore_errors=True)
         return self._write_results(context, records)
 
     def _records(self) -> dict:

@@ -33,6 +33,7 @@ STEPS = ("finetune", "search", "retrain")
 STARTS_FROM = {"search": ("finetune",), "retrain": ("search", "finetune")}
 # What a run delivers: the model to evaluate, predict with, benchmark and export.
 DELIVERED = ("retrain", "finetune")
+CANDIDATES_DIR = "search.candidates"  # the search's weights at each candidate, until the retrain is done
 RUN_FILES = ("results.json", "retention.json", "run_config.json", "eval_results.json")
 
 
@@ -67,6 +68,10 @@ class RunDirectory:
         if step not in STEPS:
             raise RunError(f"unknown step '{step}'; steps are {', '.join(STEPS)}")
         return self.file(f"{step}.keras")
+
+    def candidate_weights(self, search_step: int) -> str:
+        """Where the search keeps its weights at the candidate taken after `search_step` steps."""
+        return self.file(os.path.join(CANDIDATES_DIR, f"step-{search_step}.weights.h5"))
 
     def log(self, step: str) -> str:
         return self.file(f"{step}_log.jsonl")
@@ -113,7 +118,8 @@ class RunDirectory:
             return
         for name in os.listdir(self.path):
             path = self.file(name)
-            ours = name in RUN_FILES or name.endswith((".keras", "_log.jsonl", ".resume")) or name == "tensorboard"
+            ours = name in RUN_FILES or name.endswith((".keras", "_log.jsonl", ".resume")) or name in (
+                "tensorboard", CANDIDATES_DIR)
             if ours:
                 shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
@@ -128,8 +134,10 @@ def summarize(records: dict) -> dict:
     """results.json's summary, rebuilt from each step's own record (`steps`).
 
     `baseline` / `baseline_held_out`: the fine-tuned model's dev and held-out metric (its
-    finetune step, or the fine-tuned checkpoint the run started from); `power` /
-    `power_held_out`, `retention`, `flops_fraction`: the retrained model's; `budgets`: each
+    finetune step, or the fine-tuned checkpoint the run started from); `delivered`: "retrain"
+    or "finetune" (the search found no configuration, or every retrained one was refused);
+    `power` / `power_held_out`, `retention`, `flops_fraction`: the delivered model's; `refused`:
+    the retrained configurations the final check refused; `budgets`: each
     --budgets configuration trained with it (dev and held-out metric); `search`: the
     goal, the candidates scored and the one chosen; `seconds`: each step's.
 
@@ -149,13 +157,21 @@ def summarize(records: dict) -> dict:
             "goal", "lambda", "target_flops", "max_metric_drop", "final_lambda", "candidates", "chosen")
             if key in search}
     retrain = records.get("retrain")
-    if retrain:
-        summary.update(power=retrain.get("dev"), power_held_out=retrain.get("held_out"),
+    nothing_chosen = bool(search) and search.get("retention") is None and search.get("goal") == "max_metric_drop"
+    if (retrain and retrain.get("delivered") == "finetune") or (nothing_chosen and not retrain):
+        # The fine-tuned model is what the run delivers: its numbers, at full cost.
+        summary.update(delivered="finetune", power=summary.get("baseline"),
+                       power_held_out=summary.get("baseline_held_out"), retention=None, flops_fraction=1.0)
+    elif retrain and retrain.get("finished", True):
+        summary.update(delivered="retrain", power=retrain.get("dev"), power_held_out=retrain.get("held_out"),
                        retention=retrain.get("retention"), flops_fraction=retrain.get("flops_fraction"))
-        if "within_max_metric_drop" in retrain:
-            summary["within_max_metric_drop"] = retrain["within_max_metric_drop"]
         if retrain.get("budgets"):
             summary["budgets"] = retrain["budgets"]
+    if retrain and "within_max_metric_drop" in retrain:
+        summary["within_max_metric_drop"] = retrain["within_max_metric_drop"]
+    if retrain and retrain.get("attempts"):
+        summary["refused"] = [{key: attempt.get(key) for key in ("retention", "flops_fraction", "held_out")}
+                              for attempt in retrain["attempts"]]
     seconds = {step: records[step]["seconds"] for step in STEPS if "seconds" in records.get(step, {})}
     if seconds:
         summary["seconds"] = seconds

@@ -2,14 +2,17 @@
 
 `SearchStep.search` builds the `training.search.BudgetController` for the run's goal
 (`--lambda`, `--target-flops` or `--max-metric-drop`), trains the soft-mode model, and
-reads the retention configuration off the result; `_score` and `_probe` are how
-candidates are judged on the held-out part. A mixin of `pipeline.Pipeline`, whose
-data, models and training it uses.
+reads the retention configuration off the result; `_assess` is how a candidate is judged
+on the held-out part (`training.selection`) and where its weights are kept for the retrain.
+A mixin of `pipeline.Pipeline`, whose data, models and training it uses.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
+
+import numpy as np
 
 from power_bert_tf.config import PipelineError, check_target_flops, warn
 from power_bert_tf.retention import RetentionConfig, mass_flops_fraction, project_onto_budget
@@ -20,11 +23,13 @@ from power_bert_tf.training.search import (
     SEARCH_TRAVEL,
     SWEEP_FLOOR,
     BudgetController,
+    Candidate,
     SearchGoal,
     choose_candidate,
     soft_extract_rate,
     travel,
 )
+from power_bert_tf.training.selection import Verdict, judge
 
 
 class SearchStep:
@@ -57,9 +62,7 @@ class SearchStep:
                 mass_fraction=lambda masses: mass_flops_fraction(masses, *budget),
                 project=lambda masses, target: project_onto_budget(masses, target, *budget),
                 floor=max(SWEEP_FLOOR, cheapest + 0.01),
-                score=(lambda retention: self._score(model, retention, held_out))
-                if goal.kind == "max_metric_drop" else None,
-                probe=(lambda retention: self._probe(model, retention, train, held_out))
+                assess=(lambda candidate, retention: self._assess(model, candidate, retention, train, held_out))
                 if goal.kind == "max_metric_drop" else None,
             )
         record, _ = self._train(model, "search", train, held_out, search, controller)
@@ -74,12 +77,11 @@ class SearchStep:
         if goal.kind == "target_flops":
             retention = project_onto_budget(masses, goal.target_flops, *budget)
         elif goal.kind == "max_metric_drop":
-            chosen = choose_candidate(controller.candidates, goal.max_metric_drop)
+            chosen = choose_candidate(controller.candidates)
             record["chosen"] = asdict(chosen) if chosen else None
             retention = RetentionConfig(tuple(chosen.retention)) if chosen else None
             if chosen is None:
-                warn(f"no configuration along the search lost at most {goal.max_metric_drop} points of held-out "
-                      f"{self.task.metric} to elimination: the run delivers the fine-tuned model")
+                self._warn_none_passed(controller.candidates, len(held_out))
         else:
             retention = RetentionConfig.from_masses(masses)
         record["retention"] = None if retention is None else retention.to_list()
@@ -105,22 +107,57 @@ class SearchStep:
                   "out, not where its goal is met; leave --lr-soft-extract unset to scale it to the steps")
         return rate, reach
 
-    def _score(self, soft_model, retention: RetentionConfig | None, held_out) -> float:
-        """The held-out metric of the search's current weights in Hard-Extract mode at `retention`
-        (None: without elimination)."""
-        with self.strategy.scope():
-            model = soft_model.with_mode("none") if retention is None else soft_model.with_mode("hard", retention)
-        return self._evaluate(model, held_out)
+    def _warn_none_passed(self, candidates: list[Candidate], held_out_size: int) -> None:
+        drop, confidence = self.config.max_metric_drop, self.config.selection_confidence
+        judged = [c.verdict for c in candidates if c.verdict]
+        informative = [v for v in judged if v["informative"]]
+        if not informative:
+            why = "no candidate did better than a constant predictor on the held-out part"
+        elif min(v["drop"] for v in informative) <= drop:
+            why = (f"some candidates' estimates are within {drop}, but on {held_out_size} held-out examples none "
+                   f"is by a bound at {confidence:g} (the tightest: {min(v['bound'] for v in informative):.2f}): "
+                   "the held-out part is too small to vouch for them")
+        else:
+            why = f"every candidate lost more than {drop} points of held-out {self.task.metric} to elimination"
+        warn(f"{why}; the run delivers the fine-tuned model (--max-metric-drop or --target-flops to choose "
+             "otherwise)")
 
-    def _probe(self, soft_model, retention: RetentionConfig, train, held_out) -> float:
-        """The held-out metric of `retention` after `PROBE_STEPS` steps of Hard-Extract training
-        from the search's current weights (no checkpoint, no log)."""
+    def _verdict(self, labels, reference: np.ndarray, candidate: np.ndarray) -> Verdict:
+        """`selection.judge` with the run's metric, D, confidence and seed."""
+        return judge(labels, reference, candidate, lambda y, p: self._metrics(y, p)[self.task.metric],
+                     self.config.max_metric_drop, self.task.is_regression,
+                     confidence=self.config.selection_confidence, seed=self.config.seed)
+
+    def _assess(self, soft_model, candidate: Candidate, retention: RetentionConfig, train, held_out) -> None:
+        """Keep the search's current weights for `candidate`, then judge it on `held_out` against
+        the same weights without elimination; one that fails is judged again after both get the
+        same short retrain."""
+        path = self.run_dir.candidate_weights(candidate.step)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        partial = path.replace(".weights.h5", ".partial.weights.h5")
+        soft_model.save_weights(partial)
+        os.replace(partial, path)  # never half-written
+        candidate.weights = os.path.relpath(path, self.run_dir.path)
         with self.strategy.scope():
-            model = soft_model.with_mode("hard", retention)
+            pruned, full = soft_model.with_mode("hard", retention), soft_model.with_mode("none")
+        verdict = self._verdict(held_out.labels, self._predictions(full, held_out),
+                                self._predictions(pruned, held_out))
+        candidate.held_out, candidate.reference = verdict.metric, verdict.reference
+        if not verdict.passes:
+            self._probe(pruned, train, held_out)
+            self._probe(full, train, held_out)
+            verdict = self._verdict(held_out.labels, self._predictions(full, held_out),
+                                    self._predictions(pruned, held_out))
+            candidate.probed, candidate.probed_reference = verdict.metric, verdict.reference
+        candidate.verdict = verdict.as_record()
+
+    def _probe(self, model, train, held_out) -> None:
+        """Train `model` (a copy of the search's weights) for `PROBE_STEPS` steps, on the same
+        batches whichever model it is (no checkpoint, no log)."""
         steps = min(PROBE_STEPS, self.steps_per_epoch(train))
         trainer = Trainer(
             model, TrainConfig(epochs=1, lr_bert=self.config.lr_bert, lambda_=0.0), self._metrics,
             self.task.metric, steps_per_epoch=steps, strategy=self.strategy, name="probe", verbose=0,
         )
         batches = self.dataset(train, shuffle=True, seed=self.config.seed).take(steps)
-        return trainer.fit(batches, self.dataset(held_out), held_out.labels)[-1].metrics[self.task.metric]
+        trainer.fit(batches, self.dataset(held_out), held_out.labels)

@@ -226,14 +226,15 @@ def tiny_glue(tmp_path_factory) -> Path:
 def tiny_run_argv(tiny_glue: Path, tiny_preset: Path, output: Path, *extra) -> list[str]:
     """scripts/run_glue.py's arguments for `tiny_run` (into `output`, with `extra` flags)."""
     return [str(a) for a in ("--task", "cola", "--data-dir", tiny_glue / "CoLA", "--backbone", tiny_preset,
-                             "--seq-len", 24, "--epochs", 2, "--batch-size", 8, "--lambda", 0.5,
+                             "--seq-len", 24, "--epochs", 2, "--search-epochs", 2, "--batch-size", 8,
+                             "--lambda", 0.5,
                              "--output-dir", output, "--quiet", *extra)]
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_preset, tiny_glue, tmp_path_factory) -> Path:
     """A finished three-step CoLA run on the tiny preset, built once per session through the
-    command line (`tiny_run_argv`: 2 epochs per step, LAMBDA 0.5, the Soft-Extract rate scaled
+    command line (`tiny_run_argv`: 2 epochs per step, the retrain distilled, LAMBDA 0.5, the Soft-Extract rate scaled
     to the search's steps): finetune, search and retrain checkpoints. Read it, never write it.
     What the run printed on stderr is beside it, in ``tiny_run.stderr``."""
     import contextlib

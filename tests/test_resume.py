@@ -81,6 +81,29 @@ def test_a_killed_run_continues_where_it_stopped(uninterrupted, tiny_glue, tiny_
         np.testing.assert_allclose(got, want, atol=1e-5)
 
 
+def test_a_log_line_is_written_only_for_an_epoch_a_rerun_will_not_repeat(uninterrupted, tiny_glue, tiny_preset,
+                                                                          tmp_path, monkeypatch):
+    """Killed while saving epoch 1's state: the log holds no line for epoch 1 (the rerun trains it
+    again); the rerun's log is the uninterrupted run's, line for line (less the timings)."""
+    def die_while_saving(self, epoch, *args, **kwargs):
+        raise Killed
+
+    argv = _argv(tiny_glue, tiny_preset, tmp_path, "--steps", "finetune")
+    with monkeypatch.context() as patch:
+        patch.setattr(ResumeState, "save", die_while_saving)
+        with pytest.raises(Killed):
+            run_glue_script.main(argv)
+    log = tmp_path / "finetune_log.jsonl"
+    assert not log.exists() or _epochs(tmp_path, "finetune") == []
+    assert run_glue_script.main(argv) == 0
+
+    def lines(run: Path) -> list[dict]:
+        records = [json.loads(line) for line in (run / "finetune_log.jsonl").read_text().splitlines()]
+        return [{key: value for key, value in record.items() if key != "seconds"} for record in records]
+
+    assert lines(tmp_path) == lines(uninterrupted)
+
+
 def test_finished_runs_are_skipped_and_overwrite_starts_afresh(uninterrupted, tiny_glue, tiny_preset, tmp_path,
                                                                 capsys):
     run = tmp_path / "run"

@@ -286,6 +286,26 @@ def test_project_onto_budget_is_the_closest_scaled_configuration():
     assert abs(fraction(got.keep) - target) <= best + 1e-12
 
 
+def test_project_onto_budget_rounds_to_the_nearer_neighbour_not_down():
+    """A target between two reachable configurations, much nearer the costlier one: that one wins.
+
+    The brute-force test above hits its target exactly, so a projection that always kept the
+    configuration just below the target would pass it; here the one just below is 0.03 away and the
+    one above 0.001.
+    """
+    masses, seq_len, d, f, target = [20.0, 10.0, 5.0], 24, 16, 32, 0.41
+    reachable = {}
+    for scale in np.linspace(0.0, 5.0, 20001):  # 5 x 5 = 25 > seq_len: every configuration appears
+        candidate = RetentionConfig.from_masses([min(seq_len, scale * mass) for mass in masses])
+        reachable[candidate.keep] = candidate.flops_fraction(seq_len, d, f)
+    below = max((fraction, keep) for keep, fraction in reachable.items() if fraction < target)
+    above = min((fraction, keep) for keep, fraction in reachable.items() if fraction > target)
+    assert target - below[0] > 10 * (above[0] - target) > 0  # the case this test is about
+    closest = min(reachable, key=lambda keep: abs(reachable[keep] - target))
+    assert closest == above[1]
+    assert project_onto_budget(masses, target, seq_len, d, f).keep == closest
+
+
 def test_project_onto_budget_refuses_impossible_targets():
     with pytest.raises(RetentionConfigError, match="not in"):
         project_onto_budget([4.0, 2.0], 0.0, 8, 16, 32)

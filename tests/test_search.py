@@ -16,6 +16,7 @@ from power_bert_tf.training.search import (
     Candidate,
     SearchGoal,
     choose_candidate,
+    milder_candidates,
     soft_extract_rate,
     travel,
 )
@@ -27,12 +28,16 @@ def _fraction(masses):
     return mass_flops_fraction(masses, SEQ, HIDDEN, INTERMEDIATE)
 
 
-def _controller(goal, total=100, warmup=10, score=None):
+def _controller(goal, total=100, warmup=10, assess=None):
     return BudgetController(
         goal, total, warmup, mass_fraction=_fraction,
         project=lambda masses, target: project_onto_budget(masses, target, SEQ, HIDDEN, INTERMEDIATE),
-        floor=0.1, score=score,
+        floor=0.1, assess=assess,
     )
+
+
+def _verdict(drop: float, passes: bool) -> dict:
+    return {"drop": drop, "bound": drop + 0.5, "passes": passes, "informative": True}
 
 
 def test_mass_fraction_is_the_hand_count_at_whole_and_fractional_lengths():
@@ -82,14 +87,14 @@ def test_multiplier_follows_the_budget():
     assert float(fixed.multiplier.numpy()) == pytest.approx(0.01)
 
 
-def test_candidates_are_projected_scored_and_restored():
-    scored = []
+def test_candidates_are_projected_assessed_and_restored():
+    assessed = []
 
-    def score(retention):
-        scored.append(None if retention is None else retention.to_list())
-        return 100.0 if retention is None else float(sum(retention.keep))  # any function of it
+    def assess(candidate, retention):
+        assessed.append((candidate.step, retention.to_list()))
+        candidate.verdict = _verdict(100.0 - sum(retention.keep), passes=True)  # any function of it
 
-    controller = _controller(SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0, score=score)
+    controller = _controller(SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0, assess=assess)
     masses = [50.0, 40.0, 30.0, 20.0, 10.0, 5.0]
     for step in range(1, 41):
         controller.after_step(step, masses)
@@ -97,12 +102,11 @@ def test_candidates_are_projected_scored_and_restored():
     for candidate in controller.candidates:
         expected = project_onto_budget(masses, candidate.target, SEQ, HIDDEN, INTERMEDIATE)
         assert candidate.retention == expected.to_list()
-        assert candidate.held_out == sum(expected.keep) and candidate.reference == 100.0
         assert candidate.drop == 100.0 - sum(expected.keep)
         assert candidate.flops_fraction == pytest.approx(
             hand_flops(expected.keep, SEQ, HIDDEN, INTERMEDIATE) / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE))
-    # Each candidate, then the same weights without elimination.
-    assert scored == [item for c in controller.candidates for item in (c.retention, None)]
+    # Each candidate once, at its own step, with its own configuration.
+    assert assessed == [(c.step, c.retention) for c in controller.candidates]
     fractions = [c.flops_fraction for c in controller.candidates]
     assert fractions == sorted(fractions, reverse=True) and fractions[-1] < 0.15
     # A resumed search picks up the multiplier and the candidates.
@@ -112,19 +116,21 @@ def test_candidates_are_projected_scored_and_restored():
     assert float(again.multiplier.numpy()) == pytest.approx(float(controller.multiplier.numpy()))
 
 
-@pytest.mark.parametrize("drop, expected", [
-    (1.0, [5]),        # loses 0.5: in; the cheaper one loses 4.5: out
-    (5.0, [3]),        # every candidate within 5: the cheapest
-    (0.0, [12]),       # only the one that loses nothing
-    (-1.0, None),      # none: nothing is chosen
-])
-def test_the_cheapest_candidate_within_the_drop_is_chosen(drop, expected):
-    candidates = [Candidate(1, 0.9, [12], 0.9, held_out=50.5, reference=50.0),
-                  Candidate(2, 0.8, [9], 0.8, held_out=47.0, reference=49.0),
-                  Candidate(3, 0.5, [5], 0.5, held_out=48.5, reference=49.0),
-                  Candidate(4, 0.3, [3], 0.3, held_out=45.0, reference=49.5)]
-    chosen = choose_candidate(candidates, drop)
-    assert (chosen.retention if chosen else None) == expected
+_PICKS = [Candidate(1, 0.9, [12], 0.9, verdict=_verdict(-0.5, True)),
+          Candidate(2, 0.8, [9], 0.8, verdict=_verdict(2.0, False)),
+          Candidate(3, 0.5, [5], 0.5, verdict=_verdict(0.5, True)),
+          Candidate(4, 0.4, [4], 0.4, verdict=_verdict(0.1, True)),
+          Candidate(5, 0.3, [3], 0.3, verdict=_verdict(4.5, False)),
+          Candidate(6, 0.2, [2], 0.2)]  # not judged
+
+
+def test_the_cheapest_passing_candidate_is_chosen_and_milder_ones_follow():
+    assert choose_candidate(_PICKS).retention == [4]
+    # The fallbacks: the passing candidates that cost more, the next milder first.
+    assert [c.retention for c in milder_candidates(_PICKS, _PICKS[3])] == [[5], [12]]
+    assert milder_candidates(_PICKS, _PICKS[0]) == []
+    assert choose_candidate([c for c in _PICKS if not c.passes]) is None
+    assert choose_candidate([]) is None
 
 
 def test_soft_extract_rate_lets_each_weight_travel_its_budget():
@@ -144,30 +150,3 @@ def test_goal_kind():
     assert SearchGoal(1e-3, target_flops=0.3).kind == "target_flops"
     assert SearchGoal(1e-3, max_metric_drop=1.0).kind == "max_metric_drop"
     assert RetentionConfig.from_masses([3.7, 2.2]).keep == (3, 2)
-
-
-def test_a_candidate_that_loses_too_much_is_probed_and_scored_again():
-    """`probe` is asked only for candidates whose first score loses more than D; the better of
-    the two scores counts."""
-    probed = []
-
-    def score(retention):
-        if retention is None:
-            return 50.0
-        return 49.5 if sum(retention.keep) > 60 else 10.0  # the cheap ones collapse before retraining
-
-    def probe(retention):
-        probed.append(retention.to_list())
-        return 49.2
-
-    controller = _controller(SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0, score=score)
-    controller.probe = probe
-    masses = [50.0, 40.0, 30.0, 20.0, 10.0, 5.0]
-    for step in range(1, 41):
-        controller.after_step(step, masses)
-    cheap = [c for c in controller.candidates if sum(c.retention) <= 60]
-    assert cheap and probed == [c.retention for c in cheap]
-    assert all(c.probed is None for c in controller.candidates if c not in cheap)
-    assert all(c.drop == pytest.approx(0.8) for c in cheap)
-    assert choose_candidate(controller.candidates, 1.0) == min(cheap, key=lambda c: c.flops_fraction)
-    assert choose_candidate(controller.candidates, 0.5).retention not in [c.retention for c in cheap]

@@ -215,3 +215,61 @@ def test_predicted_retention_against_hand_count():
     assert predicted_retention(np.array([[-0.5, 0.0, 0.0], [-0.5, -0.5, -0.5]]), 1e-3).to_list() == [1, 1]
 
 
+
+
+# -- convergence and distillation ---------------------------------------------------------
+def test_distillation_loss_is_the_tempered_kl_by_hand():
+    from power_bert_tf.training import distillation_loss
+
+    rng = np.random.default_rng(0)
+    teacher, student = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    t = 2.0
+
+    def softmax(x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    p, q = softmax(teacher / t), softmax(student / t)
+    by_hand = t * t * np.sum(p * np.log(p / q), axis=1)
+    got = keras.ops.convert_to_numpy(distillation_loss(False, teacher, student, temperature=t))
+    np.testing.assert_allclose(got, by_hand, rtol=1e-5)
+    scores = keras.ops.convert_to_numpy(distillation_loss(True, teacher[:, :1], student[:, :1]))
+    np.testing.assert_allclose(scores, (teacher[:, 0] - student[:, 0]) ** 2, rtol=1e-5)
+
+
+def test_training_stops_once_patience_epochs_bring_nothing(tiny_preset, tiny_glue):
+    """Held-out scores 10, 12, 11, 11.5, 13, ...: with patience 2 the loop stops after epoch 4
+    (epochs 3 and 4 did not beat epoch 2's 12); without patience it runs every epoch."""
+    examples, dataset = _tiny_data(tiny_preset, tiny_glue)
+    for patience, epochs in ((2, 4), (0, 6)):
+        scores = iter([10.0, 12.0, 11.0, 11.5, 13.0, 14.0])
+        trainer = Trainer(_soft_model(tiny_preset).with_mode("none"),
+                          TrainConfig(epochs=6, lr_bert=1e-4, patience=patience), lambda y, p: {"mcc": next(scores)},
+                          "mcc", steps_per_epoch=1, verbose=0)
+        history = trainer.fit(dataset.take(1), dataset.take(1), examples.labels[:8])
+        assert [r.epoch for r in history] == list(range(1, epochs + 1)), patience
+
+
+def test_distillation_weight_decides_what_the_retrain_learns_from(tiny_preset, tiny_glue):
+    """Weight 1: the labels do not matter (other labels, the same weights); weight 0: the
+    teacher does not matter; 0.5: both do."""
+    examples = data.read_glue_split("cola", "train", tiny_glue / "CoLA")
+    base = _soft_model(tiny_preset).with_mode("none")
+    features = data.encode_examples(examples, base.preprocessor)
+    rng = np.random.default_rng(0)
+    teachers = [rng.normal(size=(len(examples), 2)).astype("float32") for _ in range(2)]
+    labels = [examples.labels, 1 - examples.labels]
+
+    def trained(weight, label, teacher):
+        keras.utils.set_random_seed(0)
+        model = base.with_mode("none")
+        batches = data.make_encoded_dataset(features, (label, teacher), batch_size=8)
+        trainer = Trainer(model, TrainConfig(epochs=1, lr_bert=1e-3, distill_weight=weight, warmup_fraction=0.0),
+                          cola_metrics, "mcc", steps_per_epoch=3, verbose=0)
+        trainer.fit(batches.take(3), batches.take(1), examples.labels[:8])
+        return np.concatenate([keras.ops.convert_to_numpy(v).ravel() for v in model.trainable_variables])
+
+    np.testing.assert_allclose(trained(1.0, labels[0], teachers[0]), trained(1.0, labels[1], teachers[0]), atol=1e-6)
+    np.testing.assert_allclose(trained(0.0, labels[0], teachers[0]), trained(0.0, labels[0], teachers[1]), atol=1e-6)
+    assert not np.allclose(trained(0.5, labels[0], teachers[0]), trained(0.5, labels[1], teachers[0]), atol=1e-6)
+    assert not np.allclose(trained(0.5, labels[0], teachers[0]), trained(0.5, labels[0], teachers[1]), atol=1e-6)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from power_bert_tf.data import holdout
+from power_bert_tf.data.holdout import HeldOutSplit
 from power_bert_tf.data.tasks import GlueTask, as_task, split_file
 
 
@@ -118,30 +120,45 @@ class GlueExamples:
         return self.select(np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False)))
 
     def split_off(self, fraction: float, seed: int = 0) -> tuple[GlueExamples, GlueExamples]:
-        """``(rest, part)``: a reproducible random ``fraction`` of the examples set apart.
-
-        What the pipeline holds out of the training set to choose epochs and configurations on,
-        so the dev set is only read for the reported number. The split depends on ``seed`` and
-        the examples only, so runs with different training seeds hold out the same part.
+        """``(rest, part)``: the two parts of :meth:`hold_out`.
 
         Example:
         >>> from power_bert_tf.data import get_task
         >>> texts = ([f"sentence {i}" for i in range(8)],)
-        >>> examples = GlueExamples(get_task("cola"), "train", texts, np.zeros(8, "int32"), np.arange(8), "train.tsv")
+        >>> labels, rows = np.zeros(8, "int32"), np.arange(8)
+        >>> examples = GlueExamples(get_task("cola"), "train", texts, labels, rows, "train.tsv")
         >>> rest, part = examples.split_off(0.25)
         >>> len(rest), len(part), sorted(set(rest.indices) | set(part.indices)) == list(examples.indices)
         (6, 2, True)
         """
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-        count = int(round(fraction * len(self)))
-        if count < 1 or count >= len(self):
-            raise ValueError(
-                f"{self.path}: holding out {fraction:g} of {len(self)} examples leaves "
-                f"{count} held out and {len(self) - count} to train on; both need at least one")
-        chosen = np.zeros(len(self), dtype=bool)
-        chosen[np.random.default_rng(seed).choice(len(self), size=count, replace=False)] = True
-        return self.select(np.flatnonzero(~chosen)), self.select(np.flatnonzero(chosen))
+        split = self.hold_out(fraction, seed)
+        return split.train, split.held_out
+
+    def hold_out(self, fraction: float, seed: int = 0) -> HeldOutSplit:
+        """A reproducible random ``fraction`` of the examples set apart, none of them inside the rest.
+
+        What the pipeline holds out of the training set to choose epochs and configurations on, so the
+        dev set is only read for the reported number. The draw depends on ``seed`` (the pipeline passes
+        the run's seed, so runs with different seeds hold out different parts) and the examples only;
+        drawn examples whose words occur inside a training example go back to training
+        (:func:`power_bert_tf.data.holdout.hold_out`), so the part can be smaller than ``fraction``.
+
+        Args:
+            fraction: the part to draw, in (0, 1).
+            seed: the seed of the draw.
+
+        Returns:
+            The split, with how many drawn examples went back.
+
+        Raises:
+            ValueError: a fraction that holds out nothing or everything, or a draw that is all inside
+                training examples (naming the file).
+        """
+        return holdout.hold_out(self, fraction, seed)
+
+    def length_summary(self) -> dict:
+        """Count, mean and 10th/50th/90th percentiles of the word counts: :func:`holdout.length_summary`."""
+        return holdout.length_summary(self.texts)
 
     def select(self, rows: np.ndarray) -> GlueExamples:
         """The examples at ``rows`` (positions in this split), in that order."""

@@ -11,8 +11,9 @@ Each is ``{"required", "value", "met"}``; ``met`` is None when a number is missi
 
 from __future__ import annotations
 
-# The paper's speedups (BERT-base on a K80, GLUE test sets), by the ledger's task names.
-PAPER_SPEEDUP = {"cola": 6.8, "mrpc": 4.0, "sst-2": 3.6, "sts-b": 3.0}
+# The paper's own speedups (Goyal et al. 2020, BERT-base on a K80, GLUE test sets), by the ledger's task
+# names; the padded target is PADDED_FACTOR times these (so the factor must not be folded in here too).
+PAPER_SPEEDUP = {"cola": 4.5, "mrpc": 2.7, "sst-2": 2.4, "sts-b": 2.0}
 PADDED_FACTOR = 1.5
 DYNAMIC_REQUIRED = 2.5
 BATCH1_REQUIRED = 1.5
@@ -30,7 +31,7 @@ def paper_speedup(task: str) -> float | None:
         The paper's speedup, or None for a task the paper has none for.
 
     >>> paper_speedup("STS-B"), paper_speedup("stsb"), paper_speedup("rte")
-    (3.0, 3.0, None)
+    (2.0, 2.0, None)
     """
     wanted = task.lower().replace("-", "").replace("_", "")
     for name, value in PAPER_SPEEDUP.items():
@@ -56,8 +57,9 @@ def speed_targets(task: str, speedup: float | None, speedup_dynamic: float | Non
         ``{"padded": ..., "dynamic": ..., "batch1": ...}``.
     """
     paper = paper_speedup(task)
+    # Rounded: 1.5 x 2.7 is 4.050000000000001 in floats, which a measured 4.05x would miss.
     return {
-        "padded": _at_least(speedup, None if paper is None else PADDED_FACTOR * paper),
+        "padded": _at_least(speedup, None if paper is None else round(PADDED_FACTOR * paper, 6)),
         "dynamic": _at_least(speedup_dynamic, DYNAMIC_REQUIRED),
         "batch1": _at_least(speedup_batch1, BATCH1_REQUIRED),
     }

@@ -23,6 +23,35 @@ def per_example_loss(is_regression: bool, labels, outputs):
     return keras.losses.sparse_categorical_crossentropy(labels, ops.cast(outputs, "float32"), from_logits=True)
 
 
+def distillation_loss(is_regression: bool, teacher_outputs, outputs, temperature: float = 2.0):
+    """What the student loses against the unpruned teacher; float32 `[batch]`.
+
+    Classification: `T^2 * KL(softmax(teacher / T) || softmax(student / T))` (Hinton et al.;
+    the `T^2` keeps its gradients on the label loss's scale); regression: squared error to the
+    teacher's score.
+
+    Args:
+        is_regression: the task's kind.
+        teacher_outputs: the fine-tuned model's logits (or score), `[batch, outputs]`.
+        outputs: the student's, the same shape.
+        temperature: T, the softening of both distributions.
+
+    Example:
+    >>> logits = np.array([[2.0, -1.0]])
+    >>> float(keras.ops.convert_to_numpy(distillation_loss(False, logits, logits))[0])
+    0.0
+    >>> keras.ops.convert_to_numpy(distillation_loss(True, np.array([[1.0]]), np.array([[3.0]])))
+    array([4.], dtype=float32)
+    """
+    teacher, student = ops.cast(teacher_outputs, "float32"), ops.cast(outputs, "float32")
+    if is_regression:
+        return ops.square(student[:, 0] - teacher[:, 0])
+    target = ops.softmax(teacher / temperature, axis=-1)
+    log_student = ops.log_softmax(student / temperature, axis=-1)
+    log_target = ops.log_softmax(teacher / temperature, axis=-1)
+    return temperature**2 * ops.sum(target * (log_target - log_student), axis=-1)
+
+
 def mass_penalty(model, lambda_: float):
     """`lambda * sum_j j * mass_j` over the model's SoftExtract layers (j from 1); 0 without any.
 

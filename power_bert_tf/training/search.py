@@ -11,19 +11,19 @@ The search minimises `task loss + lambda * sum_j j * mass_j`; the goal decides `
   from 1 to F over the first half of the search (the model adapts while
   word-vectors go), then holds; the final masses are projected onto F
   (`retention.project_onto_budget`), so the result lands on F however far the search got.
-- **max metric drop D**: the target falls geometrically from 1 to a floor over the search. At evenly spaced
-  points the masses, projected onto the target of that moment, give a candidate configuration,
-  scored in Hard-Extract mode with the weights of that moment on a held-out part of the training
-  set, beside the same weights without elimination (the candidate's `reference`). A candidate
-  that loses more than D is given a short retrain (`PROBE_STEPS` steps in Hard-Extract mode, a
-  fraction of an epoch) and scored again: cut from weights trained with soft extraction, an
-  aggressive configuration can score near zero before any retraining and recover almost fully
-  after it. The cheapest candidate that loses at most D points against its reference is retrained: one search path, one
-  retrain; the pipeline checks the retrained model against the fine-tuned one. The comparison is
-  paired (same weights, same examples) because the search keeps training the encoder: against
-  the fine-tuned model's best epoch, every candidate of a CoLA search scored 2 to 3 MCC points
-  lower, whatever its FLOPs (0.89 to 0.21), which is the search's own drift and noise, not the
-  cost of elimination.
+- **max metric drop D**: the target falls geometrically from 1 to a floor over the search. At evenly
+  spaced points the masses, projected onto the target of that moment, give a candidate
+  configuration. Its weights of that moment are kept (the retrain starts from them), and it is
+  judged on a held-out part of the training set against the same weights without elimination
+  (its `reference`): cut from weights trained with soft extraction, an aggressive configuration
+  can score near zero before any retraining and recover almost fully after it, so a candidate
+  that fails at first is given a short retrain (`PROBE_STEPS` steps) and judged again, its
+  reference given the same steps without elimination. The judgement is
+  `training.selection.judge`: a paired bootstrap bound on the loss, not a point estimate, and
+  better than a constant predictor. The cheapest candidate that passes is retrained; the
+  pipeline checks the retrained model against the fine-tuned one and falls back to the next
+  milder candidate that passed. The comparison is paired (same weights, same examples) because
+  the search keeps training the encoder: its own drift is not the cost of elimination.
 
 The retention weights move by about the learning rate per step (Adam), so how far they can travel
 over a search is the sum of their learning rate over its steps: `soft_extract_rate` scales the
@@ -32,7 +32,6 @@ rate to the number of steps, and `travel` tells how far a given rate gets.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
@@ -99,7 +98,13 @@ def travel(rate: float, steps: int, warmup_steps: int, decay: bool) -> float:
 
 @dataclass
 class Candidate:
-    """One configuration taken along a search path, and its held-out score."""
+    """One configuration taken along a search path, and how it was judged on the held-out part.
+
+    `held_out` / `reference`: the configuration and the same weights without elimination, as
+    taken; `probed` / `probed_reference`: both after the same short retrain (only when the
+    first judgement failed); `verdict`: the deciding `selection.Verdict` as a record;
+    `weights`: the file holding the search's weights at this step (the retrain's start).
+    """
 
     step: int
     target: float
@@ -107,15 +112,20 @@ class Candidate:
     flops_fraction: float
     masses: list[float] = field(default_factory=list)
     held_out: float | None = None
-    reference: float | None = None  # the same weights without elimination
-    probed: float | None = None  # after a short retrain, when held_out lost more than allowed
+    reference: float | None = None
+    probed: float | None = None
+    probed_reference: float | None = None
+    verdict: dict | None = None
+    weights: str | None = None
 
     @property
     def drop(self) -> float | None:
-        """Points lost to elimination: `reference` less the better of `held_out` and `probed`."""
-        if self.held_out is None or self.reference is None:
-            return None
-        return self.reference - max(self.held_out, self.probed if self.probed is not None else -math.inf)
+        """Points lost to elimination, by the deciding verdict (None: not judged)."""
+        return None if self.verdict is None else self.verdict["drop"]
+
+    @property
+    def passes(self) -> bool:
+        return bool(self.verdict and self.verdict["passes"])
 
 
 class BudgetController:
@@ -128,10 +138,8 @@ class BudgetController:
         mass_fraction: masses -> FLOPs fraction of the unrounded masses.
         project: (masses, target) -> the `RetentionConfig` on that budget.
         floor: the cheapest target a max-metric-drop search sweeps to.
-        score: a configuration (None: no elimination) -> the held-out metric of the search's
-            current weights at it (max-metric-drop only).
-        probe: a configuration -> its held-out metric after a short retrain from the current
-            weights; asked only for a candidate that `score` puts more than D points down.
+        assess: (candidate, its configuration) -> None; judges the candidate with the search's
+            current weights and fills its scores, `verdict` and `weights` (max-metric-drop only).
     """
 
     def __init__(
@@ -142,8 +150,7 @@ class BudgetController:
         mass_fraction: Callable[[Sequence[float]], float],
         project: Callable[[Sequence[float], float], RetentionConfig],
         floor: float = SWEEP_FLOOR,
-        score: Callable[[RetentionConfig | None], float] | None = None,
-        probe: Callable[[RetentionConfig], float] | None = None,
+        assess: Callable[[Candidate, RetentionConfig], None] | None = None,
     ):
         self.goal = goal
         self.total_steps = max(1, int(total_steps))
@@ -151,8 +158,7 @@ class BudgetController:
         self.mass_fraction = mass_fraction
         self.project = project
         self.floor = floor
-        self.score = score
-        self.probe = probe
+        self.assess = assess
         # A variable, so the compiled training step reads its current value.
         self.multiplier = keras.Variable(goal.lambda_, trainable=False, dtype="float32", name="lambda")
         self.candidates: list[Candidate] = []
@@ -192,11 +198,8 @@ class BudgetController:
             step=step, target=round(target, 4), retention=retention.to_list(),
             flops_fraction=self.configuration_fraction(retention), masses=[float(m) for m in masses],
         )
-        if self.score is not None:
-            candidate.held_out = float(self.score(retention))
-            candidate.reference = float(self.score(None))
-            if self.probe is not None and candidate.drop > self.goal.max_metric_drop:
-                candidate.probed = float(self.probe(retention))
+        if self.assess is not None:
+            self.assess(candidate, retention)
         self.candidates.append(candidate)
         return candidate
 
@@ -212,18 +215,25 @@ class BudgetController:
         self.candidates = [Candidate(**c) for c in state.get("candidates", [])]
 
 
-def choose_candidate(candidates: Sequence[Candidate], max_drop: float) -> Candidate | None:
-    """The cheapest candidate that loses at most `max_drop` points against its reference
-    (ties: the smaller loss); None when none does.
+def choose_candidate(candidates: Sequence[Candidate]) -> Candidate | None:
+    """The cheapest candidate whose verdict passes (ties: the smaller loss); None when none does.
 
     Example:
-    >>> picks = [Candidate(1, 0.8, [9], 0.8, held_out=50.0, reference=50.5),
-    ...          Candidate(2, 0.5, [5], 0.5, held_out=48.5, reference=49.0),
-    ...          Candidate(3, 0.3, [3], 0.3, held_out=45.0, reference=49.5)]
-    >>> choose_candidate(picks, max_drop=1.0).retention
+    >>> verdict = lambda drop, passes: {"drop": drop, "passes": passes}
+    >>> picks = [Candidate(1, 0.8, [9], 0.8, verdict=verdict(0.5, True)),
+    ...          Candidate(2, 0.5, [5], 0.5, verdict=verdict(0.2, True)),
+    ...          Candidate(3, 0.3, [3], 0.3, verdict=verdict(0.9, False))]
+    >>> choose_candidate(picks).retention
     [5]
     """
-    within = [c for c in candidates if c.drop is not None and c.drop <= max_drop]
-    if not within:
+    passing = [c for c in candidates if c.passes]
+    if not passing:
         return None
-    return min(within, key=lambda c: (c.flops_fraction, c.drop))
+    return min(passing, key=lambda c: (c.flops_fraction, c.drop))
+
+
+def milder_candidates(candidates: Sequence[Candidate], than: Candidate) -> list[Candidate]:
+    """The passing candidates that cost more than `than`, the next milder first: what the
+    pipeline retrains when `than`'s retrained model fails its final check."""
+    milder = [c for c in candidates if c.passes and c.flops_fraction > than.flops_fraction]
+    return sorted(milder, key=lambda c: c.flops_fraction)

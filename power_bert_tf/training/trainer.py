@@ -8,8 +8,13 @@ weight constraint. `lambda` is fixed, or set after every step by a
 `search.BudgetController` that steers the search to a FLOPs target.
 
 Each epoch ends with an evaluation (on a held-out part of the training set, in the
-pipeline), the best (or last) checkpoint, one log line, and a resume state
-(`resume.ResumeState`): a killed step continues from its last finished epoch.
+pipeline), the best (or last) checkpoint, a resume state (`resume.ResumeState`) and then
+one log line: a killed step continues from its last finished epoch, and its log holds each
+finished epoch once. With `patience`, training stops once that many epochs in a row have not
+improved the evaluation metric (a model trained to convergence, not for a fixed count).
+
+With a teacher (the unpruned fine-tuned model), each batch's labels come with the teacher's
+outputs and the task loss mixes the label loss with `losses.distillation_loss`.
 
 TensorFlow only: tf.GradientTape inside tf.function, under a
 tf.distribute.Strategy (the default one-device strategy unless told).
@@ -30,7 +35,12 @@ from keras import ops
 
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.runs import save_checkpoint
-from power_bert_tf.training.losses import mass_penalty, per_example_loss, retention_variables
+from power_bert_tf.training.losses import (
+    distillation_loss,
+    mass_penalty,
+    per_example_loss,
+    retention_variables,
+)
 from power_bert_tf.training.resume import ResumeState
 from power_bert_tf.training.schedule import WarmupLinearDecay
 
@@ -41,16 +51,33 @@ MetricFn = Callable[[np.ndarray, np.ndarray], dict]
 class TrainConfig:
     """Hyper-parameters of one training step (fine-tune, search or retrain).
 
-    `lambda_` and `lr_soft_extract` only matter in soft mode.
+    `lambda_` and `lr_soft_extract` only matter in soft mode; `distill_weight` and
+    `temperature` only when the batches carry a teacher's outputs.
     """
 
-    epochs: int = 3
+    epochs: int = 3  # with `patience`, the most epochs
     lr_bert: float = 3e-5
     lr_soft_extract: float = 1e-3
     lambda_: float = 1e-3
     warmup_fraction: float = 0.1
     keep_best: bool = True  # False: keep the last epoch (configuration search)
     soft_extract_decay: bool = True  # False: hold lr_soft_extract after warm-up (moving targets)
+    patience: int = 0  # stop after this many epochs without improvement (0: train every epoch)
+    distill_weight: float = 0.5  # of the distillation term in the task loss; the labels get the rest
+    temperature: float = 2.0
+
+    def converged(self, scores: Sequence[float]) -> bool:
+        """True when the last `patience` epochs' `scores` did not improve on the best before them.
+
+        Example:
+        >>> TrainConfig(patience=2).converged([30.0, 31.0, 30.5, 29.0])
+        True
+        >>> TrainConfig(patience=2).converged([30.0, 31.0, 30.5]), TrainConfig().converged([1.0, 0.0, 0.0])
+        (False, False)
+        """
+        if self.patience < 1 or len(scores) <= self.patience:
+            return False
+        return max(scores[-self.patience:]) <= max(scores[:-self.patience])
 
     def schedule(self, peak: float, steps_per_epoch: int, decay: bool = True) -> WarmupLinearDecay:
         total = steps_per_epoch * self.epochs
@@ -160,9 +187,16 @@ class Trainer:
         replicas = strategy.num_replicas_in_sync
 
         def replica_step(features, labels, global_batch):
+            teacher = None
+            if isinstance(labels, (tuple, list)):  # (labels, the teacher's outputs): distillation
+                labels, teacher = labels
             with tf.GradientTape() as tape:
                 outputs = model(features, training=True)
                 per_example = per_example_loss(model.is_regression, labels, outputs)
+                if teacher is not None:
+                    weight = self.config.distill_weight
+                    distilled = distillation_loss(model.is_regression, teacher, outputs, self.config.temperature)
+                    per_example = (1.0 - weight) * per_example + weight * distilled
                 task_loss = tf.reduce_sum(per_example) / global_batch
                 penalty = ops.cast(self.penalty_weight, "float32") * mass_penalty(model, 1.0)
                 # Gradients are summed over replicas: each adds its share.
@@ -180,7 +214,8 @@ class Trainer:
         def train_step(iterator_batch):
             features, labels = iterator_batch
             global_batch = tf.cast(
-                _global_batch_size(strategy, labels), tf.float32
+                _global_batch_size(strategy, labels[0] if isinstance(labels, (tuple, list)) else labels),
+                tf.float32,
             )
             task_loss, penalty = strategy.run(
                 replica_step, args=(features, labels, global_batch)
@@ -210,11 +245,13 @@ class Trainer:
         on_epoch_end: Callable[[EpochRecord], None] | None = None,
         resume: ResumeState | None = None,
     ) -> list[EpochRecord]:
-        """Train for `config.epochs`; keep the best (or last) checkpoint.
+        """Train for `config.epochs` (fewer once `config.patience` says it converged); keep the best
+        (or last) checkpoint.
 
         Args:
             train_dataset: the batches, or `epoch -> batches` (a resumed run then sees
-                each epoch's own order).
+                each epoch's own order); `(features, labels)` or, to distil,
+                `(features, (labels, teacher outputs))`.
             eval_dataset, eval_labels: what each epoch is scored on.
             checkpoint_path: where the best (or last) epoch's model goes.
             on_epoch_end: called with each epoch's record.
@@ -236,9 +273,11 @@ class Trainer:
             best, history, first_epoch = self._restore(resume, state)
             distributed = distribute(epoch_data(first_epoch))
         else:
-            self._truncate_log(0)  # a step run again from its start logs its epochs afresh
+            self._rewrite_log([])  # a step run again from its start logs its epochs afresh
         step = int(self.bert_optimizer.iterations.numpy())
         for epoch in range(first_epoch, self.config.epochs + 1):
+            if self.config.converged([r.metrics[self.metric] for r in history]):
+                break
             if epoch > first_epoch:
                 distributed = distribute(epoch_data(epoch))
             start = time.time()
@@ -271,12 +310,13 @@ class Trainer:
             best = max(best, record.metrics[self.metric])
             if checkpoint_path and (improved or not self.config.keep_best):
                 save_checkpoint(self.model, checkpoint_path)
-            self._log(record)
+            # The state before the log line: a line in the log is an epoch a rerun will not repeat.
             if resume is not None:
                 resume.save(epoch, self.model, self._optimizers(), {
                     "step": self.name, "best": best, "history": [asdict(r) for r in history],
                     "controller": self.controller.state() if self.controller is not None else None,
                 })
+            self._log(record)
             if on_epoch_end:
                 on_epoch_end(record)
         return history
@@ -302,7 +342,7 @@ class Trainer:
         if self.controller is not None and state.get("controller"):
             self.controller.restore(state["controller"])
         history = [EpochRecord(**record) for record in state["history"]]
-        self._truncate_log(state["epoch"])
+        self._rewrite_log(history)
         # Said even with --quiet: a resumed step is not a fresh one.
         print(f"{self.name}: resuming after epoch {state['epoch']} of {self.config.epochs}")
         return state["best"], history, state["epoch"] + 1
@@ -310,14 +350,14 @@ class Trainer:
     def _log_path(self) -> str:
         return os.path.join(self.log_dir, f"{self.name}_log.jsonl")
 
-    def _truncate_log(self, last_epoch: int) -> None:
-        """Drop log lines after `last_epoch` (written by the run that was killed)."""
-        if not self.log_dir or not os.path.isfile(self._log_path()):
+    def _rewrite_log(self, history: Sequence[EpochRecord]) -> None:
+        """The log as the resume state knows it: one line per finished epoch, whatever a killed
+        run had written after its last saved state (or before it wrote its last line)."""
+        if not self.log_dir or (not history and not os.path.isfile(self._log_path())):
             return
-        with open(self._log_path()) as log:
-            kept = [line for line in log if line.strip() and json.loads(line)["epoch"] <= last_epoch]
+        os.makedirs(self.log_dir, exist_ok=True)
         with open(self._log_path(), "w") as log:
-            log.writelines(kept)
+            log.writelines(json.dumps(asdict(record)) + "\n" for record in history)
 
     def _log(self, record: EpochRecord) -> None:
         if not self.log_dir:

@@ -1,0 +1,190 @@
+"""The held-out part of a training set: drawn per seed, with no held-out text inside a training example.
+
+The pipeline chooses epochs and configurations on a part of the training set it holds out (the dev set is
+read only for the reported number). Drawn at random alone, that part does not represent unseen text on
+SST-2, whose training examples are phrases of the same sentences: over a third of the phrases one draws
+occur word for word inside a phrase left to train on, so the model has read them. :func:`hold_out` moves
+such examples back to the training part, which keeps them for training and leaves the held-out part
+uncontaminated; :func:`length_summary` describes a split so results.json can set held-out beside dev.
+
+Containment compares *words*: a text is lower-cased (``casefold``) and split on whitespace, and it is
+inside another when its words are a contiguous run of the other's words (so "good" is not inside
+"goodness", and punctuation glued to a word is part of it). An example of a pair task is inside a
+training example when each of its texts is inside the same column of that example (text_a inside
+text_a, text_b inside text_b). A text of no words is inside nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # readers imports this module; GlueExamples is only needed for the annotations
+    from power_bert_tf.data.readers import GlueExamples
+
+Columns = Sequence[Sequence[str]]  # GlueExamples.texts: one list of strings per text column
+
+
+def words(text: str) -> tuple[str, ...]:
+    """The words containment and lengths are counted in: case-folded, split on any whitespace.
+
+    Example:
+    >>> words("  A  Good\\tfilm . ")
+    ('a', 'good', 'film', '.')
+    """
+    return tuple(text.casefold().split())
+
+
+class _Windows:
+    """One column of held-out texts, looked up by sliding windows of their lengths over other texts.
+
+    Hashing each window of a training text whose length is some held-out text's length costs
+    ``sum(n_words)`` lookups per distinct length, instead of one substring search per
+    (held-out, training) pair: seconds for SST-2's 67k phrases where the pairs would take hours.
+    """
+
+    def __init__(self, column: Sequence[str]):
+        self.rows: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for row, text in enumerate(column):
+            key = words(text)
+            if key:
+                self.rows[key].append(row)
+        self.lengths = sorted({len(key) for key in self.rows})
+
+    def inside(self, text: str) -> set[int]:
+        """The held-out rows whose text occurs in ``text`` as a contiguous run of words."""
+        found: set[int] = set()
+        tokens = words(text)
+        for length in self.lengths:
+            if length > len(tokens):
+                break
+            for start in range(len(tokens) - length + 1):
+                rows = self.rows.get(tokens[start:start + length])
+                if rows:
+                    found.update(rows)
+        return found
+
+
+def contained(held_out: Columns, training: Columns) -> np.ndarray:
+    """Which held-out examples occur inside some training example (see the module docstring).
+
+    Args:
+        held_out: the held-out examples' texts, one sequence per column (as ``GlueExamples.texts``).
+        training: the training examples' texts, with the same columns.
+
+    Returns:
+        A boolean array, one entry per held-out example.
+
+    Example:
+    >>> contained((["good film", "bad", "a good film ."],), (["a good film .", "badly"],)).tolist()
+    [True, False, True]
+    >>> contained((["a b"], ["c"]), (["x a b", "a b"], ["y", "c d"])).tolist()  # pairs: both texts
+    [True]
+    """
+    if len(held_out) != len(training):
+        raise ValueError(f"held-out examples have {len(held_out)} text columns, "
+                         f"training ones {len(training)}")
+    inside = np.zeros(len(held_out[0]), dtype=bool)
+    columns = [_Windows(column) for column in held_out]
+    for example in zip(*training):
+        rows: set[int] | None = None
+        for windows, text in zip(columns, example):
+            found = windows.inside(text)
+            rows = found if rows is None else rows & found
+            if not rows:
+                break
+        if rows:
+            inside[list(rows)] = True
+    return inside
+
+
+def length_summary(texts: Columns) -> dict:
+    """Count, mean and 10th/50th/90th percentiles of the examples' word counts (a pair's texts added).
+
+    Args:
+        texts: one sequence of strings per column (as ``GlueExamples.texts``).
+
+    Returns:
+        ``{"count", "mean", "p10", "p50", "p90"}``, rounded to 2 decimals; None for no examples.
+
+    Example:
+    >>> length_summary((["a b", "a b c d", "a"], ["x", "y", "z z z"]))  # 3, 5 and 4 words
+    {'count': 3, 'mean': 4.0, 'p10': 3.2, 'p50': 4.0, 'p90': 4.8}
+    """
+    counts = np.sum([[len(words(text)) for text in column] for column in texts], axis=0)
+    if len(counts) == 0:
+        return {"count": 0, "mean": None, "p10": None, "p50": None, "p90": None}
+    p10, p50, p90 = np.percentile(counts, [10, 50, 90])
+    return {"count": len(counts), "mean": round(float(np.mean(counts)), 2),
+            "p10": round(float(p10), 2), "p50": round(float(p50), 2), "p90": round(float(p90), 2)}
+
+
+@dataclass(frozen=True)
+class HeldOutSplit:
+    """A training set split by :func:`hold_out`, with how it was drawn (results.json records it)."""
+
+    train: GlueExamples
+    held_out: GlueExamples
+    seed: int
+    fraction: float
+    drawn: int  # examples drawn at random, before those inside a training example went back
+    moved_back: int  # drawn examples found inside a training example and returned to `train`
+
+    def record(self) -> dict:
+        """The split as results.json records it: seed, sizes, how many went back, word-count lengths."""
+        return {"seed": self.seed, "fraction": self.fraction, "drawn": self.drawn, "size": len(self.held_out),
+                "moved_back_contained": self.moved_back, "lengths": length_summary(self.held_out.texts)}
+
+
+def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit:
+    """Draw ``fraction`` of ``examples`` at random, then return those inside a training example.
+
+    Args:
+        examples: the training set.
+        fraction: the part to draw, in (0, 1).
+        seed: the seed of the draw (the run's seed, so each seed holds out its own part).
+
+    Returns:
+        The split; its held-out part can be smaller than ``fraction`` of the examples.
+
+    Raises:
+        ValueError: a fraction outside (0, 1), one that draws no example or all of them, or a draw of
+            which every example is inside a training example (the messages name the file).
+
+    Example:
+    >>> from power_bert_tf.data import GlueExamples, get_task
+    >>> texts = (["a fine film", "fine", "dull", "a dull plot", "plot twist", "slow"],)
+    >>> labels, rows = np.zeros(6, "int32"), np.arange(6)
+    >>> examples = GlueExamples(get_task("sst-2"), "train", texts, labels, rows, "train.tsv")
+    >>> split = hold_out(examples, 0.5, seed=4)  # draws "dull", "plot twist" and "slow"
+    >>> split.drawn, split.moved_back, split.held_out.texts[0]  # "dull" is inside "a dull plot"
+    (3, 1, ['plot twist', 'slow'])
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    count = round(fraction * len(examples))
+    if count < 1 or count >= len(examples):
+        raise ValueError(
+            f"{examples.path}: holding out {fraction:g} of {len(examples)} examples leaves "
+            f"{count} held out and {len(examples) - count} to train on; both need at least one")
+    chosen = np.zeros(len(examples), dtype=bool)
+    chosen[np.random.default_rng(seed).choice(len(examples), size=count, replace=False)] = True
+    held = np.flatnonzero(chosen)
+    # One pass suffices: containment is transitive, so a held-out example inside one that goes back is
+    # inside that one's training example too.
+    held = held[~contained(_texts(examples, held), _texts(examples, np.flatnonzero(~chosen)))]
+    if not len(held):
+        raise ValueError(
+            f"{examples.path}: each of the {count} examples held out ({fraction:g} of {len(examples)}, "
+            f"seed {seed}) occurs inside a training example; none is left to choose on")
+    train = np.setdiff1d(np.arange(len(examples)), held)  # sorted: the file's order
+    return HeldOutSplit(train=examples.select(train), held_out=examples.select(held), seed=seed,
+                        fraction=fraction, drawn=count, moved_back=count - len(held))
+
+
+def _texts(examples: GlueExamples, rows: np.ndarray) -> tuple[list[str], ...]:
+    return tuple([column[i] for i in rows] for column in examples.texts)
