@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# usage: bash docs/runs/record.sh NAME...   copies what a finished run reports (not its checkpoints)
+# usage: bash docs/runs/record.sh NAME[:RECORD]...   copies what a finished run reports (not its checkpoints)
 # from runs/NAME to docs/runs/NAME: results.json, run_config.json, the per-epoch logs and its stdout
 # without TensorFlow's start-up lines. RUNS_DIR: where the runs are (default: runs/ here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS_DIR:-runs}
-for name in "$@"; do
-  src=$runs/$name; dst=docs/runs/$name
+for spec in "$@"; do
+  name=${spec%%:*}; dest=${spec#*:}  # NAME, or NAME:RECORD to record it under another name
+  src=$runs/$name; dst=docs/runs/$dest
   [ -f "$src/results.json" ] || { echo "record.sh: $src/results.json: no such file (has the run finished?)" >&2; exit 1; }
   mkdir -p "$dst"
   cp "$src/results.json" "$src/run_config.json" "$dst/"
