@@ -431,6 +431,20 @@ def test_cli_one_line_errors(argv, flag, run_dir, capsys):
     assert err.startswith(f"benchmark.py: error: {flag}") and "\n" not in err
 
 
+@pytest.mark.parametrize("argv, flag", [
+    (["--protocol", "dynamic"], "--protocol dynamic"),
+    (["--protocol", "batch1"], "--protocol batch1"),
+    (["--task", "mrpc", "--data-dir", "."], "--data-dir and --task"),
+])
+def test_random_ids_are_never_timed_as_the_tasks_sentences(argv, flag, capsys):
+    """Without --inputs a random backbone has no sentences: a protocol over them, or a task or data
+    directory it would ignore, is refused in one line."""
+    script = load_script("benchmark")
+    assert script.main(["--random-backbone", "tiny", "--retention-config", "4", "--seq-len", "8", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"benchmark.py: error: {flag}") and "\n" not in err and "--inputs" in err
+
+
 NO_TF = (
     "import runpy, sys; sys.modules['tensorflow'] = None; sys.modules['tensorflow_text'] = None; "
     "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__'); "

@@ -193,6 +193,17 @@ class BenchmarkConfig:
             raise BenchmarkError(f"--checkpoint and {flag} exclude each other")
         if random and self.retention is None:
             raise BenchmarkError(f"{flag} needs --retention-config")
+        if random and self.inputs is None:
+            # Random ids stand in for sentences only where no sentence is timed: one padded batch.
+            if self.protocol != "padded":
+                raise BenchmarkError(
+                    f"--protocol {self.protocol} times the task's sentences: with {flag}, give them as --inputs "
+                    "(a --save-inputs .npz of the dev set)")
+            ignored = [name for name, value in (("--data-dir", self.data_dir), ("--task", self.task)) if value]
+            if ignored:
+                raise BenchmarkError(
+                    f"{' and '.join(ignored)}: {flag} without --inputs times random ids, not the task's "
+                    "sentences; give --inputs (a --save-inputs .npz of the dev set)")
         if self.save_inputs is not None and (random or self.inputs is not None):
             raise BenchmarkError("--save-inputs tokenizes the dev set: it needs --checkpoint and no --inputs")
         if self.seq_len is not None and self.seq_len < 1:
