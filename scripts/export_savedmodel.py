@@ -63,6 +63,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="requests with more examples get InvalidArgument "
         "(default: power_bert_tf.export.MAX_BATCH_SIZE, 1024)",
     )
+    parser.add_argument(
+        "--length-multiple", type=int, default=None,
+        help="pad each request's length (padding removed) up to a multiple of this: a few shapes, not one "
+        "per sentence length (default: power_bert_tf.export.LENGTH_MULTIPLE, 16; 1: exact lengths)",
+    )
+    parser.add_argument(
+        "--jit-compile", action="store_true",
+        help="compile the encoder and head with XLA (after in-graph tokenization); on CPU, TF Serving "
+        "needs --xla_cpu_compilation_enabled=true",
+    )
     return parser.parse_args(argv)
 
 
@@ -83,6 +93,8 @@ def main(argv=None) -> int:
             args.checkpoint, args.export_dir, version=args.version,
             task=args.task, label_names=labels, is_pair=args.pair,
             text_signature=not args.token_ids_only, max_batch_size=args.max_batch_size or export.MAX_BATCH_SIZE,
+            length_multiple=export.LENGTH_MULTIPLE if args.length_multiple is None else args.length_multiple,
+            jit_compile=args.jit_compile,
         )
     except export.ExportError as error:
         print(f"error: {error}", file=sys.stderr)

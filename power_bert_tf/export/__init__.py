@@ -48,16 +48,24 @@ from power_bert_tf.export.metadata import (
     export_metadata,
     read_metadata,
 )
-from power_bert_tf.export.savedmodel import build_serving_module, export_model, export_savedmodel
+from power_bert_tf.export.savedmodel import (
+    LENGTH_MULTIPLE,
+    build_serving_module,
+    bucketed,
+    export_model,
+    export_savedmodel,
+)
 from power_bert_tf.export.versions import existing_versions, next_version
 
 __all__ = [
+    "LENGTH_MULTIPLE",
     "MAX_BATCH_SIZE",
     "METADATA_FILENAME",
     "METADATA_FORMAT_VERSION",
     "SIGNATURE_TEXT",
     "SIGNATURE_TOKEN_IDS",
     "ExportError",
+    "bucketed",
     "build_serving_module",
     "checkpoint_and_run_config",
     "existing_versions",

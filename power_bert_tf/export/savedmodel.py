@@ -88,11 +88,41 @@ def _batch_size_check(tensor, max_batch_size: int):
         message=f"a request may hold at most {max_batch_size} examples (max_batch_size)")
 
 
-def _head(model, label_names):
-    """features -> the signature's outputs, padding removed first."""
+# Requests are padded up to a multiple of this many tokens after their padding is removed: each
+# distinct shape gets its own kernels (and, under XLA, its own compilation), so exact lengths
+# would make as many shapes as there are sentence lengths.
+LENGTH_MULTIPLE = 16
+
+
+def bucketed(features: dict, multiple: int, max_length: int) -> dict:
+    """`features` (padding removed) padded up to the next multiple of `multiple`, at most `max_length`.
+
+    Exact: padding is masked in attention and ranks below every real token.
+
+    Example:
+    >>> out = bucketed({"padding_mask": tf.ones((2, 5), tf.bool)}, 4, 10)
+    >>> out["padding_mask"].shape.as_list(), bucketed(out, 4, 10)["padding_mask"].shape.as_list()
+    ([2, 8], [2, 8])
+    >>> bucketed({"padding_mask": tf.ones((2, 9), tf.bool)}, 4, 10)["padding_mask"].shape.as_list()
+    [2, 10]
+    """
+    length = tf.shape(features["padding_mask"])[1]
+    target = tf.maximum(tf.minimum((length + multiple - 1) // multiple * multiple, max_length), length)
+    return {name: tf.pad(value, [[0, 0], [0, target - length]]) for name, value in features.items()}
+
+
+def _head(model, label_names, length_multiple: int = 1, jit_compile: bool = False):
+    """features -> the signature's outputs: padding removed, the length bucketed, then the model
+    (compiled with XLA when asked; tokenization stays outside, it has no XLA kernels)."""
+    max_length = int(model.sequence_length)
+    encode = tf.function(lambda features: model(features, training=False), jit_compile=jit_compile)
+
     def head(features):
         # Padding removed in the graph: TF Serving's batching pads, and would compute it all.
-        outputs = tf.cast(model(trim_to_longest(features), training=False), tf.float32)
+        features = trim_to_longest(features)
+        if length_multiple > 1:
+            features = bucketed(features, length_multiple, max_length)
+        outputs = tf.cast(encode(features), tf.float32)
         if model.is_regression:
             return {"score": outputs[:, 0]}
         return {
@@ -107,8 +137,10 @@ def _head(model, label_names):
 def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     """A `tf.Module` whose tf.functions run `model` (TensorFlow backend).
 
-    Every signature removes the request's padding before the encoder (`data.trim_to_longest`):
-    the encoder computes the batch's longest sequence, not `sequence_length`.
+    Every signature removes the request's padding before the encoder (`data.trim_to_longest`)
+    and pads the length up to a multiple of `metadata["length_multiple"]` (`bucketed`): the
+    encoder computes about the batch's longest sequence, not `sequence_length`, over a few
+    shapes. `metadata["jit_compile"]`: the encoder and head compiled with XLA.
 
     Args:
         model: a built `PowerBertClassifier` (with a keras-hub preprocessor for
@@ -162,7 +194,8 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
 
     for index, budget in enumerate(metadata["budgets"]):
         served = model if index == 0 else model.sharing_weights(budget["retention"])
-        serve_token_ids, serve_text = serving_functions(_head(served, label_names))
+        serve_token_ids, serve_text = serving_functions(_head(
+            served, label_names, int(metadata.get("length_multiple", 1)), bool(metadata.get("jit_compile", False))))
         module.functions[budget["token_ids_signature"]] = _function(
             serve_token_ids, feature_names, tf.int32, [None, None])
         if budget["signature"]:
@@ -207,7 +240,8 @@ def export_model(model, export_dir, version: int | None = None,
                  run_config: dict | None = None,
                  checkpoint: str | None = None, *, text_signature: bool = True,
                  budgets=(), dev_metric: float | None = None,
-                 max_batch_size: int = MAX_BATCH_SIZE) -> str:
+                 max_batch_size: int = MAX_BATCH_SIZE, length_multiple: int = LENGTH_MULTIPLE,
+                 jit_compile: bool = False) -> str:
     """Write `model` as `<export_dir>/<version>/`; returns that path.
 
     The SavedModel is written into a temporary directory next to the version
@@ -222,12 +256,17 @@ def export_model(model, export_dir, version: int | None = None,
             variables (`metadata.budget_entries`).
         dev_metric: the model's dev metric, recorded beside its configuration.
         max_batch_size: larger requests get InvalidArgument.
+        length_multiple: request lengths are padded up to a multiple of this (1: exact lengths).
+        jit_compile: compile the encoder and head with XLA (TF Serving on CPU then needs its
+            XLA flag: docs/SERVING.md).
     """
+    if length_multiple < 1:
+        raise ExportError(f"length_multiple must be a positive integer, got {length_multiple}")
     check_exportable(model, text_signature)
     final = version_directory(export_dir, version)
     metadata = export_metadata(model, run_config, checkpoint, text_signature, budgets, dev_metric,
                                max_batch_size)
-    metadata["version"] = int(final.name)
+    metadata.update(version=int(final.name), length_multiple=int(length_multiple), jit_compile=bool(jit_compile))
     with staged_version(final) as staging:
         with tempfile.TemporaryDirectory() as asset_dir:
             module, signatures = build_serving_module(model, metadata, asset_dir)
@@ -241,7 +280,8 @@ def export_savedmodel(checkpoint, export_dir, version: int | None = None, *,
                       label_names: Sequence[str] | None = None,
                       is_pair: bool | None = None,
                       text_signature: bool = True,
-                      max_batch_size: int = MAX_BATCH_SIZE) -> str:
+                      max_batch_size: int = MAX_BATCH_SIZE, length_multiple: int = LENGTH_MULTIPLE,
+                      jit_compile: bool = False) -> str:
     """Export a training run's model for TF Serving.
 
     A run retrained with `--budgets` exports one more signature per budget over the same
@@ -255,7 +295,7 @@ def export_savedmodel(checkpoint, export_dir, version: int | None = None, *,
             existing one (1 if none). An existing version is never replaced.
         task, label_names, is_pair: override (or, for a bare `.keras` file,
             supply) the `run_config.json` values.
-        text_signature, max_batch_size: see `export_model`.
+        text_signature, max_batch_size, length_multiple, jit_compile: see `export_model`.
 
     Returns:
         the path of the written version directory.
@@ -274,4 +314,5 @@ def export_savedmodel(checkpoint, export_dir, version: int | None = None, *,
         model, export_dir, version=version, run_config=run_config,
         checkpoint=str(keras_file), text_signature=text_signature,
         budgets=record.get("budgets") or (), dev_metric=record.get("dev"), max_batch_size=max_batch_size,
+        length_multiple=length_multiple, jit_compile=jit_compile,
     )
