@@ -179,6 +179,25 @@ def test_requests_are_routed_to_every_signature_with_pairs(fakes, glue):
         assert set(outputs["scale"]) == {np.float32(SCALES[request.signature])}
 
 
+def test_memory_is_read_after_every_interval_of_requests_over_all_clients(fakes, glue, monkeypatch):
+    """3 clients x 7 requests, read every 5: after the 5th, 10th, 15th and 20th answer (counted
+    over all clients), each reading taken then; the report lists them."""
+    from power_bert_tf.serving import loadtest
+
+    readings = iter(range(500, 600))
+    monkeypatch.setattr(loadtest, "RSS_EVERY", 5)
+    monkeypatch.setattr(loadtest.system, "rss_mb", lambda: float(next(readings)))
+    config = LoadTestConfig(clients=3, requests_per_client=7, sizes=(1, 2), signatures=("budget_50",),
+                            data_dir=str(glue / "SST-2"))
+    result = run_load_test(fakes["single"], config)
+    every = result["rss_mb"]["every"]
+    assert [sample["requests"] for sample in every] == [5, 10, 15, 20]
+    # Read after the start's reading and before the end's, in order.
+    assert result["rss_mb"]["start"] < every[0]["rss_mb"] and every[-1]["rss_mb"] < result["rss_mb"]["end"]
+    assert [sample["rss_mb"] for sample in every] == sorted(sample["rss_mb"] for sample in every)
+    assert "after every 5 requests: 5: " in format_load_test(result)
+
+
 def test_plan_is_seeded_and_within_range():
     config = LoadTestConfig(clients=3, requests_per_client=20, sizes=(2, 4), seed=5)
     plan = plan_requests(config, ["a", "b"], 7)

@@ -106,8 +106,38 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0][:200] if lines else ''}"
 
 
+RSS_EVERY = 1000  # requests between two readings of the server's memory
+
+
+class RssSampler:
+    """The process's resident memory after every `every` requests, counted over all clients.
+
+    Example:
+    >>> readings = iter(range(100, 200))
+    >>> sampler = RssSampler(2, read=lambda: next(readings))
+    >>> for _ in range(5):
+    ...     sampler.tick()
+    >>> sampler.samples
+    [{'requests': 2, 'rss_mb': 100}, {'requests': 4, 'rss_mb': 101}]
+    """
+
+    def __init__(self, every: int | None = None, read=None):
+        self.every = every or RSS_EVERY
+        self.read = read or system.rss_mb
+        self.samples: list[dict] = []
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def tick(self) -> None:
+        """One more request answered."""
+        with self._lock:
+            self._count += 1
+            if self._count % self.every == 0:
+                self.samples.append({"requests": self._count, "rss_mb": self.read()})
+
+
 def _client(model: ServedModel, examples: list, requests: list[Request], start: threading.Barrier,
-            records: list[Record], on_response: ResponseHook | None) -> None:
+            records: list[Record], on_response: ResponseHook | None, sampler: RssSampler | None = None) -> None:
     start.wait()
     for request in requests:
         texts = [examples[row] for row in request.rows]
@@ -124,15 +154,17 @@ def _client(model: ServedModel, examples: list, requests: list[Request], start: 
             except Exception as caught:  # noqa: BLE001
                 error = f"on_response: {_describe(caught)}"
         records.append(Record(request.signature, len(texts), latency_ms, error))
+        if sampler is not None:
+            sampler.tick()
 
 
 def _run_clients(model: ServedModel, examples: list, plans: list[list[Request]],
-                 on_response: ResponseHook | None) -> tuple[list[Record], float]:
+                 on_response: ResponseHook | None, sampler: RssSampler | None = None) -> tuple[list[Record], float]:
     """Run every client's plan in its own thread; `(records, wall seconds)`."""
     start = threading.Barrier(len(plans) + 1)  # all clients begin together
     per_client: list[list[Record]] = [[] for _ in plans]
     threads = [
-        threading.Thread(target=_client, args=(model, examples, plan, start, records, on_response),
+        threading.Thread(target=_client, args=(model, examples, plan, start, records, on_response, sampler),
                          name=f"client-{i}", daemon=True)
         for i, (plan, records) in enumerate(zip(plans, per_client))
     ]
@@ -182,8 +214,8 @@ def run_load_test(savedmodel, config: LoadTestConfig = LoadTestConfig(), *,
 
     Returns:
         A JSON-ready dict: "per_signature" and "overall" (see `summarize`), "wall_s",
-        "rss_mb" (before loading, at the start after one warm-up call per signature, at
-        the end, and the growth fraction end / start - 1), "config", "machine" (with the
+        "rss_mb" (before loading, at the start after one warm-up call per signature, after
+        every `RSS_EVERY` requests, at the end, and the growth fraction end / start - 1), "config", "machine" (with the
         load average at start and end), "threads" and "versions".
 
     Raises:
@@ -197,7 +229,8 @@ def run_load_test(savedmodel, config: LoadTestConfig = LoadTestConfig(), *,
     rss_start, load_start = system.rss_mb(), system.load_average()
 
     plans = plan_requests(config, info.signatures, len(examples))
-    records, wall_s = _run_clients(model, examples, plans, on_response)
+    sampler = RssSampler()
+    records, wall_s = _run_clients(model, examples, plans, on_response, sampler)
     rss_end, load_end = system.rss_mb(), system.load_average()
 
     result = {
@@ -223,6 +256,8 @@ def run_load_test(savedmodel, config: LoadTestConfig = LoadTestConfig(), *,
             "start": rss_start,
             "end": rss_end,
             "growth_fraction": (rss_end / rss_start - 1.0) if rss_start and rss_end else None,
+            # Counted from the start (after the warm-up), every RSS_EVERY requests.
+            "every": sampler.samples,
         },
         **system.environment(load_start, load_end),
     }
@@ -248,6 +283,9 @@ def format_load_test(result: dict) -> str:
                rows),
         f"wall {result['wall_s']:.2f} s; RSS MiB: before load {_mb(rss['before_load'])}, "
         f"start {_mb(rss['start'])}, end {_mb(rss['end'])} (growth {_percent(rss['growth_fraction'])})",
+        *([f"RSS MiB after every {RSS_EVERY} requests: "
+           + ", ".join(f"{sample['requests']}: {_mb(sample['rss_mb'])}" for sample in rss["every"])]
+          if rss.get("every") else []),
         *environment_lines(result),
     ]
     for name, summary in result["per_signature"].items():
