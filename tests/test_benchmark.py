@@ -236,6 +236,29 @@ def test_random_weights_path(monkeypatch):
     assert result["speedup"] == pytest.approx(result["baseline_ms"] / result["power_ms"])
 
 
+@pytest.mark.tensorflow_only
+def test_jit_compile_times_xla_compiled_predictors(monkeypatch):
+    """--jit-compile reaches every timed Keras model's Predictor and the record says so."""
+    from power_bert_tf.benchmark import variants
+
+    made = []
+    predictor = variants.Predictor
+
+    def recording(*args, **kwargs):
+        made.append(kwargs.get("jit_compile"))
+        return predictor(*args, **kwargs)
+
+    monkeypatch.setattr(variants, "Predictor", recording)
+    config = B.BenchmarkConfig(
+        random_bert_base=True, retention="8,4", seq_len=8, batch_size=2, repeats=1, warmup=1, jit_compile=True,
+        random_backbone=dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=8,
+                             intermediate_dim=16, max_sequence_length=16),
+        command="test",
+    )
+    result = B.run_benchmark(config)
+    assert result["jit_compile"] is True and made and all(made)
+
+
 def _fake_run(root, name, lam, retention, fraction, power_metric, power_ms, trunc_ms, trunc_metric):
     """Synthetic results.json + benchmark JSON (made-up numbers, for the plot test only)."""
     run = root / name

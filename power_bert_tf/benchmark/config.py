@@ -126,6 +126,9 @@ class BenchmarkConfig:
         True, "skip the whole-dev-set passes of the padded protocol (bucketed timing, metrics)",
         flag="--no-extras", invert=True)
     profile: bool = option(False, "also time the pieces of each layer")
+    jit_compile: bool = option(
+        False, "compile each Keras model's call with XLA (TensorFlow; JAX always compiles with it); the "
+        "first call of each shape, untimed warm-up, pays the compilation", flag="--jit-compile")
     models: str | None = option(
         None, "NAME=PATH,NAME=PATH: more run directories / .keras checkpoints timed as variants (PoWER-BERT "
         "at other targets, baselines fine-tuned at a shorter sequence_length, tokenized at their own length)")

@@ -70,6 +70,7 @@ def run_benchmark(config: BenchmarkConfig) -> dict:
     result: dict = {
         "protocol": config.protocol,
         "length_multiple": config.length_multiple,
+        "jit_compile": config.jit_compile,
         "checkpoint": facts["checkpoint"],
         "task": facts["task"] or (saved[2] if saved else None),
         "baseline_source": facts["baseline_source"],
@@ -214,7 +215,8 @@ def _time_variants(result: dict, variants: list[Variant], config: BenchmarkConfi
     examples = sum(len(batch["token_ids"]) for batch in batches)
     result.update(examples_per_unit=examples, batches_per_unit=len(batches),
                   batch_shapes=len(shapes_of(batches)))
-    calls = {variant.name: unit_call(variant, config.protocol, config.batch_size, config.length_multiple)
+    calls = {variant.name: unit_call(variant, config.protocol, config.batch_size, config.length_multiple,
+                                     config.jit_compile)
              for variant in variants}
     warm_up(calls, warmup)  # every batch of a unit: every shape compiled
     monitor = load_check.LoadMonitor(config.max_other_load, precheck)

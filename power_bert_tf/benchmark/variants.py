@@ -52,7 +52,8 @@ class Variant:
                 "source": self.source}
 
 
-def unit_call(variant: Variant, protocol: str, batch_size: int, length_multiple: int = 1) -> Callable[[], object]:
+def unit_call(variant: Variant, protocol: str, batch_size: int, length_multiple: int = 1,
+              jit_compile: bool = False) -> Callable[[], object]:
     """A zero-argument callable that runs one timed unit of `protocol` and waits for it.
 
     The batches are made and put on the device first; a Keras model runs
@@ -67,7 +68,7 @@ def unit_call(variant: Variant, protocol: str, batch_size: int, length_multiple:
     model = variant.model
     dtypes = {name: str(variant.features[name].dtype) for name in model.input_features}
     shape = (batch_size, variant.seq_len) if protocol == "padded" else (None, None)
-    predictor = Predictor(model, *shape, dtypes)
+    predictor = Predictor(model, *shape, dtypes, jit_compile=jit_compile)
     on_device = [to_device(batch) for batch in batches]
     return lambda: block([predictor(batch) for batch in on_device])
 
