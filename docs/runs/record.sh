@@ -14,5 +14,8 @@ for spec in "$@"; do
   for log in "$src"/*_log.jsonl; do [ -e "$log" ] && cp "$log" "$dst/"; done
   grep -v -E '^(I|W|E)0000 |WARNING: All log messages|To enable the following instructions|rebuild TensorFlow with' \
     "$src/stdout.txt" > "$dst/stdout.txt" || true
+  # the records name run directories relative to the checkout, never a machine's absolute path
+  root=$(cd "$runs/.." && pwd)/
+  for f in "$dst"/*; do sed -i "s#$root##g" "$f"; done
   echo "recorded $dst: $(ls "$dst" | tr '\n' ' ')"
 done
