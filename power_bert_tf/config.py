@@ -8,22 +8,22 @@ default (the original README's per-task table).
 
 from __future__ import annotations
 
+import os
 import sys
-
 from dataclasses import dataclass, field, fields, replace
 
+from power_bert_tf.errors import PowerBertError
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError, project_onto_budget
-from power_bert_tf.runs import STEPS
-
+from power_bert_tf.runs import STEPS, RunDirectory
 
 # The per-task table (data/tasks.py, the original README's) is tuned for BERT-base.
-# Narrower backbones need a larger fine-tuning rate: MiniLM (hidden 384) at the table's
-# CoLA 2e-5 reached dev MCC 0.0, 6.2, 21.8 over 3 epochs, at 1e-4 28.2 (docs/runs/).
+# Narrower backbones need a larger fine-tuning rate: on MiniLM (hidden 384) the table's
+# CoLA rate of 2e-5 learns little in 3 epochs, 1e-4 does (docs/RESULTS.md).
 BERT_BASE_HIDDEN = 768
 NARROW_BACKBONE_LR_BERT = 1e-4
 
 
-class PipelineError(ValueError):
+class PipelineError(PowerBertError, ValueError):
     """A run that cannot start as asked; the message names the flag or file."""
 
 
@@ -109,10 +109,11 @@ class RunConfig:
     # Filled by `resolved`: each default that was applied, and why (results.json records it).
     applied_defaults: dict = field(default_factory=dict)
 
-    def resolved(self) -> "RunConfig":
+    def resolved(self) -> RunConfig:
         """Fill defaults (the task's, adjusted to the backbone); refuse bad values before
         anything is built."""
         from power_bert_tf.backbones import default_backbone, peek_backbone
+
         # Imported here, not at the top: the TensorFlow-free benchmark path imports this module.
         from power_bert_tf.data import get_task
         from power_bert_tf.training.budgets import parse_budgets
@@ -126,7 +127,10 @@ class RunConfig:
             if step not in STEPS:
                 raise PipelineError(f"--steps: unknown step '{step}'; steps are {', '.join(STEPS)}")
         # Config files only: the model a checkpoint holds, else the backbone's.
-        facts = peek_backbone(self.checkpoint or self.backbone or default_backbone())
+        source = self.checkpoint or self.backbone or default_backbone()
+        if self.checkpoint and os.path.isdir(self.checkpoint):  # a run directory: its delivered model
+            source = RunDirectory(self.checkpoint).existing_checkpoint()
+        facts = peek_backbone(source) if source else {}
         applied = {}
 
         def default(name, value, why):

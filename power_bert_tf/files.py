@@ -73,3 +73,9 @@ def read_json_if_present(path: str | os.PathLike) -> dict:
     if not isinstance(payload, dict):
         raise ValueError(f"{path}: expected a JSON object, found {type(payload).__name__}")
     return payload
+
+
+def save_checkpoint(model, path: str | os.PathLike) -> None:
+    """Save a model via a temporary file and a rename: never half-written."""
+    with atomic_path(path, suffix=".keras") as temporary:
+        model.save(temporary)

@@ -1,4 +1,5 @@
-"""Compiled inference: one predict function for evaluation, benchmarks and notebooks.
+"""Compiled inference: one predict function for evaluation, benchmarks and notebooks; which
+word-pieces of a sentence each encoder layer keeps (`surviving_words`).
 
 No optimizer and no training state: a `Predictor` holds the model and a compiled
 `features -> outputs` function (a `tf.function` on TensorFlow, `jax.jit` over
@@ -14,9 +15,13 @@ compiled function sees a few shapes instead of one per sentence length.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
+
+if TYPE_CHECKING:
+    from power_bert_tf.models import PowerBertClassifier
 
 FEATURES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -141,14 +146,36 @@ def outputs_to_predictions(outputs: np.ndarray, is_regression: bool) -> np.ndarr
     return np.argmax(outputs, axis=-1).astype(np.int32)
 
 
-def evaluate(model, batches: Iterable, labels: np.ndarray, compute_metrics) -> dict:
-    """Metrics of `model` on labelled batches.
+def surviving_words(model: PowerBertClassifier, sentence: str) -> tuple[list[str], np.ndarray]:
+    """The word-pieces of `sentence` and which of them survive each encoder layer.
+
+    The sentence is tokenized by the model's preprocessor and cut to its real length (no
+    padding, as the training pipeline's batches are), then run through the encoder with
+    `return_kept_positions=True`.
 
     Args:
-        model: a classifier with `is_regression`.
-        batches: feature batches in the order of `labels`.
-        labels: the true labels (or scores).
-        compute_metrics: `(labels, predictions) -> {name: value}`, e.g. a GLUE task's.
+        model: a classifier with a preprocessor (e.g. a hard-mode `PowerBertClassifier`
+            from `runs.load_classifier`).
+        sentence: one raw text.
+
+    Returns:
+        `(tokens, kept)`: the `n` token strings (special tokens included) and a bool array
+        `[num_layers, n]`, True where that token's word-vector is still there after the
+        layer's extraction.
+
+    Raises:
+        ValueError: the model has no preprocessor.
     """
-    predictions = outputs_to_predictions(Predictor(model).predict(batches), model.is_regression)
-    return compute_metrics(labels, predictions)
+    if model.preprocessor is None:
+        raise ValueError("the model has no preprocessor")
+    features = model.preprocessor([sentence], y=None)
+    length = int(np.asarray(features["padding_mask"]).sum())
+    features = {name: value[:, :length] for name, value in features.items()}
+    outputs = model.encoder(features, training=False, return_kept_positions=True)
+    kept = np.zeros((len(outputs["kept_positions"]), length), bool)
+    for layer, positions in enumerate(outputs["kept_positions"]):
+        kept[layer, np.asarray(positions)[0]] = True
+    tokenizer = model.preprocessor.tokenizer
+    ids = np.asarray(features["token_ids"])[0]
+    tokens = [str(tokenizer.id_to_token(int(i))) for i in ids]
+    return tokens, kept

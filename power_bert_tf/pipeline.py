@@ -24,6 +24,7 @@ import numpy as np
 
 from power_bert_tf import data
 from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
+from power_bert_tf.checkpoint_step import CheckpointStep
 from power_bert_tf.config import PipelineError, RunConfig, format_summary, warn
 from power_bert_tf.distribute import distribute_options, is_chief, make_strategy, worker_output_dir
 from power_bert_tf.inference import Predictor, outputs_to_predictions
@@ -41,12 +42,11 @@ from power_bert_tf.runs import (
     run_directory_of,
     summarize,
 )
-from power_bert_tf.training import Trainer, TrainConfig, retention_gradients
+from power_bert_tf.search_step import SearchStep
+from power_bert_tf.training import TrainConfig, Trainer
 from power_bert_tf.training.budgets import Budget, ConfigurationDraw, budget_configurations
 from power_bert_tf.training.resume import ResumeError, ResumeState
 from power_bert_tf.training.search import Candidate, milder_candidates
-from power_bert_tf.checkpoint_step import CheckpointStep
-from power_bert_tf.search_step import SearchStep
 
 # The retrain tries the chosen candidate and, when its retrained model fails the final check,
 # this many milder ones in all; then the run delivers the fine-tuned model.
@@ -90,9 +90,9 @@ class Pipeline(SearchStep, CheckpointStep):
         Each seed holds out its own part (`GlueExamples.hold_out`); the split, with how many drawn
         examples went back to training for occurring inside one, stays in `self.held_out_split`.
         """
+        train = self.examples("train")  # its data errors name the file, not this flag
         try:
-            self.held_out_split = self.examples("train").hold_out(self.config.held_out_fraction,
-                                                                  seed=self.config.seed)
+            self.held_out_split = train.hold_out(self.config.held_out_fraction, seed=self.config.seed)
         except ValueError as error:
             raise PipelineError(f"--held-out-fraction: {error}") from None
         return self.held_out_split.train, self.held_out_split.held_out
@@ -258,7 +258,7 @@ class Pipeline(SearchStep, CheckpointStep):
                  f"fine-tuned model's {check.reference:.2f} (constant predictor {check.constant:.2f}): refused")
             attempts.append({**record, "refused_as": self._refuse_attempt(number)})
             save_progress({"attempts": attempts})
-        warn(f"no retrained configuration passed the final check: the run delivers the fine-tuned model")
+        warn("no retrained configuration passed the final check: the run delivers the fine-tuned model")
         return {"attempts": attempts, "delivered": "finetune", "within_max_metric_drop": False,
                 "seconds": sum(a["seconds"] for a in attempts)}
 
@@ -413,13 +413,6 @@ class Pipeline(SearchStep, CheckpointStep):
         results = {**context, **summarize(records), "steps": records}
         self.run_dir.write("results.json", results)
         return results
-
-    def retention_gradients(self, max_batches: int = 20) -> np.ndarray:
-        """`training.retention_gradients` of --checkpoint on shuffled training batches."""
-        if not self.config.checkpoint:
-            raise PipelineError("--checkpoint is required (a fine-tuned run or .keras file)")
-        model = self.initial_model()
-        return retention_gradients(model, self.dataset(self.examples("train"), shuffle=True), max_batches)
 
     # -- scoring ---------------------------------------------------------------------
     def _predictions(self, model, examples: data.GlueExamples) -> np.ndarray:

@@ -7,11 +7,13 @@ One FLOPs formula (`_encoder_flops`) serves `RetentionConfig.flops_fraction`, `f
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+
+from power_bert_tf.errors import PowerBertError
 
 
-class RetentionConfigError(ValueError):
+class RetentionConfigError(PowerBertError, ValueError):
     """An invalid retention configuration; the message names the entry."""
 
 
@@ -40,7 +42,7 @@ class RetentionConfig:
     def parse(
         cls, text: str | Sequence[int], num_layers: int | None = None,
         seq_len: int | None = None,
-    ) -> "RetentionConfig":
+    ) -> RetentionConfig:
         """Parse "64,48,32" (or a list) and validate it.
 
         Raises:
@@ -58,12 +60,12 @@ class RetentionConfig:
         return config
 
     @classmethod
-    def full(cls, num_layers: int, seq_len: int) -> "RetentionConfig":
+    def full(cls, num_layers: int, seq_len: int) -> RetentionConfig:
         """Keep every word-vector at every layer (plain BERT)."""
         return cls((int(seq_len),) * int(num_layers))
 
     @classmethod
-    def from_masses(cls, masses: Iterable[float]) -> "RetentionConfig":
+    def from_masses(cls, masses: Iterable[float]) -> RetentionConfig:
         """The paper's rule: floor each layer's mass, at least 1, non-increasing."""
         keep: list[int] = []
         for mass in masses:
@@ -76,7 +78,7 @@ class RetentionConfig:
     # -- checks ------------------------------------------------------------
     def validate(
         self, num_layers: int | None = None, seq_len: int | None = None
-    ) -> "RetentionConfig":
+    ) -> RetentionConfig:
         if not self.keep:
             raise RetentionConfigError("retention configuration is empty")
         if num_layers is not None and len(self.keep) != num_layers:

@@ -22,11 +22,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from power_bert_tf.files import (
-    atomic_path,
-    read_json_if_present,
-    write_json_atomically,
-)
+from power_bert_tf.errors import PowerBertError
+from power_bert_tf.files import read_json_if_present, write_json_atomically
 
 STEPS = ("finetune", "search", "retrain")
 # What each step starts from, in order of preference.
@@ -37,7 +34,7 @@ CANDIDATES_DIR = "search.candidates"  # the search's weights at each candidate, 
 RUN_FILES = ("results.json", "retention.json", "run_config.json", "eval_results.json")
 
 
-class RunError(ValueError):
+class RunError(PowerBertError, ValueError):
     """A run directory or checkpoint that cannot be used; the message names the path."""
 
 
@@ -75,10 +72,6 @@ class RunDirectory:
 
     def log(self, step: str) -> str:
         return self.file(f"{step}_log.jsonl")
-
-    @property
-    def tensorboard(self) -> str:
-        return self.file("tensorboard")
 
     def existing_checkpoint(self, prefer: tuple[str, ...] = DELIVERED) -> str | None:
         """The first of `prefer`'s checkpoints that exists, or None."""
@@ -228,9 +221,3 @@ def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED
     if not isinstance(model, PowerBertClassifier):
         raise RunError(f"{keras_file}: holds a {type(model).__name__}, not a PowerBertClassifier")
     return with_global_precision(model)
-
-
-def save_checkpoint(model, path: str | os.PathLike) -> None:
-    """Save a model via a temporary file and a rename: never half-written."""
-    with atomic_path(path, suffix=".keras") as temporary:
-        model.save(temporary)

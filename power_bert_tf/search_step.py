@@ -16,7 +16,7 @@ import numpy as np
 
 from power_bert_tf.config import PipelineError, check_target_flops, warn
 from power_bert_tf.retention import RetentionConfig, mass_flops_fraction, project_onto_budget
-from power_bert_tf.training import Trainer, TrainConfig
+from power_bert_tf.training import TrainConfig, Trainer
 from power_bert_tf.training.search import (
     MIN_TRAVEL,
     PROBE_STEPS,

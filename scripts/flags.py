@@ -53,7 +53,7 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
 def add_results_flag(parser: argparse.ArgumentParser) -> None:
     """`--results`, the per-task records the results scripts read (collect_results.py's --output)."""
     parser.add_argument("--results", default="docs/results.json",
-                        help="the records scripts/collect_results.py writes (default: %(default)s)")
+                        help="the records benchmarks/collect_results.py writes (default: %(default)s)")
 
 
 def dataclass_from_args(cls, args: argparse.Namespace, **overrides):

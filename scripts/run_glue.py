@@ -46,9 +46,8 @@ def main(argv: list[str]) -> int:
     if args.eval_only and args.predict_only:
         return _fail("--eval-only and --predict-only exclude each other")
     # Imported after parsing so --help and flag errors are instant.
-    from power_bert_tf.backbones import BackboneLoadError, UnsupportedBackboneError
-    from power_bert_tf.data import GlueDataError
-    from power_bert_tf.pipeline import Pipeline, PipelineError, format_summary
+    from power_bert_tf.errors import PowerBertError
+    from power_bert_tf.pipeline import Pipeline, format_summary
     from power_bert_tf.retention import RetentionConfigError
 
     config = dataclass_from_args(RunConfig, args, verbose=0 if args.quiet else 1)
@@ -62,7 +61,7 @@ def main(argv: list[str]) -> int:
             print(format_summary(pipeline.run()))
     except RetentionConfigError as error:
         return _fail(f"--retention-config: {error}")
-    except (GlueDataError, PipelineError, BackboneLoadError, UnsupportedBackboneError) as error:
+    except PowerBertError as error:  # data, flags, backbone, run directory, resume state
         return _fail(str(error))
     return 0
 

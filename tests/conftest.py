@@ -163,9 +163,20 @@ def backbones() -> Backbones:
     return Backbones()
 
 
+SCRIPT_DIRS = (ROOT / "scripts", ROOT / "benchmarks")  # the user's commands; the measurement tools
+
+
+def script_path(name: str) -> Path:
+    """scripts/<name>.py or benchmarks/<name>.py."""
+    found = [folder / f"{name}.py" for folder in SCRIPT_DIRS if (folder / f"{name}.py").is_file()]
+    assert len(found) == 1, f"{name}.py: found in {found or 'neither of'} {SCRIPT_DIRS}"
+    return found[0]
+
+
 def load_script(name: str):
-    """scripts/<name>.py as a module (its `main(argv)` is what the command line runs)."""
-    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
+    """scripts/<name>.py or benchmarks/<name>.py as a module (its `main(argv)` is what the
+    command line runs)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_script", script_path(name))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

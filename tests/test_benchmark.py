@@ -1,4 +1,4 @@
-"""The inference benchmark (scripts/benchmark.py, power_bert_tf.benchmark) and the lambda-sweep plot.
+"""The inference benchmark (benchmarks/benchmark.py, benchmarks.speed) and the lambda-sweep plot.
 
 A tiny random run directory is made once per module, as training leaves it: retrain.keras (hard mode),
 finetune.keras (no elimination), run_config.json, and a few CoLA-layout dev sentences. Timings on it mean
@@ -12,15 +12,14 @@ import importlib
 import io
 import json
 
+import keras
+import keras_hub
 import numpy as np
 import pytest
 
-import keras
-import keras_hub
+from benchmarks import speed as B
 from conftest import hand_flops, load_script
-
 from power_bert_tf import PowerBertClassifier, RetentionConfig
-from power_bert_tf import benchmark as B
 from power_bert_tf.retention import truncation_length
 
 SEQ_LEN = 16
@@ -120,7 +119,7 @@ def test_json_has_the_keys(result):
     assert result["retention"] == [12, 6]
     assert result["backend_note"] == "test"
     assert result["keras_backend"] == keras.backend.backend()
-    assert result["command"].startswith("python scripts/benchmark.py --checkpoint")
+    assert result["command"].startswith("python benchmarks/benchmark.py --checkpoint")
     assert result["baseline_source"].endswith("finetune.keras")
     assert result["device"]  # CPU model and cores, or a GPU name
     assert all(len(v) == 2 for v in result["times_ms"].values())
@@ -143,7 +142,7 @@ flags\t\t: fpu amx_tile
 def test_cpu_identity_reads_the_first_processor(tmp_path, monkeypatch):
     path = tmp_path / "cpuinfo"
     path.write_text(CPUINFO)
-    environment = importlib.import_module("power_bert_tf.benchmark.environment")  # the module, not the function
+    environment = importlib.import_module("benchmarks.system")  # the module, not the function
     real = environment.cpu_identity
     monkeypatch.setattr(environment, "cpu_identity", lambda: real(str(path)))
     assert "(family 26, model 2), " in B.describe_device()  # the device line tells the two EPYCs apart
@@ -185,7 +184,7 @@ def test_dev_set_passes(result, run_dir):
     from power_bert_tf.inference import outputs_to_predictions
 
     examples = data.read_glue_split("cola", "dev", run_dir[1])
-    logits = model.predict_text(examples.texts[0])
+    logits = model.predict(examples.texts[0], verbose=0)
     expected = data.compute_metrics("cola", examples.labels, outputs_to_predictions(logits, is_regression=False))
     assert metrics["power"] == pytest.approx(expected["mcc"], abs=1e-6)
 
@@ -239,7 +238,7 @@ def test_random_weights_path(monkeypatch):
 @pytest.mark.tensorflow_only
 def test_jit_compile_times_xla_compiled_predictors(monkeypatch):
     """--jit-compile reaches every timed Keras model's Predictor and the record says so."""
-    from power_bert_tf.benchmark import variants
+    from benchmarks.speed import variants
 
     made = []
     predictor = variants.Predictor
@@ -410,7 +409,7 @@ def test_rounds_are_shuffled_and_complete():
 
 
 def test_load_check_with_fake_readings():
-    from power_bert_tf.benchmark.load import CpuReading, LoadMonitor
+    from benchmarks.load import CpuReading, LoadMonitor
 
     text = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\nintr 1\n"
     assert B.parse_proc_stat(text) == (150, 1000)
@@ -432,7 +431,7 @@ def test_load_check_with_fake_readings():
 
 
 def test_require_idle_refuses_a_busy_machine(monkeypatch, capsys):
-    from power_bert_tf.benchmark import load
+    from benchmarks import load
 
     monkeypatch.setattr(load, "sample_other_load", lambda seconds: 0.6)
     script = load_script("benchmark")
@@ -493,7 +492,7 @@ def test_tensorflow_free_jax_path(tmp_path):
     np.testing.assert_array_equal(features["padding_mask"], mask)
 
     out = tmp_path / "jax.json"
-    script = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "benchmark.py"
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     env.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")  # as conftest: compiling is the cost
     proc = subprocess.run(

@@ -13,8 +13,13 @@ import pytest
 from conftest import hand_flops, load_script
 from power_bert_tf import data
 from power_bert_tf.models import PowerBertClassifier
-from power_bert_tf.training import Trainer, TrainConfig
-from power_bert_tf.training.budgets import ConfigurationDraw, budget_configurations, budget_signature, parse_budgets
+from power_bert_tf.training import TrainConfig, Trainer
+from power_bert_tf.training.budgets import (
+    ConfigurationDraw,
+    budget_configurations,
+    budget_signature,
+    parse_budgets,
+)
 
 pytestmark = pytest.mark.tensorflow_only
 run_glue_script = load_script("run_glue")

@@ -6,11 +6,11 @@ TensorFlow and JAX.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-import keras
 
-from conftest import Backbones, FAMILIES, backbone_inputs, has_segments, infer, make_backbone, np_
+from conftest import FAMILIES, Backbones, has_segments, infer, make_backbone, np_
 from power_bert_tf import PowerBertClassifier, copy_weights_by_path
 
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -213,7 +213,6 @@ def test_predict_takes_raw_strings(text_model):
     expected = text_model.predict(features, verbose=0)
     np.testing.assert_allclose(text_model.predict(texts, verbose=0), expected, **TOL)
     np.testing.assert_allclose(text_model.predict(np.array(texts), verbose=0), expected, **TOL)
-    np.testing.assert_allclose(text_model.predict_text(texts), expected, **TOL)
     pairs = (["the dog", "a cat"], ["runs", "sat on the mat"])
     np.testing.assert_allclose(
         text_model.predict(pairs, verbose=0),

@@ -9,6 +9,7 @@ import pytest
 
 from power_bert_tf.data import TASKS, compute_metrics
 
+
 def _mcc(y, p):
     tp, tn = np.sum((y == 1) & (p == 1)), np.sum((y == 0) & (p == 0))
     fp, fn = np.sum((y == 0) & (p == 1)), np.sum((y == 1) & (p == 0))

@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from power_bert_tf.data import GlueDataError, GlueExamples, get_task, load_split, read_glue_split, resolve_data_dir
+from power_bert_tf.data import (
+    GlueDataError,
+    GlueExamples,
+    get_task,
+    load_split,
+    read_glue_split,
+    resolve_data_dir,
+)
 from power_bert_tf.data import tfds as data_tfds
 
 GLUE_DIR = Path(os.environ.get("GLUE_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "glue"))

@@ -9,6 +9,7 @@ import pytest
 
 from power_bert_tf.data import GlueExamples, get_task, write_glue_predictions
 
+
 def _test_examples(name: str, indices: list[int]) -> GlueExamples:
     task = get_task(name)
     texts = tuple([f"s{i}" for i in indices] for _ in range(2 if task.is_pair else 1))

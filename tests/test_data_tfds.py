@@ -62,3 +62,22 @@ def test_tfds_examples_are_mapped_to_glue_order(monkeypatch):
     assert ex.labels.tolist() == [1, 2, 0] and ex.labels.dtype == np.int32  # entailment, neutral, contradiction
     test = load_tfds_split("mnli-m", "test")
     assert builder.splits[-1] == "test_matched" and test.labels is None and test.indices.tolist() == [0, 1, 2]
+
+
+def test_run_glue_offline_names_the_data_not_a_flag(monkeypatch, capsys, tmp_path):
+    """Without --data-dir or GLUE_DIR and no network, run_glue.py says so in one line, and
+    does not blame an unrelated flag (a data error raised while the held-out part was drawn
+    once came out as "--held-out-fraction: ...")."""
+    from conftest import load_script
+
+    def offline(task, split):
+        raise GlueDataError(f"TFDS could not be reached for glue/{task.name} split '{split}'; "
+                            "pass --data-dir or set GLUE_DIR")
+    monkeypatch.setattr(data_tfds, "load_tfds_split", offline)
+    monkeypatch.delenv("GLUE_DIR", raising=False)
+    code = load_script("run_glue").main(["--task", "mrpc", "--backbone", "minilm",
+                                         "--output-dir", str(tmp_path / "run"), "--quiet"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and error == [
+        "run_glue.py: error: TFDS could not be reached for glue/mrpc split 'train'; "
+        "pass --data-dir or set GLUE_DIR"]

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from unittest import mock
 
-import numpy as np
-import pytest
 import keras
 import keras_hub
+import numpy as np
+import pytest
 from keras_hub.layers import TransformerEncoder
 
-from conftest import Backbones, BACKBONE_SPECS, FAMILIES, hand_flops, has_segments, make_backbone, np_, randomize
+from conftest import (
+    BACKBONE_SPECS,
+    FAMILIES,
+    Backbones,
+    hand_flops,
+    has_segments,
+    make_backbone,
+    np_,
+    randomize,
+)
 from power_bert_tf import PowerBertEncoder, RetentionConfigError, UnsupportedBackboneError
 from power_bert_tf.backbones import BackboneAdapter, check_versions
 
@@ -168,7 +177,7 @@ def backbones():
 )
 def test_no_elimination_matches_backbone(backbones, name, seq):
     backbone = backbones[name]
-    lengths = [min(l, seq) for l in BATCH_LENGTHS]
+    lengths = [min(length, seq) for length in BATCH_LENGTHS]
     inputs = inputs_for(backbone, lengths, seq=seq, seed=seq)
     expected_sequence, expected_pooled = backbone_outputs(backbone, inputs)
     encoder = PowerBertEncoder(backbone)

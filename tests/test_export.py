@@ -20,11 +20,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 import keras
 import keras_hub
+import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops for tf.saved_model.load)
 

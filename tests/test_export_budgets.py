@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops for tf.saved_model.load)
+from test_export import PREDICT_TEXTS, SEQ_LEN, _make_run
 
 from power_bert_tf import export as E
-from test_export import PREDICT_TEXTS, SEQ_LEN, _make_run
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -109,8 +109,8 @@ def test_request_size_limits(family):
 def test_served_dev_metrics_against_the_keras_model(family, tiny_glue):
     """`serving.dev_metrics` scores each signature on the dev set as the in-memory Keras model at
     that configuration does; the records in power_bert.json here are made up, so they disagree."""
+    from benchmarks.serving import dev_metrics
     from power_bert_tf import data
-    from power_bert_tf.serving import dev_metrics
 
     model, version, _ = family
     result = dev_metrics(version, data_dir=str(tiny_glue / "CoLA"))
@@ -126,8 +126,8 @@ def test_served_dev_metrics_against_the_keras_model(family, tiny_glue):
 
 def test_padding_cost_batches(family):
     """The measurement's long batch fills sequence_length once tokenized; its short one is a word."""
-    from power_bert_tf.serving import PaddingConfig, padding_cost
-    from power_bert_tf.serving.padding import SHORT_WORD, _batches
+    from benchmarks.serving import PaddingConfig, padding_cost
+    from benchmarks.serving.padding import SHORT_WORD, _batches
 
     _, version, loaded = family
     batches = _batches(("sentence",), SEQ_LEN, 4)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 
 from power_bert_tf import HardExtract, SignificanceScore, SoftExtract
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-import keras
 
 import power_bert_tf
 from power_bert_tf import PowerBertEncoder
@@ -96,9 +96,9 @@ def test_classifier_from_preset(minilm):
     assert len(model.backbone.weights) == len(backbone.weights)
     for a, b in zip(backbone.weights, model.backbone.weights):
         np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
-    logits = model.predict_text(SENTENCES[:2])
+    logits = model.predict(SENTENCES[:2], verbose=0)
     assert logits.shape == (2, 2) and np.all(np.isfinite(logits))
-    # predict_text tokenizes like keras-hub's preprocessor and runs the hard encoder on it.
+    # predict() on raw text tokenizes like keras-hub's preprocessor and runs the hard encoder on it.
     pooled = np_(model.encoder(inputs, training=False)["pooled_output"])[:2]
     head = pooled @ np_(model.output_dense.kernel) + np_(model.output_dense.bias)
     np.testing.assert_allclose(logits, head, rtol=1e-4, atol=1e-4)

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 import power_bert_tf
 from power_bert_tf.config import PipelineError
-from power_bert_tf.distribute import distribute_options, is_chief, make_strategy, worker_output_dir
+from power_bert_tf.distribute import is_chief, make_strategy, worker_output_dir
 
 pytestmark = pytest.mark.tensorflow_only
 

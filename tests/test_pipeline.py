@@ -10,9 +10,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from glue_files import write_task
 
 from conftest import hand_flops, load_script
-from glue_files import write_task
 from power_bert_tf import data
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.pipeline import RunConfig
@@ -116,7 +116,7 @@ def test_steps_run_on_their_own(cola_run, retrained_alone):
 
 
 def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, retrained_alone):
-    from power_bert_tf.benchmark import BenchmarkConfig, load_models
+    from benchmarks.speed import BenchmarkConfig, load_models
 
     run = retrained_alone
     assert not (run / "finetune.keras").exists()

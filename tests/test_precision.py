@@ -7,9 +7,9 @@ built fresh under the same global policy, and the float32 model's weights and ou
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-import keras
 
 from conftest import make_backbone, np_
 from power_bert_tf import PowerBertClassifier, copy_weights_by_path

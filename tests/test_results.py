@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.results.aggregate import build_records
+from benchmarks.results.ledger import read_ledger
+from benchmarks.results.render import readme_block, results_md_block
+from benchmarks.results.targets import evaluate_targets
 from conftest import ROOT, load_script
-from power_bert_tf.results.aggregate import build_records
-from power_bert_tf.results.ledger import read_ledger
-from power_bert_tf.results.render import readme_block, results_md_block
-from power_bert_tf.results.targets import evaluate_targets
 
-LEDGER = "docs/runs/ledger.json"
+LEDGER = "benchmarks/records/runs/ledger.json"
 
 
 def _write(path: Path, payload) -> None:
@@ -30,23 +30,23 @@ def _run(name: str, task: str, seed: int, kind: str = "power", selection: str = 
          status: str = "done", **extra) -> dict:
     return {"name": name, "task": task, "seed": seed, "kind": kind, "selection": selection, "status": status,
             "command": f"python scripts/run_glue.py --task {task} --seed {seed} --output-dir runs/{name}",
-            "record": f"docs/runs/{name}", **extra}
+            "record": f"benchmarks/records/runs/{name}", **extra}
 
 
 def _results(root: Path, name: str, **values) -> None:
-    _write(root / "docs" / "runs" / name / "results.json", values)
+    _write(root / "benchmarks" / "records" / "runs" / name / "results.json", values)
 
 
 def _benchmark(root: Path, name: str, speedup: float, protocol: str | None = "padded", device: str = "AMD EPYC",
                baseline_ms: float = 100.0, **extra) -> str:
     payload = {"speedup": speedup, "speedup_ci": [speedup - 0.1, speedup + 0.1], "baseline_ms": baseline_ms,
-               "power_ms": baseline_ms / speedup, "device": device, "command": f"python scripts/benchmark.py {name}",
+               "power_ms": baseline_ms / speedup, "device": device, "command": f"python benchmarks/benchmark.py {name}",
                "timestamp": "2026-01-01T00:00:00+0000", "load": {"busy": False, "other_cpu_fraction": 0.01},
                "threads": 2, **extra}
     if protocol is not None:
         payload["protocol"] = protocol
-    _write(root / "docs" / "benchmarks" / f"{name}.json", payload)
-    return f"docs/benchmarks/{name}.json"
+    _write(root / "benchmarks" / "records" / f"{name}.json", payload)
+    return f"benchmarks/records/{name}.json"
 
 
 def _ledger(root: Path, runs: list[dict], benchmarks: list[dict] | None = None) -> str:
@@ -125,7 +125,7 @@ def test_aggregates_match_numpy(cola, capsys):
     assert record["speedup_dynamic"] == 2.6 and record["speedup_batch1"] == 1.2
     assert record["busy"] == {"padded": False, "dynamic": False, "batch1": False}
     assert "python scripts/run_glue.py --task cola --seed 1 --output-dir runs/cola-s1" in record["commands"]
-    assert "python scripts/benchmark.py cola_dynamic" in record["commands"]
+    assert "python benchmarks/benchmark.py cola_dynamic" in record["commands"]
     assert not any("cola-s3" in command for command in record["commands"])
 
 
@@ -135,7 +135,7 @@ def test_gpu_benchmark_goes_to_gpu_not_cpu_fields(cola, capsys):
     gpu = record["gpu"]
     assert gpu["speedup"] == 3.3 and gpu["device"] == "NVIDIA H100" and gpu["backend"] == "jax"
     assert gpu["speedup_dynamic"] is None and gpu["targets"]["padded"]["met"] is False
-    assert "python scripts/benchmark.py cola_gpu" in record["commands"]
+    assert "python benchmarks/benchmark.py cola_gpu" in record["commands"]
 
 
 def test_pareto_points_from_the_dynamic_benchmark(cola, capsys):
@@ -168,7 +168,7 @@ def test_fine_tuned_truncation_shares_the_timed_truncation(cola, capsys, seq_len
     _write(cola / LEDGER, ledger)
     (record,) = _collect(cola, capsys)[1]
     by_source = {point["source"]: point for point in record["pareto"] if point["kind"].startswith("truncation")}
-    untuned = by_source["docs/benchmarks/cola_dynamic.json"]
+    untuned = by_source["benchmarks/records/cola_dynamic.json"]
     assert untuned["metric"] == 21.0 and untuned["ms_relative"] == pytest.approx(0.25)
     if seq_len == 8:
         tuned = by_source["cola-trunc-s0"]
@@ -227,7 +227,7 @@ def test_sst2_measured_speedup_meets_its_padded_target():
 
 
 def test_dev_selection_is_marked(tmp_path, capsys):
-    for name, seed, selection in (("sst2-old", 0, "dev"), ("sst2-s1", 1, "held_out")):
+    for name in ("sst2-old", "sst2-s1"):  # the ledger says how each was selected
         _results(tmp_path, name, task="sst-2", metric="accuracy", baseline=86.9, power=86.5, flops_fraction=0.25,
                  retention=[32, 23, 11, 4, 2, 1])
     _ledger(tmp_path, [_run("sst2-old", "sst-2", 0, selection="dev")])
@@ -246,7 +246,7 @@ def test_older_benchmark_json(tmp_path, capsys):
     _results(tmp_path, "stsb", task="sts-b", metric="spearman", baseline=83.0, power=83.5, flops_fraction=0.38,
              retention=[48, 36, 20, 14, 7, 1])
     old = {"speedup": 2.49, "baseline_ms": 100.0, "power_ms": 40.0, "device": "AMD EPYC, 2 cores (CPU)",
-           "retention": [48, 36, 20, 14, 7, 1], "command": "python scripts/benchmark.py old",
+           "retention": [48, 36, 20, 14, 7, 1], "command": "python benchmarks/benchmark.py old",
            "truncation": {"seq_len": 25, "ms": 39.0, "metric": 74.1, "flops_fraction": 0.39},
            "bucketed": {"speedup": 1.8, "baseline_s": 1.0, "power_s": 0.55, "truncation_s": 0.5}}
     _write(tmp_path / "docs" / "old.json", old)
@@ -279,14 +279,14 @@ def test_ledger_missing_a_field(tmp_path, capsys):
 def test_missing_results_json(tmp_path, capsys):
     _ledger(tmp_path, [_run("cola-s1", "cola", 1)])
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "docs/runs/cola-s1/results.json: run 'cola-s1': no such file")
+    _one_line_error(code, error, "benchmarks/records/runs/cola-s1/results.json: run 'cola-s1': no such file")
 
 
 def test_results_json_missing_a_field(tmp_path, capsys):
     _results(tmp_path, "cola-s1", task="cola", metric="mcc", baseline=25.0, flops_fraction=0.1, retention=[1])
     _ledger(tmp_path, [_run("cola-s1", "cola", 1)])
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "docs/runs/cola-s1/results.json: run 'cola-s1': no 'power' (did that step run?)")
+    _one_line_error(code, error, "benchmarks/records/runs/cola-s1/results.json: run 'cola-s1': no 'power' (did that step run?)")
 
 
 def test_results_json_with_a_nan_metric(tmp_path, capsys):
@@ -295,7 +295,7 @@ def test_results_json_with_a_nan_metric(tmp_path, capsys):
              retention=[1])
     _ledger(tmp_path, [_run("cola-s1", "cola", 1)])
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "docs/runs/cola-s1/results.json: run 'cola-s1': 'power' is nan")
+    _one_line_error(code, error, "benchmarks/records/runs/cola-s1/results.json: run 'cola-s1': 'power' is nan")
 
 
 def test_benchmark_of_a_run_that_does_not_count(tmp_path, capsys):
@@ -306,7 +306,7 @@ def test_benchmark_of_a_run_that_does_not_count(tmp_path, capsys):
     _ledger(tmp_path, [_run("mrpc-old", "mrpc", 0, status="superseded")],
             [{"task": "mrpc", "protocol": "padded", "json": bench, "variants": {"power": "mrpc-old"}}])
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "docs/benchmarks/mrpc_padded.json: times run 'mrpc-old', whose status is "
+    _one_line_error(code, error, "benchmarks/records/mrpc_padded.json: times run 'mrpc-old', whose status is "
                                  "'superseded': time a counted run, or drop this benchmark from the ledger")
 
 
@@ -318,7 +318,7 @@ def test_benchmark_naming_no_run_must_time_a_counted_runs_retention(tmp_path, ca
     bench = _benchmark(tmp_path, "mrpc_padded", 3.0, retention=[9, 4])
     _ledger(tmp_path, [_run("mrpc-s0", "mrpc", 0)], [{"task": "mrpc", "protocol": "padded", "json": bench}])
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "docs/benchmarks/mrpc_padded.json: timed retention [9, 4] is none of the task's "
+    _one_line_error(code, error, "benchmarks/records/mrpc_padded.json: timed retention [9, 4] is none of the task's "
                                  "counted runs' (mrpc-s0: [9, 5]): name the run it times under 'variants', "
                                  "or drop this benchmark from the ledger")
 

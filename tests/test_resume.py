@@ -8,11 +8,12 @@ import shutil
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from conftest import load_script, tiny_run_argv as _argv
+from conftest import load_script
+from conftest import tiny_run_argv as _argv
 from power_bert_tf.runs import load_classifier
 from power_bert_tf.training.resume import ResumeState
 
@@ -46,7 +47,7 @@ def test_a_killed_run_continues_where_it_stopped(uninterrupted, tiny_glue, tiny_
     save = ResumeState.save
     outputs = []
     for killed_step in ("search", "retrain"):
-        def save_then_die(self, epoch, *args, **kwargs):
+        def save_then_die(self, epoch, *args, killed_step=killed_step, **kwargs):
             save(self, epoch, *args, **kwargs)
             if self.path.endswith(f"{killed_step}.resume") and epoch == 1:
                 raise Killed

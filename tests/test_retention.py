@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from conftest import hand_flops
-
 from power_bert_tf import RetentionConfig, RetentionConfigError
 from power_bert_tf.retention import full_model_flops, project_onto_budget, truncation_length
 

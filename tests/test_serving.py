@@ -1,4 +1,4 @@
-"""power_bert_tf.serving: the load test, batch-1 latency, their errors and the CLI.
+"""benchmarks.serving: the load test, batch-1 latency, their errors and the CLI.
 
 A tiny random CoLA export (as tests/test_export.py builds it) is made once per module.
 Hand-made SavedModels with two text signatures (one single-sentence, one sentence-pair)
@@ -21,17 +21,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from conftest import ROOT, load_script
 from glue_files import write_task
 from test_export import _make_run
 
+from benchmarks.serving import ServingError, dev_examples, inspect_export, text_signatures
+from benchmarks.serving.exports import budget_of
+from benchmarks.serving.latency import LatencyConfig, batch1_latency, format_latency
+from benchmarks.serving.loadtest import (
+    LoadTestConfig,
+    format_load_test,
+    plan_requests,
+    run_load_test,
+)
+from benchmarks.serving.model import register_text_ops
+from conftest import ROOT, load_script
 from power_bert_tf.export import export_savedmodel
-from power_bert_tf.serving import ServingError, dev_examples, inspect_export, text_signatures
-from power_bert_tf.serving.exports import budget_of
-from power_bert_tf.serving.latency import LatencyConfig, batch1_latency, format_latency
-from power_bert_tf.serving.loadtest import LoadTestConfig, format_load_test, plan_requests, run_load_test
-from power_bert_tf.serving.model import register_text_ops
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -139,7 +143,7 @@ def test_load_test_counts(load_result, tiny_export):
     assert rss["growth_fraction"] == pytest.approx(rss["end"] / rss["start"] - 1)
     assert result["config"]["clients"] == 2 and result["config"]["sizes"] == [1, 3]
     assert result["versions"]["tensorflow"] == tf.__version__
-    assert {"inter_op", "intra_op"} <= set(result["threads"])
+    assert {"tf_inter_op", "tf_intra_op"} <= set(result["threads"])
     assert len(result["machine"]["load_average"]["start"]) == 3
     json.dumps(result)  # JSON-ready
     report = format_load_test(result)
@@ -182,7 +186,7 @@ def test_requests_are_routed_to_every_signature_with_pairs(fakes, glue):
 def test_memory_is_read_after_every_interval_of_requests_over_all_clients(fakes, glue, monkeypatch):
     """3 clients x 7 requests, read every 5: after the 5th, 10th, 15th and 20th answer (counted
     over all clients), each reading taken then; the report lists them."""
-    from power_bert_tf.serving import loadtest
+    from benchmarks.serving import loadtest
 
     readings = iter(range(500, 600))
     monkeypatch.setattr(loadtest, "RSS_EVERY", 5)
@@ -353,7 +357,7 @@ def test_package_imports_its_names_eagerly():
 def test_cli_error_is_one_line_exit_2(tmp_path):
     missing = tmp_path / "missing"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "serve_load_test.py"), "--savedmodel", str(missing)],
+        [sys.executable, str(ROOT / "benchmarks" / "serve_load_test.py"), "--savedmodel", str(missing)],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 2

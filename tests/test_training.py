@@ -16,9 +16,10 @@ import pytest
 import tensorflow as tf
 
 from power_bert_tf import data
+from power_bert_tf.files import save_checkpoint
 from power_bert_tf.models import PowerBertClassifier
-from power_bert_tf.runs import load_classifier as load_checkpoint, save_checkpoint
-from power_bert_tf.training import Trainer, TrainConfig, WarmupLinearDecay, mass_penalty
+from power_bert_tf.runs import load_classifier as load_checkpoint
+from power_bert_tf.training import TrainConfig, Trainer, WarmupLinearDecay, mass_penalty
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -162,7 +163,7 @@ def test_mirrored_strategy_matches_one_device(tiny_preset, tmp_path):
 
 # -- choosing LAMBDA before a search -----------------------------------------------
 def test_retention_gradients_match_finite_differences(cola_run, tiny_glue):
-    from power_bert_tf.training import retention_gradients
+    from benchmarks.probe import retention_gradients
 
     task = data.get_task("cola")
     model = load_checkpoint(str(cola_run / "finetune.keras")).with_mode("soft")
@@ -200,7 +201,7 @@ def test_retention_gradients_match_finite_differences(cola_run, tiny_glue):
 
 
 def test_predicted_retention_against_hand_count():
-    from power_bert_tf.training import predicted_retention
+    from benchmarks.probe import predicted_retention
 
     gradients = np.array([
         [-0.5, -0.02, -0.004, -0.001, 0.0, 0.003],   # layer 1: pull > lambda * 1
@@ -244,7 +245,7 @@ def test_training_stops_once_patience_epochs_bring_nothing(tiny_preset, tiny_glu
     for patience, epochs in ((2, 4), (0, 6)):
         scores = iter([10.0, 12.0, 11.0, 11.5, 13.0, 14.0])
         trainer = Trainer(_soft_model(tiny_preset).with_mode("none"),
-                          TrainConfig(epochs=6, lr_bert=1e-4, patience=patience), lambda y, p: {"mcc": next(scores)},
+                          TrainConfig(epochs=6, lr_bert=1e-4, patience=patience), lambda y, p, scores=scores: {"mcc": next(scores)},
                           "mcc", steps_per_epoch=1, verbose=0)
         history = trainer.fit(dataset.take(1), dataset.take(1), examples.labels[:8])
         assert [r.epoch for r in history] == list(range(1, epochs + 1)), patience

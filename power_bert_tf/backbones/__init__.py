@@ -14,7 +14,6 @@ from power_bert_tf.backbones.sources import (
     load_preprocessor,
     minilm_directory,
     peek_backbone,
-    peek_num_layers,
     resolve_source,
 )
 
@@ -30,6 +29,5 @@ __all__ = [
     "load_preprocessor",
     "minilm_directory",
     "peek_backbone",
-    "peek_num_layers",
     "resolve_source",
 ]

@@ -29,6 +29,8 @@ import keras
 import keras_hub
 from keras import ops
 
+from power_bert_tf.errors import PowerBertError
+
 # Versions whose private attributes this module was checked against (tests pass on them).
 TESTED_VERSIONS = {"keras": ("3.15",), "keras_hub": ("0.32",)}
 ALLOW_UNTESTED_ENV = "POWER_BERT_ALLOW_UNTESTED_VERSIONS"
@@ -44,7 +46,7 @@ def _one_key_softmax_allowed():
         yield
 
 
-class UnsupportedBackboneError(TypeError):
+class UnsupportedBackboneError(PowerBertError, TypeError):
     """A backbone family (or library version) this package cannot wire."""
 
 

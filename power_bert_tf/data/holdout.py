@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # readers imports this module; GlueExamples is only needed for the annotations
-    from power_bert_tf.data.readers import GlueExamples
+if TYPE_CHECKING:  # examples imports this module; GlueExamples is only needed for the annotations
+    from power_bert_tf.data.examples import GlueExamples
 
 Columns = Sequence[Sequence[str]]  # GlueExamples.texts: one list of strings per text column
 

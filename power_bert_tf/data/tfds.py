@@ -1,7 +1,7 @@
 """GLUE splits loaded through TensorFlow Datasets (needs network access or a prepared TFDS cache).
 
 Offline, the load fails fast (one connection attempt to the download host instead of TFDS's retries) with a
-:class:`~power_bert_tf.data.readers.GlueDataError` that says how to point at local files instead.
+:class:`~power_bert_tf.data.examples.GlueDataError` that says how to point at local files instead.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import urllib.request
 
 import numpy as np
 
-from power_bert_tf.data.readers import GlueDataError, GlueExamples
+from power_bert_tf.data.examples import GlueDataError, GlueExamples
 from power_bert_tf.data.tasks import GlueTask, as_task, split_file
 
 _TFDS_HOST = "dl.fbaipublicfiles.com"  # where TFDS downloads the GLUE archives from

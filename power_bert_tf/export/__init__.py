@@ -37,7 +37,7 @@ REST response).
 """
 
 from power_bert_tf.export.checkpoints import checkpoint_and_run_config, load_for_export
-from power_bert_tf.export.client import make_predict_request, predict_request_inputs, rest_response
+from power_bert_tf.export.client import make_predict_request, rest_response
 from power_bert_tf.export.errors import ExportError
 from power_bert_tf.export.metadata import (
     MAX_BATCH_SIZE,
@@ -50,8 +50,8 @@ from power_bert_tf.export.metadata import (
 )
 from power_bert_tf.export.savedmodel import (
     LENGTH_MULTIPLE,
-    build_serving_module,
     bucketed,
+    build_serving_module,
     export_model,
     export_savedmodel,
 )
@@ -75,7 +75,6 @@ __all__ = [
     "load_for_export",
     "make_predict_request",
     "next_version",
-    "predict_request_inputs",
     "read_metadata",
     "rest_response",
 ]

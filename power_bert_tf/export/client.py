@@ -63,11 +63,6 @@ def make_predict_request(texts, model_name: str,
     return request
 
 
-def predict_request_inputs(request) -> dict:
-    """The request's input tensors back as numpy arrays (for local checks)."""
-    return {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
-
-
 def rest_response(outputs) -> dict:
     """TF Serving's REST answer (row format) for signature `outputs`.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from power_bert_tf.errors import PowerBertError
 
-class ExportError(ValueError):
+
+class ExportError(PowerBertError, ValueError):
     """The checkpoint or export directory is unusable; the message says why."""

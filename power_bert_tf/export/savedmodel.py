@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
+from power_bert_tf.data.datasets import trim_to_longest
 from power_bert_tf.export.checkpoints import checkpoint_and_run_config, load_for_export, step_record
 from power_bert_tf.export.errors import ExportError
 from power_bert_tf.export.metadata import (
@@ -26,7 +27,6 @@ from power_bert_tf.export.metadata import (
     has_text_signature,
     write_metadata,
 )
-from power_bert_tf.data.datasets import trim_to_longest
 from power_bert_tf.export.packing import text_featurizer
 from power_bert_tf.export.versions import staged_version, version_directory
 

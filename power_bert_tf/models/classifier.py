@@ -7,7 +7,7 @@ The three PoWER-BERT steps chain with `with_mode`, carrying weights over by path
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -16,6 +16,7 @@ from keras import ops
 from power_bert_tf.backbones import load_backbone, load_preprocessor
 from power_bert_tf.models.encoder import PowerBertEncoder
 from power_bert_tf.retention import RetentionConfig
+
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class PowerBertClassifier(keras.Model):
@@ -160,10 +161,6 @@ class PowerBertClassifier(keras.Model):
             self.preprocess([""])
         return super().predict(x, *args, **kwargs)
 
-    def predict_text(self, texts, batch_size: int = 32):
-        """Logits (or scores) for raw text: a list of strings, or a pair of lists."""
-        return super().predict(self.preprocess(texts), batch_size=batch_size, verbose=0)
-
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; refused in soft mode, which needs the mass penalty."""
         if self.mode == "soft":
@@ -179,7 +176,7 @@ class PowerBertClassifier(keras.Model):
         self,
         mode: str,
         retention: RetentionConfig | str | Sequence[int] | None = None,
-    ) -> "PowerBertClassifier":
+    ) -> PowerBertClassifier:
         """A new model in `mode` carrying this one's weights over by name.
 
         The three PoWER-BERT steps chain this way:
@@ -196,7 +193,7 @@ class PowerBertClassifier(keras.Model):
         copy_weights_by_path(self, new)
         return new
 
-    def sharing_weights(self, retention: RetentionConfig | str | Sequence[int]) -> "PowerBertClassifier":
+    def sharing_weights(self, retention: RetentionConfig | str | Sequence[int]) -> PowerBertClassifier:
         """A hard-mode model at `retention` whose variables are this model's own.
 
         Hard extraction has no weights: the view reuses this model's backbone and head
@@ -247,7 +244,7 @@ class PowerBertClassifier(keras.Model):
         mode: str | None = None,
         load_weights: bool = True,
         **kwargs,
-    ) -> "PowerBertClassifier":
+    ) -> PowerBertClassifier:
         """Backbone and preprocessor from a preset name or local directory.
 
         Args:

@@ -12,8 +12,8 @@ The export serves each as its own signature over the same variables.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

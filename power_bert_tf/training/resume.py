@@ -15,12 +15,13 @@ import os
 
 import numpy as np
 
+from power_bert_tf.errors import PowerBertError
 from power_bert_tf.files import read_json_if_present, write_json_atomically
 
 STATE_FILE = "state.json"
 
 
-class ResumeError(ValueError):
+class ResumeError(PowerBertError, ValueError):
     """A resume state that does not fit the run; the message names the directory."""
 
 

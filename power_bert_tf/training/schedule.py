@@ -15,7 +15,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     the line `peak * (1 - step / total_steps)` drawn from step 0, so right after a 10%
     warm-up it drops to 0.9 x peak. Here the decay starts from the full peak, so every
     step after warm-up runs at `total / (total - warmup)` times the original's rate
-    (1.11x with 10% warm-up). Kept because every run in docs/ was trained with it.
+    (1.11x with 10% warm-up).
 
     Args:
         peak: learning rate reached at the end of warm-up.

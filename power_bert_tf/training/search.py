@@ -32,8 +32,8 @@ rate to the number of steps, and `travel` tells how far a given rate gets.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 import keras
 

@@ -18,8 +18,8 @@ tell a loss of D from noise fails every model, and the caller then chooses conse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -25,16 +25,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from power_bert_tf.files import save_checkpoint
 from power_bert_tf.inference import Predictor, outputs_to_predictions
-from power_bert_tf.runs import save_checkpoint
 from power_bert_tf.training.losses import (
     distillation_loss,
     mass_penalty,

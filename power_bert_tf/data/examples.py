@@ -1,0 +1,108 @@
+"""The examples of one GLUE split (`GlueExamples`) and the error every data problem raises.
+
+Readers (`readers` for the official files, `tfds` for TensorFlow Datasets) build them; the
+held-out split (`holdout`) and the tf.data pipelines (`datasets`) consume them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from power_bert_tf.data import holdout
+from power_bert_tf.data.holdout import HeldOutSplit
+from power_bert_tf.data.tasks import GlueTask
+from power_bert_tf.errors import PowerBertError
+
+
+class GlueDataError(PowerBertError, ValueError):
+    """Missing or malformed GLUE data; the message names the file (and line) at fault."""
+
+
+@dataclass
+class GlueExamples:
+    """The examples of one split.
+
+    ``texts`` holds one list of strings per text column (one for single-sentence tasks, two for pairs);
+    ``labels`` holds int32 class ids, float32 scores (STS-B) or is None (test splits); ``indices`` is the
+    ``index``/``id`` column of test files (what a GLUE submission needs) and the row number otherwise.
+    """
+
+    task: GlueTask
+    split: str
+    texts: tuple[list[str], ...]
+    labels: np.ndarray | None
+    indices: np.ndarray
+    path: str
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def take(self, n: int, seed: int) -> GlueExamples:
+        """A reproducible random subsample of ``n`` examples, in their original order.
+
+        Args:
+            n: how many examples to keep (all of them if ``n >= len(self)``).
+            seed: the seed of the random choice.
+
+        Returns:
+            A new :class:`GlueExamples` of ``min(n, len(self))`` examples.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        if n >= len(self):
+            return self
+        return self.select(np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False)))
+
+    def split_off(self, fraction: float, seed: int = 0) -> tuple[GlueExamples, GlueExamples]:
+        """``(rest, part)``: the two parts of :meth:`hold_out`.
+
+        Example:
+        >>> from power_bert_tf.data import get_task
+        >>> texts = ([f"sentence {i}" for i in range(8)],)
+        >>> labels, rows = np.zeros(8, "int32"), np.arange(8)
+        >>> examples = GlueExamples(get_task("cola"), "train", texts, labels, rows, "train.tsv")
+        >>> rest, part = examples.split_off(0.25)
+        >>> len(rest), len(part), sorted(set(rest.indices) | set(part.indices)) == list(examples.indices)
+        (6, 2, True)
+        """
+        split = self.hold_out(fraction, seed)
+        return split.train, split.held_out
+
+    def hold_out(self, fraction: float, seed: int = 0) -> HeldOutSplit:
+        """A reproducible random ``fraction`` of the examples set apart, none of them inside the rest.
+
+        What the pipeline holds out of the training set to choose epochs and configurations on, so the
+        dev set is only read for the reported number. The draw depends on ``seed`` (the pipeline passes
+        the run's seed, so runs with different seeds hold out different parts) and the examples only;
+        drawn examples whose words occur inside a training example go back to training
+        (:func:`power_bert_tf.data.holdout.hold_out`), so the part can be smaller than ``fraction``.
+
+        Args:
+            fraction: the part to draw, in (0, 1).
+            seed: the seed of the draw.
+
+        Returns:
+            The split, with how many drawn examples went back.
+
+        Raises:
+            ValueError: a fraction that holds out nothing or everything, or a draw that is all inside
+                training examples (naming the file).
+        """
+        return holdout.hold_out(self, fraction, seed)
+
+    def length_summary(self) -> dict:
+        """Count, mean and 10th/50th/90th percentiles of the word counts: :func:`holdout.length_summary`."""
+        return holdout.length_summary(self.texts)
+
+    def select(self, rows: np.ndarray) -> GlueExamples:
+        """The examples at ``rows`` (positions in this split), in that order."""
+        return GlueExamples(
+            task=self.task,
+            split=self.split,
+            texts=tuple([column[i] for i in rows] for column in self.texts),
+            labels=None if self.labels is None else self.labels[rows],
+            indices=self.indices[rows],
+            path=self.path,
+        )

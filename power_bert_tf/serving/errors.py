@@ -1,7 +1,0 @@
-"""`ServingError`: why an export, a signature name, a dev file or a test setting cannot be used."""
-
-from __future__ import annotations
-
-
-class ServingError(ValueError):
-    """An unusable export directory, signature, dev file or setting; the message names it."""
