@@ -42,7 +42,9 @@ from benchmarks.speed.config import BenchmarkConfig  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_dataclass_flags(parser, BenchmarkConfig)
-    parser.add_argument("--json", dest="json_path", metavar="FILE", help="write the full result here")
+    parser.add_argument(
+        "--json", dest="json_path", metavar="FILE", help="write the full result here"
+    )
     return parser
 
 
@@ -57,14 +59,17 @@ def main(argv: list[str]) -> int:
     from power_bert_tf.files import write_json_atomically
     from power_bert_tf.retention import RetentionConfigError
 
-    config = dataclass_from_args(BenchmarkConfig, args,
-                                 command=shlex.join(["python", "benchmarks/benchmark.py", *argv]))
+    config = dataclass_from_args(
+        BenchmarkConfig, args, command=shlex.join(["python", "benchmarks/benchmark.py", *argv])
+    )
     try:
         config.check()  # before any model is built
         if config.save_inputs:
             saved = benchmark.save_dev_inputs(config)
-            print(f"{saved['examples']} {saved['task']} dev examples at seq_len {saved['seq_len']} "
-                  f"written to {saved['path']}")
+            print(
+                f"{saved['examples']} {saved['task']} dev examples at seq_len {saved['seq_len']} "
+                f"written to {saved['path']}"
+            )
             return 0
         result = benchmark.run_benchmark(config)
     except RetentionConfigError as error:

@@ -32,10 +32,19 @@ from power_bert_tf.files import write_json_atomically  # noqa: E402
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ledger", default="benchmarks/records/runs/ledger.json", help="the ledger (default: %(default)s)")
-    parser.add_argument("--output", default="docs/results.json", help="JSON to write (default: %(default)s)")
-    parser.add_argument("--root", default=".",
-                        help="directory the ledger's record and json paths are relative to (default: the current one)")
+    parser.add_argument(
+        "--ledger",
+        default="benchmarks/records/runs/ledger.json",
+        help="the ledger (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--output", default="docs/results.json", help="JSON to write (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--root",
+        default=".",
+        help="directory the ledger's record and json paths are relative to (default: the current one)",
+    )
     return parser
 
 
@@ -45,7 +54,9 @@ def collect(args: argparse.Namespace) -> int:
         write_json_atomically(args.output, records)
     except OSError as error:  # named by the file asked for, not the temporary one beside it
         raise ResultsError(f"{args.output}: {error.strerror}") from error
-    print(f"{len(records)} records written to {args.output}: {', '.join(r['task'] for r in records)}")
+    print(
+        f"{len(records)} records written to {args.output}: {', '.join(r['task'] for r in records)}"
+    )
     return 0
 
 

@@ -42,7 +42,7 @@ def parse_proc_stat(text: str) -> tuple[int, int]:
     for line in text.splitlines():
         parts = line.split()
         if parts and parts[0] == "cpu":
-            values = [int(value) for value in parts[1:1 + COUNTED_FIELDS]]
+            values = [int(value) for value in parts[1 : 1 + COUNTED_FIELDS]]
             total = sum(values)
             return total - sum(values[i] for i in IDLE_FIELDS if i < len(values)), total
     raise ValueError("no aggregate 'cpu' line in /proc/stat")
@@ -69,7 +69,9 @@ def clock_ticks() -> int:
         return 100
 
 
-def other_cpu_fraction(before: CpuReading | None, after: CpuReading | None, ticks: int = 100) -> float | None:
+def other_cpu_fraction(
+    before: CpuReading | None, after: CpuReading | None, ticks: int = 100
+) -> float | None:
     """Share of the machine's CPU time between two readings that other processes used.
 
     Args:

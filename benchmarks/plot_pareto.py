@@ -30,7 +30,9 @@ from benchmarks.results.render import read_records  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_results_flag(parser)
-    parser.add_argument("--output-dir", default="docs", help="where pareto_<task>.png go (default: %(default)s)")
+    parser.add_argument(
+        "--output-dir", default="docs", help="where pareto_<task>.png go (default: %(default)s)"
+    )
     parser.add_argument("--dpi", type=int, default=150)
     return parser
 
@@ -41,7 +43,9 @@ def plot(args: argparse.Namespace) -> int:
         if plot_task(record, path, dpi=args.dpi):
             print(f"{record['task']}: {len(record['pareto'])} points -> {path}")
         else:
-            print(f"{record['task']}: no Pareto points (no CPU benchmark with a baseline time), skipped")
+            print(
+                f"{record['task']}: no Pareto points (no CPU benchmark with a baseline time), skipped"
+            )
     return 0
 
 

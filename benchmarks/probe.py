@@ -61,5 +61,3 @@ def predicted_retention(gradients: np.ndarray, lambda_: float):
     layer_index = np.arange(1, gradients.shape[0] + 1)[:, None]
     kept = (-gradients > lambda_ * layer_index).sum(axis=1)
     return RetentionConfig.from_masses([float(k) for k in kept])
-
-

@@ -39,20 +39,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_results_flag(parser)
     parser.add_argument("--readme", default="README.md", help="default: %(default)s")
     parser.add_argument("--results-md", default="docs/RESULTS.md", help="default: %(default)s")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 naming the first file whose block is not what results.json renders")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 naming the first file whose block is not what results.json renders",
+    )
     return parser
 
 
 def render(args: argparse.Namespace) -> int:
     records = read_records(args.results)
-    blocks = [(args.readme, README_MARKER, readme_block(records)),
-              (args.results_md, RESULTS_MD_MARKER, results_md_block(records))]
+    blocks = [
+        (args.readme, README_MARKER, readme_block(records)),
+        (args.results_md, RESULTS_MD_MARKER, results_md_block(records)),
+    ]
     if args.check:
         for path, name, block in blocks:
             if not check_block(path, name, block):
-                print(f"render_results.py: {path}: its '{name}' block differs from what {args.results} renders "
-                      "(run python benchmarks/render_results.py)", file=sys.stderr)
+                print(
+                    f"render_results.py: {path}: its '{name}' block differs from what {args.results} renders "
+                    "(run python benchmarks/render_results.py)",
+                    file=sys.stderr,
+                )
                 return 1
         print(f"{args.readme} and {args.results_md} match {args.results}")
         return 0

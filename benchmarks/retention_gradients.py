@@ -32,13 +32,24 @@ def build_parser() -> argparse.ArgumentParser:
     add("--task", required=True, help="the GLUE task the checkpoint was fine-tuned on")
     add("--checkpoint", required=True, help="a fine-tuned run directory or .keras file")
     add("--data-dir", help="the task's GLUE directory (default: $GLUE_DIR/<Task>, else TFDS)")
-    add("--batches", type=int, default=20, help="training batches to average over (default: %(default)s)")
+    add(
+        "--batches",
+        type=int,
+        default=20,
+        help="training batches to average over (default: %(default)s)",
+    )
     add("--batch-size", type=int, default=None, help="default: the task's")
-    add("--lambda", dest="lambdas", default=DEFAULT_LAMBDAS,
-        help="comma-separated LAMBDA values to predict for (default: %(default)s)")
+    add(
+        "--lambda",
+        dest="lambdas",
+        default=DEFAULT_LAMBDAS,
+        help="comma-separated LAMBDA values to predict for (default: %(default)s)",
+    )
     add("--top", type=int, default=12, help="ranks to print per layer (default: %(default)s)")
     add("--seed", type=int, default=0)
-    add("--json", dest="json_path", metavar="FILE", help="also write gradients and predictions here")
+    add(
+        "--json", dest="json_path", metavar="FILE", help="also write gradients and predictions here"
+    )
     return parser
 
 
@@ -77,9 +88,16 @@ def main(argv: list[str]) -> int:
         return _fail(f"--task: {error}")
     batch_size = args.batch_size or task.batch_size
     try:
-        config = RunConfig(task=args.task, output_dir=os.path.join("runs", args.task.lower()),
-                           data_dir=args.data_dir, checkpoint=args.checkpoint, batch_size=batch_size,
-                           max_train_examples=args.batches * batch_size, seed=args.seed, verbose=0)
+        config = RunConfig(
+            task=args.task,
+            output_dir=os.path.join("runs", args.task.lower()),
+            data_dir=args.data_dir,
+            checkpoint=args.checkpoint,
+            batch_size=batch_size,
+            max_train_examples=args.batches * batch_size,
+            seed=args.seed,
+            verbose=0,
+        )
         pipeline = Pipeline(config)
         model = pipeline.initial_model()  # --checkpoint: the fine-tuned model
         batches = pipeline.dataset(pipeline.examples("train"), shuffle=True)
@@ -89,17 +107,24 @@ def main(argv: list[str]) -> int:
 
     print(f"dLoss/dr_k at r = 1, mean of {args.batches} batches of {batch_size} (rank 0 = [CLS]):")
     for layer, row in enumerate(gradients, 1):
-        print(f"  layer {layer}: " + " ".join(f"{g:+.1e}" for g in row[:args.top]))
+        print(f"  layer {layer}: " + " ".join(f"{g:+.1e}" for g in row[: args.top]))
     predictions = {f"{lam:g}": predicted_retention(gradients, lam).to_list() for lam in lambdas}
     print("predicted retention (first order; a real search keeps several times more):")
     for lam, retention in predictions.items():
         print(f"  lambda {lam:>8}: {','.join(map(str, retention))}")
     if args.json_path:
-        write_json_atomically(args.json_path, {
-            "task": args.task, "checkpoint": args.checkpoint, "batches": args.batches,
-            "batch_size": batch_size, "gradients": gradients.tolist(), "predicted_retention": predictions,
-            "command": "python benchmarks/retention_gradients.py " + " ".join(argv),
-        })
+        write_json_atomically(
+            args.json_path,
+            {
+                "task": args.task,
+                "checkpoint": args.checkpoint,
+                "batches": args.batches,
+                "batch_size": batch_size,
+                "gradients": gradients.tolist(),
+                "predicted_retention": predictions,
+                "command": "python benchmarks/retention_gradients.py " + " ".join(argv),
+            },
+        )
         print(f"written to {args.json_path}")
     return 0
 

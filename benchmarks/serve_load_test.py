@@ -55,7 +55,9 @@ def _sizes(text: str) -> tuple[int, int]:
     if len(parts) == 1:
         parts *= 2
     if len(parts) != 2 or parts[0] > parts[1]:
-        raise argparse.ArgumentTypeError(f"expected SMALLEST,LARGEST with SMALLEST <= LARGEST, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected SMALLEST,LARGEST with SMALLEST <= LARGEST, got {text!r}"
+        )
     return parts[0], parts[1]
 
 
@@ -63,43 +65,73 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = _Parser(description=__doc__.splitlines()[0])
     add = parser.add_argument
     add("--savedmodel", required=True, help="export version directory, or its base directory")
-    add("--signatures", type=_names, default=(),
-        help="comma-separated text signatures (default: all of the export's)")
-    add("--data-dir", default=None,
+    add(
+        "--signatures",
+        type=_names,
+        default=(),
+        help="comma-separated text signatures (default: all of the export's)",
+    )
+    add(
+        "--data-dir",
+        default=None,
         help="the export's task's GLUE directory, whose dev set gives the texts "
-        "(default: $GLUE_DIR/<Task>)")
+        "(default: $GLUE_DIR/<Task>)",
+    )
     add("--seed", type=int, default=0, help="seeds every random choice (default: 0)")
     add("--output", default=None, help="write the result here as JSON")
     load = parser.add_argument_group("load test (default mode)")
     load.add_argument("--clients", type=_count, default=8, help="concurrent clients (default: 8)")
-    load.add_argument("--requests", type=_count, default=100,
-                      help="requests per client (default: 100)")
-    load.add_argument("--sizes", type=_sizes, default=(1, 8),
-                      help="sentences per request, SMALLEST,LARGEST (default: 1,8)")
+    load.add_argument(
+        "--requests", type=_count, default=100, help="requests per client (default: 100)"
+    )
+    load.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(1, 8),
+        help="sentences per request, SMALLEST,LARGEST (default: 1,8)",
+    )
     load.add_argument("--records", action="store_true", help="keep every request in the JSON")
     batch1 = parser.add_argument_group("batch-1 latency (--batch1)")
-    batch1.add_argument("--batch1", action="store_true",
-                        help="time batch-1 latency instead of a load test")
-    batch1.add_argument("--compare", default=None, metavar="BASELINE_DIR",
-                        help="baseline export to compare with (default: --savedmodel's own "
-                        "--baseline-signature)")
-    batch1.add_argument("--baseline-signature", default="serving_default",
-                        help="the reference signature (default: serving_default)")
+    batch1.add_argument(
+        "--batch1", action="store_true", help="time batch-1 latency instead of a load test"
+    )
+    batch1.add_argument(
+        "--compare",
+        default=None,
+        metavar="BASELINE_DIR",
+        help="baseline export to compare with (default: --savedmodel's own --baseline-signature)",
+    )
+    batch1.add_argument(
+        "--baseline-signature",
+        default="serving_default",
+        help="the reference signature (default: serving_default)",
+    )
     batch1.add_argument("--repeats", type=_count, default=20, help="timed repeats (default: 20)")
-    batch1.add_argument("--sentences", type=_count, default=200,
-                        help="dev sentences per repeat (default: 200)")
+    batch1.add_argument(
+        "--sentences", type=_count, default=200, help="dev sentences per repeat (default: 200)"
+    )
     padding = parser.add_argument_group("padding cost (--padding-cost; --repeats applies)")
-    padding.add_argument("--padding-cost", action="store_true",
-                         help="time a batch of one-word sentences against a full-length batch")
-    padding.add_argument("--batch-size", type=_count, default=64, help="sentences per batch (default: 64)")
-    parser.add_argument("--check-dev-metric", action="store_true",
-                        help="score every signature on the dev set against power_bert.json's record "
-                        "(exit 1 when one disagrees)")
+    padding.add_argument(
+        "--padding-cost",
+        action="store_true",
+        help="time a batch of one-word sentences against a full-length batch",
+    )
+    padding.add_argument(
+        "--batch-size", type=_count, default=64, help="sentences per batch (default: 64)"
+    )
+    parser.add_argument(
+        "--check-dev-metric",
+        action="store_true",
+        help="score every signature on the dev set against power_bert.json's record "
+        "(exit 1 when one disagrees)",
+    )
     args = parser.parse_args(argv)
     if args.compare and not args.batch1:
         parser.error("--compare needs --batch1")
     if args.batch1 + args.padding_cost + args.check_dev_metric > 1:
-        parser.error("--batch1, --padding-cost and --check-dev-metric are separate measurements: give one")
+        parser.error(
+            "--batch1, --padding-cost and --check-dev-metric are separate measurements: give one"
+        )
     return args
 
 
@@ -110,10 +142,13 @@ def _batch1(args, latency) -> tuple[dict, str]:
         reference = ("baseline", args.baseline_signature)
     else:
         models = {"model": args.savedmodel}
-        signatures = {"model": (args.baseline_signature, *args.signatures) if args.signatures else ()}
+        signatures = {
+            "model": (args.baseline_signature, *args.signatures) if args.signatures else ()
+        }
         reference = ("model", args.baseline_signature)
-    config = latency.LatencyConfig(sentences=args.sentences, repeats=args.repeats,
-                                   data_dir=args.data_dir, seed=args.seed)
+    config = latency.LatencyConfig(
+        sentences=args.sentences, repeats=args.repeats, data_dir=args.data_dir, seed=args.seed
+    )
     result = latency.batch1_latency(models, signatures, reference, config)
     return result, latency.format_latency(result)
 
@@ -126,8 +161,13 @@ def _padding_cost(args, padding) -> tuple[dict, str]:
 
 def _load_test(args, loadtest) -> tuple[dict, str]:
     config = loadtest.LoadTestConfig(
-        clients=args.clients, requests_per_client=args.requests, sizes=args.sizes,
-        signatures=args.signatures, data_dir=args.data_dir, seed=args.seed)
+        clients=args.clients,
+        requests_per_client=args.requests,
+        sizes=args.sizes,
+        signatures=args.signatures,
+        data_dir=args.data_dir,
+        seed=args.seed,
+    )
     result = loadtest.run_load_test(args.savedmodel, config, keep_records=args.records)
     return result, loadtest.format_load_test(result)
 

@@ -59,8 +59,12 @@ def cpu_identity(path: str = "/proc/cpuinfo") -> dict:
     """
     fields = _first_cpu(path)
     flags = fields.get("flags")
-    return {"vendor": fields.get("vendor_id"), "family": fields.get("cpu family"), "model": fields.get("model"),
-            "simd": None if flags is None else [flag for flag in SIMD_FLAGS if flag in flags.split()]}
+    return {
+        "vendor": fields.get("vendor_id"),
+        "family": fields.get("cpu family"),
+        "model": fields.get("model"),
+        "simd": None if flags is None else [flag for flag in SIMD_FLAGS if flag in flags.split()],
+    }
 
 
 def describe_device() -> str:
@@ -88,7 +92,12 @@ def describe_device() -> str:
     return f"{name}, {cores} cores (CPU)"
 
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "XLA_FLAGS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "XLA_FLAGS",
+)
 
 
 def _tensorflow():
@@ -185,9 +194,16 @@ def host_facts(load_start: list[float] | None, load_end: list[float] | None) -> 
         text = None
     tf = _tensorflow()
     return {
-        "machine": {"cpu_count": os.cpu_count(), "usable_cores": usable, "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "load_average": {"start": load_start, "end": load_end}},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "usable_cores": usable,
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average": {"start": load_start, "end": load_end},
+        },
         "threads": threads(),
-        "versions": {"tensorflow": tf.__version__ if tf is not None else None, "tensorflow_text": text},
+        "versions": {
+            "tensorflow": tf.__version__ if tf is not None else None,
+            "tensorflow_text": text,
+        },
     }

@@ -33,9 +33,13 @@ class CheckpointStep:
         dev_examples = self.examples("dev")
         metrics = self._metrics(dev_examples.labels, self._predictions(model, dev_examples))
         result = {
-            "task": self.task.name, "checkpoint": self.config.checkpoint, "metric": self.task.metric,
-            "metrics": metrics, "retention": None if model.retention is None else model.retention.to_list(),
-            "flops_fraction": model.flops_fraction(self.config.seq_len), "dev_examples": len(dev_examples),
+            "task": self.task.name,
+            "checkpoint": self.config.checkpoint,
+            "metric": self.task.metric,
+            "metrics": metrics,
+            "retention": None if model.retention is None else model.retention.to_list(),
+            "flops_fraction": model.flops_fraction(self.config.seq_len),
+            "dev_examples": len(dev_examples),
         }
         self.run_dir.write("eval_results.json", result)
         return result

@@ -45,66 +45,107 @@ def option(default, help: str, **extra):
 class RunConfig:
     """The settings of one run (fine-tune, search, retrain, or a subset)."""
 
-    task: str = option(None, "cola, sst-2, mrpc, sts-b, qqp, mnli-m, mnli-mm, qnli, rte, wnli", required=True)
+    task: str = option(
+        None, "cola, sst-2, mrpc, sts-b, qqp, mnli-m, mnli-mm, qnli, rte, wnli", required=True
+    )
     output_dir: str | None = option(None, "where checkpoints and results go (default: runs/<task>)")
-    data_dir: str | None = option(None, "the task's GLUE directory (default: $GLUE_DIR/<Task>, else TFDS)")
+    data_dir: str | None = option(
+        None, "the task's GLUE directory (default: $GLUE_DIR/<Task>, else TFDS)"
+    )
     backbone: str | None = option(
-        None, "keras-hub preset name, local preset / Hugging Face directory, or 'minilm' "
-        "(default: minilm when installed, else bert_base_en_uncased)")
+        None,
+        "keras-hub preset name, local preset / Hugging Face directory, or 'minilm' "
+        "(default: minilm when installed, else bert_base_en_uncased)",
+    )
     epochs: int = option(
-        10, "the most epochs of fine-tuning and of retraining; each stops earlier once --patience epochs "
-        "bring no held-out improvement")
+        10,
+        "the most epochs of fine-tuning and of retraining; each stops earlier once --patience epochs "
+        "bring no held-out improvement",
+    )
     patience: int = option(
-        2, "stop fine-tuning or retraining after this many epochs without a held-out improvement "
-        "(0: train every --epochs)")
+        2,
+        "stop fine-tuning or retraining after this many epochs without a held-out improvement "
+        "(0: train every --epochs)",
+    )
     search_epochs: int = option(3, "epochs of configuration search")
     batch_size: int | None = option(None, "default: the task's")
     seq_len: int | None = option(None, "default: the task's")
-    lr_bert: float | None = option(None, "learning rate of the encoder and head (default: the task's)")
+    lr_bert: float | None = option(
+        None, "learning rate of the encoder and head (default: the task's)"
+    )
     lr_soft_extract: float | None = option(
-        None, "peak learning rate of the retention weights (default: scaled to the search's steps, so "
-        "each weight can travel its range twice)")
+        None,
+        "peak learning rate of the retention weights (default: scaled to the search's steps, so "
+        "each weight can travel its range twice)",
+    )
     lambda_: float | None = option(
-        None, "search at this fixed weight of the mass penalty (the original's LAMBDA) instead of a "
-        "target; excludes --target-flops and --max-metric-drop", flag="--lambda")
+        None,
+        "search at this fixed weight of the mass penalty (the original's LAMBDA) instead of a "
+        "target; excludes --target-flops and --max-metric-drop",
+        flag="--lambda",
+    )
     max_train_examples: int | None = option(None, "train on a random subsample of this size")
     max_dev_examples: int | None = option(
-        None, "evaluate on a random dev subsample (quick runs; the metric is then indicative)")
+        None, "evaluate on a random dev subsample (quick runs; the metric is then indicative)"
+    )
     seed: int = option(0, "random seed (initialisation, shuffling, subsamples)")
     target_flops: float | None = option(
-        None, "search for this FLOPs fraction in (0, 1]: the penalty's weight follows the budget during "
-        "the search and the masses are projected onto it at the end")
+        None,
+        "search for this FLOPs fraction in (0, 1]: the penalty's weight follows the budget during "
+        "the search and the masses are projected onto it at the end",
+    )
     max_metric_drop: float | None = option(
-        None, "search for the fastest configuration that loses at most this many points of held-out metric "
+        None,
+        "search for the fastest configuration that loses at most this many points of held-out metric "
         "to elimination (each candidate against the search's own weights without elimination, by a "
         "confidence bound; the retrained model is then checked against the fine-tuned one, and a model "
         "that slipped is replaced by the next milder candidate's or the fine-tuned model) "
-        "(default 1.0 when neither --lambda nor --target-flops is given)")
+        "(default 1.0 when neither --lambda nor --target-flops is given)",
+    )
     selection_confidence: float = option(
-        0.8, "a candidate configuration passes when the one-sided bound at this level on its held-out "
-        "loss (paired bootstrap) is within --max-metric-drop")
+        0.8,
+        "a candidate configuration passes when the one-sided bound at this level on its held-out "
+        "loss (paired bootstrap) is within --max-metric-drop",
+    )
     distill: bool = option(
-        True, "retrain without distilling from the fine-tuned model (labels only)", flag="--no-distill",
-        invert=True)
+        True,
+        "retrain without distilling from the fine-tuned model (labels only)",
+        flag="--no-distill",
+        invert=True,
+    )
     distill_weight: float = option(0.5, "the distillation term's share of the retrain's loss")
     distill_temperature: float = option(2.0, "the softening of both distributions when distilling")
     held_out_fraction: float = option(
-        0.1, "part of the training set held out to choose epochs and configurations on (the dev set is "
-        "only read for the reported numbers)")
+        0.1,
+        "part of the training set held out to choose epochs and configurations on (the dev set is "
+        "only read for the reported numbers)",
+    )
     retention: str | None = option(
-        None, "e.g. 64,48,32,...: skip the search, retrain (or evaluate) at this configuration",
-        flag="--retention-config")
+        None,
+        "e.g. 64,48,32,...: skip the search, retrain (or evaluate) at this configuration",
+        flag="--retention-config",
+    )
     budgets: tuple[str, ...] = option(
-        (), "FLOPs fractions, e.g. 0.6,0.4,0.25: the retrain step trains one set of weights for the chosen "
+        (),
+        "FLOPs fractions, e.g. 0.6,0.4,0.25: the retrain step trains one set of weights for the chosen "
         "configuration and one per budget (the search's masses projected onto it); the export serves each "
-        "as a signature (default: none)", csv=True)
+        "as a signature (default: none)",
+        csv=True,
+    )
     checkpoint: str | None = option(None, "a run directory or .keras file to start from / evaluate")
     steps: tuple[str, ...] = option(
-        STEPS, "comma-separated subset of finetune,search,retrain (others need --checkpoint)", csv=True)
-    distribute: str = option("default", "tf.distribute strategy", choices=("default", "mirrored", "multiworker"))
+        STEPS,
+        "comma-separated subset of finetune,search,retrain (others need --checkpoint)",
+        csv=True,
+    )
+    distribute: str = option(
+        "default", "tf.distribute strategy", choices=("default", "mirrored", "multiworker")
+    )
     mixed_precision: bool = option(False, "mixed_bfloat16 compute")
     overwrite: bool = option(
-        False, "start afresh in --output-dir (default: continue the run found there, skipping finished steps)")
+        False,
+        "start afresh in --output-dir (default: continue the run found there, skipping finished steps)",
+    )
     verbose: int = option(1, "progress bars (0: none)", flag=None)
     # Filled by `resolved`: each default that was applied, and why (results.json records it).
     applied_defaults: dict = field(default_factory=dict)
@@ -128,7 +169,9 @@ class RunConfig:
                 raise PipelineError(f"--steps: unknown step '{step}'; steps are {', '.join(STEPS)}")
         # Config files only: the model a checkpoint holds, else the backbone's.
         source = self.checkpoint or self.backbone or default_backbone()
-        if self.checkpoint and os.path.isdir(self.checkpoint):  # a run directory: its delivered model
+        if self.checkpoint and os.path.isdir(
+            self.checkpoint
+        ):  # a run directory: its delivered model
             source = RunDirectory(self.checkpoint).existing_checkpoint()
         facts = peek_backbone(source) if source else {}
         applied = {}
@@ -140,25 +183,33 @@ class RunConfig:
         seq_len = self.seq_len or (
             default("seq_len", facts["sequence_length"], "the checkpoint's sequence_length")
             if self.checkpoint and "sequence_length" in facts
-            else default("seq_len", task.seq_len, f"the {task.name} task table"))
+            else default("seq_len", task.seq_len, f"the {task.name} task table")
+        )
         lr_bert = self.lr_bert
         if lr_bert is None:
             hidden = facts.get("hidden_dim")
             if hidden is not None and hidden < BERT_BASE_HIDDEN:
-                lr_bert = default("lr_bert", NARROW_BACKBONE_LR_BERT,
-                                  f"backbone hidden size {hidden} < {BERT_BASE_HIDDEN}: the task table's "
-                                  f"{task.lr_bert:g} is tuned for BERT-base")
+                lr_bert = default(
+                    "lr_bert",
+                    NARROW_BACKBONE_LR_BERT,
+                    f"backbone hidden size {hidden} < {BERT_BASE_HIDDEN}: the task table's "
+                    f"{task.lr_bert:g} is tuned for BERT-base",
+                )
             else:
                 lr_bert = default("lr_bert", task.lr_bert, f"the {task.name} task table")
         config = replace(
             self,
             task=task.name,
             output_dir=self.output_dir or f"runs/{task.name}",
-            batch_size=self.batch_size or default("batch_size", task.batch_size, f"the {task.name} task table"),
+            batch_size=self.batch_size
+            or default("batch_size", task.batch_size, f"the {task.name} task table"),
             seq_len=seq_len,
             lr_bert=lr_bert,
-            lambda_=self.lambda_ if self.lambda_ is not None
-            else default("lambda", task.lambda_, f"the {task.name} task table (the multiplier's start)"),
+            lambda_=self.lambda_
+            if self.lambda_ is not None
+            else default(
+                "lambda", task.lambda_, f"the {task.name} task table (the multiplier's start)"
+            ),
             steps=steps,
             applied_defaults=applied,
         )
@@ -168,32 +219,60 @@ class RunConfig:
         if config.patience < 0:
             raise PipelineError(f"--patience must be at least 0, got {config.patience}")
         if not 0.0 < config.selection_confidence < 1.0:
-            raise PipelineError(f"--selection-confidence must be in (0, 1), got {config.selection_confidence}")
+            raise PipelineError(
+                f"--selection-confidence must be in (0, 1), got {config.selection_confidence}"
+            )
         if not 0.0 <= config.distill_weight <= 1.0:
             raise PipelineError(f"--distill-weight must be in [0, 1], got {config.distill_weight}")
         if config.distill_temperature <= 0:
-            raise PipelineError(f"--distill-temperature must be positive, got {config.distill_temperature}")
+            raise PipelineError(
+                f"--distill-temperature must be positive, got {config.distill_temperature}"
+            )
         if not 0.0 < config.held_out_fraction < 1.0:
-            raise PipelineError(f"--held-out-fraction must be in (0, 1), got {config.held_out_fraction}")
-        goals = [flag for flag, value in (("--lambda", self.lambda_), ("--target-flops", self.target_flops),
-                                          ("--max-metric-drop", self.max_metric_drop),
-                                          ("--retention-config", self.retention)) if value is not None]
+            raise PipelineError(
+                f"--held-out-fraction must be in (0, 1), got {config.held_out_fraction}"
+            )
+        goals = [
+            flag
+            for flag, value in (
+                ("--lambda", self.lambda_),
+                ("--target-flops", self.target_flops),
+                ("--max-metric-drop", self.max_metric_drop),
+                ("--retention-config", self.retention),
+            )
+            if value is not None
+        ]
         if len(goals) > 1:
-            raise PipelineError(f"{' and '.join(goals)} exclude each other: give the search one goal")
+            raise PipelineError(
+                f"{' and '.join(goals)} exclude each other: give the search one goal"
+            )
         if not goals and "search" in steps:
-            config = replace(config, max_metric_drop=default(
-                "max_metric_drop", 1.0, "no --lambda, --target-flops or --retention-config: the paper's "
-                "promise, within 1 point of the fine-tuned model (trained to convergence)"))
+            config = replace(
+                config,
+                max_metric_drop=default(
+                    "max_metric_drop",
+                    1.0,
+                    "no --lambda, --target-flops or --retention-config: the paper's "
+                    "promise, within 1 point of the fine-tuned model (trained to convergence)",
+                ),
+            )
         if config.max_metric_drop is not None and config.max_metric_drop < 0:
-            raise PipelineError(f"--max-metric-drop must be at least 0, got {config.max_metric_drop}")
+            raise PipelineError(
+                f"--max-metric-drop must be at least 0, got {config.max_metric_drop}"
+            )
         if config.lr_soft_extract is not None and config.lr_soft_extract <= 0:
             raise PipelineError(f"--lr-soft-extract must be positive, got {config.lr_soft_extract}")
         if config.target_flops is not None:
             if not 0.0 < config.target_flops <= 1.0:
                 raise PipelineError(f"--target-flops must be in (0, 1], got {config.target_flops}")
             if {"num_layers", "hidden_dim", "intermediate_dim"} <= facts.keys():
-                check_target_flops(config.target_flops, facts["num_layers"], config.seq_len,
-                                   facts["hidden_dim"], facts["intermediate_dim"])
+                check_target_flops(
+                    config.target_flops,
+                    facts["num_layers"],
+                    config.seq_len,
+                    facts["hidden_dim"],
+                    facts["intermediate_dim"],
+                )
         if config.retention is not None:
             config.retention_config(num_layers=facts.get("num_layers"))
         if config.budgets:
@@ -205,8 +284,14 @@ class RunConfig:
                 raise PipelineError(str(error)) from None
             if {"num_layers", "hidden_dim", "intermediate_dim"} <= facts.keys():
                 for budget in budgets:
-                    check_target_flops(budget, facts["num_layers"], config.seq_len, facts["hidden_dim"],
-                                       facts["intermediate_dim"], flag="--budgets")
+                    check_target_flops(
+                        budget,
+                        facts["num_layers"],
+                        config.seq_len,
+                        facts["hidden_dim"],
+                        facts["intermediate_dim"],
+                        flag="--budgets",
+                    )
             config = replace(config, budgets=tuple(f"{b:g}" for b in budgets))
         if "finetune" not in steps and config.checkpoint is None:
             raise PipelineError("--checkpoint is required when the finetune step is skipped")
@@ -221,28 +306,48 @@ class RunConfig:
     def hyper_parameters(self) -> dict:
         """The training settings, as results.json records them."""
         return {
-            "epochs": self.epochs, "patience": self.patience, "search_epochs": self.search_epochs,
+            "epochs": self.epochs,
+            "patience": self.patience,
+            "search_epochs": self.search_epochs,
             "batch_size": self.batch_size,
-            "lr_bert": self.lr_bert, "lr_soft_extract": self.lr_soft_extract, "lambda": self.lambda_,
-            "target_flops": self.target_flops, "max_metric_drop": self.max_metric_drop,
-            "held_out_fraction": self.held_out_fraction, "seed": self.seed,
-            "selection_confidence": self.selection_confidence, "distill": self.distill,
-            "distill_weight": self.distill_weight, "distill_temperature": self.distill_temperature,
+            "lr_bert": self.lr_bert,
+            "lr_soft_extract": self.lr_soft_extract,
+            "lambda": self.lambda_,
+            "target_flops": self.target_flops,
+            "max_metric_drop": self.max_metric_drop,
+            "held_out_fraction": self.held_out_fraction,
+            "seed": self.seed,
+            "selection_confidence": self.selection_confidence,
+            "distill": self.distill,
+            "distill_weight": self.distill_weight,
+            "distill_temperature": self.distill_temperature,
         }
 
     def identity(self) -> dict:
         """What a run's results depend on: a run continued in the same --output-dir must match."""
         return {
-            **self.hyper_parameters(), "task": self.task, "backbone": self.backbone, "seq_len": self.seq_len,
-            "checkpoint": self.checkpoint, "retention": self.retention, "mixed_precision": self.mixed_precision,
-            "max_train_examples": self.max_train_examples, "max_dev_examples": self.max_dev_examples,
+            **self.hyper_parameters(),
+            "task": self.task,
+            "backbone": self.backbone,
+            "seq_len": self.seq_len,
+            "checkpoint": self.checkpoint,
+            "retention": self.retention,
+            "mixed_precision": self.mixed_precision,
+            "max_train_examples": self.max_train_examples,
+            "max_dev_examples": self.max_dev_examples,
             # Only when given: runs recorded before --budgets existed keep their identity.
             **({"budgets": list(self.budgets)} if self.budgets else {}),
         }
 
 
-def check_target_flops(target: float, num_layers: int, seq_len: int, hidden_dim: int, intermediate_dim: int,
-                       flag: str = "--target-flops"):
+def check_target_flops(
+    target: float,
+    num_layers: int,
+    seq_len: int,
+    hidden_dim: int,
+    intermediate_dim: int,
+    flag: str = "--target-flops",
+):
     """Refuse a FLOPs target no configuration reaches (below one word-vector per layer)."""
     try:
         project_onto_budget([1.0] * num_layers, target, seq_len, hidden_dim, intermediate_dim)
@@ -261,9 +366,22 @@ def command_line_fields(cls=RunConfig):
 def format_summary(results: dict) -> str:
     """A small aligned table of a run's (or an evaluation's) results, and the search's candidates."""
     rows = []
-    for key in ("task", "backbone", "checkpoint", "metric", "baseline", "baseline_held_out", "power",
-                "power_held_out", "delivered", "within_max_metric_drop", "metrics", "retention", "flops_fraction",
-                "seconds"):
+    for key in (
+        "task",
+        "backbone",
+        "checkpoint",
+        "metric",
+        "baseline",
+        "baseline_held_out",
+        "power",
+        "power_held_out",
+        "delivered",
+        "within_max_metric_drop",
+        "metrics",
+        "retention",
+        "flops_fraction",
+        "seconds",
+    ):
         if key not in results or results[key] is None:
             continue
         value = results[key]
@@ -290,8 +408,10 @@ def _format_budgets(results: dict) -> str:
     lines = [f"\nbudgets (one set of weights; dev / held-out {metric}):"]
     for budget in budgets:
         keep = ",".join(str(k) for k in budget["retention"])
-        lines.append(f"  {budget['signature']:<11} FLOPs {budget['flops_fraction']:.3f}  {keep:<24} "
-                     f"{budget['dev']:6.2f} / {budget['held_out']:6.2f}")
+        lines.append(
+            f"  {budget['signature']:<11} FLOPs {budget['flops_fraction']:.3f}  {keep:<24} "
+            f"{budget['dev']:6.2f} / {budget['held_out']:6.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -307,8 +427,10 @@ def _format_candidates(results: dict) -> str:
     def score(value) -> str:
         return "     -" if value is None else f"{value:6.2f}"
 
-    lines = [f"\ncandidates (held-out {metric}, with elimination / the same weights without; again after a "
-             "short retrain of both; the loss and its bound):"]
+    lines = [
+        f"\ncandidates (held-out {metric}, with elimination / the same weights without; again after a "
+        "short retrain of both; the loss and its bound):"
+    ]
     for candidate in candidates:
         verdict = candidate.get("verdict") or {}
         mark = "  <- chosen" if candidate["step"] == chosen else ""
@@ -318,6 +440,8 @@ def _format_candidates(results: dict) -> str:
         probed = f"{score(candidate.get('probed'))} / {score(candidate.get('probed_reference'))}"
         loss = f"{score(verdict.get('drop'))} <= {score(verdict.get('bound'))}" if verdict else ""
         passed = (" pass" if verdict.get("passes") else " fail") if verdict else ""
-        lines.append(f"  step {candidate['step']:>5}  FLOPs {candidate['flops_fraction']:.3f}  {keep:<24} "
-                     f"{first}   {probed}   {loss}{passed}{mark}")
+        lines.append(
+            f"  step {candidate['step']:>5}  FLOPs {candidate['flops_fraction']:.3f}  {keep:<24} "
+            f"{first}   {probed}   {loss}{passed}{mark}"
+        )
     return "\n".join(lines)

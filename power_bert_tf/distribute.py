@@ -40,7 +40,9 @@ def cluster_from_env(environ: Mapping[str, str] = os.environ) -> dict:
     example = '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}'
     text = environ.get("TF_CONFIG", "").strip()
     if not text:
-        raise PipelineError(f"--distribute multiworker needs the TF_CONFIG variable, e.g. {example}")
+        raise PipelineError(
+            f"--distribute multiworker needs the TF_CONFIG variable, e.g. {example}"
+        )
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
@@ -48,14 +50,24 @@ def cluster_from_env(environ: Mapping[str, str] = os.environ) -> dict:
     cluster = config.get("cluster") if isinstance(config, dict) else None
     task = config.get("task") if isinstance(config, dict) else None
     if not isinstance(cluster, dict) or not isinstance(task, dict):
-        raise PipelineError(f"TF_CONFIG needs a 'cluster' and a 'task' object, e.g. {example}; got {text!r}")
+        raise PipelineError(
+            f"TF_CONFIG needs a 'cluster' and a 'task' object, e.g. {example}; got {text!r}"
+        )
     for kind, addresses in cluster.items():
         if kind not in TASK_TYPES or not isinstance(addresses, list) or not addresses:
-            raise PipelineError(f"TF_CONFIG cluster: '{kind}' must be one of {TASK_TYPES} with a list "
-                                f"of 'host:port' addresses; got {addresses!r}")
+            raise PipelineError(
+                f"TF_CONFIG cluster: '{kind}' must be one of {TASK_TYPES} with a list "
+                f"of 'host:port' addresses; got {addresses!r}"
+            )
     kind, index = task.get("type"), task.get("index", 0)
-    if kind not in TASK_TYPES or not isinstance(index, int) or not 0 <= index < len(cluster.get(kind, [])):
-        raise PipelineError(f"TF_CONFIG task {task!r} is not a chief or worker of the cluster {cluster!r}")
+    if (
+        kind not in TASK_TYPES
+        or not isinstance(index, int)
+        or not 0 <= index < len(cluster.get(kind, []))
+    ):
+        raise PipelineError(
+            f"TF_CONFIG task {task!r} is not a chief or worker of the cluster {cluster!r}"
+        )
     return config
 
 
@@ -130,12 +142,18 @@ def worker_output_dir(path: str, strategy: tf.distribute.Strategy) -> str:
     if is_chief(strategy):
         return path
     resolver = strategy.cluster_resolver
-    private = tempfile.mkdtemp(prefix=f"{os.path.basename(os.path.normpath(path))}-"
-                                      f"{resolver.task_type}{resolver.task_id}-")
+    private = tempfile.mkdtemp(
+        prefix=f"{os.path.basename(os.path.normpath(path))}-{resolver.task_type}{resolver.task_id}-"
+    )
     atexit.register(shutil.rmtree, private, ignore_errors=True)
     if os.path.isdir(path):  # hidden files are atomic writes in progress
-        shutil.copytree(path, private, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"),
-                        copy_function=_copy_if_present)
+        shutil.copytree(
+            path,
+            private,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns(".*"),
+            copy_function=_copy_if_present,
+        )
     return private
 
 

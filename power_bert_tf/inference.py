@@ -58,15 +58,24 @@ class Predictor:
     (8, 2)
     """
 
-    def __init__(self, model, batch_size: int | None = None, seq_len: int | None = None, dtypes=None,
-                 jit_compile: bool = False, length_multiple: int | None = None):
+    def __init__(
+        self,
+        model,
+        batch_size: int | None = None,
+        seq_len: int | None = None,
+        dtypes=None,
+        jit_compile: bool = False,
+        length_multiple: int | None = None,
+    ):
         if length_multiple is not None and length_multiple < 1:
             raise ValueError(f"length_multiple must be a positive integer, got {length_multiple}")
         if not model.built and hasattr(model, "build_from_example"):
             model.build_from_example()  # stateless (JAX) calls need every variable
         self.model = model
         names = getattr(model, "input_features", FEATURES)
-        self.dtypes = dict(dtypes or {name: "bool" if name == "padding_mask" else "int32" for name in names})
+        self.dtypes = dict(
+            dtypes or {name: "bool" if name == "padding_mask" else "int32" for name in names}
+        )
         self.backend = keras.backend.backend()
         self.jit_compile = jit_compile
         self.length_multiple = length_multiple
@@ -81,8 +90,11 @@ class Predictor:
                 name: tf.TensorSpec([batch_size, seq_len], tf.as_dtype(dtype), name=name)
                 for name, dtype in self.dtypes.items()
             }
-            return tf.function(lambda inputs: model(inputs, training=False), input_signature=[signature],
-                               jit_compile=self.jit_compile)
+            return tf.function(
+                lambda inputs: model(inputs, training=False),
+                input_signature=[signature],
+                jit_compile=self.jit_compile,
+            )
         if self.backend == "jax":
             import jax
 
@@ -100,8 +112,14 @@ class Predictor:
         return lambda inputs: model(inputs, training=False)
 
     def _cast(self, features: dict) -> dict:
-        features = {name: keras.ops.cast(features[name], dtype) for name, dtype in self.dtypes.items()}
-        return features if self.length_multiple is None else pad_to_multiple(features, self.length_multiple)
+        features = {
+            name: keras.ops.cast(features[name], dtype) for name, dtype in self.dtypes.items()
+        }
+        return (
+            features
+            if self.length_multiple is None
+            else pad_to_multiple(features, self.length_multiple)
+        )
 
     def __call__(self, features: dict):
         """Outputs of one batch, as a backend tensor (asynchronous on accelerators)."""

@@ -81,7 +81,9 @@ class Pipeline(SearchStep, CheckpointStep):
     # -- data ----------------------------------------------------------------------
     def examples(self, split: str) -> data.GlueExamples:
         examples = data.load_split(self.task, split, self.data_dir)
-        limit = {"train": self.config.max_train_examples, "dev": self.config.max_dev_examples}.get(split)
+        limit = {"train": self.config.max_train_examples, "dev": self.config.max_dev_examples}.get(
+            split
+        )
         return examples.take(limit, seed=self.config.seed) if limit else examples
 
     def training_split(self) -> tuple[data.GlueExamples, data.GlueExamples]:
@@ -92,12 +94,16 @@ class Pipeline(SearchStep, CheckpointStep):
         """
         train = self.examples("train")  # its data errors name the file, not this flag
         try:
-            self.held_out_split = train.hold_out(self.config.held_out_fraction, seed=self.config.seed)
+            self.held_out_split = train.hold_out(
+                self.config.held_out_fraction, seed=self.config.seed
+            )
         except ValueError as error:
             raise PipelineError(f"--held-out-fraction: {error}") from None
         return self.held_out_split.train, self.held_out_split.held_out
 
-    def dataset(self, examples, shuffle=False, seed: int | None = None, teacher: np.ndarray | None = None):
+    def dataset(
+        self, examples, shuffle=False, seed: int | None = None, teacher: np.ndarray | None = None
+    ):
         """Batches of `examples`, trimmed to their longest sentence; each split is tokenized once.
         With `teacher` (its outputs on `examples`, in order), batches are `(x, (y, teacher's))`."""
         key = id(examples)
@@ -105,14 +111,18 @@ class Pipeline(SearchStep, CheckpointStep):
             self._encoded[key] = (examples, data.encode_examples(examples, self.preprocessor))
         labels = examples.labels if teacher is None else (examples.labels, teacher)
         return data.make_encoded_dataset(
-            self._encoded[key][1], labels, self.config.batch_size, shuffle=shuffle,
+            self._encoded[key][1],
+            labels,
+            self.config.batch_size,
+            shuffle=shuffle,
             seed=self.config.seed if seed is None else seed,
         ).with_options(distribute_options())
 
     def epoch_datasets(self, examples, teacher: np.ndarray | None = None):
         """epoch -> that epoch's shuffled batches (a resumed run sees the same order)."""
-        return lambda epoch: self.dataset(examples, shuffle=True, seed=self.config.seed * 1000 + epoch,
-                                          teacher=teacher)
+        return lambda epoch: self.dataset(
+            examples, shuffle=True, seed=self.config.seed * 1000 + epoch, teacher=teacher
+        )
 
     @property
     def preprocessor(self):
@@ -166,7 +176,11 @@ class Pipeline(SearchStep, CheckpointStep):
 
     def start_of(self, step: str) -> PowerBertClassifier:
         """The model `step` starts from: this run's predecessor, else the --checkpoint's."""
-        own = [s for s in STARTS_FROM.get(step, ()) if s in self.config.steps[: self.config.steps.index(step)]]
+        own = [
+            s
+            for s in STARTS_FROM.get(step, ())
+            if s in self.config.steps[: self.config.steps.index(step)]
+        ]
         path = self.run_dir.existing_checkpoint(tuple(own)) if own else None
         return self._load(path) if path else self.initial_model()
 
@@ -176,23 +190,49 @@ class Pipeline(SearchStep, CheckpointStep):
         self._adopt_preprocessor(model)
         return model
 
-    def _train(self, model, step: str, train, held_out, train_config: TrainConfig, controller=None, views=(),
-               draw=None, teacher: np.ndarray | None = None):
+    def _train(
+        self,
+        model,
+        step: str,
+        train,
+        held_out,
+        train_config: TrainConfig,
+        controller=None,
+        views=(),
+        draw=None,
+        teacher: np.ndarray | None = None,
+    ):
         trainer = Trainer(
-            model, train_config, self._metrics, self.task.metric,
-            steps_per_epoch=self.steps_per_epoch(train), strategy=self.strategy, log_dir=self.run_dir.path,
-            name=step, verbose=self.config.verbose if is_chief(self.strategy) else 0, controller=controller,
-            eval_name="held_out", views=views, draw=draw,
+            model,
+            train_config,
+            self._metrics,
+            self.task.metric,
+            steps_per_epoch=self.steps_per_epoch(train),
+            strategy=self.strategy,
+            log_dir=self.run_dir.path,
+            name=step,
+            verbose=self.config.verbose if is_chief(self.strategy) else 0,
+            controller=controller,
+            eval_name="held_out",
+            views=views,
+            draw=draw,
         )
         history = trainer.fit(
-            self.epoch_datasets(train, teacher), self.dataset(held_out), held_out.labels,
-            checkpoint_path=self.run_dir.checkpoint(step), resume=self._resume_state(step),
+            self.epoch_datasets(train, teacher),
+            self.dataset(held_out),
+            held_out.labels,
+            checkpoint_path=self.run_dir.checkpoint(step),
+            resume=self._resume_state(step),
         )
         best = max(history, key=lambda record: record.metrics[self.task.metric])
         # Summed over epochs: a resumed step counts the epochs of the run that was killed too.
-        return {"seconds": sum(record.seconds for record in history), "best_epoch": best.epoch,
-                "held_out": best.metrics[self.task.metric], "epochs": len(history),
-                "converged": train_config.converged([r.metrics[self.task.metric] for r in history])}, history
+        return {
+            "seconds": sum(record.seconds for record in history),
+            "best_epoch": best.epoch,
+            "held_out": best.metrics[self.task.metric],
+            "epochs": len(history),
+            "converged": train_config.converged([r.metrics[self.task.metric] for r in history]),
+        }, history
 
     def steps_per_epoch(self, train) -> int:
         return int(np.ceil(len(train) / self.config.batch_size))
@@ -211,10 +251,16 @@ class Pipeline(SearchStep, CheckpointStep):
     # -- the steps -----------------------------------------------------------------
     def finetune(self, train, held_out, dev) -> dict:
         model = self.initial_model()
-        plain = TrainConfig(epochs=self.config.epochs, lr_bert=self.config.lr_bert, lambda_=0.0,
-                            patience=self.config.patience)
+        plain = TrainConfig(
+            epochs=self.config.epochs,
+            lr_bert=self.config.lr_bert,
+            lambda_=0.0,
+            patience=self.config.patience,
+        )
         record, _ = self._train(model, "finetune", train, held_out, plain)
-        record["dev"] = self._evaluate(self._load(self.run_dir.checkpoint("finetune")), dev)  # the best epoch
+        record["dev"] = self._evaluate(
+            self._load(self.run_dir.checkpoint("finetune")), dev
+        )  # the best epoch
         return record
 
     def baseline(self, held_out, dev) -> dict:
@@ -222,11 +268,23 @@ class Pipeline(SearchStep, CheckpointStep):
         model = self.initial_model()
         if model.mode != "none":
             return {}
-        return {"checkpoint": self._started_from(), "held_out": self._evaluate(model, held_out),
-                "dev": self._evaluate(model, dev)}
+        return {
+            "checkpoint": self._started_from(),
+            "held_out": self._evaluate(model, held_out),
+            "dev": self._evaluate(model, dev),
+        }
 
-    def retrain(self, retention: RetentionConfig, masses, train, held_out, dev, search: dict,
-                earlier: dict, save_progress) -> dict:
+    def retrain(
+        self,
+        retention: RetentionConfig,
+        masses,
+        train,
+        held_out,
+        dev,
+        search: dict,
+        earlier: dict,
+        save_progress,
+    ) -> dict:
         """Hard-Extract training at `retention`, then the final check against the fine-tuned model.
 
         The retrain starts from the chosen candidate's weights (kept by the search), distils from
@@ -242,37 +300,64 @@ class Pipeline(SearchStep, CheckpointStep):
         for number, (configuration, candidate) in enumerate(plan, 1):
             if number <= len(attempts):
                 continue  # refused before this run was killed
-            record = self._retrain_attempt(configuration, candidate, masses, train, held_out, teacher)
-            check = self._final_check(teacher, held_out) if self.config.max_metric_drop is not None else None
+            record = self._retrain_attempt(
+                configuration, candidate, masses, train, held_out, teacher
+            )
+            check = (
+                self._final_check(teacher, held_out)
+                if self.config.max_metric_drop is not None
+                else None
+            )
             if check is not None:
                 record["check"] = check.as_record()
-                record["within_max_metric_drop"] = check.drop <= check.max_drop and check.informative
+                record["within_max_metric_drop"] = (
+                    check.drop <= check.max_drop and check.informative
+                )
             if check is None or record["within_max_metric_drop"]:
                 delivered = self._load(self.run_dir.checkpoint("retrain"))
                 record["dev"] = self._evaluate(delivered, dev)
                 if self.config.budgets:
-                    record["budgets"] = [self._budget_record(delivered, budget, held_out, dev)
-                                         for budget in self._budgets(delivered, masses)]
+                    record["budgets"] = [
+                        self._budget_record(delivered, budget, held_out, dev)
+                        for budget in self._budgets(delivered, masses)
+                    ]
                 return {**record, "attempts": attempts, "delivered": "retrain"}
-            warn(f"retrained at {configuration}, the held-out {self.task.metric} is {check.metric:.2f} against the "
-                 f"fine-tuned model's {check.reference:.2f} (constant predictor {check.constant:.2f}): refused")
+            warn(
+                f"retrained at {configuration}, the held-out {self.task.metric} is {check.metric:.2f} against the "
+                f"fine-tuned model's {check.reference:.2f} (constant predictor {check.constant:.2f}): refused"
+            )
             attempts.append({**record, "refused_as": self._refuse_attempt(number)})
             save_progress({"attempts": attempts})
-        warn("no retrained configuration passed the final check: the run delivers the fine-tuned model")
-        return {"attempts": attempts, "delivered": "finetune", "within_max_metric_drop": False,
-                "seconds": sum(a["seconds"] for a in attempts)}
+        warn(
+            "no retrained configuration passed the final check: the run delivers the fine-tuned model"
+        )
+        return {
+            "attempts": attempts,
+            "delivered": "finetune",
+            "within_max_metric_drop": False,
+            "seconds": sum(a["seconds"] for a in attempts),
+        }
 
     def _retrain_plan(self, retention: RetentionConfig, search: dict) -> list[tuple]:
         """(configuration, candidate or None) to retrain in turn: the chosen one, then milder ones."""
         candidates = [Candidate(**c) for c in search.get("candidates") or []]
-        chosen = next((c for c in candidates if c.retention == retention.to_list() and c.passes), None)
+        chosen = next(
+            (c for c in candidates if c.retention == retention.to_list() and c.passes), None
+        )
         if chosen is None or self.config.retention is not None:
             return [(retention, None)]
         milder = milder_candidates(candidates, chosen)[: RETRAIN_ATTEMPTS - 1]
         return [(RetentionConfig(tuple(c.retention)), c) for c in [chosen, *milder]]
 
-    def _retrain_attempt(self, retention: RetentionConfig, candidate: Candidate | None, masses, train, held_out,
-                         teacher) -> dict:
+    def _retrain_attempt(
+        self,
+        retention: RetentionConfig,
+        candidate: Candidate | None,
+        masses,
+        train,
+        held_out,
+        teacher,
+    ) -> dict:
         model, started_from = self._retrain_start(candidate)
         budgets = self._budgets(model, masses)
         with self.strategy.scope():
@@ -281,13 +366,26 @@ class Pipeline(SearchStep, CheckpointStep):
         # The best epoch is the chosen configuration's: it is what serving_default serves.
         draw = ConfigurationDraw(1 + len(views), self.config.seed) if views else None
         distil = self.config.distill and teacher is not None
-        retrain = TrainConfig(epochs=self.config.epochs, lr_bert=self.config.lr_bert, lambda_=0.0,
-                              patience=self.config.patience, distill_weight=self.config.distill_weight,
-                              temperature=self.config.distill_temperature)
+        retrain = TrainConfig(
+            epochs=self.config.epochs,
+            lr_bert=self.config.lr_bert,
+            lambda_=0.0,
+            patience=self.config.patience,
+            distill_weight=self.config.distill_weight,
+            temperature=self.config.distill_temperature,
+        )
         outputs = Predictor(teacher).predict(self.dataset(train)) if distil else None
-        record, _ = self._train(model, "retrain", train, held_out, retrain, views=views, draw=draw, teacher=outputs)
-        record.update({"retention": retention.to_list(), "flops_fraction": model.flops_fraction(self.config.seq_len),
-                       "started_from": started_from, "distilled": distil})
+        record, _ = self._train(
+            model, "retrain", train, held_out, retrain, views=views, draw=draw, teacher=outputs
+        )
+        record.update(
+            {
+                "retention": retention.to_list(),
+                "flops_fraction": model.flops_fraction(self.config.seq_len),
+                "started_from": started_from,
+                "distilled": distil,
+            }
+        )
         return record
 
     def _retrain_start(self, candidate: Candidate | None) -> tuple[PowerBertClassifier, str]:
@@ -325,8 +423,11 @@ class Pipeline(SearchStep, CheckpointStep):
         if teacher is None:
             return None
         retrained = self._load(self.run_dir.checkpoint("retrain"))
-        return self._verdict(held_out.labels, self._predictions(teacher, held_out),
-                             self._predictions(retrained, held_out))
+        return self._verdict(
+            held_out.labels,
+            self._predictions(teacher, held_out),
+            self._predictions(retrained, held_out),
+        )
 
     def _refuse_attempt(self, number: int) -> str:
         """Set a refused retrain's files aside; its resume state goes, so the next attempt starts afresh."""
@@ -348,12 +449,19 @@ class Pipeline(SearchStep, CheckpointStep):
         records = self._records()
         self._write_run_config()
         context = {
-            "task": self.task.name, "backbone": self._backbone_source(), "started_from": self._started_from(),
-            "metric": self.task.metric, "seq_len": config.seq_len, "train_examples": len(train),
-            "held_out_examples": len(held_out), "dev_examples": len(dev),
+            "task": self.task.name,
+            "backbone": self._backbone_source(),
+            "started_from": self._started_from(),
+            "metric": self.task.metric,
+            "seq_len": config.seq_len,
+            "train_examples": len(train),
+            "held_out_examples": len(held_out),
+            "dev_examples": len(dev),
             # The held-out part's draw and word counts beside dev's: whether choosing on it stands for dev.
-            "held_out_split": self.held_out_split.record(), "dev_lengths": dev.length_summary(),
-            "hyper_parameters": config.hyper_parameters(), "defaults_applied": config.applied_defaults,
+            "held_out_split": self.held_out_split.record(),
+            "dev_lengths": dev.length_summary(),
+            "hyper_parameters": config.hyper_parameters(),
+            "defaults_applied": config.applied_defaults,
             "identity": config.identity(),
         }
 
@@ -361,7 +469,7 @@ class Pipeline(SearchStep, CheckpointStep):
             if records.get(name, {}).get("finished"):
                 print(f"{name}: finished earlier ({self.run_dir.path}), skipped")
                 return records[name]
-            for later in STEPS[STEPS.index(name) + 1:] + ("baseline",) * (name == "finetune"):
+            for later in STEPS[STEPS.index(name) + 1 :] + ("baseline",) * (name == "finetune"):
                 records.pop(later, None)  # they depended on the old result
             # Each step seeds its own initialisation and dropout: a resumed run repeats it exactly.
             keras.utils.set_random_seed(config.seed + STEPS.index(name))
@@ -373,25 +481,37 @@ class Pipeline(SearchStep, CheckpointStep):
         if "finetune" in config.steps:
             step("finetune", lambda: self.finetune(train, held_out, dev))
         elif config.checkpoint and self._started_from() not in (
-                records.get("baseline", {}).get("checkpoint"), os.path.abspath(self.run_dir.checkpoint("finetune"))):
+            records.get("baseline", {}).get("checkpoint"),
+            os.path.abspath(self.run_dir.checkpoint("finetune")),
+        ):
             records["baseline"] = self.baseline(held_out, dev)
         retention = config.retention_config(num_layers=None)
         if "search" in config.steps and retention is None:
             searched = step("search", lambda: self.search(train, held_out))
-            retention = None if searched["retention"] is None else RetentionConfig(tuple(searched["retention"]))
+            retention = (
+                None
+                if searched["retention"] is None
+                else RetentionConfig(tuple(searched["retention"]))
+            )
         elif "retrain" in config.steps and retention is None:
             retention = self._saved_retention()
         if "retrain" in config.steps and retention is not None:
             masses = self._search_masses(records, retention)
-            search = records.get("search") or (self._saved_search() if config.retention is None else {})
+            search = records.get("search") or (
+                self._saved_search() if config.retention is None else {}
+            )
             earlier = records.get("retrain") or {}  # a killed run's refused attempts
 
             def save_progress(progress: dict) -> None:
                 records["retrain"] = {**progress, "finished": False, "identity": config.identity()}
                 self._write_results(context, records)
 
-            step("retrain", lambda: self.retrain(retention, masses, train, held_out, dev, search, earlier,
-                                                 save_progress))
+            step(
+                "retrain",
+                lambda: self.retrain(
+                    retention, masses, train, held_out, dev, search, earlier, save_progress
+                ),
+            )
             # The search's weights at each candidate served the retrain; they are large.
             shutil.rmtree(self.run_dir.file(CANDIDATES_DIR), ignore_errors=True)
         return self._write_results(context, records)
@@ -402,11 +522,15 @@ class Pipeline(SearchStep, CheckpointStep):
         for name in self.config.steps:
             recorded = records.get(name, {}).get("identity")
             if recorded is not None and recorded != self.config.identity():
-                changed = sorted(k for k in set(recorded) | set(self.config.identity())
-                                 if recorded.get(k) != self.config.identity().get(k))
+                changed = sorted(
+                    k
+                    for k in set(recorded) | set(self.config.identity())
+                    if recorded.get(k) != self.config.identity().get(k)
+                )
                 raise PipelineError(
                     f"{self.run_dir.path} holds a {name} step run with other settings ({', '.join(changed)}): "
-                    "pass --overwrite to start afresh, or another --output-dir")
+                    "pass --overwrite to start afresh, or another --output-dir"
+                )
         return records
 
     def _write_results(self, context: dict, records: dict) -> dict:
@@ -417,23 +541,28 @@ class Pipeline(SearchStep, CheckpointStep):
     # -- scoring ---------------------------------------------------------------------
     def _predictions(self, model, examples: data.GlueExamples) -> np.ndarray:
         """Class ids (or scores) of `model` on `examples`, in their order."""
-        return outputs_to_predictions(Predictor(model).predict(self.dataset(examples)), model.is_regression)
+        return outputs_to_predictions(
+            Predictor(model).predict(self.dataset(examples)), model.is_regression
+        )
 
     def _evaluate(self, model, examples: data.GlueExamples) -> float:
         return self._metrics(examples.labels, self._predictions(model, examples))[self.task.metric]
 
     # -- files ---------------------------------------------------------------------
     def _write_run_config(self) -> None:
-        self.run_dir.write("run_config.json", {
-            "task": self.task.name,
-            "backbone": self._backbone_source(),
-            "sequence_length": self.config.seq_len,
-            "num_classes": self.task.num_classes,
-            "label_names": list(self.task.label_names),
-            "is_pair": self.task.is_pair,
-            # The fine-tuned model a `--steps search,retrain` run starts from: its baseline.
-            "started_from": self._started_from(),
-        })
+        self.run_dir.write(
+            "run_config.json",
+            {
+                "task": self.task.name,
+                "backbone": self._backbone_source(),
+                "sequence_length": self.config.seq_len,
+                "num_classes": self.task.num_classes,
+                "label_names": list(self.task.label_names),
+                "is_pair": self.task.is_pair,
+                # The fine-tuned model a `--steps search,retrain` run starts from: its baseline.
+                "started_from": self._started_from(),
+            },
+        )
 
     def _read(self, name: str) -> dict:
         try:
@@ -443,7 +572,9 @@ class Pipeline(SearchStep, CheckpointStep):
 
     def _saved_search(self) -> dict:
         """The search step's record: in --output-dir, else in the --checkpoint's run ({} if none)."""
-        directories = [self.run_dir] + ([run_directory_of(self.config.checkpoint)] if self.config.checkpoint else [])
+        directories = [self.run_dir] + (
+            [run_directory_of(self.config.checkpoint)] if self.config.checkpoint else []
+        )
         for directory in directories:
             try:
                 search = directory.results().get("steps", {}).get("search", {})
@@ -468,7 +599,9 @@ class Pipeline(SearchStep, CheckpointStep):
         --retention-config without a search) the configuration's own lengths."""
         if not self.config.budgets:
             return []
-        search = records.get("search") or (self._saved_search() if self.config.retention is None else {})
+        search = records.get("search") or (
+            self._saved_search() if self.config.retention is None else {}
+        )
         return list(search.get("masses") or retention.to_list())
 
     def _budgets(self, model, masses) -> list[Budget]:
@@ -477,8 +610,13 @@ class Pipeline(SearchStep, CheckpointStep):
             return []
         adapter = model.encoder.adapter
         try:
-            return budget_configurations(masses, [float(b) for b in self.config.budgets], self.config.seq_len,
-                                         adapter.hidden_dim, adapter.intermediate_dim)
+            return budget_configurations(
+                masses,
+                [float(b) for b in self.config.budgets],
+                self.config.seq_len,
+                adapter.hidden_dim,
+                adapter.intermediate_dim,
+            )
         except RetentionConfigError as error:
             raise PipelineError(f"--budgets: {error}") from None
 
@@ -486,9 +624,14 @@ class Pipeline(SearchStep, CheckpointStep):
         """One budget of the retrained family: its configuration and both scores."""
         with self.strategy.scope():
             view = delivered.sharing_weights(budget.retention)
-        return {"target": budget.target, "signature": budget.signature, "retention": budget.retention.to_list(),
-                "flops_fraction": view.flops_fraction(self.config.seq_len),
-                "held_out": self._evaluate(view, held_out), "dev": self._evaluate(view, dev)}
+        return {
+            "target": budget.target,
+            "signature": budget.signature,
+            "retention": budget.retention.to_list(),
+            "flops_fraction": view.flops_fraction(self.config.seq_len),
+            "held_out": self._evaluate(view, held_out),
+            "dev": self._evaluate(view, dev),
+        }
 
 
 def run_glue(config: RunConfig) -> dict:

@@ -40,7 +40,9 @@ class RetentionConfig:
     # -- construction ------------------------------------------------------
     @classmethod
     def parse(
-        cls, text: str | Sequence[int], num_layers: int | None = None,
+        cls,
+        text: str | Sequence[int],
+        num_layers: int | None = None,
         seq_len: int | None = None,
     ) -> RetentionConfig:
         """Parse "64,48,32" (or a list) and validate it.
@@ -94,8 +96,7 @@ class RetentionConfig:
                 )
             if seq_len is not None and value > seq_len:
                 raise RetentionConfigError(
-                    f"retention entry {index} is {value}: larger than "
-                    f"seq_len {seq_len}"
+                    f"retention entry {index} is {value}: larger than seq_len {seq_len}"
                 )
             if index > 1 and value > self.keep[index - 2]:
                 raise RetentionConfigError(
@@ -130,9 +131,7 @@ class RetentionConfig:
             current = out
         return lengths
 
-    def flops_fraction(
-        self, seq_len: int, hidden_dim: int, intermediate_dim: int
-    ) -> float:
+    def flops_fraction(self, seq_len: int, hidden_dim: int, intermediate_dim: int) -> float:
         """Encoder FLOPs at this configuration over the full model's.
 
         Counted as the implementation computes (`PowerBertEncoder` in hard
@@ -160,7 +159,9 @@ def _flops_of_lengths(lengths, hidden_dim, intermediate_dim) -> float:
     return total
 
 
-def mass_flops_fraction(masses: Sequence[float], seq_len: int, hidden_dim: int, intermediate_dim: int) -> float:
+def mass_flops_fraction(
+    masses: Sequence[float], seq_len: int, hidden_dim: int, intermediate_dim: int
+) -> float:
     """The FLOPs fraction of fractional word-vector counts: the search's masses as they are.
 
     What `RetentionConfig.flops_fraction` counts, before rounding: a layer's output length is its
@@ -181,12 +182,16 @@ def mass_flops_fraction(masses: Sequence[float], seq_len: int, hidden_dim: int, 
     return _flops_of_lengths(lengths, hidden_dim, intermediate_dim) / full
 
 
-def full_model_flops(seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int) -> float:
+def full_model_flops(
+    seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int
+) -> float:
     """Analytic encoder FLOPs of the model without elimination at `seq_len`.
 
     The count `RetentionConfig.flops_fraction` divides by.
     """
-    return _encoder_flops(RetentionConfig.full(num_layers, seq_len), seq_len, hidden_dim, intermediate_dim)
+    return _encoder_flops(
+        RetentionConfig.full(num_layers, seq_len), seq_len, hidden_dim, intermediate_dim
+    )
 
 
 def truncation_length(
@@ -288,6 +293,4 @@ def _as_int(value, index: int) -> int:
             return int(value)
     except ImportError:  # pragma: no cover
         pass
-    raise RetentionConfigError(
-        f"retention entry {index} is {value!r}: not an integer"
-    )
+    raise RetentionConfigError(f"retention entry {index} is {value!r}: not an integer")

@@ -30,7 +30,9 @@ STEPS = ("finetune", "search", "retrain")
 STARTS_FROM = {"search": ("finetune",), "retrain": ("search", "finetune")}
 # What a run delivers: the model to evaluate, predict with, benchmark and export.
 DELIVERED = ("retrain", "finetune")
-CANDIDATES_DIR = "search.candidates"  # the search's weights at each candidate, until the retrain is done
+CANDIDATES_DIR = (
+    "search.candidates"  # the search's weights at each candidate, until the retrain is done
+)
 RUN_FILES = ("results.json", "retention.json", "run_config.json", "eval_results.json")
 
 
@@ -111,8 +113,11 @@ class RunDirectory:
             return
         for name in os.listdir(self.path):
             path = self.file(name)
-            ours = name in RUN_FILES or name.endswith((".keras", "_log.jsonl", ".resume")) or name in (
-                "tensorboard", CANDIDATES_DIR)
+            ours = (
+                name in RUN_FILES
+                or name.endswith((".keras", "_log.jsonl", ".resume"))
+                or name in ("tensorboard", CANDIDATES_DIR)
+            )
             if ours:
                 shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
@@ -146,26 +151,52 @@ def summarize(records: dict) -> dict:
     if search:
         summary["retention"] = search.get("retention")
         summary["flops_fraction"] = search.get("flops_fraction")
-        summary["search"] = {key: search.get(key) for key in (
-            "goal", "lambda", "target_flops", "max_metric_drop", "final_lambda", "candidates", "chosen")
-            if key in search}
+        summary["search"] = {
+            key: search.get(key)
+            for key in (
+                "goal",
+                "lambda",
+                "target_flops",
+                "max_metric_drop",
+                "final_lambda",
+                "candidates",
+                "chosen",
+            )
+            if key in search
+        }
     retrain = records.get("retrain")
-    nothing_chosen = bool(search) and search.get("retention") is None and search.get("goal") == "max_metric_drop"
+    nothing_chosen = (
+        bool(search) and search.get("retention") is None and search.get("goal") == "max_metric_drop"
+    )
     if (retrain and retrain.get("delivered") == "finetune") or (nothing_chosen and not retrain):
         # The fine-tuned model is what the run delivers: its numbers, at full cost.
-        summary.update(delivered="finetune", power=summary.get("baseline"),
-                       power_held_out=summary.get("baseline_held_out"), retention=None, flops_fraction=1.0)
+        summary.update(
+            delivered="finetune",
+            power=summary.get("baseline"),
+            power_held_out=summary.get("baseline_held_out"),
+            retention=None,
+            flops_fraction=1.0,
+        )
     elif retrain and retrain.get("finished", True):
-        summary.update(delivered="retrain", power=retrain.get("dev"), power_held_out=retrain.get("held_out"),
-                       retention=retrain.get("retention"), flops_fraction=retrain.get("flops_fraction"))
+        summary.update(
+            delivered="retrain",
+            power=retrain.get("dev"),
+            power_held_out=retrain.get("held_out"),
+            retention=retrain.get("retention"),
+            flops_fraction=retrain.get("flops_fraction"),
+        )
         if retrain.get("budgets"):
             summary["budgets"] = retrain["budgets"]
     if retrain and "within_max_metric_drop" in retrain:
         summary["within_max_metric_drop"] = retrain["within_max_metric_drop"]
     if retrain and retrain.get("attempts"):
-        summary["refused"] = [{key: attempt.get(key) for key in ("retention", "flops_fraction", "held_out")}
-                              for attempt in retrain["attempts"]]
-    seconds = {step: records[step]["seconds"] for step in STEPS if "seconds" in records.get(step, {})}
+        summary["refused"] = [
+            {key: attempt.get(key) for key in ("retention", "flops_fraction", "held_out")}
+            for attempt in retrain["attempts"]
+        ]
+    seconds = {
+        step: records[step]["seconds"] for step in STEPS if "seconds" in records.get(step, {})
+    }
     if seconds:
         summary["seconds"] = seconds
     return summary
@@ -217,7 +248,9 @@ def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED
         model = keras.saving.load_model(keras_file)
     except Exception as error:  # keras raises many types for a bad archive
         first = str(error).splitlines()[0] if str(error) else ""
-        raise RunError(f"{keras_file}: not a loadable .keras model ({type(error).__name__}: {first})") from error
+        raise RunError(
+            f"{keras_file}: not a loadable .keras model ({type(error).__name__}: {first})"
+        ) from error
     if not isinstance(model, PowerBertClassifier):
         raise RunError(f"{keras_file}: holds a {type(model).__name__}, not a PowerBertClassifier")
     return with_global_precision(model)

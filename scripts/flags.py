@@ -35,11 +35,17 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
         if meta.get("required"):
             kwargs["required"] = True
         if isinstance(default, bool):
-            parser.add_argument(flag, action="store_false" if meta.get("invert") else "store_true",
-                                default=default, **kwargs)
+            parser.add_argument(
+                flag,
+                action="store_false" if meta.get("invert") else "store_true",
+                default=default,
+                **kwargs,
+            )
             continue
         if meta.get("csv"):
-            kwargs["type"] = lambda text: tuple(part.strip() for part in text.split(",") if part.strip())
+            kwargs["type"] = lambda text: tuple(
+                part.strip() for part in text.split(",") if part.strip()
+            )
             kwargs["help"] += f" (default: {','.join(default)})"
         else:
             kwargs["type"] = _value_type(item)
@@ -52,8 +58,11 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
 
 def add_results_flag(parser: argparse.ArgumentParser) -> None:
     """`--results`, the per-task records the results scripts read (collect_results.py's --output)."""
-    parser.add_argument("--results", default="docs/results.json",
-                        help="the records benchmarks/collect_results.py writes (default: %(default)s)")
+    parser.add_argument(
+        "--results",
+        default="docs/results.json",
+        help="the records benchmarks/collect_results.py writes (default: %(default)s)",
+    )
 
 
 def dataclass_from_args(cls, args: argparse.Namespace, **overrides):

@@ -26,10 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_dataclass_flags(parser, RunConfig)
     actions = parser.add_argument_group("actions (default: run the steps)")
-    actions.add_argument("--eval-only", action="store_true", help="evaluate --checkpoint on dev.tsv")
-    actions.add_argument("--predict-only", action="store_true", help="predict test.tsv with --checkpoint")
-    actions.add_argument("--pred-glue", action="store_true",
-                         help="with --predict-only: write the GLUE-server submission TSV")
+    actions.add_argument(
+        "--eval-only", action="store_true", help="evaluate --checkpoint on dev.tsv"
+    )
+    actions.add_argument(
+        "--predict-only", action="store_true", help="predict test.tsv with --checkpoint"
+    )
+    actions.add_argument(
+        "--pred-glue",
+        action="store_true",
+        help="with --predict-only: write the GLUE-server submission TSV",
+    )
     actions.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 

@@ -34,40 +34,88 @@ import pytest  # noqa: E402
 BACKBONE_SPECS = {
     "bert": (
         keras_hub.models.BertBackbone,
-        dict(vocabulary_size=100, num_layers=3, num_heads=2, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, dropout=0.0),
+        dict(
+            vocabulary_size=100,
+            num_layers=3,
+            num_heads=2,
+            hidden_dim=16,
+            intermediate_dim=32,
+            max_sequence_length=32,
+            dropout=0.0,
+        ),
     ),
     "bert_4heads_dropout": (
         keras_hub.models.BertBackbone,
-        dict(vocabulary_size=100, num_layers=2, num_heads=4, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, dropout=0.3),
+        dict(
+            vocabulary_size=100,
+            num_layers=2,
+            num_heads=4,
+            hidden_dim=16,
+            intermediate_dim=32,
+            max_sequence_length=32,
+            dropout=0.3,
+        ),
     ),
     "albert_g1": (
         keras_hub.models.AlbertBackbone,
-        dict(vocabulary_size=100, num_layers=3, num_heads=2, embedding_dim=8, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, num_groups=1, num_inner_repetitions=1),
+        dict(
+            vocabulary_size=100,
+            num_layers=3,
+            num_heads=2,
+            embedding_dim=8,
+            hidden_dim=16,
+            intermediate_dim=32,
+            max_sequence_length=32,
+            num_groups=1,
+            num_inner_repetitions=1,
+        ),
     ),
     "albert_g2r2": (
         keras_hub.models.AlbertBackbone,
-        dict(vocabulary_size=100, num_layers=4, num_heads=2, embedding_dim=8, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, num_groups=2, num_inner_repetitions=2),
+        dict(
+            vocabulary_size=100,
+            num_layers=4,
+            num_heads=2,
+            embedding_dim=8,
+            hidden_dim=16,
+            intermediate_dim=32,
+            max_sequence_length=32,
+            num_groups=2,
+            num_inner_repetitions=2,
+        ),
     ),
     "roberta": (
         keras_hub.models.RobertaBackbone,
-        dict(vocabulary_size=100, num_layers=3, num_heads=2, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, dropout=0.0),
+        dict(
+            vocabulary_size=100,
+            num_layers=3,
+            num_heads=2,
+            hidden_dim=16,
+            intermediate_dim=32,
+            max_sequence_length=32,
+            dropout=0.0,
+        ),
     ),
     "distilbert": (
         keras_hub.models.DistilBertBackbone,
-        dict(vocabulary_size=100, num_layers=2, num_heads=4, hidden_dim=16,
-             intermediate_dim=32, max_sequence_length=32, dropout=0.0),
+        dict(
+            vocabulary_size=100,
+            num_layers=2,
+            num_heads=4,
+            hidden_dim=16,
+            intermediate_dim=32,
+            max_sequence_length=32,
+            dropout=0.0,
+        ),
     ),
 }
 FAMILIES = list(BACKBONE_SPECS)
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "tensorflow_only: needs TensorFlow itself (skipped on other backends)")
+    config.addinivalue_line(
+        "markers", "tensorflow_only: needs TensorFlow itself (skipped on other backends)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -86,7 +134,9 @@ def hand_flops(keep, seq_len: int, d: int, f: int) -> int:
     total, n_in = 0, seq_len
     for k in keep:
         n_out = min(k, n_in)
-        total += 2 * (3 * n_in * d * d + n_out * d * d + 2 * n_in * n_in * d) + 2 * (2 * n_out * d * f)
+        total += 2 * (3 * n_in * d * d + n_out * d * d + 2 * n_in * n_in * d) + 2 * (
+            2 * n_out * d * f
+        )
         n_in = n_out
     return total
 
@@ -99,7 +149,9 @@ def infer(model, inputs: dict) -> np.ndarray:
     """`model(inputs, training=False)` as numpy: eager on TensorFlow; under JAX through
     `predict()`, one compiled pass (eager JAX compiles each op it runs, seconds per model)."""
     if keras.backend.backend() == "jax":
-        return np.asarray(model.predict(inputs, batch_size=len(next(iter(inputs.values()))), verbose=0))
+        return np.asarray(
+            model.predict(inputs, batch_size=len(next(iter(inputs.values()))), verbose=0)
+        )
     return np_(model(inputs, training=False))
 
 
@@ -236,10 +288,31 @@ def tiny_glue(tmp_path_factory) -> Path:
 
 def tiny_run_argv(tiny_glue: Path, tiny_preset: Path, output: Path, *extra) -> list[str]:
     """scripts/run_glue.py's arguments for `tiny_run` (into `output`, with `extra` flags)."""
-    return [str(a) for a in ("--task", "cola", "--data-dir", tiny_glue / "CoLA", "--backbone", tiny_preset,
-                             "--seq-len", 24, "--epochs", 2, "--search-epochs", 2, "--batch-size", 8,
-                             "--lambda", 0.5,
-                             "--output-dir", output, "--quiet", *extra)]
+    return [
+        str(a)
+        for a in (
+            "--task",
+            "cola",
+            "--data-dir",
+            tiny_glue / "CoLA",
+            "--backbone",
+            tiny_preset,
+            "--seq-len",
+            24,
+            "--epochs",
+            2,
+            "--search-epochs",
+            2,
+            "--batch-size",
+            8,
+            "--lambda",
+            0.5,
+            "--output-dir",
+            output,
+            "--quiet",
+            *extra,
+        )
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -251,7 +324,10 @@ def tiny_run(tiny_preset, tiny_glue, tmp_path_factory) -> Path:
     import contextlib
 
     def build(output: Path) -> None:
-        with open(output.parent / "tiny_run.stderr", "w") as stderr, contextlib.redirect_stderr(stderr):
+        with (
+            open(output.parent / "tiny_run.stderr", "w") as stderr,
+            contextlib.redirect_stderr(stderr),
+        ):
             code = load_script("run_glue").main(tiny_run_argv(tiny_glue, tiny_preset, output))
         assert code == 0, (output.parent / "tiny_run.stderr").read_text()[-3000:]
 

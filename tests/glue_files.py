@@ -8,8 +8,16 @@ from pathlib import Path
 WORDS = "the a cat dog runs sat on mat quickly big small red blue house tree".split()
 
 # task -> (directory, {split: (header or None, row builder)})
-_MNLI_PREFIX = ("index", "promptID", "pairID", "genre", "sentence1_binary_parse",
-                "sentence2_binary_parse", "sentence1_parse", "sentence2_parse")
+_MNLI_PREFIX = (
+    "index",
+    "promptID",
+    "pairID",
+    "genre",
+    "sentence1_binary_parse",
+    "sentence2_binary_parse",
+    "sentence1_parse",
+    "sentence2_parse",
+)
 
 
 def _sentence(rng: random.Random) -> str:
@@ -22,18 +30,42 @@ def _rows(task: str, split: str, n: int, rng: random.Random) -> list[list[str]]:
     labelled = split != "test"
     binary = lambda: str(rng.randint(0, 1))  # noqa: E731
     if task == "cola":
-        rows = [["gj04", binary(), "", s()] for _ in range(n)] if labelled else \
-            [["index", "sentence"]] + [[str(i), s()] for i in range(n)]
+        rows = (
+            [["gj04", binary(), "", s()] for _ in range(n)]
+            if labelled
+            else [["index", "sentence"]] + [[str(i), s()] for i in range(n)]
+        )
         return rows
     if task == "sst-2":
         head = ["sentence", "label"] if labelled else ["index", "sentence"]
         return [head] + [[s(), binary()] if labelled else [str(i), s()] for i in range(n)]
     if task == "mrpc":
-        head = ["\ufeffQuality" if labelled else "index", "#1 ID", "#2 ID", "#1 String", "#2 String"]
-        return [head] + [[binary() if labelled else str(i), str(i), str(i + 1), s(), s()] for i in range(n)]
+        head = [
+            "\ufeffQuality" if labelled else "index",
+            "#1 ID",
+            "#2 ID",
+            "#1 String",
+            "#2 String",
+        ]
+        return [head] + [
+            [binary() if labelled else str(i), str(i), str(i + 1), s(), s()] for i in range(n)
+        ]
     if task == "sts-b":
-        head = ["index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2"]
-        body = [[str(i), "main-news", "x", "2012", f"{i:04d}", "none", "none", s(), s()] for i in range(n)]
+        head = [
+            "index",
+            "genre",
+            "filename",
+            "year",
+            "old_index",
+            "source1",
+            "source2",
+            "sentence1",
+            "sentence2",
+        ]
+        body = [
+            [str(i), "main-news", "x", "2012", f"{i:04d}", "none", "none", s(), s()]
+            for i in range(n)
+        ]
         if labelled:
             head.append("score")
             for row in body:
@@ -42,7 +74,8 @@ def _rows(task: str, split: str, n: int, rng: random.Random) -> list[list[str]]:
     if task == "qqp":
         if labelled:
             return [["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]] + [
-                [str(i), str(2 * i), str(2 * i + 1), s(), s(), binary()] for i in range(n)]
+                [str(i), str(2 * i), str(2 * i + 1), s(), s(), binary()] for i in range(n)
+            ]
         return [["id", "question1", "question2"]] + [[str(i), s(), s()] for i in range(n)]
     if task in ("mnli-m", "mnli-mm"):
         labels = ("contradiction", "entailment", "neutral")
@@ -71,8 +104,9 @@ def _rows(task: str, split: str, n: int, rng: random.Random) -> list[list[str]]:
     raise KeyError(task)
 
 
-def write_task(task_name: str, root: Path, n_train: int = 24, n_dev: int = 12, n_test: int = 6,
-               seed: int = 0) -> Path:
+def write_task(
+    task_name: str, root: Path, n_train: int = 24, n_dev: int = 12, n_test: int = 6, seed: int = 0
+) -> Path:
     """Write train/dev/test files for a task under root/<Directory>; return that dir."""
     from power_bert_tf.data import get_task
 
@@ -95,8 +129,13 @@ def write_tiny_preset(directory: Path, max_sequence_length: int = 64, num_layers
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + WORDS
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=len(vocab), num_layers=num_layers, num_heads=2, hidden_dim=16,
-        intermediate_dim=32, max_sequence_length=max_sequence_length, dropout=0.0,
+        vocabulary_size=len(vocab),
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=max_sequence_length,
+        dropout=0.0,
     )
     tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=vocab, lowercase=True)
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=32)

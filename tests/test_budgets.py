@@ -27,9 +27,17 @@ run_glue_script = load_script("run_glue")
 
 def test_parse_budgets_sorts_and_names():
     assert parse_budgets(["0.25", "0.6", "0.4"]) == (0.6, 0.4, 0.25)
-    assert [budget_signature(b) for b in (0.6, 0.25, 0.333)] == ["budget_60", "budget_25", "budget_33"]
-    for values, message in [(["abc"], "'abc' is not a number"), (["1.5"], "in (0, 1), got 1.5"),
-                            (["0"], "in (0, 1)"), (["0.25", "0.251"], "budget_25 repeat")]:
+    assert [budget_signature(b) for b in (0.6, 0.25, 0.333)] == [
+        "budget_60",
+        "budget_25",
+        "budget_33",
+    ]
+    for values, message in [
+        (["abc"], "'abc' is not a number"),
+        (["1.5"], "in (0, 1), got 1.5"),
+        (["0"], "in (0, 1)"),
+        (["0.25", "0.251"], "budget_25 repeat"),
+    ]:
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
             parse_budgets(values, "--budgets")
 
@@ -40,7 +48,9 @@ def test_budget_configurations_land_on_their_targets():
         keep = budget.retention.to_list()
         fraction = hand_flops(keep, 64, 384, 1536) / hand_flops([64] * 6, 64, 384, 1536)
         assert abs(fraction - budget.target) < 0.01, (keep, fraction)
-        assert keep == sorted(keep, reverse=True) and budget.signature == budget_signature(budget.target)
+        assert keep == sorted(keep, reverse=True) and budget.signature == budget_signature(
+            budget.target
+        )
 
 
 def test_draw_follows_its_probabilities_and_repeats_itself():
@@ -49,14 +59,17 @@ def test_draw_follows_its_probabilities_and_repeats_itself():
     frequencies = np.bincount(picks, minlength=4) / len(picks)
     np.testing.assert_allclose(frequencies, [0.5, 1 / 6, 1 / 6, 1 / 6], atol=0.02)
     again = ConfigurationDraw(4, seed=3)
-    assert [again.pick(step) for step in range(50)] == picks[:50].tolist()  # a resumed run draws the same
+    assert [again.pick(step) for step in range(50)] == picks[
+        :50
+    ].tolist()  # a resumed run draws the same
     assert ConfigurationDraw(1, seed=0).probabilities == [1.0]
 
 
 @pytest.fixture(scope="module")
 def hard_model(tiny_preset):
-    model = PowerBertClassifier.from_preset(str(tiny_preset), num_classes=2, sequence_length=16,
-                                            retention="16,12", dropout=0.0)
+    model = PowerBertClassifier.from_preset(
+        str(tiny_preset), num_classes=2, sequence_length=16, retention="16,12", dropout=0.0
+    )
     return model
 
 
@@ -78,12 +91,21 @@ def test_training_a_view_trains_the_shared_weights(tiny_preset, tiny_glue):
 
     def trained(make):
         keras.utils.set_random_seed(0)
-        base = PowerBertClassifier.from_preset(str(tiny_preset), num_classes=2, sequence_length=16,
-                                               retention="16,12", dropout=0.0)
+        base = PowerBertClassifier.from_preset(
+            str(tiny_preset), num_classes=2, sequence_length=16, retention="16,12", dropout=0.0
+        )
         model, views, draw = make(base)
         dataset = data.make_split_dataset(examples, base.preprocessor, 8)
-        trainer = Trainer(model, TrainConfig(epochs=1, lr_bert=1e-3, warmup_fraction=0.0), lambda y, p: {"m": 0.0},
-                          "m", steps_per_epoch=3, verbose=0, views=views, draw=draw)
+        trainer = Trainer(
+            model,
+            TrainConfig(epochs=1, lr_bert=1e-3, warmup_fraction=0.0),
+            lambda y, p: {"m": 0.0},
+            "m",
+            steps_per_epoch=3,
+            verbose=0,
+            views=views,
+            draw=draw,
+        )
         trainer.fit(dataset.take(3), dataset.take(1), examples.labels[:8])
         return [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
 
@@ -99,30 +121,77 @@ def test_training_a_view_trains_the_shared_weights(tiny_preset, tiny_glue):
 def test_budgets_end_to_end(tiny_run, tiny_glue, tmp_path):
     """--budgets: one retrain, one record per budget with its configuration (projected from the
     tiny run's search masses) and both scores; the summary and the checkpoint carry them."""
-    assert run_glue_script.main([str(a) for a in (
-        "--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", tiny_run, "--steps", "retrain",
-        "--budgets", "0.5,0.7", "--epochs", 1, "--batch-size", 8, "--output-dir", tmp_path, "--quiet")]) == 0
+    assert (
+        run_glue_script.main(
+            [
+                str(a)
+                for a in (
+                    "--task",
+                    "cola",
+                    "--data-dir",
+                    tiny_glue / "CoLA",
+                    "--checkpoint",
+                    tiny_run,
+                    "--steps",
+                    "retrain",
+                    "--budgets",
+                    "0.5,0.7",
+                    "--epochs",
+                    1,
+                    "--batch-size",
+                    8,
+                    "--output-dir",
+                    tmp_path,
+                    "--quiet",
+                )
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     budgets = results["steps"]["retrain"]["budgets"]
-    assert [b["signature"] for b in budgets] == ["budget_70", "budget_50"] and results["budgets"] == budgets
+    assert [b["signature"] for b in budgets] == ["budget_70", "budget_50"] and results[
+        "budgets"
+    ] == budgets
     masses = json.loads((Path(tiny_run) / "results.json").read_text())["steps"]["search"]["masses"]
     expected = budget_configurations(masses, [0.7, 0.5], 24, 16, 32)
     for budget, want in zip(budgets, expected):
         assert budget["retention"] == want.retention.to_list()
-        assert budget["flops_fraction"] == pytest.approx(hand_flops(budget["retention"], 24, 16, 32)
-                                                         / hand_flops([24, 24], 24, 16, 32))
+        assert budget["flops_fraction"] == pytest.approx(
+            hand_flops(budget["retention"], 24, 16, 32) / hand_flops([24, 24], 24, 16, 32)
+        )
         assert -100 <= budget["dev"] <= 100 and -100 <= budget["held_out"] <= 100
     assert results["identity"]["budgets"] == ["0.7", "0.5"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--budgets", "0.5,x"], "--budgets: 'x' is not a number"),
-    (["--budgets", "1.2"], "--budgets: each budget is a FLOPs fraction in (0, 1), got 1.2"),
-    (["--budgets", "0.5", "--steps", "finetune,search"], "--budgets trains in the retrain step"),
-    (["--budgets", "0.05"], "--budgets: target FLOPs fraction 0.05 is below the cheapest"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--budgets", "0.5,x"], "--budgets: 'x' is not a number"),
+        (["--budgets", "1.2"], "--budgets: each budget is a FLOPs fraction in (0, 1), got 1.2"),
+        (
+            ["--budgets", "0.5", "--steps", "finetune,search"],
+            "--budgets trains in the retrain step",
+        ),
+        (["--budgets", "0.05"], "--budgets: target FLOPs fraction 0.05 is below the cheapest"),
+    ],
+)
 def test_bad_budgets_are_refused_in_one_line(argv, message, tiny_preset, tiny_glue, capsys):
-    code = run_glue_script.main([str(a) for a in ["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--backbone",
-                                                   tiny_preset, "--seq-len", 24, *argv]])
+    code = run_glue_script.main(
+        [
+            str(a)
+            for a in [
+                "--task",
+                "cola",
+                "--data-dir",
+                tiny_glue / "CoLA",
+                "--backbone",
+                tiny_preset,
+                "--seq-len",
+                24,
+                *argv,
+            ]
+        ]
+    )
     error = capsys.readouterr().err.strip()
     assert code == 2 and len(error.splitlines()) == 1 and message in error, error

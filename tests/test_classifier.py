@@ -51,10 +51,14 @@ def make_classifier(backbone, **kwargs):
     model = PowerBertClassifier(backbone, num_classes=3, sequence_length=SEQ, **kwargs)
     model.build_from_example()
     rng = np.random.default_rng(11)
-    model.output_dense.kernel.assign(rng.normal(size=tuple(model.output_dense.kernel.shape)).astype("float32"))
+    model.output_dense.kernel.assign(
+        rng.normal(size=tuple(model.output_dense.kernel.shape)).astype("float32")
+    )
     model.output_dense.bias.assign(rng.normal(size=(3,)).astype("float32"))
     if model.pooled_dense is not None:
-        model.pooled_dense.kernel.assign(rng.normal(size=tuple(model.pooled_dense.kernel.shape)).astype("float32"))
+        model.pooled_dense.kernel.assign(
+            rng.normal(size=tuple(model.pooled_dense.kernel.shape)).astype("float32")
+        )
     return model
 
 
@@ -76,7 +80,9 @@ def test_classifier_head_on_pooled_output(backbones, name):
         pooled = np.tanh(hidden) if name == "roberta" else np.maximum(hidden, 0.0)
     expected = pooled @ np_(model.output_dense.kernel) + np_(model.output_dense.bias)
     np.testing.assert_allclose(infer(model, inputs), expected, **TOL)
-    assert model.input_features == tuple(sorted(inputs, key=["token_ids", "segment_ids", "padding_mask"].index))
+    assert model.input_features == tuple(
+        sorted(inputs, key=["token_ids", "segment_ids", "padding_mask"].index)
+    )
 
 
 def test_classifier_dynamic_batch(backbones):
@@ -91,9 +97,15 @@ def test_classifier_dynamic_batch(backbones):
     np.testing.assert_allclose(two, full[[4, 0]], **TOL)
 
 
-@pytest.mark.parametrize("name, mode", [("bert", "hard"), ("albert_g1", "soft"),
-                                        pytest.param("roberta", "hard", marks=pytest.mark.jax),
-                                        pytest.param("distilbert", "soft", marks=pytest.mark.jax)])
+@pytest.mark.parametrize(
+    "name, mode",
+    [
+        ("bert", "hard"),
+        ("albert_g1", "soft"),
+        pytest.param("roberta", "hard", marks=pytest.mark.jax),
+        pytest.param("distilbert", "soft", marks=pytest.mark.jax),
+    ],
+)
 def test_classifier_keras_save_load(backbones, tmp_path, name, mode):
     backbone = backbones[name]
     retention = shrinking(len(model_schedule(backbone))) if mode == "hard" else None
@@ -147,7 +159,9 @@ def test_with_mode_carries_weights(backbones):
         np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
     np.testing.assert_array_equal(np_(hard.output_dense.kernel), np_(base.output_dense.kernel))
     short = make_inputs([3, 2], seed=17)
-    np.testing.assert_allclose(np_(hard(short, training=False)), np_(base(short, training=False)), **TOL_SCORES)
+    np.testing.assert_allclose(
+        np_(hard(short, training=False)), np_(base(short, training=False)), **TOL_SCORES
+    )
 
     # And back to plain BERT.
     plain = hard.with_mode("none")
@@ -202,7 +216,9 @@ def test_copy_weights_by_path_reports_new_weights(backbones):
 
 @pytest.fixture(scope="module")
 def text_model(tiny_preset):
-    return PowerBertClassifier.from_preset(str(tiny_preset), num_classes=2, sequence_length=16, retention="8,4")
+    return PowerBertClassifier.from_preset(
+        str(tiny_preset), num_classes=2, sequence_length=16, retention="8,4"
+    )
 
 
 @pytest.mark.jax
@@ -216,7 +232,9 @@ def test_predict_takes_raw_strings(text_model):
     pairs = (["the dog", "a cat"], ["runs", "sat on the mat"])
     np.testing.assert_allclose(
         text_model.predict(pairs, verbose=0),
-        text_model.predict(text_model.preprocessor(pairs, y=None), verbose=0), **TOL)
+        text_model.predict(text_model.preprocessor(pairs, y=None), verbose=0),
+        **TOL,
+    )
 
 
 @pytest.mark.jax
@@ -226,8 +244,9 @@ def test_build_from_example_creates_what_an_eager_call_does():
     built. (Hard mode's weightless extractors: test_predict_on_features_traces_the_model_once.)"""
 
     def fresh():  # two layers: each eager JAX op compiles, and this is the costly reference
-        return PowerBertClassifier(make_backbone("distilbert", seed=40), num_classes=3, sequence_length=SEQ,
-                                   mode="soft")
+        return PowerBertClassifier(
+            make_backbone("distilbert", seed=40), num_classes=3, sequence_length=SEQ, mode="soft"
+        )
 
     built, called = fresh(), fresh()
     built.build_from_example()
@@ -246,7 +265,9 @@ def test_predict_on_features_traces_the_model_once(tiny_preset, monkeypatch):
     """keras' JAX predict() calls the model eagerly first while any sublayer is unbuilt (seconds of
     per-op compilation on a CPU, at every predict): nothing may be left unbuilt, the attached
     preprocessor included. Two predicts of one shape run `call` once, to trace it."""
-    model = PowerBertClassifier.from_preset(str(tiny_preset), num_classes=2, sequence_length=SEQ, retention="8,4")
+    model = PowerBertClassifier.from_preset(
+        str(tiny_preset), num_classes=2, sequence_length=SEQ, retention="8,4"
+    )
     calls = []
     original = PowerBertClassifier.call
 
@@ -273,14 +294,18 @@ def test_fit_refuses_soft_mode_and_trains_hard_mode(backbones):
     soft = make_classifier(backbones["bert"], mode="soft")
     inputs = make_inputs(BATCH_LENGTHS, seed=30)
     labels = np.array([0, 1, 2, 1])
-    soft.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    soft.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     with pytest.raises(ValueError, match="mass penalty"):
         soft.fit(inputs, labels, epochs=1, verbose=0)
     # No dropout, and the loss in inference mode, in numpy: with an unseeded dropout mask the
     # per-epoch training loss went up now and then (CI, stop 19).
     hard = make_classifier(make_backbone("bert", seed=31), retention=shrinking(3), dropout=0.0)
-    hard.compile(optimizer=keras.optimizers.Adam(1e-3),
-                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    hard.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
 
     def loss() -> float:
         logits = infer(hard, inputs).astype(np.float64)
@@ -304,6 +329,8 @@ def test_local_presets_of_every_family_load(backbones, name, tmp_path):
     assert type(loaded) is type(backbones[name])
     for a, b in zip(backbones[name].weights, loaded.weights):
         np.testing.assert_array_equal(np_(a), np_(b), err_msg=a.path)
-    model = PowerBertClassifier(loaded, num_classes=2, retention=shrinking(len(model_schedule(loaded))))
+    model = PowerBertClassifier(
+        loaded, num_classes=2, retention=shrinking(len(model_schedule(loaded)))
+    )
     inputs = make_inputs(BATCH_LENGTHS, seed=40, segments=has_segments(loaded))
     assert tuple(model(inputs).shape) == (len(BATCH_LENGTHS), 2)

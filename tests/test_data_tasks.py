@@ -23,18 +23,34 @@ EXPECTED_TASKS = {
 
 def test_task_table():
     assert set(TASKS) == set(EXPECTED_TASKS)
-    for name, (directory, seq_len, num_classes, metric, lr, lr_se, lam, bs) in EXPECTED_TASKS.items():
+    for name, (
+        directory,
+        seq_len,
+        num_classes,
+        metric,
+        lr,
+        lr_se,
+        lam,
+        bs,
+    ) in EXPECTED_TASKS.items():
         t = TASKS[name]
-        assert (t.name, t.directory, t.seq_len, t.num_classes, t.metric) == (name, directory, seq_len,
-                                                                              num_classes, metric)
+        assert (t.name, t.directory, t.seq_len, t.num_classes, t.metric) == (
+            name,
+            directory,
+            seq_len,
+            num_classes,
+            metric,
+        )
         assert (t.lr_bert, t.lr_soft_extract, t.lambda_, t.batch_size) == (lr, lr_se, lam, bs)
         assert len(t.label_names) == (0 if name == "sts-b" else num_classes)
         assert t.is_pair == (name not in ("cola", "sst-2"))
     assert TASKS["mnli-m"].label_names == ("contradiction", "entailment", "neutral")
     assert TASKS["wnli"].label_names == ("not_entailment", "entailment")
     assert TASKS["cola"].label_names == ("unacceptable", "acceptable")
-    assert (TASKS["mnli-mm"].dev_file, TASKS["mnli-mm"].test_file) == ("dev_mismatched.tsv",
-                                                                                 "test_mismatched.tsv")
+    assert (TASKS["mnli-mm"].dev_file, TASKS["mnli-mm"].test_file) == (
+        "dev_mismatched.tsv",
+        "test_mismatched.tsv",
+    )
     assert TASKS["sts-b"].tfds_name == "glue/stsb" and TASKS["mnli-m"].tfds_name == "glue/mnli"
 
 
@@ -42,15 +58,20 @@ def test_get_task():
     assert get_task("CoLA") is TASKS["cola"]
     assert get_task("sst2") is get_task("SST-2") is TASKS["sst-2"]
     assert get_task("stsb") is TASKS["sts-b"]
-    with pytest.raises(ValueError, match=r"unknown task 'mnli'; choose one of: cola, sst-2, .*wnli"):
+    with pytest.raises(
+        ValueError, match=r"unknown task 'mnli'; choose one of: cola, sst-2, .*wnli"
+    ):
         get_task("mnli")
 
 
 def test_is_regression_and_split_files():
     assert [name for name, task in TASKS.items() if task.is_regression] == ["sts-b"]
     assert all(task.is_regression == (task.num_classes == 1) for task in TASKS.values())
-    assert [split_file(TASKS["mnli-mm"], s) for s in SPLITS] == ["train.tsv", "dev_mismatched.tsv",
-                                                                  "test_mismatched.tsv"]
+    assert [split_file(TASKS["mnli-mm"], s) for s in SPLITS] == [
+        "train.tsv",
+        "dev_mismatched.tsv",
+        "test_mismatched.tsv",
+    ]
     assert as_task("SST2") is as_task(TASKS["sst-2"]) is TASKS["sst-2"]
     with pytest.raises(ValueError, match="unknown split 'valid'"):
         split_file(TASKS["cola"], "valid")

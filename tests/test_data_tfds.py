@@ -25,9 +25,12 @@ class _FakeBuilder:
 
     def as_dataset(self, split, batch_size):
         import tensorflow as tf
+
         assert batch_size == -1
         self.splits.append(split)
-        return {k: tf.constant(v) for k, v in self.data.items()}  # what TFDS returns for batch_size=-1
+        return {
+            k: tf.constant(v) for k, v in self.data.items()
+        }  # what TFDS returns for batch_size=-1
 
 
 def test_tfds_offline_fails_fast_with_clear_message(monkeypatch):
@@ -40,28 +43,43 @@ def test_tfds_offline_fails_fast_with_clear_message(monkeypatch):
     def no_network(address, timeout):
         assert timeout <= 10
         raise OSError("[Errno -2] Name or service not known")
+
     monkeypatch.setattr(data_tfds.socket, "create_connection", no_network)
     with pytest.raises(GlueDataError) as info:
         load_tfds_split("cola", "dev")
     message = str(info.value)
     assert "\n" not in message and "TFDS could not be reached" in message
-    assert "--data-dir" in message and "GLUE_DIR" in message and "Name or service not known" in message
+    assert (
+        "--data-dir" in message and "GLUE_DIR" in message and "Name or service not known" in message
+    )
     assert not builder.downloaded
 
 
 def test_tfds_examples_are_mapped_to_glue_order(monkeypatch):
     import tensorflow_datasets as tfds
 
-    data = {"premise": np.array([b"p2", b"p0", b"p1"]), "hypothesis": np.array([b"h2", b"h0", b"h1"]),
-            "label": np.array([2, 0, 1]), "idx": np.array([2, 0, 1], np.int32)}
-    builder = _FakeBuilder(True, data, names=["entailment", "neutral", "contradiction"])  # TFDS order
+    data = {
+        "premise": np.array([b"p2", b"p0", b"p1"]),
+        "hypothesis": np.array([b"h2", b"h0", b"h1"]),
+        "label": np.array([2, 0, 1]),
+        "idx": np.array([2, 0, 1], np.int32),
+    }
+    builder = _FakeBuilder(
+        True, data, names=["entailment", "neutral", "contradiction"]
+    )  # TFDS order
     monkeypatch.setattr(tfds, "builder", lambda name: builder)
     ex = load_tfds_split("mnli-mm", "dev")
     assert builder.splits == ["validation_mismatched"]
     assert ex.texts == (["p0", "p1", "p2"], ["h0", "h1", "h2"])
-    assert ex.labels.tolist() == [1, 2, 0] and ex.labels.dtype == np.int32  # entailment, neutral, contradiction
+    assert (
+        ex.labels.tolist() == [1, 2, 0] and ex.labels.dtype == np.int32
+    )  # entailment, neutral, contradiction
     test = load_tfds_split("mnli-m", "test")
-    assert builder.splits[-1] == "test_matched" and test.labels is None and test.indices.tolist() == [0, 1, 2]
+    assert (
+        builder.splits[-1] == "test_matched"
+        and test.labels is None
+        and test.indices.tolist() == [0, 1, 2]
+    )
 
 
 def test_run_glue_offline_names_the_data_not_a_flag(monkeypatch, capsys, tmp_path):
@@ -71,13 +89,18 @@ def test_run_glue_offline_names_the_data_not_a_flag(monkeypatch, capsys, tmp_pat
     from conftest import load_script
 
     def offline(task, split):
-        raise GlueDataError(f"TFDS could not be reached for glue/{task.name} split '{split}'; "
-                            "pass --data-dir or set GLUE_DIR")
+        raise GlueDataError(
+            f"TFDS could not be reached for glue/{task.name} split '{split}'; "
+            "pass --data-dir or set GLUE_DIR"
+        )
+
     monkeypatch.setattr(data_tfds, "load_tfds_split", offline)
     monkeypatch.delenv("GLUE_DIR", raising=False)
-    code = load_script("run_glue").main(["--task", "mrpc", "--backbone", "minilm",
-                                         "--output-dir", str(tmp_path / "run"), "--quiet"])
+    code = load_script("run_glue").main(
+        ["--task", "mrpc", "--backbone", "minilm", "--output-dir", str(tmp_path / "run"), "--quiet"]
+    )
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and error == [
         "run_glue.py: error: TFDS could not be reached for glue/mrpc split 'train'; "
-        "pass --data-dir or set GLUE_DIR"]
+        "pass --data-dir or set GLUE_DIR"
+    ]

@@ -72,7 +72,9 @@ def backbone_outputs(backbone, inputs):
 
 
 def pool(backbone, x):
-    return np_(backbone.pooled_dense(x[:, 0, :])) if hasattr(backbone, "pooled_dense") else x[:, 0, :]
+    return (
+        np_(backbone.pooled_dense(x[:, 0, :])) if hasattr(backbone, "pooled_dense") else x[:, 0, :]
+    )
 
 
 def shrinking(n, seq=SEQ, last=3):
@@ -95,7 +97,8 @@ def make_inputs(lengths, seq=SEQ, seed=0, mask_dtype="int32", segments=True, hol
     inputs = {"token_ids": token_ids, "padding_mask": mask.astype(mask_dtype)}
     if segments:
         inputs["segment_ids"] = np.where(
-            mask & (np.arange(seq)[None, :] >= lengths[:, None] // 2), 1, 0).astype("int32")
+            mask & (np.arange(seq)[None, :] >= lengths[:, None] // 2), 1, 0
+        ).astype("int32")
     return inputs
 
 
@@ -166,6 +169,7 @@ def assert_matches_reference(got, reference):
 def backbones():
     return Backbones()
 
+
 # --------------------------------------------------------------------------------------------------------
 # No elimination == the backbone
 
@@ -173,7 +177,14 @@ def backbones():
 @pytest.mark.parametrize(
     "name, seq",
     [pytest.param(name, SEQ, marks=pytest.mark.jax) for name in NAMES]
-    + [("bert", 32), ("bert", 7), ("albert_g2r2", 32), ("albert_g1", 7), ("roberta", 32), ("distilbert", 7)],
+    + [
+        ("bert", 32),
+        ("bert", 7),
+        ("albert_g2r2", 32),
+        ("albert_g1", 7),
+        ("roberta", 32),
+        ("distilbert", 7),
+    ],
 )
 def test_no_elimination_matches_backbone(backbones, name, seq):
     backbone = backbones[name]
@@ -203,7 +214,9 @@ def test_full_retention_matches_backbone(backbones, name):
         np.testing.assert_allclose(np_(got["pooled_output"]), expected_pooled, **TOL)
         assert len(got["kept_positions"]) == n
         for kept in got["kept_positions"]:
-            np.testing.assert_array_equal(np_(kept), np.tile(np.arange(SEQ), (len(BATCH_LENGTHS), 1)))
+            np.testing.assert_array_equal(
+                np_(kept), np.tile(np.arange(SEQ), (len(BATCH_LENGTHS), 1))
+            )
 
 
 @pytest.mark.jax
@@ -234,19 +247,25 @@ def test_soft_zero_tail_at_last_layer(backbones, name):
     expected, _ = backbone_outputs(backbone, inputs)
     soft = PowerBertEncoder(backbone, mode="soft", sequence_length=SEQ)
     soft(inputs, training=False)
-    soft.soft_extract_layers[-1].retention.assign(np.r_[np.ones(m), np.zeros(SEQ - m)].astype("float32"))
+    soft.soft_extract_layers[-1].retention.assign(
+        np.r_[np.ones(m), np.zeros(SEQ - m)].astype("float32")
+    )
     got = np_(soft(inputs, training=False)["sequence_output"])
     hard = PowerBertEncoder(backbone, retention=[SEQ] * (n - 1) + [m], sequence_length=SEQ)
     kept = np_(hard(inputs, training=False, return_kept_positions=True)["kept_positions"][-1])
     last = keras_hub_schedule(backbone)[-1]
     zero = np.zeros((1, 1, backbone.hidden_dim), "float32")
-    ffn_of_zero = np_(last._feedforward_layer_norm(
-        last._feedforward_output_dense(last._feedforward_intermediate_dense(zero))
-    ))[0, 0]
+    ffn_of_zero = np_(
+        last._feedforward_layer_norm(
+            last._feedforward_output_dense(last._feedforward_intermediate_dense(zero))
+        )
+    )[0, 0]
     for i in range(len(BATCH_LENGTHS)):
         dropped = sorted(set(range(SEQ)) - set(kept[i].tolist()))
         np.testing.assert_allclose(got[i, kept[i]], expected[i, kept[i]], **TOL_SCORES)
-        np.testing.assert_allclose(got[i, dropped], np.tile(ffn_of_zero, (len(dropped), 1)), **TOL_SCORES)
+        np.testing.assert_allclose(
+            got[i, dropped], np.tile(ffn_of_zero, (len(dropped), 1)), **TOL_SCORES
+        )
 
 
 @pytest.mark.tensorflow_only
@@ -262,15 +281,19 @@ def test_soft_retention_gradients(backbones):
     encoder = PowerBertEncoder(backbone, mode="soft", sequence_length=SEQ)
     encoder(inputs, training=False)
     real = tf.constant(inputs["padding_mask"][..., None].astype("float32"))
-    weights = tf.constant(np.random.default_rng(0).normal(size=(1, SEQ, backbone.hidden_dim)).astype("float32"))
+    weights = tf.constant(
+        np.random.default_rng(0).normal(size=(1, SEQ, backbone.hidden_dim)).astype("float32")
+    )
     retention = [layer.retention for layer in encoder.soft_extract_layers]
     with tf.GradientTape() as tape:
         out = encoder(inputs, training=False)
-        loss = tf.reduce_sum(out["sequence_output"] * real * weights) + tf.reduce_sum(out["pooled_output"])
+        loss = tf.reduce_sum(out["sequence_output"] * real * weights) + tf.reduce_sum(
+            out["pooled_output"]
+        )
     grads = [np_(g) for g in tape.gradient(loss, retention)]
     for g in grads:
         assert g.shape == (SEQ,) and np.all(np.isfinite(g))
-        np.testing.assert_array_equal(g[max(lengths):], 0.0)
+        np.testing.assert_array_equal(g[max(lengths) :], 0.0)
         assert np.all(g[: max(lengths)] != 0.0)
 
 
@@ -280,7 +303,9 @@ def test_soft_zero_retention_changes_output(backbones):
     inputs = make_inputs(BATCH_LENGTHS, seed=3)
     encoder = PowerBertEncoder(backbone, mode="soft", sequence_length=SEQ)
     base = np_(encoder(inputs, training=False)["pooled_output"])
-    encoder.soft_extract_layers[0].retention.assign(np.r_[np.ones(4), np.zeros(SEQ - 4)].astype("float32"))
+    encoder.soft_extract_layers[0].retention.assign(
+        np.r_[np.ones(4), np.zeros(SEQ - 4)].astype("float32")
+    )
     changed = np_(encoder(inputs, training=False)["pooled_output"])
     assert not np.allclose(base[:3], changed[:3], atol=1e-4)  # examples with > 4 real tokens change
     # ... but an example with only 3 real tokens keeps every real vector (padding ranks last).
@@ -296,12 +321,18 @@ def _hard_reference_case(name: str, general_path: bool):
     family but ALBERT's two groups, whose eight shrinking layer calls cost a minute; TensorFlow
     checks all."""
     on_jax = not general_path and name != "albert_g2r2"
-    return pytest.param(name, general_path, marks=pytest.mark.jax if on_jax else (),
-                        id=f"{name}-{'general' if general_path else 'kept-queries'}")
+    return pytest.param(
+        name,
+        general_path,
+        marks=pytest.mark.jax if on_jax else (),
+        id=f"{name}-{'general' if general_path else 'kept-queries'}",
+    )
 
 
-@pytest.mark.parametrize("name, general_path",
-                         [_hard_reference_case(name, general) for general in (False, True) for name in NAMES])
+@pytest.mark.parametrize(
+    "name, general_path",
+    [_hard_reference_case(name, general) for general in (False, True) for name in NAMES],
+)
 def test_hard_matches_independent_reference(backbones, name, general_path, monkeypatch):
     if general_path:  # the fallback for non-stock attention: whole sublayer, then extraction
         monkeypatch.setattr(BackboneAdapter, "supports_kept_queries", lambda self, layer: False)
@@ -311,7 +342,11 @@ def test_hard_matches_independent_reference(backbones, name, general_path, monke
     encoder = PowerBertEncoder(backbone, retention=keep, sequence_length=SEQ)
     got = encoder(inputs, training=False, return_kept_positions=True)
     assert_matches_reference(got, reference_hard(backbone, inputs, keep))
-    assert tuple(got["sequence_output"].shape) == (len(BATCH_LENGTHS), keep[-1], backbone.hidden_dim)
+    assert tuple(got["sequence_output"].shape) == (
+        len(BATCH_LENGTHS),
+        keep[-1],
+        backbone.hidden_dim,
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -326,7 +361,9 @@ def test_hard_batch_invariance(backbones, name):
         np.testing.assert_allclose(alone[0], batched[i], **TOL)
     # Without its padding at all (a shorter input): padding must not matter.
     for i in (1, 3):
-        trimmed = np_(encoder(take(inputs, [i], seq=BATCH_LENGTHS[i]), training=False)["pooled_output"])
+        trimmed = np_(
+            encoder(take(inputs, [i], seq=BATCH_LENGTHS[i]), training=False)["pooled_output"]
+        )
         np.testing.assert_allclose(trimmed[0], batched[i], **TOL)
     # Reordered batch, with one more, differently padded example.
     extra = inputs_for(backbone, [9], seed=55)
@@ -344,7 +381,9 @@ def test_keeping_one_word_vector_warns_nothing(backbones, general_path, monkeypa
 
     if general_path:
         monkeypatch.setattr(BackboneAdapter, "supports_kept_queries", lambda self, layer: False)
-    backbone = backbones["bert_4heads_dropout"]  # with attention dropout keras computes the softmax itself
+    backbone = backbones[
+        "bert_4heads_dropout"
+    ]  # with attention dropout keras computes the softmax itself
     encoder = PowerBertEncoder(backbone, retention=[1] * num_calls(backbone), sequence_length=SEQ)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -362,7 +401,9 @@ def test_short_input_equals_no_elimination(backbones, name):
     expected_sequence, expected = backbone_outputs(backbone, inputs)
     got = encoder(inputs, training=False, return_kept_positions=True)
     np.testing.assert_allclose(np_(got["pooled_output"]), expected, **TOL_SCORES)
-    np.testing.assert_allclose(np_(got["sequence_output"])[0, :3], expected_sequence[0, :3], **TOL_SCORES)
+    np.testing.assert_allclose(
+        np_(got["sequence_output"])[0, :3], expected_sequence[0, :3], **TOL_SCORES
+    )
     # Every real token survives to the end.
     final = np_(got["kept_positions"][-1])
     for i, length in enumerate([3, 2, 3]):
@@ -457,8 +498,6 @@ def test_encoder_flops_fraction(backbones):
     assert encoder.flops_fraction() == pytest.approx(expected, rel=1e-12)
 
 
-
-
 # --------------------------------------------------------------------------------------------------------
 # Hard mode on any input length, padding holes, training mode
 
@@ -468,10 +507,18 @@ def test_encoder_flops_fraction(backbones):
 JAX_ANY_LENGTH = (("roberta", 24),)
 
 
-@pytest.mark.parametrize("name, seq", [
-    *((name, seq) for name in NAMES for seq in (7, 16, 24, 32) if (name, seq) not in JAX_ANY_LENGTH),
-    *(pytest.param(*case, marks=pytest.mark.jax) for case in JAX_ANY_LENGTH),
-])
+@pytest.mark.parametrize(
+    "name, seq",
+    [
+        *(
+            (name, seq)
+            for name in NAMES
+            for seq in (7, 16, 24, 32)
+            if (name, seq) not in JAX_ANY_LENGTH
+        ),
+        *(pytest.param(*case, marks=pytest.mark.jax) for case in JAX_ANY_LENGTH),
+    ],
+)
 def test_hard_any_length_matches_reference(backbones, name, seq):
     """No sequence_length: one retention serves every input length up to the backbone's maximum;
     entries above the current length keep everything."""
@@ -486,7 +533,9 @@ def test_hard_any_length_matches_reference(backbones, name, seq):
 
 
 @pytest.mark.parametrize("general_path", [False, True], ids=["kept-queries", "general"])
-@pytest.mark.parametrize("name", [pytest.param("bert", marks=pytest.mark.jax), "albert_g2r2", "roberta"])
+@pytest.mark.parametrize(
+    "name", [pytest.param("bert", marks=pytest.mark.jax), "albert_g2r2", "roberta"]
+)
 def test_hard_padding_holes_in_the_middle(backbones, name, general_path, monkeypatch):
     """Padding between real tokens: the kept vectors' mask must be gathered at the kept positions
     (slicing the first `keep` mask entries would mark real tokens as padding and vice versa)."""
@@ -495,8 +544,12 @@ def test_hard_padding_holes_in_the_middle(backbones, name, general_path, monkeyp
     backbone = backbones[name]
     keep = shrinking(num_calls(backbone))
     inputs = inputs_for(backbone, BATCH_LENGTHS, seed=21, holes=True)
-    assert not np.all(np.diff(inputs["padding_mask"].astype(int), axis=1) <= 0)  # holes really exist
-    got = PowerBertEncoder(backbone, retention=keep)(inputs, training=False, return_kept_positions=True)
+    assert not np.all(
+        np.diff(inputs["padding_mask"].astype(int), axis=1) <= 0
+    )  # holes really exist
+    got = PowerBertEncoder(backbone, retention=keep)(
+        inputs, training=False, return_kept_positions=True
+    )
     assert_matches_reference(got, reference_hard(backbone, inputs, keep))
 
 
@@ -522,7 +575,9 @@ def test_hard_training_ranks_on_probabilities_before_dropout(general_path, monke
     trained = encoder(inputs, training=True, return_kept_positions=True)
     np.testing.assert_array_equal(np_(trained["kept_positions"][0]), reference_kept[0])
     evaluated = encoder(inputs, training=False)
-    assert not np.allclose(np_(trained["pooled_output"]), np_(evaluated["pooled_output"]), atol=1e-3)
+    assert not np.allclose(
+        np_(trained["pooled_output"]), np_(evaluated["pooled_output"]), atol=1e-3
+    )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -534,7 +589,9 @@ def test_hard_training_ranks_on_probabilities_before_dropout(general_path, monke
 def test_adapter_schedule_is_keras_hubs_loop(backbones, name):
     backbone = backbones[name]
     schedule = PowerBertEncoder(backbone).schedule
-    assert [id(layer) for layer in schedule] == [id(layer) for layer in keras_hub_schedule(backbone)]
+    assert [id(layer) for layer in schedule] == [
+        id(layer) for layer in keras_hub_schedule(backbone)
+    ]
 
 
 @pytest.mark.jax
@@ -569,5 +626,7 @@ def test_significance_is_float32_under_mixed_precision():
             out = encoder(make_inputs(BATCH_LENGTHS, seed=23), training=False)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    assert keras.backend.standardize_dtype(out["sequence_output"].dtype) == "bfloat16"  # the policy applies
+    assert (
+        keras.backend.standardize_dtype(out["sequence_output"].dtype) == "bfloat16"
+    )  # the policy applies
     assert seen and set(seen) == {"float32"}

@@ -36,11 +36,52 @@ pytestmark = pytest.mark.tensorflow_only
 
 SEQ_LEN = 16
 VOCAB = [
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-    "the", "a", "quick", "brown", "fox", "jump", "##ed", "##s", "over", "lazy",
-    "dog", "cafe", "café", "##ing", "run", ".", ",", "!", "?", "'", "-",
-    "hello", "world", "is", "not", "good", "bad", "un", "##believ", "##able",
-    "movie", "it", "was", "i", "fi", "2", "中", "x", "##x", "film", "great",
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "a",
+    "quick",
+    "brown",
+    "fox",
+    "jump",
+    "##ed",
+    "##s",
+    "over",
+    "lazy",
+    "dog",
+    "cafe",
+    "café",
+    "##ing",
+    "run",
+    ".",
+    ",",
+    "!",
+    "?",
+    "'",
+    "-",
+    "hello",
+    "world",
+    "is",
+    "not",
+    "good",
+    "bad",
+    "un",
+    "##believ",
+    "##able",
+    "movie",
+    "it",
+    "was",
+    "i",
+    "fi",
+    "2",
+    "中",
+    "x",
+    "##x",
+    "film",
+    "great",
 ]
 # Text the in-graph tokenizer must agree on with keras-hub: punctuation,
 # accents, unknown words and wordpieces, CJK, NFKC/case-folding, control and
@@ -92,7 +133,9 @@ PREDICT_TEXTS = [
 PREDICT_PAIRS = [(a, b) for a, b in zip(PREDICT_TEXTS, reversed(PREDICT_TEXTS))]
 # The tf-text kernels the graph may use (all linked into TF Serving).
 ALLOWED_CUSTOM_OPS = {
-    "CaseFoldUTF8", "NormalizeUTF8", "RegexSplitWithOffsets",
+    "CaseFoldUTF8",
+    "NormalizeUTF8",
+    "RegexSplitWithOffsets",
     "FastWordpieceTokenizeWithOffsets",
 }
 
@@ -102,23 +145,38 @@ def _make_run(run_dir: Path, *, task, num_classes, label_names, is_pair, seed):
     keras.utils.set_random_seed(seed)
     run_dir.mkdir(parents=True)
     backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCAB), num_layers=2, num_heads=2, hidden_dim=16,
-        intermediate_dim=32, max_sequence_length=32,
+        vocabulary_size=len(VOCAB),
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=32,
     )
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
         keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB, lowercase=True),
         sequence_length=SEQ_LEN,
     )
     model = PowerBertClassifier(
-        backbone, num_classes=num_classes, retention="16,8",
-        sequence_length=SEQ_LEN, preprocessor=preprocessor,
+        backbone,
+        num_classes=num_classes,
+        retention="16,8",
+        sequence_length=SEQ_LEN,
+        preprocessor=preprocessor,
     )
     _spread_weights(model, seed)
     model.save(run_dir / "retrain.keras")
-    (run_dir / "run_config.json").write_text(json.dumps({
-        "task": task, "backbone": "tiny-bert", "sequence_length": SEQ_LEN,
-        "num_classes": num_classes, "label_names": label_names, "is_pair": is_pair,
-    }))
+    (run_dir / "run_config.json").write_text(
+        json.dumps(
+            {
+                "task": task,
+                "backbone": "tiny-bert",
+                "sequence_length": SEQ_LEN,
+                "num_classes": num_classes,
+                "label_names": label_names,
+                "is_pair": is_pair,
+            }
+        )
+    )
     return model
 
 
@@ -181,25 +239,40 @@ class Variant:
 def variants(tmp_path_factory):
     base = tmp_path_factory.mktemp("export")
     cola_model = _make_run(
-        base / "run_cola", task="cola", num_classes=2,
-        label_names=["unacceptable", "acceptable"], is_pair=False, seed=1,
+        base / "run_cola",
+        task="cola",
+        num_classes=2,
+        label_names=["unacceptable", "acceptable"],
+        is_pair=False,
+        seed=1,
     )
-    code, printed = _cli_main([
-        "--checkpoint", str(base / "run_cola"), "--export-dir", str(base / "serve_cola"),
-    ])
+    code, printed = _cli_main(
+        [
+            "--checkpoint",
+            str(base / "run_cola"),
+            "--export-dir",
+            str(base / "serve_cola"),
+        ]
+    )
     assert code == 0, printed
     cola_dir = printed.strip().splitlines()[-1]
 
     stsb_model = _make_run(
-        base / "run_stsb", task="stsb", num_classes=1, label_names=[],
-        is_pair=True, seed=2,
+        base / "run_stsb",
+        task="stsb",
+        num_classes=1,
+        label_names=[],
+        is_pair=True,
+        seed=2,
     )
     # An older version and a non-version folder: the default version is 1 + max.
     (base / "serve_stsb" / "4").mkdir(parents=True)
     (base / "serve_stsb" / "notes").mkdir()
     stsb_dir = E.export_savedmodel(base / "run_stsb", base / "serve_stsb")
     return {
-        "cola": Variant("cola", cola_model, base / "run_cola", base / "serve_cola", cola_dir, False),
+        "cola": Variant(
+            "cola", cola_model, base / "run_cola", base / "serve_cola", cola_dir, False
+        ),
         "stsb": Variant("stsb", stsb_model, base / "run_stsb", base / "serve_stsb", stsb_dir, True),
     }
 
@@ -256,7 +329,8 @@ def test_metadata_file_and_module_attributes(variants):
     assert meta["task"] == "stsb" and meta["is_regression"] and meta["is_pair"]
     assert meta["label_names"] == [] and meta["version"] == 5
     assert meta["signatures"]["serving_default"] == {
-        "inputs": ["sentence1", "sentence2"], "outputs": ["score"],
+        "inputs": ["sentence1", "sentence2"],
+        "outputs": ["score"],
     }
     assert stsb.loaded.label_names.numpy().shape == (0,)
 
@@ -274,8 +348,7 @@ def test_signatures_inputs_and_outputs(variants):
     assert set(stsb.text.structured_outputs) == {"score"}
     _, kwargs = cola.token_ids.structured_input_signature
     assert {k: (s.dtype, s.shape.as_list()) for k, s in kwargs.items()} == {
-        name: (tf.int32, [None, None])
-        for name in ("token_ids", "segment_ids", "padding_mask")
+        name: (tf.int32, [None, None]) for name in ("token_ids", "segment_ids", "padding_mask")
     }
 
 
@@ -285,14 +358,21 @@ def test_saved_model_cli_lists_both_signatures(variants):
         pytest.skip("saved_model_cli is not installed next to this python")
     result = subprocess.run(
         [str(cli), "show", "--all", "--dir", str(variants["cola"].version_dir)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     assert "signature_def['serving_default']" in out
     assert "signature_def['serve_token_ids']" in out
-    for name in ("inputs['sentence']", "inputs['token_ids']", "outputs['probabilities']",
-                 "outputs['label']", "outputs['logits']"):
+    for name in (
+        "inputs['sentence']",
+        "inputs['token_ids']",
+        "outputs['probabilities']",
+        "outputs['label']",
+        "outputs['logits']",
+    ):
         assert name in out
 
 
@@ -333,7 +413,8 @@ def test_in_graph_tokenizer_matches_keras_hub_pairs(variants):
     ds = ds.map(lambda a, b: pre((a, b), y=None))
     _assert_same_features(
         stsb.loaded.tokenize(tf.constant(first), tf.constant(second)),
-        next(iter(ds)), list(zip(first, second)),
+        next(iter(ds)),
+        list(zip(first, second)),
     )
     segments = np.asarray(ours["segment_ids"])
     assert (segments == 1).any()
@@ -341,7 +422,10 @@ def test_in_graph_tokenizer_matches_keras_hub_pairs(variants):
 
 def test_round_robin_trimming_matches_keras_hub_packer():
     packer = keras_hub.layers.MultiSegmentPacker(
-        start_value=2, end_value=3, pad_value=0, sequence_length=SEQ_LEN,
+        start_value=2,
+        end_value=3,
+        pad_value=0,
+        sequence_length=SEQ_LEN,
         truncate="round_robin",
     )
     rng = np.random.default_rng(0)
@@ -367,8 +451,10 @@ def test_text_signature_matches_in_memory_model(variant):
         return
     np.testing.assert_allclose(out["logits"], expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(
-        out["probabilities"], keras.ops.convert_to_numpy(keras.ops.softmax(expected)),
-        rtol=1e-5, atol=1e-5,
+        out["probabilities"],
+        keras.ops.convert_to_numpy(keras.ops.softmax(expected)),
+        rtol=1e-5,
+        atol=1e-5,
     )
     names = np.array(["unacceptable", "acceptable"])[expected.argmax(-1)]
     assert [s.decode() for s in out["label"].numpy()] == list(names)
@@ -407,8 +493,9 @@ def _check_outputs(variant, out, batch):
 def _raw(variant, texts):
     """Call the text signature with raw bytes (no encoding)."""
     if variant.is_pair:
-        return variant.text(sentence1=tf.constant(texts, tf.string),
-                            sentence2=tf.constant(texts[::-1], tf.string))
+        return variant.text(
+            sentence1=tf.constant(texts, tf.string), sentence2=tf.constant(texts[::-1], tf.string)
+        )
     return variant.text(sentence=tf.constant(texts, tf.string))
 
 
@@ -470,7 +557,7 @@ def test_bad_token_id_requests_raise_invalid_argument(variants):
 # ---------------------------------------------------------------------------
 # a fresh process with only TensorFlow and the tf-text kernels
 # ---------------------------------------------------------------------------
-FRESH_SCRIPT = textwrap.dedent('''
+FRESH_SCRIPT = textwrap.dedent("""
     import glob, importlib.util, json, os, sys
     # The tf-text kernels, without its Python package (which imports Keras):
     # this is what TF Serving has.
@@ -516,7 +603,7 @@ FRESH_SCRIPT = textwrap.dedent('''
         if m is not None and k.split(".")[0] in ("keras", "keras_hub", "power_bert_tf", "tensorflow_text"))
     result["imported"] = loaded_modules
     json.dump(result, open(sys.argv[3], "w"))
-''')
+""")
 
 
 def test_loads_and_runs_in_a_fresh_process_without_keras(variants, tmp_path):
@@ -524,15 +611,18 @@ def test_loads_and_runs_in_a_fresh_process_without_keras(variants, tmp_path):
     first, second = (list(x) for x in zip(*PREDICT_PAIRS))
     job = {
         "cola": {"dir": str(cola.version_dir), "inputs": {"sentence": PREDICT_TEXTS}},
-        "stsb": {"dir": str(stsb.version_dir),
-                 "inputs": {"sentence1": first, "sentence2": second}},
+        "stsb": {"dir": str(stsb.version_dir), "inputs": {"sentence1": first, "sentence2": second}},
     }
     (tmp_path / "job.json").write_text(json.dumps(job))
     (tmp_path / "fresh.py").write_text(FRESH_SCRIPT)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
         [sys.executable, "fresh.py", "job.json", "out.npz", "result.json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads((tmp_path / "result.json").read_text())
@@ -541,10 +631,12 @@ def test_loads_and_runs_in_a_fresh_process_without_keras(variants, tmp_path):
         assert set(info[name]["custom_ops"]) <= ALLOWED_CUSTOM_OPS, info[name]
         assert info[name]["retention_config"] == "16,8"
     arrays = np.load(tmp_path / "out.npz", allow_pickle=True)
-    np.testing.assert_allclose(arrays["cola/logits"], cola.expected(PREDICT_TEXTS),
-                               rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(arrays["stsb/score"], stsb.expected(PREDICT_PAIRS),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        arrays["cola/logits"], cola.expected(PREDICT_TEXTS), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        arrays["stsb/score"], stsb.expected(PREDICT_PAIRS), rtol=1e-5, atol=1e-5
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -629,7 +721,9 @@ def test_checkpoint_resolution(variants, tmp_path):
 
 def test_metadata_overrides_for_a_bare_keras_file(variants):
     model = variants["cola"].model
-    meta = E.export_metadata(model, {"task": "sst2", "label_names": ["neg", "pos"], "is_pair": True})
+    meta = E.export_metadata(
+        model, {"task": "sst2", "label_names": ["neg", "pos"], "is_pair": True}
+    )
     assert meta["task"] == "sst2" and meta["label_names"] == ["neg", "pos"]
     assert meta["signatures"]["serving_default"]["inputs"] == ["sentence1", "sentence2"]
     assert E.export_metadata(model, {})["label_names"] == ["0", "1"]
@@ -663,9 +757,19 @@ def test_cli_bad_checkpoint_is_one_line_exit_2(tmp_path):
     missing = tmp_path / "no_such_run"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "export_savedmodel.py"),
-         "--checkpoint", str(missing), "--export-dir", str(tmp_path / "out")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "export_savedmodel.py"),
+            "--checkpoint",
+            str(missing),
+            "--export-dir",
+            str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -697,17 +801,27 @@ def roberta_run(tmp_path_factory):
     """A run directory holding a tiny random RoBERTa classifier (no preprocessor)."""
     keras.utils.set_random_seed(3)
     backbone = keras_hub.models.RobertaBackbone(
-        vocabulary_size=100, num_layers=2, num_heads=2, hidden_dim=16,
-        intermediate_dim=32, max_sequence_length=32,
+        vocabulary_size=100,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=32,
     )
     model = PowerBertClassifier(backbone, num_classes=3, retention="16,8", sequence_length=SEQ_LEN)
     _spread_weights(model, 3)
     run_dir = tmp_path_factory.mktemp("roberta") / "run"
     run_dir.mkdir()
     model.save(run_dir / "retrain.keras")
-    (run_dir / "run_config.json").write_text(json.dumps({
-        "task": "mnli", "backbone": "tiny-roberta", "label_names": ROBERTA_LABELS,
-    }))
+    (run_dir / "run_config.json").write_text(
+        json.dumps(
+            {
+                "task": "mnli",
+                "backbone": "tiny-roberta",
+                "label_names": ROBERTA_LABELS,
+            }
+        )
+    )
     return model, run_dir
 
 
@@ -735,9 +849,15 @@ def test_raw_text_export_refuses_a_backbone_without_segment_ids(roberta_run, tmp
 @pytest.mark.filterwarnings("ignore:You are using a softmax over axis")
 def test_token_ids_only_export_takes_only_the_features_the_model_reads(roberta_run, tmp_path):
     model, run_dir = roberta_run
-    code, printed = _cli_main([
-        "--checkpoint", str(run_dir), "--export-dir", str(tmp_path / "serve"), "--token-ids-only",
-    ])
+    code, printed = _cli_main(
+        [
+            "--checkpoint",
+            str(run_dir),
+            "--export-dir",
+            str(tmp_path / "serve"),
+            "--token-ids-only",
+        ]
+    )
     assert code == 0, printed
     version_dir = Path(printed.strip().splitlines()[-1])
     assert version_dir == tmp_path / "serve" / "1"
@@ -746,13 +866,17 @@ def test_token_ids_only_export_takes_only_the_features_the_model_reads(roberta_r
     signature = loaded.signatures[E.SIGNATURE_TOKEN_IDS]
     _, kwargs = signature.structured_input_signature
     assert {k: (s.dtype, s.shape.as_list()) for k, s in kwargs.items()} == {
-        "token_ids": (tf.int32, [None, None]), "padding_mask": (tf.int32, [None, None]),
+        "token_ids": (tf.int32, [None, None]),
+        "padding_mask": (tf.int32, [None, None]),
     }
     assert set(signature.structured_outputs) == {"logits", "probabilities", "label"}
     meta = E.read_metadata(version_dir)
-    assert meta["signatures"] == {E.SIGNATURE_TOKEN_IDS: {
-        "inputs": ["token_ids", "padding_mask"], "outputs": ["logits", "probabilities", "label"],
-    }}
+    assert meta["signatures"] == {
+        E.SIGNATURE_TOKEN_IDS: {
+            "inputs": ["token_ids", "padding_mask"],
+            "outputs": ["logits", "probabilities", "label"],
+        }
+    }
     assert meta["task"] == "mnli" and meta["label_names"] == ROBERTA_LABELS
     assert meta["sequence_length"] == SEQ_LEN and meta["retention"] == [16, 8]
     assert int(loaded.sequence_length.numpy()) == SEQ_LEN
@@ -761,11 +885,12 @@ def test_token_ids_only_export_takes_only_the_features_the_model_reads(roberta_r
     for seq in (SEQ_LEN, 9, 1):
         token_ids = rng.integers(3, 100, (5, seq)).astype("int32")
         padding_mask = np.ones_like(token_ids)
-        padding_mask[1, seq // 2 + 1:] = 0
-        token_ids[1, seq // 2 + 1:] = 1  # RoBERTa's <pad>
+        padding_mask[1, seq // 2 + 1 :] = 0
+        token_ids[1, seq // 2 + 1 :] = 1  # RoBERTa's <pad>
         out = signature(token_ids=tf.constant(token_ids), padding_mask=tf.constant(padding_mask))
-        expected = np.asarray(model({"token_ids": token_ids, "padding_mask": padding_mask},
-                                    training=False))
+        expected = np.asarray(
+            model({"token_ids": token_ids, "padding_mask": padding_mask}, training=False)
+        )
         if seq > 1:
             assert np.std(expected, axis=0).max() > 1e-2  # outputs depend on the input
         np.testing.assert_allclose(out["logits"], expected, rtol=1e-5, atol=1e-5)
@@ -777,5 +902,7 @@ def test_token_ids_only_export_takes_only_the_features_the_model_reads(roberta_r
     with pytest.raises(tf.errors.InvalidArgumentError, match="shape of token_ids"):
         signature(token_ids=ones, padding_mask=tf.ones((2, 3), tf.int32))
     with pytest.raises(tf.errors.InvalidArgumentError, match="at most 16 tokens"):
-        signature(token_ids=tf.ones((2, SEQ_LEN + 1), tf.int32),
-                  padding_mask=tf.ones((2, SEQ_LEN + 1), tf.int32))
+        signature(
+            token_ids=tf.ones((2, SEQ_LEN + 1), tf.int32),
+            padding_mask=tf.ones((2, SEQ_LEN + 1), tf.int32),
+        )

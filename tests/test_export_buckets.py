@@ -23,8 +23,14 @@ LENGTHS = [9, 5, 3]
 
 def _model() -> PowerBertClassifier:
     keras.utils.set_random_seed(3)
-    backbone = keras_hub.models.BertBackbone(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=8,
-                                             intermediate_dim=16, max_sequence_length=SEQ)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=SEQ,
+    )
     model = PowerBertClassifier(backbone, num_classes=2, retention="12,6", sequence_length=SEQ)
     model.build_from_example()
     return model
@@ -35,7 +41,11 @@ def _features(width: int = SEQ) -> dict:
     rng = np.random.default_rng(0)
     mask = np.arange(SEQ)[None, :] < np.array(LENGTHS)[:, None]
     ids = np.where(mask, rng.integers(5, 50, (len(LENGTHS), SEQ)), 0).astype("int32")
-    features = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": mask.astype("int32")}
+    features = {
+        "token_ids": ids,
+        "segment_ids": np.zeros_like(ids),
+        "padding_mask": mask.astype("int32"),
+    }
     return {name: value[:, :width] for name, value in features.items()}
 
 
@@ -64,9 +74,20 @@ def test_the_model_is_given_the_trimmed_length_rounded_up_to_its_bucket(multiple
 
 def test_an_xla_export_serves_the_models_outputs(tmp_path):
     model = _model()
-    path = E.export_model(model, tmp_path / "serve", run_config={
-        "task": "cola", "backbone": "tiny", "sequence_length": SEQ, "num_classes": 2,
-        "label_names": ["no", "yes"], "is_pair": False}, text_signature=False, jit_compile=True)
+    path = E.export_model(
+        model,
+        tmp_path / "serve",
+        run_config={
+            "task": "cola",
+            "backbone": "tiny",
+            "sequence_length": SEQ,
+            "num_classes": 2,
+            "label_names": ["no", "yes"],
+            "is_pair": False,
+        },
+        text_signature=False,
+        jit_compile=True,
+    )
     metadata = read_metadata(path)
     assert metadata["jit_compile"] is True and metadata["length_multiple"] == E.LENGTH_MULTIPLE
     served = tf.saved_model.load(path).signatures[E.SIGNATURE_TOKEN_IDS]

@@ -21,20 +21,38 @@ from power_bert_tf import export as E
 pytestmark = pytest.mark.tensorflow_only
 
 BUDGETS = [
-    {"target": 0.5, "signature": "budget_50", "retention": [8, 4], "flops_fraction": 0.5, "dev": 12.5},
-    {"target": 0.3, "signature": "budget_30", "retention": [4, 2], "flops_fraction": 0.3, "dev": 7.25},
+    {
+        "target": 0.5,
+        "signature": "budget_50",
+        "retention": [8, 4],
+        "flops_fraction": 0.5,
+        "dev": 12.5,
+    },
+    {
+        "target": 0.3,
+        "signature": "budget_30",
+        "retention": [4, 2],
+        "flops_fraction": 0.3,
+        "dev": 7.25,
+    },
 ]
-LONG_TEXTS = [" ".join(["the quick brown fox jumped over the lazy dog"] * 3), "a great film , i run",
-              " ".join(["hello world is not good"] * 4), ""] + PREDICT_TEXTS
+LONG_TEXTS = [
+    " ".join(["the quick brown fox jumped over the lazy dog"] * 3),
+    "a great film , i run",
+    " ".join(["hello world is not good"] * 4),
+    "",
+] + PREDICT_TEXTS
 
 
 @pytest.fixture(scope="module")
 def family(tmp_path_factory):
     base = tmp_path_factory.mktemp("budgets")
-    model = _make_run(base / "run", task="cola", num_classes=2, label_names=["no", "yes"],
-                      is_pair=False, seed=3)
-    (base / "run" / "results.json").write_text(json.dumps(
-        {"steps": {"retrain": {"dev": 20.0, "retention": [16, 8], "budgets": BUDGETS}}}))
+    model = _make_run(
+        base / "run", task="cola", num_classes=2, label_names=["no", "yes"], is_pair=False, seed=3
+    )
+    (base / "run" / "results.json").write_text(
+        json.dumps({"steps": {"retrain": {"dev": 20.0, "retention": [16, 8], "budgets": BUDGETS}}})
+    )
     version = E.export_savedmodel(base / "run", base / "serve", max_batch_size=32)
     return model, version, tf.saved_model.load(version)
 
@@ -46,13 +64,21 @@ def _text(loaded, name, texts):
 def test_budget_signatures_and_metadata(family):
     model, version, loaded = family
     assert set(loaded.signatures) == {
-        "serving_default", "serve_token_ids", "budget_50", "budget_50_token_ids",
-        "budget_30", "budget_30_token_ids"}
+        "serving_default",
+        "serve_token_ids",
+        "budget_50",
+        "budget_50_token_ids",
+        "budget_30",
+        "budget_30_token_ids",
+    }
     budgets = E.read_metadata(version)["budgets"]
-    assert [(b["signature"], b["token_ids_signature"], b["retention"], b["dev_metric"]) for b in budgets] == [
+    assert [
+        (b["signature"], b["token_ids_signature"], b["retention"], b["dev_metric"]) for b in budgets
+    ] == [
         ("serving_default", "serve_token_ids", [16, 8], 20.0),
         ("budget_50", "budget_50_token_ids", [8, 4], 12.5),
-        ("budget_30", "budget_30_token_ids", [4, 2], 7.25)]
+        ("budget_30", "budget_30_token_ids", [4, 2], 7.25),
+    ]
     # One set of variables: as many as the model has, not one copy per budget.
     assert len(loaded.model_variables) == len(model.variables)
 
@@ -67,14 +93,17 @@ def test_each_budget_serves_its_configuration(family, index):
     out = _text(loaded, entry["signature"], LONG_TEXTS)
     np.testing.assert_allclose(out["logits"], expected, rtol=1e-5, atol=1e-5)
     tokens = loaded.signatures[entry["token_ids_signature"]](
-        **{k: tf.constant(np.asarray(v), tf.int32) for k, v in features.items()})
+        **{k: tf.constant(np.asarray(v), tf.int32) for k, v in features.items()}
+    )
     np.testing.assert_allclose(tokens["logits"], expected, rtol=1e-5, atol=1e-5)
 
 
 def test_budgets_differ_on_long_inputs(family):
     _, _, loaded = family
-    outputs = [_text(loaded, name, LONG_TEXTS[:1])["logits"].numpy() for name in
-               ("serving_default", "budget_50", "budget_30")]
+    outputs = [
+        _text(loaded, name, LONG_TEXTS[:1])["logits"].numpy()
+        for name in ("serving_default", "budget_50", "budget_30")
+    ]
     assert np.abs(outputs[0] - outputs[2]).max() > 1e-4
 
 
@@ -89,7 +118,8 @@ def test_padding_removal_is_exact(family):
     assert longest < SEQ_LEN - 2
     for cut in (SEQ_LEN, longest + 2, longest):
         out = loaded.signatures["serve_token_ids"](
-            **{k: tf.constant(v[:, :cut], tf.int32) for k, v in features.items()})
+            **{k: tf.constant(v[:, :cut], tf.int32) for k, v in features.items()}
+        )
         np.testing.assert_allclose(out["logits"], expected, rtol=1e-5, atol=1e-5)
 
 
@@ -134,8 +164,14 @@ def test_padding_cost_batches(family):
     long_mask = loaded.tokenize(tf.constant([batches["long"][0][0]]))["padding_mask"].numpy()
     short_mask = loaded.tokenize(tf.constant([SHORT_WORD]))["padding_mask"].numpy()
     assert long_mask.all() and short_mask.sum() == 3  # [CLS] word [SEP]
-    result = padding_cost(version, config=PaddingConfig(batch_size=4, repeats=2, warmup=1, bootstrap=20))
-    assert [row["signature"] for row in result["signatures"]] == ["serving_default", "budget_50", "budget_30"]
+    result = padding_cost(
+        version, config=PaddingConfig(batch_size=4, repeats=2, warmup=1, bootstrap=20)
+    )
+    assert [row["signature"] for row in result["signatures"]] == [
+        "serving_default",
+        "budget_50",
+        "budget_30",
+    ]
     for row in result["signatures"]:
         assert row["cost"] == pytest.approx(row["short_ms"] / row["long_ms"], rel=1e-3)
         assert len(row["times_ms"]["short"]) == 2 and row["cost_ci95"][0] <= row["cost_ci95"][1]

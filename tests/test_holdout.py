@@ -17,7 +17,9 @@ from power_bert_tf.data import GlueExamples, get_task, read_glue_split
 from power_bert_tf.data.holdout import contained, length_summary
 from power_bert_tf.pipeline import Pipeline, RunConfig
 
-GLUE_DIR = Path(os.environ.get("GLUE_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "glue"))
+GLUE_DIR = Path(
+    os.environ.get("GLUE_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "glue")
+)
 
 
 def _padded(text: str) -> str:
@@ -70,7 +72,9 @@ def test_held_out_texts_inside_a_training_example_go_back(seed):
     split = examples.hold_out(0.3, seed=seed)
     held, train = list(split.held_out.indices), list(split.train.indices)
     assert held == _reference_held_out(examples, 0.3, seed)
-    assert sorted(held + train) == list(range(len(examples)))  # the union is the whole set, no overlap
+    assert sorted(held + train) == list(
+        range(len(examples))
+    )  # the union is the whole set, no overlap
     assert split.drawn == 27 and split.moved_back == 27 - len(held)
     texts = examples.texts[0]
     assert not any(_inside((texts[h],), (texts[t],)) for h in held for t in train)
@@ -97,9 +101,14 @@ def test_pairs_count_as_inside_only_when_both_texts_are():
     assert contained(held_out, training).tolist() == expected == [True, False, True, False]
 
     # Pair i < 20 is inside pair 20 + i; pair 40 + i has its text_a inside pair i's, its text_b nowhere.
-    text_a = ([f"a{i} b{i}" for i in range(20)] + [f"z a{i} b{i} z" for i in range(20)]
-              + [f"a{i}" for i in range(20)])
-    text_b = [f"c{i}" for i in range(20)] + [f"c{i} z" for i in range(20)] + [f"d{i}" for i in range(20)]
+    text_a = (
+        [f"a{i} b{i}" for i in range(20)]
+        + [f"z a{i} b{i} z" for i in range(20)]
+        + [f"a{i}" for i in range(20)]
+    )
+    text_b = (
+        [f"c{i}" for i in range(20)] + [f"c{i} z" for i in range(20)] + [f"d{i}" for i in range(20)]
+    )
     pairs = _examples(text_a, text_b, task="mrpc")
     moved, half_inside_held = 0, 0
     for seed in range(4):
@@ -114,12 +123,16 @@ def test_containment_is_of_whole_words_ignoring_case_and_spacing():
     held_out = ["good", "Good  Film", "film .", "good film", "a"]
     training = ["goodness", "a good film ."]
     expected = [any(_inside((h,), (t,)) for t in training) for h in held_out]
-    assert contained((held_out,), (training,)).tolist() == expected == [True, True, True, True, True]
+    assert (
+        contained((held_out,), (training,)).tolist() == expected == [True, True, True, True, True]
+    )
     assert contained((["od fi", "film a", ""],), (training,)).tolist() == [False, False, False]
 
 
 def test_a_draw_that_is_all_inside_training_is_refused_naming_the_file():
-    with pytest.raises(ValueError, match=r"^train\.tsv: each of the 2 examples held out .* occurs inside"):
+    with pytest.raises(
+        ValueError, match=r"^train\.tsv: each of the 2 examples held out .* occurs inside"
+    ):
         _examples(["same words"] * 10).hold_out(0.2, seed=0)
     with pytest.raises(ValueError, match=r"^train\.tsv: holding out 0\.01 of 10"):
         _examples(["same words"] * 10).hold_out(0.01, seed=0)
@@ -132,7 +145,13 @@ def test_a_draw_that_is_all_inside_training_is_refused_naming_the_file():
 def test_length_summary_by_hand():
     # 1..10 words: mean 5.5; numpy's linear percentiles: 1 + 0.9 = 1.9, 5.5, 9.1.
     texts = [" ".join(["w"] * n) for n in range(1, 11)]
-    assert length_summary((texts,)) == {"count": 10, "mean": 5.5, "p10": 1.9, "p50": 5.5, "p90": 9.1}
+    assert length_summary((texts,)) == {
+        "count": 10,
+        "mean": 5.5,
+        "p10": 1.9,
+        "p50": 5.5,
+        "p90": 9.1,
+    }
     # A pair's two texts add up: 2..11 words.
     pairs = length_summary((texts, ["x"] * 10))
     assert pairs == {"count": 10, "mean": 6.5, "p10": 2.9, "p50": 6.5, "p90": 10.1}
@@ -161,12 +180,21 @@ def test_pipeline_holds_out_by_the_runs_seed(tmp_path, seed):
     phrases = _phrases(30)
     rows = "".join(f"{phrase}\t{i % 2}\n" for i, phrase in enumerate(phrases))
     (directory / "train.tsv").write_text("sentence\tlabel\n" + rows)
-    pipeline = Pipeline(RunConfig(task="sst-2", data_dir=str(directory), output_dir=str(tmp_path / "run"),
-                                  seed=seed, held_out_fraction=0.3))
+    pipeline = Pipeline(
+        RunConfig(
+            task="sst-2",
+            data_dir=str(directory),
+            output_dir=str(tmp_path / "run"),
+            seed=seed,
+            held_out_fraction=0.3,
+        )
+    )
     train, held_out = pipeline.training_split()
     examples = read_glue_split("sst-2", "train", directory)
     assert list(held_out.indices) == _reference_held_out(examples, 0.3, seed)
-    assert pipeline.held_out_split.record()["seed"] == seed and len(train) + len(held_out) == len(phrases)
+    assert pipeline.held_out_split.record()["seed"] == seed and len(train) + len(held_out) == len(
+        phrases
+    )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -174,14 +202,18 @@ def test_pipeline_holds_out_by_the_runs_seed(tmp_path, seed):
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not (GLUE_DIR / "SST-2" / "train.tsv").is_file(), reason=f"no GLUE SST-2 at {GLUE_DIR}")
+@pytest.mark.skipif(
+    not (GLUE_DIR / "SST-2" / "train.tsv").is_file(), reason=f"no GLUE SST-2 at {GLUE_DIR}"
+)
 def test_sst2_no_held_out_phrase_inside_a_training_phrase():
     examples = read_glue_split("sst-2", "train", GLUE_DIR / "SST-2")
     start = time.perf_counter()
     split = examples.hold_out(0.1, seed=0)
     seconds = time.perf_counter() - start
-    print(f"SST-2: drew {split.drawn}, {split.moved_back} went back, {len(split.held_out)} held out, "
-          f"{seconds:.1f} s")
+    print(
+        f"SST-2: drew {split.drawn}, {split.moved_back} went back, {len(split.held_out)} held out, "
+        f"{seconds:.1f} s"
+    )
     held, train = split.held_out.indices, split.train.indices
     assert sorted([*held, *train]) == list(range(len(examples)))
     assert len(held) == split.drawn - split.moved_back and seconds < 60

@@ -15,10 +15,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-METHOD = ("power_bert_tf.layers", "power_bert_tf.models", "power_bert_tf.backbones",
-          "power_bert_tf.retention", "power_bert_tf.training")
-APPLICATION = ("power_bert_tf.runs", "power_bert_tf.config", "power_bert_tf.pipeline",
-               "power_bert_tf.search_step", "power_bert_tf.checkpoint_step")
+METHOD = (
+    "power_bert_tf.layers",
+    "power_bert_tf.models",
+    "power_bert_tf.backbones",
+    "power_bert_tf.retention",
+    "power_bert_tf.training",
+)
+APPLICATION = (
+    "power_bert_tf.runs",
+    "power_bert_tf.config",
+    "power_bert_tf.pipeline",
+    "power_bert_tf.search_step",
+    "power_bert_tf.checkpoint_step",
+)
 
 
 def _modules(package: str) -> dict[str, Path]:
@@ -32,7 +42,8 @@ def _modules(package: str) -> dict[str, Path]:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
@@ -70,7 +81,9 @@ def import_graph(package: str) -> dict[str, set[str]]:
         imported = _imported_names(ast.parse(path.read_text()), module, path.name == "__init__.py")
         edges = {name for name in imported if name in modules and name != module}
         # `from pkg import sub` names both pkg and pkg.sub: keep the most specific.
-        graph[module] = {name for name in edges if not any(other.startswith(name + ".") for other in edges)}
+        graph[module] = {
+            name for name in edges if not any(other.startswith(name + ".") for other in edges)
+        }
     return graph
 
 
@@ -109,7 +122,9 @@ def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import(tmp_path
     tree = ast.parse("def f():\n    from power_bert_tf.b import x\n")
     assert _imported_names(tree, "power_bert_tf.a", False) >= {"power_bert_tf.b"}
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    hidden = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from power_bert_tf.b import x\n")
+    hidden = ast.parse(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from power_bert_tf.b import x\n"
+    )
     assert "power_bert_tf.b" not in _imported_names(hidden, "power_bert_tf.a", False)
 
 
@@ -122,7 +137,8 @@ def test_the_method_does_not_import_the_application():
     graph = import_graph("power_bert_tf")
     offending = {
         module: sorted(target for target in targets if target.startswith(APPLICATION))
-        for module, targets in graph.items() if module.startswith(METHOD)
+        for module, targets in graph.items()
+        if module.startswith(METHOD)
     }
     assert {module: targets for module, targets in offending.items() if targets} == {}
 

@@ -22,10 +22,18 @@ LENGTHS = [9, 5, 3]
 
 def _model(mode: str) -> PowerBertClassifier:
     keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.BertBackbone(vocabulary_size=100, num_layers=2, num_heads=2, hidden_dim=8,
-                                             intermediate_dim=16, max_sequence_length=32)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=100,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=32,
+    )
     retention = "6,3" if mode == "hard" else None
-    model = PowerBertClassifier(backbone, num_classes=2, mode=mode, retention=retention, sequence_length=32)
+    model = PowerBertClassifier(
+        backbone, num_classes=2, mode=mode, retention=retention, sequence_length=32
+    )
     model.build_from_example()
     return model
 
@@ -56,7 +64,10 @@ def test_bucketed_lengths_give_the_unbucketed_outputs(mode):
 
 
 def test_a_width_already_on_a_bucket_is_left_as_it_is():
-    assert Predictor(_model("none"), length_multiple=3)._cast(_features())["token_ids"].shape == (3, 9)
+    assert Predictor(_model("none"), length_multiple=3)._cast(_features())["token_ids"].shape == (
+        3,
+        9,
+    )
     with pytest.raises(ValueError, match="length_multiple"):
         Predictor(_model("none"), length_multiple=0)
 
@@ -70,8 +81,23 @@ def test_xla_gives_the_graph_outputs(mode):
     np.testing.assert_allclose(xla, graph, rtol=1e-4, atol=1e-5)
 
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "the", "big", "red", "dog", "sat", "on",
-         "small", "blue", "mat"]
+VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    ".",
+    "the",
+    "big",
+    "red",
+    "dog",
+    "sat",
+    "on",
+    "small",
+    "blue",
+    "mat",
+]
 
 
 def test_surviving_words_match_a_numpy_reference():
@@ -80,15 +106,35 @@ def test_surviving_words_match_a_numpy_reference():
     backbone = make_backbone("bert")  # 3 layers, random weights
     tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB, lowercase=True)
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=16)
-    model = PowerBertClassifier(backbone, num_classes=2, retention="10,6,3", preprocessor=preprocessor)
+    model = PowerBertClassifier(
+        backbone, num_classes=2, retention="10,6,3", preprocessor=preprocessor
+    )
     sentence = "The big red dog sat on the small blue mat."
 
     tokens, kept = surviving_words(model, sentence)
 
-    words = ["[CLS]", "the", "big", "red", "dog", "sat", "on", "the", "small", "blue", "mat", ".", "[SEP]"]
+    words = [
+        "[CLS]",
+        "the",
+        "big",
+        "red",
+        "dog",
+        "sat",
+        "on",
+        "the",
+        "small",
+        "blue",
+        "mat",
+        ".",
+        "[SEP]",
+    ]
     assert tokens == words
     ids = np.array([[VOCAB.index(word) for word in words]], "int32")
-    inputs = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones(ids.shape, bool)}
+    inputs = {
+        "token_ids": ids,
+        "segment_ids": np.zeros_like(ids),
+        "padding_mask": np.ones(ids.shape, bool),
+    }
     _, _, _, reference = reference_hard(backbone, inputs, [10, 6, 3])
     expected = np.zeros((3, len(words)), bool)
     for layer, positions in enumerate(reference):

@@ -95,7 +95,9 @@ def test_significance_matches_reference(exclude_self, mask_keys):
     probs = random_probs(rng, b, h, s, mask if mask_keys else None)
     got = np_(SignificanceScore(exclude_self=exclude_self)(probs, mask))
     assert got.shape == (b, s)
-    np.testing.assert_allclose(got, ref_significance(probs, mask, exclude_self), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        got, ref_significance(probs, mask, exclude_self), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_significance_padding_ranks_below_every_real_token():
@@ -114,7 +116,9 @@ def test_significance_middle_padding_and_bool_mask():
     probs = random_probs(rng, 2, 4, 6, mask)
     for exclude_self in (True, False):
         got = np_(SignificanceScore(exclude_self)(probs, mask))
-        np.testing.assert_allclose(got, ref_significance(probs, mask, exclude_self), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            got, ref_significance(probs, mask, exclude_self), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_significance_exclude_self_difference_is_the_diagonal():
@@ -200,7 +204,11 @@ def test_soft_extract_weight_shape_init_and_constraint():
     assert layer.retention.trainable
     constraint = layer.retention.constraint
     assert constraint is not None
-    clipped = np_(constraint(keras.ops.convert_to_tensor(np.array([-0.5, 0.0, 0.3, 1.0, 1.7, 42.0], "float32"))))
+    clipped = np_(
+        constraint(
+            keras.ops.convert_to_tensor(np.array([-0.5, 0.0, 0.3, 1.0, 1.7, 42.0], "float32"))
+        )
+    )
     np.testing.assert_allclose(clipped, [0.0, 0.0, 0.3, 1.0, 1.0, 1.0])
 
 
@@ -275,7 +283,12 @@ def test_hard_extract_gathers_mask_at_kept_positions():
     rng = np.random.default_rng(23)
     b, s, keep = 3, 10, 4
     mask = np.array(
-        [[1, 0, 1, 0, 1, 1, 0, 1, 0, 1], [1, 1, 0, 0, 0, 1, 1, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]], "int32"
+        [
+            [1, 0, 1, 0, 1, 1, 0, 1, 0, 1],
+            [1, 1, 0, 0, 0, 1, 1, 0, 1, 0],
+            [1, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        ],
+        "int32",
     )
     sig = rng.uniform(size=(b, s)).astype("float32")  # padding not marked -1 here on purpose
     x = rng.normal(size=(b, s, 2)).astype("float32")
@@ -317,7 +330,9 @@ def test_soft_hard_agreement():
     b, s, hdim = 3, 8, 4
     mask = lengths_mask([8, 5, 2], s)
     sig = np.where(mask == 1, rng.choice([0.1, 0.2, 0.7], size=(b, s)), -1.0).astype("float32")
-    x = (rng.uniform(0.5, 1.5, size=(b, s, hdim)) * rng.choice([-1, 1], size=(b, s, hdim))).astype("float32")
+    x = (rng.uniform(0.5, 1.5, size=(b, s, hdim)) * rng.choice([-1, 1], size=(b, s, hdim))).astype(
+        "float32"
+    )
     soft = SoftExtract(max_len=s)
     soft(x, sig, mask)
     for m in range(1, s + 1):
@@ -380,7 +395,11 @@ def test_layers_in_tf_function_with_unknown_sequence_length():
     rng = np.random.default_rng(50)
 
     # Build eagerly (as a model would be before export), then set non-trivial retention.
-    soft(np.ones((1, max_len, hdim), "float32"), np.zeros((1, max_len), "float32"), np.ones((1, max_len), "int32"))
+    soft(
+        np.ones((1, max_len, hdim), "float32"),
+        np.zeros((1, max_len), "float32"),
+        np.ones((1, max_len), "int32"),
+    )
     retention = rng.uniform(size=max_len).astype("float32")
     soft.retention.assign(retention)
 

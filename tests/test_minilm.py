@@ -34,7 +34,9 @@ def minilm():
     import keras_hub
 
     backbone = keras_hub.models.BertBackbone.from_preset(directory)
-    preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(directory, sequence_length=SEQ)
+    preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(
+        directory, sequence_length=SEQ
+    )
     inputs = {k: np_(v) for k, v in preprocessor(SENTENCES).items()}
     expected = {k: np_(v) for k, v in backbone(inputs, training=False).items()}
     return backbone, inputs, expected
@@ -54,8 +56,12 @@ def test_matches_backbone(minilm, retention):
         retention = [SEQ] * backbone.num_layers
     encoder = PowerBertEncoder(backbone, retention=retention, sequence_length=SEQ)
     got = encoder(inputs, training=False)
-    np.testing.assert_allclose(np_(got["sequence_output"]), expected["sequence_output"], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(np_(got["pooled_output"]), expected["pooled_output"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        np_(got["sequence_output"]), expected["sequence_output"], rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        np_(got["pooled_output"]), expected["pooled_output"], rtol=1e-4, atol=1e-4
+    )
 
 
 def test_hard_mode_shrinking(minilm):
@@ -75,12 +81,16 @@ def test_hard_mode_shrinking(minilm):
         assert positions.shape == (b, k)
         assert np.all(positions[:, 0] == 0) and np.all(np.diff(positions, axis=1) > 0)
     # "hi" is 3 tokens ([CLS] hi [SEP]), below every keep count: nothing real is dropped.
-    np.testing.assert_allclose(np_(got["pooled_output"])[0], expected["pooled_output"][0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        np_(got["pooled_output"])[0], expected["pooled_output"][0], rtol=1e-4, atol=1e-4
+    )
     # Elimination does change the long sentences.
     assert not np.allclose(np_(got["pooled_output"])[3], expected["pooled_output"][3], atol=1e-3)
     # Batch invariance on real text: a padded sentence alone gives the same pooled output.
     alone = encoder({k: v[2:3] for k, v in inputs.items()}, training=False)
-    np.testing.assert_allclose(np_(alone["pooled_output"])[0], np_(got["pooled_output"])[2], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        np_(alone["pooled_output"])[0], np_(got["pooled_output"])[2], rtol=1e-4, atol=1e-4
+    )
 
 
 def test_classifier_from_preset(minilm):

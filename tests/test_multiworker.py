@@ -30,13 +30,22 @@ pytestmark = pytest.mark.tensorflow_only
 CLUSTER = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
 
 
-@pytest.mark.parametrize("tf_config, message", [
-    (None, "needs the TF_CONFIG variable"),
-    ("{not json", "TF_CONFIG is not JSON"),
-    ('["a list"]', "needs a 'cluster' and a 'task'"),
-    (json.dumps({"cluster": {"ps": ["h:1"]}, "task": {"type": "ps", "index": 0}}), "'ps' must be one of"),
-    (json.dumps({"cluster": CLUSTER, "task": {"type": "worker", "index": 2}}), "is not a chief or worker"),
-])
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        (None, "needs the TF_CONFIG variable"),
+        ("{not json", "TF_CONFIG is not JSON"),
+        ('["a list"]', "needs a 'cluster' and a 'task'"),
+        (
+            json.dumps({"cluster": {"ps": ["h:1"]}, "task": {"type": "ps", "index": 0}}),
+            "'ps' must be one of",
+        ),
+        (
+            json.dumps({"cluster": CLUSTER, "task": {"type": "worker", "index": 2}}),
+            "is not a chief or worker",
+        ),
+    ],
+)
 def test_multiworker_needs_a_valid_tf_config(monkeypatch, tf_config, message):
     if tf_config is None:
         monkeypatch.delenv("TF_CONFIG", raising=False)
@@ -53,7 +62,8 @@ def test_unknown_strategy():
 
 def _fake_strategy(cluster: dict, task_type: str, task_id: int):
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
-        tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id)
+        tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id
+    )
     return SimpleNamespace(cluster_resolver=resolver)
 
 
@@ -76,7 +86,10 @@ def test_worker_output_dir_is_a_private_copy_off_the_chief(tmp_path):
     private = Path(worker_output_dir(str(run), _fake_strategy(CLUSTER, "worker", 1)))
     assert private != run and private.is_dir()
     assert sorted(str(p.relative_to(private)) for p in private.rglob("*")) == [
-        "finetune.resume", "finetune.resume/state.json", "results.json"]
+        "finetune.resume",
+        "finetune.resume/state.json",
+        "results.json",
+    ]
 
 
 # -- two local workers against one process -------------------------------------------
@@ -140,7 +153,9 @@ def _run_all(commands: dict, tmp_path: Path, timeout: float = 240) -> None:
     processes = {}
     for name, (argv, env) in commands.items():
         with open(tmp_path / f"{name}.log", "w") as log:
-            processes[name] = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+            processes[name] = subprocess.Popen(
+                argv, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+            )
     deadline, failed = time.monotonic() + timeout, None
     try:
         while failed is None and any(p.poll() is None for p in processes.values()):
@@ -156,7 +171,9 @@ def _run_all(commands: dict, tmp_path: Path, timeout: float = 240) -> None:
                 process.wait()
     if failed:
         logs = {n: (tmp_path / f"{n}.log").read_text()[-2500:] for n in processes}
-        pytest.fail(f"{failed} failed:\n" + "\n".join(f"--- {n}\n{text}" for n, text in logs.items()))
+        pytest.fail(
+            f"{failed} failed:\n" + "\n".join(f"--- {n}\n{text}" for n, text in logs.items())
+        )
 
 
 def test_two_local_workers_match_one_process(tmp_path):
@@ -165,16 +182,32 @@ def test_two_local_workers_match_one_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     # The workers import the same power_bert_tf as this test.
     package_root = str(Path(power_bert_tf.__file__).resolve().parents[1])
-    env.update(PYTHONPATH=os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")])),
-               KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    env.update(
+        PYTHONPATH=os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")])),
+        KERAS_BACKEND="tensorflow",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        CUDA_VISIBLE_DEVICES="",
+    )
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     run_dir = tmp_path / "run"
-    commands = {"single": ([sys.executable, str(script), "single", str(tmp_path / "single"),
-                            str(tmp_path / "single_run")], env)}
+    commands = {
+        "single": (
+            [
+                sys.executable,
+                str(script),
+                "single",
+                str(tmp_path / "single"),
+                str(tmp_path / "single_run"),
+            ],
+            env,
+        )
+    }
     for i in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
-        commands[f"worker{i}"] = ([sys.executable, str(script), "worker", str(tmp_path / f"worker{i}"),
-                                   str(run_dir)], {**env, "TF_CONFIG": tf_config})
+        commands[f"worker{i}"] = (
+            [sys.executable, str(script), "worker", str(tmp_path / f"worker{i}"), str(run_dir)],
+            {**env, "TF_CONFIG": tf_config},
+        )
     _run_all(commands, tmp_path)
 
     result = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in commands}
@@ -192,10 +225,16 @@ def test_two_local_workers_match_one_process(tmp_path):
     # (observed <= 1.2e-7). A global batch taken as the local one doubles the loss, and a
     # misplaced shard changes the data: both move weights by ~1e-3 after these 6 steps.
     single, multi = result["single"], result["worker0"]
-    np.testing.assert_allclose(multi["loss"], single["loss"], rtol=1e-5,
-                               err_msg="the loss divides by the global batch, summed over workers")
+    np.testing.assert_allclose(
+        multi["loss"],
+        single["loss"],
+        rtol=1e-5,
+        err_msg="the loss divides by the global batch, summed over workers",
+    )
     np.testing.assert_allclose(multi["penalty"], single["penalty"], rtol=1e-5)
     np.testing.assert_allclose(multi["masses"], single["masses"], rtol=1e-5)
     assert weights["single"].keys() == weights["worker0"].keys()
     for key, value in weights["single"].items():
-        np.testing.assert_allclose(weights["worker0"][key], value, rtol=1e-4, atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(
+            weights["worker0"][key], value, rtol=1e-4, atol=1e-5, err_msg=key
+        )

@@ -71,7 +71,9 @@ def _run_install_cell(source: str, monkeypatch, absent=()) -> list:
     calls = []
     fake_subprocess = types.ModuleType("subprocess")
     for name in ("run", "call", "check_call", "check_output", "Popen"):
-        setattr(fake_subprocess, name, lambda *args, _name=name, **kwargs: calls.append((_name, args)))
+        setattr(
+            fake_subprocess, name, lambda *args, _name=name, **kwargs: calls.append((_name, args))
+        )
 
     class FakeIPython:
         def __getattr__(self, name):  # system, run_line_magic, run_cell_magic, ...
@@ -85,8 +87,10 @@ def _run_install_cell(source: str, monkeypatch, absent=()) -> list:
     monkeypatch.setitem(sys.modules, "subprocess", fake_subprocess)
     monkeypatch.setitem(sys.modules, "google.colab", None)  # `import google.colab` fails
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
-    exec(compile(source, "<install cell>", "exec"),
-         {"__name__": "__main__", "get_ipython": lambda: FakeIPython()})
+    exec(
+        compile(source, "<install cell>", "exec"),
+        {"__name__": "__main__", "get_ipython": lambda: FakeIPython()},
+    )
     return calls
 
 
@@ -151,7 +155,9 @@ def _execute(name: str, workdir: Path):
 
     notebook = _read(NOTEBOOK_DIR / name)
     client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3",
+        notebook,
+        timeout=600,
+        kernel_name="python3",
         resources={"metadata": {"path": str(workdir)}},
     )
     try:
@@ -174,7 +180,8 @@ def _text(notebook) -> str:
 def _images(notebook) -> int:
     return sum(
         "image/png" in output.get("data", {})
-        for cell in notebook.cells for output in cell.get("outputs", [])
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
     )
 
 
@@ -186,13 +193,23 @@ def test_01_quickstart(run_dir):
     # Real CoLA, real MiniLM weights, the three steps (the suite's one real-weights pipeline).
     results = json.loads((run_dir / "results.json").read_text())
     assert {"baseline", "power", "retention", "flops_fraction"} <= results.keys()
-    assert results["train_examples"] + results["held_out_examples"] == 32 and results["dev_examples"] == 64
+    assert (
+        results["train_examples"] + results["held_out_examples"] == 32
+        and results["dev_examples"] == 64
+    )
     assert -100 <= results["power"] <= 100 and -100 <= results["baseline"] <= 100
     search = results["steps"]["search"]  # towards the small mode's FLOPs target, 0.5
-    assert abs(search["flops_fraction"] - 0.5) <= 0.05 and search["retention"][-1] < results["seq_len"]
+    assert (
+        abs(search["flops_fraction"] - 0.5) <= 0.05 and search["retention"][-1] < results["seq_len"]
+    )
     assert results["retention"][-1] < results["seq_len"]  # the hand-set configuration
-    for name in ("finetune.keras", "search.keras", "retrain.keras",
-                 "retention.png", "surviving_words.png"):
+    for name in (
+        "finetune.keras",
+        "search.keras",
+        "retrain.keras",
+        "retention.png",
+        "surviving_words.png",
+    ):
         assert (run_dir / name).is_file(), name
     assert _images(notebook) >= 2  # the bar chart and the surviving-words grid
     assert "speed-up" in text

@@ -36,17 +36,36 @@ def cola_run(tiny_run) -> Path:
 
 def test_pipeline_writes_every_artifact(cola_run, tiny_glue):
     names = set(os.listdir(cola_run))
-    for name in ("finetune.keras", "search.keras", "retrain.keras",
-                 "results.json", "run_config.json", "finetune_log.jsonl", "search_log.jsonl",
-                 "retrain_log.jsonl", "tensorboard"):
+    for name in (
+        "finetune.keras",
+        "search.keras",
+        "retrain.keras",
+        "results.json",
+        "run_config.json",
+        "finetune_log.jsonl",
+        "search_log.jsonl",
+        "retrain_log.jsonl",
+        "tensorboard",
+    ):
         assert name in names, name
-    assert not [n for n in names if "tmp" in n or n.endswith(".resume")]  # finished steps leave no state
+    assert not [
+        n for n in names if "tmp" in n or n.endswith(".resume")
+    ]  # finished steps leave no state
     results = json.loads((cola_run / "results.json").read_text())
     # The tiny backbone is narrower than BERT-base: the run says which defaults it used, and why.
     assert results["defaults_applied"]["lr_bert"]["value"] == 1e-4
     assert "hidden size 16 < 768" in results["defaults_applied"]["lr_bert"]["why"]
     assert results["hyper_parameters"]["lr_bert"] == 1e-4
-    for key in ("task", "backbone", "metric", "baseline", "power", "retention", "flops_fraction", "seconds"):
+    for key in (
+        "task",
+        "backbone",
+        "metric",
+        "baseline",
+        "power",
+        "retention",
+        "flops_fraction",
+        "seconds",
+    ):
         assert key in results, key
     assert results["task"] == "cola" and results["metric"] == "mcc"
     assert set(results["seconds"]) == {"finetune", "search", "retrain"}
@@ -64,13 +83,26 @@ def test_pipeline_writes_every_artifact(cola_run, tiny_glue):
     assert results["flops_fraction"] == pytest.approx(retention.flops_fraction(24, 16, 32))
     model = load_checkpoint(str(cola_run))
     assert model.mode == "hard" and model.retention.to_list() == results["retention"]
-    search_log = [json.loads(line) for line in (cola_run / "search_log.jsonl").read_text().splitlines()]
+    search_log = [
+        json.loads(line) for line in (cola_run / "search_log.jsonl").read_text().splitlines()
+    ]
     assert search_log[-1]["masses"] == pytest.approx(search["masses"])
 
 
 def test_eval_only_reproduces_retrain_metric(cola_run, tiny_glue, tmp_path):
-    code = _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
-                 "--eval-only", "--output-dir", tmp_path])
+    code = _run(
+        [
+            "--task",
+            "cola",
+            "--data-dir",
+            tiny_glue / "CoLA",
+            "--checkpoint",
+            cola_run,
+            "--eval-only",
+            "--output-dir",
+            tmp_path,
+        ]
+    )
     assert code == 0
     evaluated = json.loads((tmp_path / "eval_results.json").read_text())
     results = json.loads((cola_run / "results.json").read_text())
@@ -80,8 +112,20 @@ def test_eval_only_reproduces_retrain_metric(cola_run, tiny_glue, tmp_path):
 
 
 def test_predict_only_pred_glue(cola_run, tiny_glue, tmp_path):
-    code = _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
-                 "--predict-only", "--pred-glue", "--output-dir", tmp_path])
+    code = _run(
+        [
+            "--task",
+            "cola",
+            "--data-dir",
+            tiny_glue / "CoLA",
+            "--checkpoint",
+            cola_run,
+            "--predict-only",
+            "--pred-glue",
+            "--output-dir",
+            tmp_path,
+        ]
+    )
     assert code == 0
     with open(tmp_path / "CoLA.tsv") as handle:
         rows = list(csv.reader(handle, delimiter="\t"))
@@ -95,10 +139,32 @@ def test_predict_only_pred_glue(cola_run, tiny_glue, tmp_path):
 def retrained_alone(cola_run, tiny_glue, tmp_path_factory) -> Path:
     """`--steps retrain` on its own from the tiny run's finetune.keras, at retention 12,6."""
     output = tmp_path_factory.mktemp("retrain-alone")
-    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA",
-                 "--checkpoint", cola_run / "finetune.keras", "--steps", "retrain",
-                 "--retention-config", "12,6", "--seq-len", 24, "--epochs", 1,
-                 "--batch-size", 8, "--output-dir", output, "--quiet"]) == 0
+    assert (
+        _run(
+            [
+                "--task",
+                "cola",
+                "--data-dir",
+                tiny_glue / "CoLA",
+                "--checkpoint",
+                cola_run / "finetune.keras",
+                "--steps",
+                "retrain",
+                "--retention-config",
+                "12,6",
+                "--seq-len",
+                24,
+                "--epochs",
+                1,
+                "--batch-size",
+                8,
+                "--output-dir",
+                output,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return output
 
 
@@ -126,35 +192,58 @@ def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, ret
     # Same outputs as the fine-tuned model loaded on its own (the retrained one differs).
     reference = load_checkpoint(str(cola_run / "finetune.keras"))
     rng = np.random.default_rng(0)
-    inputs = {"token_ids": rng.integers(1, 21, (4, 24)).astype("int32"),
-              "segment_ids": np.zeros((4, 24), "int32"), "padding_mask": np.ones((4, 24), bool)}
+    inputs = {
+        "token_ids": rng.integers(1, 21, (4, 24)).astype("int32"),
+        "segment_ids": np.zeros((4, 24), "int32"),
+        "padding_mask": np.ones((4, 24), bool),
+    }
     expected = keras.ops.convert_to_numpy(reference(inputs))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(baseline(inputs)), expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(baseline(inputs)), expected, rtol=1e-5, atol=1e-7
+    )
     retrained = keras.ops.convert_to_numpy(power.with_mode("none")(inputs))
     assert np.abs(retrained - expected).max() > 1e-5  # the check above can tell the two apart
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--task", "nope"], "unknown task 'nope'"),
-    (["--task", "cola", "--data-dir", "/does/not/exist"], "/does/not/exist"),
-    (["--task", "cola", "--retention-config", "24,10,5"], "3 entries but the model has 2 layers"),
-    (["--task", "cola", "--retention-config", "10,20"], "entry 2 is 20"),
-    (["--task", "cola", "--retention-config", "30,20"], "larger than seq_len 24"),
-    (["--task", "cola", "--retention-config", "10,0"], "entry 2 is 0"),
-    (["--task", "cola", "--retention-config", "10,x"], "entry 2 is 'x'"),
-    (["--task", "cola", "--retention-config", "10,2.5"], "entry 2 is '2.5'"),
-    (["--task", "cola", "--pred-glue"], "--pred-glue needs --predict-only"),
-    (["--task", "cola", "--target-flops", "1.5"], "--target-flops must be in (0, 1], got 1.5"),
-    (["--task", "cola", "--lambda", "1e-3", "--target-flops", "0.5"], "--lambda and --target-flops exclude each other"),
-    (["--task", "cola", "--max-metric-drop", "1", "--retention-config", "20,10"],
-     "--max-metric-drop and --retention-config exclude each other"),
-    (["--task", "cola", "--max-metric-drop", "-1"], "--max-metric-drop must be at least 0"),
-    (["--task", "cola", "--held-out-fraction", "1.5"], "--held-out-fraction must be in (0, 1), got 1.5"),
-    (["--task", "cola", "--lr-soft-extract", "0"], "--lr-soft-extract must be positive"),
-    (["--task", "cola", "--target-flops", "0.2"], "--target-flops: target FLOPs fraction 0.2 is below the "
-                                                  "cheapest configuration's 0.298"),
-])
-def test_bad_flags_are_refused_in_one_line(argv, message, tiny_preset, tiny_glue, capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--task", "nope"], "unknown task 'nope'"),
+        (["--task", "cola", "--data-dir", "/does/not/exist"], "/does/not/exist"),
+        (
+            ["--task", "cola", "--retention-config", "24,10,5"],
+            "3 entries but the model has 2 layers",
+        ),
+        (["--task", "cola", "--retention-config", "10,20"], "entry 2 is 20"),
+        (["--task", "cola", "--retention-config", "30,20"], "larger than seq_len 24"),
+        (["--task", "cola", "--retention-config", "10,0"], "entry 2 is 0"),
+        (["--task", "cola", "--retention-config", "10,x"], "entry 2 is 'x'"),
+        (["--task", "cola", "--retention-config", "10,2.5"], "entry 2 is '2.5'"),
+        (["--task", "cola", "--pred-glue"], "--pred-glue needs --predict-only"),
+        (["--task", "cola", "--target-flops", "1.5"], "--target-flops must be in (0, 1], got 1.5"),
+        (
+            ["--task", "cola", "--lambda", "1e-3", "--target-flops", "0.5"],
+            "--lambda and --target-flops exclude each other",
+        ),
+        (
+            ["--task", "cola", "--max-metric-drop", "1", "--retention-config", "20,10"],
+            "--max-metric-drop and --retention-config exclude each other",
+        ),
+        (["--task", "cola", "--max-metric-drop", "-1"], "--max-metric-drop must be at least 0"),
+        (
+            ["--task", "cola", "--held-out-fraction", "1.5"],
+            "--held-out-fraction must be in (0, 1), got 1.5",
+        ),
+        (["--task", "cola", "--lr-soft-extract", "0"], "--lr-soft-extract must be positive"),
+        (
+            ["--task", "cola", "--target-flops", "0.2"],
+            "--target-flops: target FLOPs fraction 0.2 is below the cheapest configuration's 0.298",
+        ),
+    ],
+)
+def test_bad_flags_are_refused_in_one_line(
+    argv, message, tiny_preset, tiny_glue, capsys, monkeypatch
+):
     monkeypatch.setattr(PowerBertClassifier, "__init__", _no_model_please)
     argv = list(argv)
     if "--data-dir" not in argv:
@@ -168,34 +257,88 @@ def test_bad_flags_are_refused_in_one_line(argv, message, tiny_preset, tiny_glue
 def test_target_flops_lands_on_the_budget(cola_run, tiny_glue, tmp_path):
     """The searched masses are projected onto --target-flops; the retrained model's FLOPs
     fraction (counted by hand, as the implementation computes) is within 0.02 of it."""
-    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
-                 "--steps", "search,retrain", "--target-flops", 0.6, "--epochs", 1, "--search-epochs", 1, "--batch-size", 8,
-                 "--output-dir", tmp_path, "--quiet"]) == 0
+    assert (
+        _run(
+            [
+                "--task",
+                "cola",
+                "--data-dir",
+                tiny_glue / "CoLA",
+                "--checkpoint",
+                cola_run,
+                "--steps",
+                "search,retrain",
+                "--target-flops",
+                0.6,
+                "--epochs",
+                1,
+                "--search-epochs",
+                1,
+                "--batch-size",
+                8,
+                "--output-dir",
+                tmp_path,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     keep = results["retention"]
-    assert results["search"]["target_flops"] == 0.6 and results["steps"]["search"]["retention"] == keep
-    fraction = hand_flops(keep, 24, 16, 32) / hand_flops([24, 24], 24, 16, 32)  # tiny preset: d 16, f 32
+    assert (
+        results["search"]["target_flops"] == 0.6 and results["steps"]["search"]["retention"] == keep
+    )
+    fraction = hand_flops(keep, 24, 16, 32) / hand_flops(
+        [24, 24], 24, 16, 32
+    )  # tiny preset: d 16, f 32
     assert abs(fraction - 0.6) <= 0.02
     assert results["flops_fraction"] == pytest.approx(fraction)
 
 
-def test_default_search_records_its_judgements_and_delivers_what_passed(cola_run, tiny_glue, tmp_path):
+def test_default_search_records_its_judgements_and_delivers_what_passed(
+    cola_run, tiny_glue, tmp_path
+):
     """No --lambda, no target: --max-metric-drop 1.0. Every candidate along the search is judged
     (a bound on its loss, better than a constant predictor); only one that failed as taken is
     retrained briefly; the chosen one is the cheapest that passed (recomputed here from the
     verdicts' numbers). When none passed, the run says it delivers the fine-tuned model."""
-    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
-                 "--steps", "search,retrain", "--epochs", 1, "--search-epochs", 1, "--batch-size", 8,
-                 "--output-dir", tmp_path, "--quiet"]) == 0
+    assert (
+        _run(
+            [
+                "--task",
+                "cola",
+                "--data-dir",
+                tiny_glue / "CoLA",
+                "--checkpoint",
+                cola_run,
+                "--steps",
+                "search,retrain",
+                "--epochs",
+                1,
+                "--search-epochs",
+                1,
+                "--batch-size",
+                8,
+                "--output-dir",
+                tmp_path,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["defaults_applied"]["max_metric_drop"]["value"] == 1.0
     search = results["search"]
     assert search["goal"] == "max_metric_drop" and search["candidates"]
     # The baseline is the fine-tuned checkpoint the run started from, scored on the same held-out part.
-    assert results["steps"]["baseline"]["checkpoint"] == str((cola_run / "finetune.keras").resolve())
+    assert results["steps"]["baseline"]["checkpoint"] == str(
+        (cola_run / "finetune.keras").resolve()
+    )
     for c in search["candidates"]:
         verdict = c["verdict"]
-        assert verdict["passes"] == (verdict["bound"] <= 1.0 and verdict["metric"] > verdict["constant"])
+        assert verdict["passes"] == (
+            verdict["bound"] <= 1.0 and verdict["metric"] > verdict["constant"]
+        )
         assert c["probed"] is None or c["probed"] == verdict["metric"]  # the deciding scores
         assert c["probed"] is not None or verdict["passes"]  # failed as taken: retrained briefly
     passing = [c for c in search["candidates"] if c["verdict"]["passes"]]
@@ -206,13 +349,40 @@ def test_default_search_records_its_judgements_and_delivers_what_passed(cola_run
         assert results["power"] == results["baseline"] and results["flops_fraction"] == 1.0
         assert not (tmp_path / "retrain.keras").exists()
     targets = [c["target"] for c in search["candidates"]]
-    assert targets == sorted(targets, reverse=True) and targets[-1] == pytest.approx(0.298 + 0.01, abs=1e-3)
+    assert targets == sorted(targets, reverse=True) and targets[-1] == pytest.approx(
+        0.298 + 0.01, abs=1e-3
+    )
 
 
 def test_lambda_search_warns_when_the_weights_cannot_travel(cola_run, tiny_glue, tmp_path, capsys):
-    assert _run(["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", cola_run,
-                 "--steps", "search", "--epochs", 1, "--search-epochs", 1, "--batch-size", 8, "--lambda", 1e-3,
-                 "--lr-soft-extract", 1e-3, "--output-dir", tmp_path, "--quiet"]) == 0
+    assert (
+        _run(
+            [
+                "--task",
+                "cola",
+                "--data-dir",
+                tiny_glue / "CoLA",
+                "--checkpoint",
+                cola_run,
+                "--steps",
+                "search",
+                "--epochs",
+                1,
+                "--search-epochs",
+                1,
+                "--batch-size",
+                8,
+                "--lambda",
+                1e-3,
+                "--lr-soft-extract",
+                1e-3,
+                "--output-dir",
+                tmp_path,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "lets a retention weight move at most" in capsys.readouterr().err
     search = json.loads((tmp_path / "results.json").read_text())["steps"]["search"]
     assert search["retention_travel"] < 1.0 and search["lr_soft_extract"] == 1e-3
@@ -221,7 +391,10 @@ def test_lambda_search_warns_when_the_weights_cannot_travel(cola_run, tiny_glue,
     assert "at most" not in (cola_run.parent / "tiny_run.stderr").read_text()
     results = json.loads((cola_run / "results.json").read_text())
     assert results["steps"]["search"]["retention_travel"] == pytest.approx(2.0)
-    assert results["defaults_applied"]["lr_soft_extract"]["value"] == results["steps"]["search"]["lr_soft_extract"]
+    assert (
+        results["defaults_applied"]["lr_soft_extract"]["value"]
+        == results["steps"]["search"]["lr_soft_extract"]
+    )
 
 
 def test_defaults_follow_the_backbone_and_the_checkpoint(tiny_preset, cola_run, tmp_path):
@@ -242,7 +415,9 @@ def test_defaults_follow_the_backbone_and_the_checkpoint(tiny_preset, cola_run, 
     assert resumed.seq_len == 24
     assert resumed.applied_defaults["seq_len"]["why"] == "the checkpoint's sequence_length"
     with pytest.raises(RetentionConfigError, match="larger than seq_len 24"):
-        RunConfig(task="cola", checkpoint=str(cola_run), steps=("retrain",), retention="30,20").resolved()
+        RunConfig(
+            task="cola", checkpoint=str(cola_run), steps=("retrain",), retention="30,20"
+        ).resolved()
 
 
 def _no_model_please(*args, **kwargs):
@@ -257,8 +432,21 @@ def test_bad_data_file_names_file_and_line(split, tiny_preset, tmp_path, capsys,
     lines = (directory / f"{split}.tsv").read_text().splitlines()
     lines[4] = "gj04\tmaybe\t\tA sentence ."
     (directory / f"{split}.tsv").write_text("\n".join(lines) + "\n")
-    code = _run(["--task", "cola", "--data-dir", directory, "--backbone", tiny_preset, "--seq-len", 24,
-                 "--output-dir", tmp_path / "out", "--quiet"])
+    code = _run(
+        [
+            "--task",
+            "cola",
+            "--data-dir",
+            directory,
+            "--backbone",
+            tiny_preset,
+            "--seq-len",
+            24,
+            "--output-dir",
+            tmp_path / "out",
+            "--quiet",
+        ]
+    )
     error = capsys.readouterr().err.strip()
     assert code == 2 and f"{directory / f'{split}.tsv'}:5:" in error, error
 
@@ -266,9 +454,24 @@ def test_bad_data_file_names_file_and_line(split, tiny_preset, tmp_path, capsys,
 def test_retention_gradients_cli(cola_run, tiny_glue, tmp_path, capsys):
     script = load_script("retention_gradients")
     out = tmp_path / "gradients.json"
-    code = script.main(["--task", "cola", "--checkpoint", str(cola_run / "finetune.keras"),
-                        "--data-dir", str(tiny_glue / "CoLA"), "--batches", "2", "--batch-size", "4",
-                        "--lambda", "1e-3,1", "--json", str(out)])
+    code = script.main(
+        [
+            "--task",
+            "cola",
+            "--checkpoint",
+            str(cola_run / "finetune.keras"),
+            "--data-dir",
+            str(tiny_glue / "CoLA"),
+            "--batches",
+            "2",
+            "--batch-size",
+            "4",
+            "--lambda",
+            "1e-3,1",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     payload = json.loads(out.read_text())
     assert np.asarray(payload["gradients"]).shape == (2, 24)
@@ -278,6 +481,17 @@ def test_retention_gradients_cli(cola_run, tiny_glue, tmp_path, capsys):
     assert "--lambda '1e-3,abc'" in capsys.readouterr().err
     assert script.main(["--task", "colaa", "--checkpoint", "x"]) == 2
     assert "--task: unknown task 'colaa'" in capsys.readouterr().err
-    assert script.main(["--task", "cola", "--checkpoint", str(tmp_path / "none.keras"),
-                        "--data-dir", str(tiny_glue / "CoLA")]) == 2
+    assert (
+        script.main(
+            [
+                "--task",
+                "cola",
+                "--checkpoint",
+                str(tmp_path / "none.keras"),
+                "--data-dir",
+                str(tiny_glue / "CoLA"),
+            ]
+        )
+        == 2
+    )
     assert "none.keras: no such file" in capsys.readouterr().err

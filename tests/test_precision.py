@@ -34,7 +34,10 @@ def policy():
 def make_classifier(mode: str, seed: int = 0) -> PowerBertClassifier:
     """A built tiny-BERT classifier under the current global policy (same weights per seed)."""
     model = PowerBertClassifier(
-        make_backbone("bert", seed=seed), num_classes=3, retention=RETENTION[mode], mode=mode,
+        make_backbone("bert", seed=seed),
+        num_classes=3,
+        retention=RETENTION[mode],
+        mode=mode,
         sequence_length=SEQ,
     )
     model.build_from_example()
@@ -52,17 +55,24 @@ def make_inputs(seed: int = 0):
     mask = np.arange(SEQ)[None, :] < lengths[:, None]
     token_ids = np.where(mask, rng.integers(1, 100, size=(len(lengths), SEQ)), 0).astype("int32")
     token_ids[:, 0] = 2
-    return {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids), "padding_mask": mask.astype("int32")}
+    return {
+        "token_ids": token_ids,
+        "segment_ids": np.zeros_like(token_ids),
+        "padding_mask": mask.astype("int32"),
+    }
 
 
 def layer_policies(model) -> list[tuple[str, str, str]]:
     """(class, name without keras' uniquifying suffix, policy) of every layer, in build order."""
+
     def base(name):
         stem, _, suffix = name.rpartition("_")
         return stem if suffix.isdigit() and stem else name
 
-    return [(type(layer).__name__, base(layer.name), layer.dtype_policy.name)
-            for layer in model._flatten_layers(include_self=True)]
+    return [
+        (type(layer).__name__, base(layer.name), layer.dtype_policy.name)
+        for layer in model._flatten_layers(include_self=True)
+    ]
 
 
 def weights(model) -> dict:
@@ -87,7 +97,9 @@ def test_float32_checkpoint_computes_mixed_in_a_mixed_run(tmp_path, policy, mode
     expected = np_(saved(inputs, training=False))
 
     policy(MIXED)
-    assert keras.saving.load_model(path).backbone.compute_dtype == "float32"  # what keras alone restores
+    assert (
+        keras.saving.load_model(path).backbone.compute_dtype == "float32"
+    )  # what keras alone restores
     loaded = load_classifier(path)
     reference = make_classifier(mode, seed=1)  # built fresh under the mixed policy
 
@@ -103,7 +115,9 @@ def test_float32_checkpoint_computes_mixed_in_a_mixed_run(tmp_path, policy, mode
     assert loaded.output_dense.compute_dtype == "bfloat16"
     assert loaded.backbone.get_layer("token_embedding").compute_dtype == "bfloat16"
     hidden = loaded.encoder(inputs, training=False)["sequence_output"]
-    assert keras.backend.standardize_dtype(hidden.dtype) == "bfloat16"  # really computed in bfloat16
+    assert (
+        keras.backend.standardize_dtype(hidden.dtype) == "bfloat16"
+    )  # really computed in bfloat16
     got = np_(loaded(inputs, training=False)).astype("float32")
     assert not np.array_equal(got, expected)
     np.testing.assert_allclose(got, expected, rtol=0.05, atol=0.05 * np.abs(expected).max())

@@ -26,23 +26,53 @@ def _write(path: Path, payload) -> None:
     path.write_text(json.dumps(payload))
 
 
-def _run(name: str, task: str, seed: int, kind: str = "power", selection: str = "held_out",
-         status: str = "done", **extra) -> dict:
-    return {"name": name, "task": task, "seed": seed, "kind": kind, "selection": selection, "status": status,
-            "command": f"python scripts/run_glue.py --task {task} --seed {seed} --output-dir runs/{name}",
-            "record": f"benchmarks/records/runs/{name}", **extra}
+def _run(
+    name: str,
+    task: str,
+    seed: int,
+    kind: str = "power",
+    selection: str = "held_out",
+    status: str = "done",
+    **extra,
+) -> dict:
+    return {
+        "name": name,
+        "task": task,
+        "seed": seed,
+        "kind": kind,
+        "selection": selection,
+        "status": status,
+        "command": f"python scripts/run_glue.py --task {task} --seed {seed} --output-dir runs/{name}",
+        "record": f"benchmarks/records/runs/{name}",
+        **extra,
+    }
 
 
 def _results(root: Path, name: str, **values) -> None:
     _write(root / "benchmarks" / "records" / "runs" / name / "results.json", values)
 
 
-def _benchmark(root: Path, name: str, speedup: float, protocol: str | None = "padded", device: str = "AMD EPYC",
-               baseline_ms: float = 100.0, **extra) -> str:
-    payload = {"speedup": speedup, "speedup_ci": [speedup - 0.1, speedup + 0.1], "baseline_ms": baseline_ms,
-               "power_ms": baseline_ms / speedup, "device": device, "command": f"python benchmarks/benchmark.py {name}",
-               "timestamp": "2026-01-01T00:00:00+0000", "load": {"busy": False, "other_cpu_fraction": 0.01},
-               "threads": 2, **extra}
+def _benchmark(
+    root: Path,
+    name: str,
+    speedup: float,
+    protocol: str | None = "padded",
+    device: str = "AMD EPYC",
+    baseline_ms: float = 100.0,
+    **extra,
+) -> str:
+    payload = {
+        "speedup": speedup,
+        "speedup_ci": [speedup - 0.1, speedup + 0.1],
+        "baseline_ms": baseline_ms,
+        "power_ms": baseline_ms / speedup,
+        "device": device,
+        "command": f"python benchmarks/benchmark.py {name}",
+        "timestamp": "2026-01-01T00:00:00+0000",
+        "load": {"busy": False, "other_cpu_fraction": 0.01},
+        "threads": 2,
+        **extra,
+    }
     if protocol is not None:
         payload["protocol"] = protocol
     _write(root / "benchmarks" / "records" / f"{name}.json", payload)
@@ -56,8 +86,9 @@ def _ledger(root: Path, runs: list[dict], benchmarks: list[dict] | None = None) 
 
 def _collect(root: Path, capsys) -> tuple[int, list | None, str]:
     output = root / "docs" / "results.json"
-    code = load_script("collect_results").main(["--ledger", str(root / LEDGER), "--output", str(output),
-                                                "--root", str(root)])
+    code = load_script("collect_results").main(
+        ["--ledger", str(root / LEDGER), "--output", str(output), "--root", str(root)]
+    )
     error = capsys.readouterr().err
     return code, json.loads(output.read_text()) if code == 0 else None, error
 
@@ -73,8 +104,18 @@ def cola(tmp_path):
     runs = []
     for seed, (b, p, f) in enumerate(zip(BASELINES, POWERS, FLOPS)):
         runs.append(_run(f"cola-s{seed}", "cola", seed))
-        _results(tmp_path, f"cola-s{seed}", task="cola", metric="mcc", baseline=b, power=p, flops_fraction=f,
-                 retention=[14, 10, 7, 2, 1, seed + 1], baseline_held_out=b + 5, power_held_out=p + 5)
+        _results(
+            tmp_path,
+            f"cola-s{seed}",
+            task="cola",
+            metric="mcc",
+            baseline=b,
+            power=p,
+            flops_fraction=f,
+            retention=[14, 10, 7, 2, 1, seed + 1],
+            baseline_held_out=b + 5,
+            power_held_out=p + 5,
+        )
     for seed, value in enumerate(EQUALS):
         runs.append(_run(f"cola-eq9-s{seed}", "cola", seed, "baseline_equal_training", epochs=9))
         _results(tmp_path, f"cola-eq9-s{seed}", task="cola", metric="mcc", baseline=value)
@@ -83,21 +124,53 @@ def cola(tmp_path):
     runs.append(_run("cola-trunc9-s0", "cola", 0, "truncation", seq_len=9))
     _results(tmp_path, "cola-trunc9-s0", task="cola", metric="mcc", baseline=22.0)
     runs.append(_run("cola-s3", "cola", 3, status="running"))
-    variants = {"retrain40": {"ms": 60.0, "flops_fraction": 0.4}, "trunc9": {"ms": 40.0, "seq_len": 9},
-                "truncation": {"ms": 50.0, "seq_len": 8}, "power_savedmodel": {"ms": 70.0},
-                "cls_only": {"ms": 5.0, "seq_len": 1, "flops_fraction": 0.01}}
+    variants = {
+        "retrain40": {"ms": 60.0, "flops_fraction": 0.4},
+        "trunc9": {"ms": 40.0, "seq_len": 9},
+        "truncation": {"ms": 50.0, "seq_len": 8},
+        "power_savedmodel": {"ms": 70.0},
+        "cls_only": {"ms": 5.0, "seq_len": 1, "flops_fraction": 0.01},
+    }
     padded_truncation = {"seq_len": 8, "ms": 15.0, "metric": 21.0, "flops_fraction": 0.14}
     benchmarks = [
-        {"task": "cola", "protocol": "padded", "device": "cpu",
-         "json": _benchmark(tmp_path, "cola_padded", 6.0, truncation=padded_truncation)},
-        {"task": "cola", "protocol": "dynamic", "device": "cpu",
-         "json": _benchmark(tmp_path, "cola_dynamic", 2.6, "dynamic", baseline_ms=200.0, variants=variants,
-                            truncation={"seq_len": 8, "ms": 50.0}),
-         "variants": {"power": "cola", "baseline": "cola", "retrain40": "cola-retrain-40",
-                      "trunc9": "cola-trunc9-s0"}},
-        {"task": "cola", "protocol": "batch1", "json": _benchmark(tmp_path, "cola_b1", 1.2, "batch1")},
-        {"task": "cola", "protocol": "padded", "backend": "jax", "device": "gpu",
-         "json": _benchmark(tmp_path, "cola_gpu", 3.3, device="NVIDIA H100")},
+        {
+            "task": "cola",
+            "protocol": "padded",
+            "device": "cpu",
+            "json": _benchmark(tmp_path, "cola_padded", 6.0, truncation=padded_truncation),
+        },
+        {
+            "task": "cola",
+            "protocol": "dynamic",
+            "device": "cpu",
+            "json": _benchmark(
+                tmp_path,
+                "cola_dynamic",
+                2.6,
+                "dynamic",
+                baseline_ms=200.0,
+                variants=variants,
+                truncation={"seq_len": 8, "ms": 50.0},
+            ),
+            "variants": {
+                "power": "cola",
+                "baseline": "cola",
+                "retrain40": "cola-retrain-40",
+                "trunc9": "cola-trunc9-s0",
+            },
+        },
+        {
+            "task": "cola",
+            "protocol": "batch1",
+            "json": _benchmark(tmp_path, "cola_b1", 1.2, "batch1"),
+        },
+        {
+            "task": "cola",
+            "protocol": "padded",
+            "backend": "jax",
+            "device": "gpu",
+            "json": _benchmark(tmp_path, "cola_gpu", 3.3, device="NVIDIA H100"),
+        },
     ]
     _ledger(tmp_path, runs, benchmarks)
     return tmp_path
@@ -107,7 +180,11 @@ def test_aggregates_match_numpy(cola, capsys):
     code, records, error = _collect(cola, capsys)
     assert code == 0, error
     (record,) = records
-    assert record["seeds"] == [0, 1, 2] and record["metric"] == "mcc" and record["selection"] == "held_out"
+    assert (
+        record["seeds"] == [0, 1, 2]
+        and record["metric"] == "mcc"
+        and record["selection"] == "held_out"
+    )
     assert record["baseline"] == pytest.approx(np.mean(BASELINES))
     assert record["baseline_std"] == pytest.approx(np.std(BASELINES, ddof=1))
     assert record["power"] == pytest.approx(np.mean(POWERS))
@@ -124,7 +201,10 @@ def test_aggregates_match_numpy(cola, capsys):
     assert record["speedup"] == 6.0 and record["speedup_ci"] == [5.9, 6.1]
     assert record["speedup_dynamic"] == 2.6 and record["speedup_batch1"] == 1.2
     assert record["busy"] == {"padded": False, "dynamic": False, "batch1": False}
-    assert "python scripts/run_glue.py --task cola --seed 1 --output-dir runs/cola-s1" in record["commands"]
+    assert (
+        "python scripts/run_glue.py --task cola --seed 1 --output-dir runs/cola-s1"
+        in record["commands"]
+    )
     assert "python benchmarks/benchmark.py cola_dynamic" in record["commands"]
     assert not any("cola-s3" in command for command in record["commands"])
 
@@ -167,12 +247,18 @@ def test_fine_tuned_truncation_shares_the_timed_truncation(cola, capsys, seq_len
     ledger["benchmarks"][1]["variants"]["truncation"] = "cola-trunc-s0"
     _write(cola / LEDGER, ledger)
     (record,) = _collect(cola, capsys)[1]
-    by_source = {point["source"]: point for point in record["pareto"] if point["kind"].startswith("truncation")}
+    by_source = {
+        point["source"]: point
+        for point in record["pareto"]
+        if point["kind"].startswith("truncation")
+    }
     untuned = by_source["benchmarks/records/cola_dynamic.json"]
     assert untuned["metric"] == 21.0 and untuned["ms_relative"] == pytest.approx(0.25)
     if seq_len == 8:
         tuned = by_source["cola-trunc-s0"]
-        assert tuned["kind"] == "truncation" and tuned["label"] == "fine-tuned truncation to 8 tokens"
+        assert (
+            tuned["kind"] == "truncation" and tuned["label"] == "fine-tuned truncation to 8 tokens"
+        )
         assert tuned["metric"] == 23.5 and tuned["ms_relative"] == pytest.approx(0.25)
     else:
         assert "cola-trunc-s0" not in by_source
@@ -180,32 +266,68 @@ def test_fine_tuned_truncation_shares_the_timed_truncation(cola, capsys, seq_len
 
 
 def test_stronger_baseline_and_targets(tmp_path, capsys):
-    _results(tmp_path, "mrpc-s0", task="mrpc", metric="f1", baseline=88.0, power=87.5, flops_fraction=0.3,
-             retention=[60, 40, 20, 10, 5, 1])
+    _results(
+        tmp_path,
+        "mrpc-s0",
+        task="mrpc",
+        metric="f1",
+        baseline=88.0,
+        power=87.5,
+        flops_fraction=0.3,
+        retention=[60, 40, 20, 10, 5, 1],
+    )
     _results(tmp_path, "mrpc-eq-s0", task="mrpc", metric="f1", baseline=87.0)
     bench = _benchmark(tmp_path, "mrpc_padded", 6.5)
-    _ledger(tmp_path, [_run("mrpc-s0", "mrpc", 0), _run("mrpc-eq-s0", "mrpc", 0, "baseline_equal_training")],
-            [{"task": "mrpc", "protocol": "padded", "json": bench}])
+    _ledger(
+        tmp_path,
+        [_run("mrpc-s0", "mrpc", 0), _run("mrpc-eq-s0", "mrpc", 0, "baseline_equal_training")],
+        [{"task": "mrpc", "protocol": "padded", "json": bench}],
+    )
     (record,) = _collect(tmp_path, capsys)[1]
     assert record["stronger_baseline"] == "fine_tuned" and record["baseline_std"] is None
     targets = record["targets"]
     assert targets["accuracy"] == {"required": 87.0, "value": 87.5, "met": True}
-    assert targets["padded"] == {"required": 4.05, "value": 6.5, "met": True}  # 1.5 x the paper's 2.7x
+    assert targets["padded"] == {
+        "required": 4.05,
+        "value": 6.5,
+        "met": True,
+    }  # 1.5 x the paper's 2.7x
     assert targets["dynamic"]["met"] is None and targets["batch1"]["met"] is None
     assert record["gpu"] is None
 
 
-@pytest.mark.parametrize("power, stronger, speedups, expected", [
-    (26.0, 26.5, (6.75, 2.5, 1.5), {"accuracy": True, "padded": True, "dynamic": True, "batch1": True}),
-    (25.4, 26.5, (6.74, 2.4, 1.49), {"accuracy": False, "padded": False, "dynamic": False, "batch1": False}),
-    (None, 26.5, (None, None, None), {"accuracy": None, "padded": None, "dynamic": None, "batch1": None}),
-])
+@pytest.mark.parametrize(
+    "power, stronger, speedups, expected",
+    [
+        (
+            26.0,
+            26.5,
+            (6.75, 2.5, 1.5),
+            {"accuracy": True, "padded": True, "dynamic": True, "batch1": True},
+        ),
+        (
+            25.4,
+            26.5,
+            (6.74, 2.4, 1.49),
+            {"accuracy": False, "padded": False, "dynamic": False, "batch1": False},
+        ),
+        (
+            None,
+            26.5,
+            (None, None, None),
+            {"accuracy": None, "padded": None, "dynamic": None, "batch1": None},
+        ),
+    ],
+)
 def test_target_evaluation(power, stronger, speedups, expected):
     targets = evaluate_targets("cola", power, stronger, *speedups)
     assert {name: target["met"] for name, target in targets.items()} == expected
     assert targets["padded"]["required"] == pytest.approx(1.5 * 4.5)  # 1.5 x the paper's CoLA 4.5x
-    assert evaluate_targets("rte", 1.0, 1.0, 9.0, None, None)["padded"] == {"required": None, "value": 9.0,
-                                                                              "met": None}
+    assert evaluate_targets("rte", 1.0, 1.0, 9.0, None, None)["padded"] == {
+        "required": None,
+        "value": 9.0,
+        "met": None,
+    }
 
 
 # Goyal et al. 2020 (PoWER-BERT), BERT-base on GLUE: the paper's own speedups, copied from its table.
@@ -228,13 +350,23 @@ def test_sst2_measured_speedup_meets_its_padded_target():
 
 def test_dev_selection_is_marked(tmp_path, capsys):
     for name in ("sst2-old", "sst2-s1"):  # the ledger says how each was selected
-        _results(tmp_path, name, task="sst-2", metric="accuracy", baseline=86.9, power=86.5, flops_fraction=0.25,
-                 retention=[32, 23, 11, 4, 2, 1])
+        _results(
+            tmp_path,
+            name,
+            task="sst-2",
+            metric="accuracy",
+            baseline=86.9,
+            power=86.5,
+            flops_fraction=0.25,
+            retention=[32, 23, 11, 4, 2, 1],
+        )
     _ledger(tmp_path, [_run("sst2-old", "sst-2", 0, selection="dev")])
     (record,) = _collect(tmp_path, capsys)[1]
     assert record["selection"] == "dev" and record["speedup"] is None and record["pareto"] == []
     assert any("dev set" in note and "sst2-old" in note for note in record["notes"])
-    assert "| SST-2 † |" in readme_block([record]) and "† chosen on the dev set" in readme_block([record])
+    assert "| SST-2 † |" in readme_block([record]) and "† chosen on the dev set" in readme_block(
+        [record]
+    )
     assert "25.00" not in readme_block([record]) and "86.90 (n=1)" in readme_block([record])
     _ledger(tmp_path, [_run("sst2-old", "sst-2", 0, selection="dev"), _run("sst2-s1", "sst-2", 1)])
     (record,) = _collect(tmp_path, capsys)[1]
@@ -243,22 +375,42 @@ def test_dev_selection_is_marked(tmp_path, capsys):
 
 def test_older_benchmark_json(tmp_path, capsys):
     """An older JSON: no protocol, no interval; its length-bucketed pass is the dynamic number."""
-    _results(tmp_path, "stsb", task="sts-b", metric="spearman", baseline=83.0, power=83.5, flops_fraction=0.38,
-             retention=[48, 36, 20, 14, 7, 1])
-    old = {"speedup": 2.49, "baseline_ms": 100.0, "power_ms": 40.0, "device": "AMD EPYC, 2 cores (CPU)",
-           "retention": [48, 36, 20, 14, 7, 1], "command": "python benchmarks/benchmark.py old",
-           "truncation": {"seq_len": 25, "ms": 39.0, "metric": 74.1, "flops_fraction": 0.39},
-           "bucketed": {"speedup": 1.8, "baseline_s": 1.0, "power_s": 0.55, "truncation_s": 0.5}}
+    _results(
+        tmp_path,
+        "stsb",
+        task="sts-b",
+        metric="spearman",
+        baseline=83.0,
+        power=83.5,
+        flops_fraction=0.38,
+        retention=[48, 36, 20, 14, 7, 1],
+    )
+    old = {
+        "speedup": 2.49,
+        "baseline_ms": 100.0,
+        "power_ms": 40.0,
+        "device": "AMD EPYC, 2 cores (CPU)",
+        "retention": [48, 36, 20, 14, 7, 1],
+        "command": "python benchmarks/benchmark.py old",
+        "truncation": {"seq_len": 25, "ms": 39.0, "metric": 74.1, "flops_fraction": 0.39},
+        "bucketed": {"speedup": 1.8, "baseline_s": 1.0, "power_s": 0.55, "truncation_s": 0.5},
+    }
     _write(tmp_path / "docs" / "old.json", old)
-    _ledger(tmp_path, [_run("stsb", "sts-b", 0, selection="dev")],
-            [{"task": "sts-b", "json": "docs/old.json", "variants": {"power": "stsb"}}])
+    _ledger(
+        tmp_path,
+        [_run("stsb", "sts-b", 0, selection="dev")],
+        [{"task": "sts-b", "json": "docs/old.json", "variants": {"power": "stsb"}}],
+    )
     (record,) = _collect(tmp_path, capsys)[1]
     assert record["speedup"] == 2.49 and record["speedup_ci"] is None
     assert record["speedup_dynamic"] == 1.8 and record["speedup_dynamic_ci"] is None
     assert record["device"] == "AMD EPYC, 2 cores (CPU)" and record["gpu"] is None
     kinds = {point["kind"]: point for point in record["pareto"]}
     assert kinds["truncation_not_fine_tuned"]["metric"] == 74.1
-    assert kinds["power"]["ms_relative"] == pytest.approx(0.55) and kinds["power"]["protocol"] == "dynamic"
+    assert (
+        kinds["power"]["ms_relative"] == pytest.approx(0.55)
+        and kinds["power"]["protocol"] == "dynamic"
+    )
     assert "5.00x" not in readme_block([record]) and "2.49x (no CI)" in readme_block([record])
 
 
@@ -279,48 +431,103 @@ def test_ledger_missing_a_field(tmp_path, capsys):
 def test_missing_results_json(tmp_path, capsys):
     _ledger(tmp_path, [_run("cola-s1", "cola", 1)])
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "benchmarks/records/runs/cola-s1/results.json: run 'cola-s1': no such file")
+    _one_line_error(
+        code, error, "benchmarks/records/runs/cola-s1/results.json: run 'cola-s1': no such file"
+    )
 
 
 def test_results_json_missing_a_field(tmp_path, capsys):
-    _results(tmp_path, "cola-s1", task="cola", metric="mcc", baseline=25.0, flops_fraction=0.1, retention=[1])
+    _results(
+        tmp_path,
+        "cola-s1",
+        task="cola",
+        metric="mcc",
+        baseline=25.0,
+        flops_fraction=0.1,
+        retention=[1],
+    )
     _ledger(tmp_path, [_run("cola-s1", "cola", 1)])
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "benchmarks/records/runs/cola-s1/results.json: run 'cola-s1': no 'power' (did that step run?)")
+    _one_line_error(
+        code,
+        error,
+        "benchmarks/records/runs/cola-s1/results.json: run 'cola-s1': no 'power' (did that step run?)",
+    )
 
 
 def test_results_json_with_a_nan_metric(tmp_path, capsys):
     """A done run whose metric is NaN (json writes it) is refused, not averaged away."""
-    _results(tmp_path, "cola-s1", task="cola", metric="mcc", baseline=25.0, power=float("nan"), flops_fraction=0.1,
-             retention=[1])
+    _results(
+        tmp_path,
+        "cola-s1",
+        task="cola",
+        metric="mcc",
+        baseline=25.0,
+        power=float("nan"),
+        flops_fraction=0.1,
+        retention=[1],
+    )
     _ledger(tmp_path, [_run("cola-s1", "cola", 1)])
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "benchmarks/records/runs/cola-s1/results.json: run 'cola-s1': 'power' is nan")
+    _one_line_error(
+        code, error, "benchmarks/records/runs/cola-s1/results.json: run 'cola-s1': 'power' is nan"
+    )
 
 
 def test_benchmark_of_a_run_that_does_not_count(tmp_path, capsys):
     """Timings of a superseded run are refused rather than reported beside another run's accuracy."""
-    _results(tmp_path, "mrpc-old", task="mrpc", metric="f1", baseline=88.0, power=87.5, flops_fraction=0.3,
-             retention=[9, 5])
+    _results(
+        tmp_path,
+        "mrpc-old",
+        task="mrpc",
+        metric="f1",
+        baseline=88.0,
+        power=87.5,
+        flops_fraction=0.3,
+        retention=[9, 5],
+    )
     bench = _benchmark(tmp_path, "mrpc_padded", 3.0)
-    _ledger(tmp_path, [_run("mrpc-old", "mrpc", 0, status="superseded")],
-            [{"task": "mrpc", "protocol": "padded", "json": bench, "variants": {"power": "mrpc-old"}}])
+    _ledger(
+        tmp_path,
+        [_run("mrpc-old", "mrpc", 0, status="superseded")],
+        [{"task": "mrpc", "protocol": "padded", "json": bench, "variants": {"power": "mrpc-old"}}],
+    )
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "benchmarks/records/mrpc_padded.json: times run 'mrpc-old', whose status is "
-                                 "'superseded': time a counted run, or drop this benchmark from the ledger")
+    _one_line_error(
+        code,
+        error,
+        "benchmarks/records/mrpc_padded.json: times run 'mrpc-old', whose status is "
+        "'superseded': time a counted run, or drop this benchmark from the ledger",
+    )
 
 
 def test_benchmark_naming_no_run_must_time_a_counted_runs_retention(tmp_path, capsys):
     """A benchmark without 'variants' (random weights at a run's retention) that times no counted
     run's configuration is refused: it would be reported beside another configuration's accuracy."""
-    _results(tmp_path, "mrpc-s0", task="mrpc", metric="f1", baseline=88.0, power=87.5, flops_fraction=0.3,
-             retention=[9, 5])
+    _results(
+        tmp_path,
+        "mrpc-s0",
+        task="mrpc",
+        metric="f1",
+        baseline=88.0,
+        power=87.5,
+        flops_fraction=0.3,
+        retention=[9, 5],
+    )
     bench = _benchmark(tmp_path, "mrpc_padded", 3.0, retention=[9, 4])
-    _ledger(tmp_path, [_run("mrpc-s0", "mrpc", 0)], [{"task": "mrpc", "protocol": "padded", "json": bench}])
+    _ledger(
+        tmp_path,
+        [_run("mrpc-s0", "mrpc", 0)],
+        [{"task": "mrpc", "protocol": "padded", "json": bench}],
+    )
     code, _, error = _collect(tmp_path, capsys)
-    _one_line_error(code, error, "benchmarks/records/mrpc_padded.json: timed retention [9, 4] is none of the task's "
-                                 "counted runs' (mrpc-s0: [9, 5]): name the run it times under 'variants', "
-                                 "or drop this benchmark from the ledger")
+    _one_line_error(
+        code,
+        error,
+        "benchmarks/records/mrpc_padded.json: timed retention [9, 4] is none of the task's "
+        "counted runs' (mrpc-s0: [9, 5]): name the run it times under 'variants', "
+        "or drop this benchmark from the ledger",
+    )
 
 
 def test_benchmark_missing_speedup(tmp_path, capsys):
@@ -332,15 +539,27 @@ def test_benchmark_missing_speedup(tmp_path, capsys):
 
 def _markdown(root: Path) -> tuple[Path, Path]:
     readme, results_md = root / "README.md", root / "RESULTS.md"
-    readme.write_text("# Hand\n\nintro\n\n<!-- results-table:begin -->\nold\n<!-- results-table:end -->\n\nafter\n")
-    results_md.write_text("# Results\n\n## Summary\n\n<!-- results:begin -->\n<!-- results:end -->\n\n## Hand\n")
+    readme.write_text(
+        "# Hand\n\nintro\n\n<!-- results-table:begin -->\nold\n<!-- results-table:end -->\n\nafter\n"
+    )
+    results_md.write_text(
+        "# Results\n\n## Summary\n\n<!-- results:begin -->\n<!-- results:end -->\n\n## Hand\n"
+    )
     return readme, results_md
 
 
 def _render(root: Path, *extra: str) -> int:
-    return load_script("render_results").main(["--results", str(root / "docs" / "results.json"), "--readme",
-                                               str(root / "README.md"), "--results-md", str(root / "RESULTS.md"),
-                                               *extra])
+    return load_script("render_results").main(
+        [
+            "--results",
+            str(root / "docs" / "results.json"),
+            "--readme",
+            str(root / "README.md"),
+            "--results-md",
+            str(root / "RESULTS.md"),
+            *extra,
+        ]
+    )
 
 
 def test_render_round_trip_and_drift(cola, capsys):
@@ -349,13 +568,22 @@ def test_render_round_trip_and_drift(cola, capsys):
     assert _render(cola, "--check") == 1
     assert _render(cola) == 0
     text = readme.read_text()
-    assert text.startswith("# Hand\n\nintro\n\n<!-- results-table:begin -->\n") and text.endswith("\n\nafter\n")
+    assert text.startswith("# Hand\n\nintro\n\n<!-- results-table:begin -->\n") and text.endswith(
+        "\n\nafter\n"
+    )
     assert readme_block(records) in text and results_md_block(records) in results_md.read_text()
     assert results_md.read_text().endswith("<!-- results:end -->\n\n## Hand\n")
-    assert f"{np.mean(BASELINES):.2f} ± {np.std(BASELINES, ddof=1):.2f}" in text and "6.00x [5.90, 6.10]" in text
+    assert (
+        f"{np.mean(BASELINES):.2f} ± {np.std(BASELINES, ddof=1):.2f}" in text
+        and "6.00x [5.90, 6.10]" in text
+    )
     capsys.readouterr()
-    assert _render(cola, "--check") == 0 and _render(cola) == 0 and readme.read_text() == text  # idempotent
-    results_md.write_text(results_md.read_text().replace("6.00x [5.90, 6.10]", "6.10x [5.90, 6.10]", 1))
+    assert (
+        _render(cola, "--check") == 0 and _render(cola) == 0 and readme.read_text() == text
+    )  # idempotent
+    results_md.write_text(
+        results_md.read_text().replace("6.00x [5.90, 6.10]", "6.10x [5.90, 6.10]", 1)
+    )
     capsys.readouterr()
     assert _render(cola, "--check") == 1
     error = capsys.readouterr().err
@@ -369,25 +597,44 @@ def test_render_refuses_a_file_without_markers(cola, capsys):
     readme.write_text("# no markers\n")
     assert _render(cola) == 2
     error = capsys.readouterr().err
-    assert error.strip() == f"render_results.py: error: {readme}: no '<!-- results-table:begin -->' marker " \
-                            "(add one pair around the generated block)"
+    assert (
+        error.strip()
+        == f"render_results.py: error: {readme}: no '<!-- results-table:begin -->' marker "
+        "(add one pair around the generated block)"
+    )
 
 
 def test_the_repository_is_rendered_from_its_ledger(tmp_path, capsys):
     """docs/results.json is what the ledger collects to, and README / RESULTS.md are what it renders."""
     output = tmp_path / "results.json"
-    assert load_script("collect_results").main(["--ledger", str(ROOT / LEDGER), "--output", str(output),
-                                                "--root", str(ROOT)]) == 0, capsys.readouterr().err
-    assert json.loads(output.read_text()) == json.loads((ROOT / "docs" / "results.json").read_text())
+    assert (
+        load_script("collect_results").main(
+            ["--ledger", str(ROOT / LEDGER), "--output", str(output), "--root", str(ROOT)]
+        )
+        == 0
+    ), capsys.readouterr().err
+    assert json.loads(output.read_text()) == json.loads(
+        (ROOT / "docs" / "results.json").read_text()
+    )
     render = load_script("render_results").main
-    real = ["--results", str(ROOT / "docs" / "results.json"), "--readme", str(ROOT / "README.md"),
-            "--results-md", str(ROOT / "docs" / "RESULTS.md")]
+    real = [
+        "--results",
+        str(ROOT / "docs" / "results.json"),
+        "--readme",
+        str(ROOT / "README.md"),
+        "--results-md",
+        str(ROOT / "docs" / "RESULTS.md"),
+    ]
     assert render([*real, "--check"]) == 0, capsys.readouterr().err
     readme = tmp_path / "README.md"
     shutil.copy(ROOT / "README.md", readme)
     text = readme.read_text()
     begin = text.index("<!-- results-table:begin -->")
-    number = next(word for word in text[begin:].split() if word.endswith("x") and word[:-1].replace(".", "").isdigit())
+    number = next(
+        word
+        for word in text[begin:].split()
+        if word.endswith("x") and word[:-1].replace(".", "").isdigit()
+    )
     readme.write_text(text[:begin] + text[begin:].replace(number, "9" + number, 1))
     assert render([*real[:2], "--readme", str(readme), *real[4:], "--check"]) == 1
     assert str(readme) in capsys.readouterr().err
@@ -399,8 +646,19 @@ def test_plot_writes_png(cola, tmp_path, capsys):
     records.append({**records[0], "task": "rte", "pareto": []})
     (cola / "docs" / "results.json").write_text(json.dumps(records))
     out = tmp_path / "plots"
-    assert load_script("plot_pareto").main(["--results", str(cola / "docs" / "results.json"),
-                                            "--output-dir", str(out), "--dpi", "40"]) == 0
+    assert (
+        load_script("plot_pareto").main(
+            [
+                "--results",
+                str(cola / "docs" / "results.json"),
+                "--output-dir",
+                str(out),
+                "--dpi",
+                "40",
+            ]
+        )
+        == 0
+    )
     assert (out / "pareto_cola.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "pareto_rte.png").exists()
     assert "rte: no Pareto points" in capsys.readouterr().out
@@ -408,8 +666,20 @@ def test_plot_writes_png(cola, tmp_path, capsys):
 
 def test_read_ledger_keeps_the_order_of_tasks(tmp_path):
     for name, task in (("b", "sts-b"), ("a", "cola")):
-        _results(tmp_path, name, task=task, metric="m", baseline=1.0, power=1.0, flops_fraction=0.5, retention=[1])
-    _ledger(tmp_path, [_run("b", "sts-b", 0), _run("a", "cola", 0), _run("c", "sts-b", 1, status="failed")])
+        _results(
+            tmp_path,
+            name,
+            task=task,
+            metric="m",
+            baseline=1.0,
+            power=1.0,
+            flops_fraction=0.5,
+            retention=[1],
+        )
+    _ledger(
+        tmp_path,
+        [_run("b", "sts-b", 0), _run("a", "cola", 0), _run("c", "sts-b", 1, status="failed")],
+    )
     records = build_records(read_ledger(str(tmp_path / LEDGER), root=str(tmp_path)))
     assert [record["task"] for record in records] == ["sts-b", "cola"]
     assert records[0]["seeds"] == [0]

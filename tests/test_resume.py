@@ -26,7 +26,9 @@ class Killed(Exception):
 
 
 def _epochs(run: Path, step: str) -> list[int]:
-    return [json.loads(line)["epoch"] for line in (run / f"{step}_log.jsonl").read_text().splitlines()]
+    return [
+        json.loads(line)["epoch"] for line in (run / f"{step}_log.jsonl").read_text().splitlines()
+    ]
 
 
 def _weights(run: Path, step: str) -> list[np.ndarray]:
@@ -40,13 +42,15 @@ def uninterrupted(tiny_run) -> Path:
     return tiny_run
 
 
-def test_a_killed_run_continues_where_it_stopped(uninterrupted, tiny_glue, tiny_preset, tmp_path, monkeypatch,
-                                                 capsys):
+def test_a_killed_run_continues_where_it_stopped(
+    uninterrupted, tiny_glue, tiny_preset, tmp_path, monkeypatch, capsys
+):
     """Killed after the search's first epoch, run again, killed after the retrain's first epoch,
     run again: the same run as one never killed."""
     save = ResumeState.save
     outputs = []
     for killed_step in ("search", "retrain"):
+
         def save_then_die(self, epoch, *args, killed_step=killed_step, **kwargs):
             save(self, epoch, *args, **kwargs)
             if self.path.endswith(f"{killed_step}.resume") and epoch == 1:
@@ -60,7 +64,9 @@ def test_a_killed_run_continues_where_it_stopped(uninterrupted, tiny_glue, tiny_
         finished = json.loads((tmp_path / "results.json").read_text())["steps"]
         assert killed_step not in finished and finished["finetune"]["finished"]
         outputs.append(capsys.readouterr().out)
-    assert "search: resuming after epoch 1 of 2" in outputs[1]  # the second run continued the search
+    assert (
+        "search: resuming after epoch 1 of 2" in outputs[1]
+    )  # the second run continued the search
     finetune_record = finished["finetune"]
 
     assert run_glue_script.main(_argv(tiny_glue, tiny_preset, tmp_path)) == 0
@@ -77,15 +83,19 @@ def test_a_killed_run_continues_where_it_stopped(uninterrupted, tiny_glue, tiny_
     # The same run as one that was never killed (same data order per epoch, optimizer state restored).
     expected = json.loads((uninterrupted / "results.json").read_text())
     assert results["retention"] == expected["retention"]
-    assert results["steps"]["search"]["masses"] == pytest.approx(expected["steps"]["search"]["masses"], abs=1e-5)
+    assert results["steps"]["search"]["masses"] == pytest.approx(
+        expected["steps"]["search"]["masses"], abs=1e-5
+    )
     for got, want in zip(_weights(tmp_path, "retrain"), _weights(uninterrupted, "retrain")):
         np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-def test_a_log_line_is_written_only_for_an_epoch_a_rerun_will_not_repeat(uninterrupted, tiny_glue, tiny_preset,
-                                                                          tmp_path, monkeypatch):
+def test_a_log_line_is_written_only_for_an_epoch_a_rerun_will_not_repeat(
+    uninterrupted, tiny_glue, tiny_preset, tmp_path, monkeypatch
+):
     """Killed while saving epoch 1's state: the log holds no line for epoch 1 (the rerun trains it
     again); the rerun's log is the uninterrupted run's, line for line (less the timings)."""
+
     def die_while_saving(self, epoch, *args, **kwargs):
         raise Killed
 
@@ -99,14 +109,19 @@ def test_a_log_line_is_written_only_for_an_epoch_a_rerun_will_not_repeat(uninter
     assert run_glue_script.main(argv) == 0
 
     def lines(run: Path) -> list[dict]:
-        records = [json.loads(line) for line in (run / "finetune_log.jsonl").read_text().splitlines()]
-        return [{key: value for key, value in record.items() if key != "seconds"} for record in records]
+        records = [
+            json.loads(line) for line in (run / "finetune_log.jsonl").read_text().splitlines()
+        ]
+        return [
+            {key: value for key, value in record.items() if key != "seconds"} for record in records
+        ]
 
     assert lines(tmp_path) == lines(uninterrupted)
 
 
-def test_finished_runs_are_skipped_and_overwrite_starts_afresh(uninterrupted, tiny_glue, tiny_preset, tmp_path,
-                                                                capsys):
+def test_finished_runs_are_skipped_and_overwrite_starts_afresh(
+    uninterrupted, tiny_glue, tiny_preset, tmp_path, capsys
+):
     run = tmp_path / "run"
     shutil.copytree(uninterrupted, run)  # a finished run
     first = json.loads((run / "results.json").read_text())
@@ -122,7 +137,12 @@ def test_finished_runs_are_skipped_and_overwrite_starts_afresh(uninterrupted, ti
 
     # --overwrite with the finetune step alone: nothing of the old search or retrain is left.
     (run / "notes.txt").write_text("mine")
-    assert run_glue_script.main(_argv(tiny_glue, tiny_preset, run, "--steps", "finetune", "--overwrite")) == 0
+    assert (
+        run_glue_script.main(
+            _argv(tiny_glue, tiny_preset, run, "--steps", "finetune", "--overwrite")
+        )
+        == 0
+    )
     results = json.loads((run / "results.json").read_text())
     assert set(results["steps"]) == {"finetune"}
     for stale in ("power", "retention", "flops_fraction", "search"):
@@ -150,13 +170,18 @@ def test_resume_state_round_trip_and_refusals(tmp_path):
     for _ in range(2):  # move weights, Adam's moments and the RNG state away from their start
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(model(x, training=True) ** 2)
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        optimizer.apply_gradients(
+            zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        )
     saved = [np.array(v.numpy()) for v in model.variables + optimizer.variables]
     state = ResumeState(str(tmp_path / "step.resume"), identity={"lr": 1e-2})
     state.save(1, model, [optimizer], {"best": 0.5})
     state.save(2, model, [optimizer], {"best": 0.7})
     assert sorted(p.name for p in (tmp_path / "step.resume").iterdir()) == [
-        "model-epoch2.weights.h5", "optimizers-epoch2.npz", "state.json"]
+        "model-epoch2.weights.h5",
+        "optimizers-epoch2.npz",
+        "state.json",
+    ]
 
     fresh_model, fresh_optimizer = build()
     loaded = state.load()
@@ -165,7 +190,9 @@ def test_resume_state_round_trip_and_refusals(tmp_path):
     for got, want in zip(fresh_model.variables + fresh_optimizer.variables, saved):
         np.testing.assert_array_equal(np.array(got.numpy()), want)
 
-    with pytest.raises(ResumeError, match="step.resume: an interrupted step of a run with other settings"):
+    with pytest.raises(
+        ResumeError, match="step.resume: an interrupted step of a run with other settings"
+    ):
         ResumeState(str(tmp_path / "step.resume"), identity={"lr": 3e-2}).load()
     (tmp_path / "step.resume" / "state.json").write_text("{not json")
     with pytest.raises(ResumeError, match="step.resume"):

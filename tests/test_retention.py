@@ -104,7 +104,9 @@ def test_not_integers(text, entry, shown):
     assert shown in message
 
 
-@pytest.mark.parametrize("values, entry", [([8, 2.5], 2), ([True, 1], 1), ([8, None], 2), (["x"], 1)])
+@pytest.mark.parametrize(
+    "values, entry", [([8, 2.5], 2), ([True, 1], 1), ([8, None], 2), (["x"], 1)]
+)
 def test_not_integers_in_lists(values, entry):
     with pytest.raises(RetentionConfigError, match=rf"retention entry {entry} is"):
         RetentionConfig.parse(values)
@@ -198,7 +200,9 @@ def test_full_model_flops_hand_count():
     #   = 2*(301,989,888 + 25,165,824) + 1,207,959,552 = 1,862,270,976.
     assert full_model_flops(128, 12, 768, 3072) == 12 * 1_862_270_976
     for seq_len, num_layers, d, f in ((64, 6, 384, 1536), (16, 2, 16, 32), (1, 1, 4, 8)):
-        assert full_model_flops(seq_len, num_layers, d, f) == _my_flops((seq_len,) * num_layers, seq_len, d, f)
+        assert full_model_flops(seq_len, num_layers, d, f) == _my_flops(
+            (seq_len,) * num_layers, seq_len, d, f
+        )
 
 
 def _hand_truncation_length(target, seq_len, num_layers, d, f):
@@ -217,14 +221,22 @@ def _closed_form_fraction(length, seq_len, d, f):
     return length * (2 * d + length + f) / (seq_len * (2 * d + seq_len + f))
 
 
-@pytest.mark.parametrize("seq_len,d,f,target", [
-    (64, 384, 1536, 0.40), (128, 768, 3072, 0.25), (16, 16, 32, 0.55), (64, 384, 1536, 1.0), (8, 4, 8, 0.01),
-])
+@pytest.mark.parametrize(
+    "seq_len,d,f,target",
+    [
+        (64, 384, 1536, 0.40),
+        (128, 768, 3072, 0.25),
+        (16, 16, 32, 0.55),
+        (64, 384, 1536, 1.0),
+        (8, 4, 8, 0.01),
+    ],
+)
 def test_truncation_length_against_hand_computation(seq_len, d, f, target):
     expected = _hand_truncation_length(target, seq_len, 12, d, f)
     assert truncation_length(target, seq_len, 12, d, f) == expected
-    assert full_model_flops(expected, 12, d, f) / full_model_flops(seq_len, 12, d, f) == pytest.approx(
-        _closed_form_fraction(expected, seq_len, d, f))
+    assert full_model_flops(expected, 12, d, f) / full_model_flops(
+        seq_len, 12, d, f
+    ) == pytest.approx(_closed_form_fraction(expected, seq_len, d, f))
 
 
 def test_truncation_length_example():
@@ -238,7 +250,12 @@ def test_truncation_length_of_a_retention_configuration():
     keep, seq_len, d, f = (60, 40, 20, 10), 64, 384, 1536
     fraction = RetentionConfig(keep).flops_fraction(seq_len, d, f)
     assert truncation_length(fraction, seq_len, len(keep), d, f) == _hand_truncation_length(
-        _my_flops(keep, seq_len, d, f) / _my_flops((seq_len,) * 4, seq_len, d, f), seq_len, len(keep), d, f)
+        _my_flops(keep, seq_len, d, f) / _my_flops((seq_len,) * 4, seq_len, d, f),
+        seq_len,
+        len(keep),
+        d,
+        f,
+    )
 
 
 @pytest.mark.parametrize("fraction", [0.0, -0.1, 1.5])
@@ -280,8 +297,13 @@ def test_project_onto_budget_is_the_closest_scaled_configuration():
         return float(_my_flops(keep, seq_len, d, f) / _my_flops((seq_len,) * 3, seq_len, d, f))
 
     got = project_onto_budget(masses, target, seq_len, d, f)
-    best = min(abs(fraction(RetentionConfig.from_masses([min(seq_len, s * m) for m in masses]).keep) - target)
-               for s in np.linspace(0.0, 5.0, 20001))
+    best = min(
+        abs(
+            fraction(RetentionConfig.from_masses([min(seq_len, s * m) for m in masses]).keep)
+            - target
+        )
+        for s in np.linspace(0.0, 5.0, 20001)
+    )
     assert abs(fraction(got.keep) - target) <= best + 1e-12
 
 

@@ -26,18 +26,31 @@ def _arrays(path: Path) -> set[bytes]:
     """Every array a Keras weights file holds, read with h5py (not Keras)."""
     found = set()
     with h5py.File(path, "r") as weights:
-        weights.visititems(lambda name, item: found.add(np.asarray(item).astype("float32").tobytes())
-                           if isinstance(item, h5py.Dataset) else None)
+        weights.visititems(
+            lambda name, item: (
+                found.add(np.asarray(item).astype("float32").tobytes())
+                if isinstance(item, h5py.Dataset)
+                else None
+            )
+        )
     return found
 
 
 def _verdict(drop: float) -> Verdict:
-    return Verdict(metric=50.0 - drop, reference=50.0, drop=drop, bound=drop + 0.5, constant=0.0, max_drop=1.0,
-                   confidence=0.8)
+    return Verdict(
+        metric=50.0 - drop,
+        reference=50.0,
+        drop=drop,
+        bound=drop + 0.5,
+        constant=0.0,
+        max_drop=1.0,
+        confidence=0.8,
+    )
 
 
 def test_the_retrain_starts_from_the_chosen_candidate_and_falls_back_to_a_milder_one(
-        tiny_run, tiny_glue, tmp_path, monkeypatch, capsys):
+    tiny_run, tiny_glue, tmp_path, monkeypatch, capsys
+):
     """Every candidate passes (a stand-in judge), so the cheapest is chosen; its retrained model
     fails the final check, so the next milder candidate is retrained and delivered. Each retrain
     starts from the search's weights at its own candidate (every variable found in that file,
@@ -51,13 +64,39 @@ def test_the_retrain_starts_from_the_chosen_candidate_and_falls_back_to_a_milder
     def recording_fit(self, *args, **kwargs):
         if self.name == "retrain":
             kept = {f.name: _arrays(f) for f in (tmp_path / "search.candidates").iterdir()}
-            starts.append(([np.asarray(v.numpy(), "float32").tobytes() for v in self.model.weights], kept))
+            starts.append(
+                ([np.asarray(v.numpy(), "float32").tobytes() for v in self.model.weights], kept)
+            )
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(Trainer, "fit", recording_fit)
-    assert run_glue_script.main([str(a) for a in (
-        "--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", tiny_run, "--steps", "search,retrain",
-        "--epochs", 1, "--search-epochs", 1, "--batch-size", 8, "--output-dir", tmp_path, "--quiet")]) == 0
+    assert (
+        run_glue_script.main(
+            [
+                str(a)
+                for a in (
+                    "--task",
+                    "cola",
+                    "--data-dir",
+                    tiny_glue / "CoLA",
+                    "--checkpoint",
+                    tiny_run,
+                    "--steps",
+                    "search,retrain",
+                    "--epochs",
+                    1,
+                    "--search-epochs",
+                    1,
+                    "--batch-size",
+                    8,
+                    "--output-dir",
+                    tmp_path,
+                    "--quiet",
+                )
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     candidates = sorted(results["search"]["candidates"], key=lambda c: c["flops_fraction"])
     chosen, milder = candidates[0], candidates[1]
@@ -87,13 +126,38 @@ def _arrays_of_model(path: Path) -> set[bytes]:
     return {np.asarray(v.numpy(), "float32").tobytes() for v in model.weights}
 
 
-def test_every_retrained_model_refused_delivers_the_fine_tuned_model(tiny_run, tiny_glue, tmp_path, monkeypatch,
-                                                                    capsys):
+def test_every_retrained_model_refused_delivers_the_fine_tuned_model(
+    tiny_run, tiny_glue, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setattr(search_step, "judge", lambda *args, **kwargs: _verdict(0.0))
     monkeypatch.setattr(Pipeline, "_final_check", lambda self, teacher, held_out: _verdict(3.0))
-    assert run_glue_script.main([str(a) for a in (
-        "--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", tiny_run, "--steps", "search,retrain",
-        "--epochs", 1, "--search-epochs", 1, "--batch-size", 8, "--output-dir", tmp_path, "--quiet")]) == 0
+    assert (
+        run_glue_script.main(
+            [
+                str(a)
+                for a in (
+                    "--task",
+                    "cola",
+                    "--data-dir",
+                    tiny_glue / "CoLA",
+                    "--checkpoint",
+                    tiny_run,
+                    "--steps",
+                    "search,retrain",
+                    "--epochs",
+                    1,
+                    "--search-epochs",
+                    1,
+                    "--batch-size",
+                    8,
+                    "--output-dir",
+                    tmp_path,
+                    "--quiet",
+                )
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["delivered"] == "finetune" and results["within_max_metric_drop"] is False
     assert results["flops_fraction"] == 1.0 and results["power"] == results["baseline"]

@@ -7,7 +7,12 @@ import pytest
 
 from conftest import SCRIPT_DIRS, load_script
 
-SCRIPTS = sorted(path.stem for folder in SCRIPT_DIRS for path in folder.glob("*.py") if "def main(" in path.read_text())
+SCRIPTS = sorted(
+    path.stem
+    for folder in SCRIPT_DIRS
+    for path in folder.glob("*.py")
+    if "def main(" in path.read_text()
+)
 
 
 def test_every_script_with_a_main_is_listed():

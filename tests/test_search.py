@@ -30,9 +30,15 @@ def _fraction(masses):
 
 def _controller(goal, total=100, warmup=10, assess=None):
     return BudgetController(
-        goal, total, warmup, mass_fraction=_fraction,
-        project=lambda masses, target: project_onto_budget(masses, target, SEQ, HIDDEN, INTERMEDIATE),
-        floor=0.1, assess=assess,
+        goal,
+        total,
+        warmup,
+        mass_fraction=_fraction,
+        project=lambda masses, target: project_onto_budget(
+            masses, target, SEQ, HIDDEN, INTERMEDIATE
+        ),
+        floor=0.1,
+        assess=assess,
     )
 
 
@@ -43,7 +49,9 @@ def _verdict(drop: float, passes: bool) -> dict:
 def test_mass_fraction_is_the_hand_count_at_whole_and_fractional_lengths():
     for keep in ([64] * 6, [40, 30, 20, 10, 5, 1], [64, 64, 2, 2, 2, 2]):
         assert mass_flops_fraction(keep, SEQ, HIDDEN, INTERMEDIATE) == pytest.approx(
-            hand_flops(keep, SEQ, HIDDEN, INTERMEDIATE) / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE))
+            hand_flops(keep, SEQ, HIDDEN, INTERMEDIATE)
+            / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE)
+        )
     # A fractional mass is counted as it is (between its floor and its ceiling) ...
     low, mid, high = (_fraction([30.0, m, 10.0]) for m in (20.0, 20.5, 21.0))
     assert low < mid < high
@@ -61,7 +69,9 @@ def test_target_path_by_goal():
     assert flops.target_at(55) == flops.target_at(100) == pytest.approx(0.4)
     # Max metric drop: down to the floor at the very end, candidates evenly spaced after warm-up.
     sweep = _controller(SearchGoal(1e-3, max_metric_drop=1.0))
-    assert sweep.target_at(100) == pytest.approx(0.1) and sweep.target_at(55) == pytest.approx(0.1 ** 0.5)
+    assert sweep.target_at(100) == pytest.approx(0.1) and sweep.target_at(55) == pytest.approx(
+        0.1**0.5
+    )
     assert len(sweep.candidate_steps) == CANDIDATES and sweep.candidate_steps[-1] == 100
     assert np.diff(sweep.candidate_steps).min() >= 90 // CANDIDATES
 
@@ -94,7 +104,9 @@ def test_candidates_are_projected_assessed_and_restored():
         assessed.append((candidate.step, retention.to_list()))
         candidate.verdict = _verdict(100.0 - sum(retention.keep), passes=True)  # any function of it
 
-    controller = _controller(SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0, assess=assess)
+    controller = _controller(
+        SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0, assess=assess
+    )
     masses = [50.0, 40.0, 30.0, 20.0, 10.0, 5.0]
     for step in range(1, 41):
         controller.after_step(step, masses)
@@ -104,7 +116,9 @@ def test_candidates_are_projected_assessed_and_restored():
         assert candidate.retention == expected.to_list()
         assert candidate.drop == 100.0 - sum(expected.keep)
         assert candidate.flops_fraction == pytest.approx(
-            hand_flops(expected.keep, SEQ, HIDDEN, INTERMEDIATE) / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE))
+            hand_flops(expected.keep, SEQ, HIDDEN, INTERMEDIATE)
+            / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE)
+        )
     # Each candidate once, at its own step, with its own configuration.
     assert assessed == [(c.step, c.retention) for c in controller.candidates]
     fractions = [c.flops_fraction for c in controller.candidates]
@@ -116,12 +130,14 @@ def test_candidates_are_projected_assessed_and_restored():
     assert float(again.multiplier.numpy()) == pytest.approx(float(controller.multiplier.numpy()))
 
 
-_PICKS = [Candidate(1, 0.9, [12], 0.9, verdict=_verdict(-0.5, True)),
-          Candidate(2, 0.8, [9], 0.8, verdict=_verdict(2.0, False)),
-          Candidate(3, 0.5, [5], 0.5, verdict=_verdict(0.5, True)),
-          Candidate(4, 0.4, [4], 0.4, verdict=_verdict(0.1, True)),
-          Candidate(5, 0.3, [3], 0.3, verdict=_verdict(4.5, False)),
-          Candidate(6, 0.2, [2], 0.2)]  # not judged
+_PICKS = [
+    Candidate(1, 0.9, [12], 0.9, verdict=_verdict(-0.5, True)),
+    Candidate(2, 0.8, [9], 0.8, verdict=_verdict(2.0, False)),
+    Candidate(3, 0.5, [5], 0.5, verdict=_verdict(0.5, True)),
+    Candidate(4, 0.4, [4], 0.4, verdict=_verdict(0.1, True)),
+    Candidate(5, 0.3, [3], 0.3, verdict=_verdict(4.5, False)),
+    Candidate(6, 0.2, [2], 0.2),
+]  # not judged
 
 
 def test_the_cheapest_passing_candidate_is_chosen_and_milder_ones_follow():

@@ -38,8 +38,16 @@ def test_the_bound_is_the_paired_normal_bound_for_accuracy():
     candidate[flipped] = 1 - candidate[flipped]
     differences = 100.0 * ((reference == labels).astype(float) - (candidate == labels))
     by_hand = differences.mean() + stats.norm.ppf(0.8) * differences.std(ddof=1) / np.sqrt(n)
-    verdict = judge(labels, reference, candidate, accuracy, max_drop=1.0, is_regression=False,
-                    confidence=0.8, resamples=4000)
+    verdict = judge(
+        labels,
+        reference,
+        candidate,
+        accuracy,
+        max_drop=1.0,
+        is_regression=False,
+        confidence=0.8,
+        resamples=4000,
+    )
     assert verdict.drop == pytest.approx(differences.mean())
     assert verdict.bound == pytest.approx(by_hand, abs=0.15)
     assert verdict.passes == (by_hand <= 1.0 and verdict.metric > verdict.constant)
@@ -83,7 +91,9 @@ def test_identical_predictions_lose_nothing_and_the_verdict_is_reproducible():
     same = judge(labels, predictions, predictions, accuracy, 0.0, is_regression=False)
     assert (same.drop, same.bound) == (0.0, 0.0) and same.passes
     other = np.roll(predictions, 1)
-    first, again = (judge(labels, predictions, other, accuracy, 1.0, is_regression=False, seed=3) for _ in "ab")
+    first, again = (
+        judge(labels, predictions, other, accuracy, 1.0, is_regression=False, seed=3) for _ in "ab"
+    )
     assert first == again
 
 
@@ -91,7 +101,15 @@ def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="equally long"):
         judge(np.zeros(3), np.zeros(3), np.zeros(2), accuracy, 1.0, is_regression=False)
     with pytest.raises(ValueError, match="confidence"):
-        judge(np.zeros(3), np.zeros(3), np.zeros(3), accuracy, 1.0, is_regression=False, confidence=1.0)
+        judge(
+            np.zeros(3),
+            np.zeros(3),
+            np.zeros(3),
+            accuracy,
+            1.0,
+            is_regression=False,
+            confidence=1.0,
+        )
 
 
 # -- the search's judgement of a candidate ------------------------------------------------
@@ -156,7 +174,9 @@ def test_a_failing_candidate_and_its_reference_get_the_same_short_retrain(tmp_pa
     assert candidate.probed == pytest.approx(accuracy(labels, recovered))
     assert candidate.probed_reference == pytest.approx(accuracy(labels, better_reference))
     # Judged against the retrained reference (91), not the one as taken (90).
-    assert candidate.drop == pytest.approx(accuracy(labels, better_reference) - accuracy(labels, recovered))
+    assert candidate.drop == pytest.approx(
+        accuracy(labels, better_reference) - accuracy(labels, recovered)
+    )
     # The search's weights at this step are kept for the retrain, named in the candidate.
     assert candidate.weights == os.path.join("search.candidates", "step-7.weights.h5")
     assert (tmp_path / candidate.weights).read_text() == "weights"

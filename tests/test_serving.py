@@ -44,7 +44,7 @@ SCALES = {"serving_default": 1.0, "budget_50": 0.5}  # the fake signatures' "sca
 
 def _tsv_column(path: Path, column: int, header: bool) -> list[str]:
     """A column of a TSV file, split by hand (the reference for the reader)."""
-    lines = path.read_text("utf-8-sig").splitlines()[1 if header else 0:]
+    lines = path.read_text("utf-8-sig").splitlines()[1 if header else 0 :]
     return [line.split("\t")[column] for line in lines]
 
 
@@ -53,6 +53,7 @@ def _tsv_column(path: Path, column: int, header: bool) -> list[str]:
 # ---------------------------------------------------------------------------
 def _fake_signature(pair: bool, scale: float):
     """A text signature whose outputs are the sent text's length and `scale`."""
+
     def outputs(first, second=None):
         length = tf.strings.length(first)
         if second is not None:  # 1000 * len(first) + len(second)
@@ -63,8 +64,10 @@ def _fake_signature(pair: bool, scale: float):
         return tf.TensorSpec([None], tf.string, name=name)
 
     if pair:
+
         def serve(sentence1, sentence2):
             return outputs(sentence1, sentence2)
+
         return tf.function(serve, input_signature=[spec("sentence1"), spec("sentence2")])
     return tf.function(lambda sentence: outputs(sentence), input_signature=[spec("sentence")])
 
@@ -77,8 +80,9 @@ def _fake_export(version_dir: Path, pair: bool, task: str, listed=tuple(SCALES))
     signatures = {name: {"inputs": inputs, "outputs": ["length", "scale"]} for name in listed}
     signatures["serve_token_ids"] = {"inputs": ["token_ids", "padding_mask"], "outputs": ["length"]}
     (version_dir / "assets.extra").mkdir()
-    (version_dir / "assets.extra" / "power_bert.json").write_text(json.dumps(
-        {"task": task, "is_pair": pair, "signatures": signatures}))
+    (version_dir / "assets.extra" / "power_bert.json").write_text(
+        json.dumps({"task": task, "is_pair": pair, "signatures": signatures})
+    )
     return version_dir
 
 
@@ -94,16 +98,24 @@ def glue(tmp_path_factory) -> Path:
 def tiny_export(tmp_path_factory) -> Path:
     """A tiny random CoLA classifier exported as tests/test_export.py does."""
     base = tmp_path_factory.mktemp("serving")
-    _make_run(base / "run", task="cola", num_classes=2,
-              label_names=["unacceptable", "acceptable"], is_pair=False, seed=1)
+    _make_run(
+        base / "run",
+        task="cola",
+        num_classes=2,
+        label_names=["unacceptable", "acceptable"],
+        is_pair=False,
+        seed=1,
+    )
     return Path(export_savedmodel(base / "run", base / "serve"))
 
 
 @pytest.fixture(scope="module")
 def fakes(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("fakes")
-    return {"single": _fake_export(base / "single" / "1", pair=False, task="sst-2"),
-            "pair": _fake_export(base / "pair" / "3", pair=True, task="sts-b")}
+    return {
+        "single": _fake_export(base / "single" / "1", pair=False, task="sst-2"),
+        "pair": _fake_export(base / "pair" / "3", pair=True, task="sts-b"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +127,9 @@ def load_result(tiny_export, glue):
         with lock:
             responses.append((request, texts, outputs))
 
-    config = LoadTestConfig(clients=2, requests_per_client=5, sizes=(1, 3),
-                            data_dir=str(glue / "CoLA"), seed=7)
+    config = LoadTestConfig(
+        clients=2, requests_per_client=5, sizes=(1, 3), data_dir=str(glue / "CoLA"), seed=7
+    )
     result = run_load_test(tiny_export.parent, config, on_response=keep, keep_records=True)
     return result, responses
 
@@ -170,7 +183,9 @@ def test_requests_are_routed_to_every_signature_with_pairs(fakes, glue):
     sts = glue / "STS-B" / "dev.tsv"
     first, second = _tsv_column(sts, 7, header=True), _tsv_column(sts, 8, header=True)
     responses = []
-    config = LoadTestConfig(clients=3, requests_per_client=4, sizes=(2, 5), seed=1, data_dir=str(sts.parent))
+    config = LoadTestConfig(
+        clients=3, requests_per_client=4, sizes=(2, 5), seed=1, data_dir=str(sts.parent)
+    )
     result = run_load_test(fakes["pair"], config, on_response=lambda *r: responses.append(r))
     per = result["per_signature"]
     assert set(per) == set(SCALES)  # serve_token_ids is no text signature
@@ -179,7 +194,9 @@ def test_requests_are_routed_to_every_signature_with_pairs(fakes, glue):
     for request, texts, outputs in responses:
         assert 2 <= len(texts) <= 5
         assert texts == [(first[row], second[row]) for row in request.rows]
-        assert list(outputs["length"]) == [1000 * len(a.encode()) + len(b.encode()) for a, b in texts]
+        assert list(outputs["length"]) == [
+            1000 * len(a.encode()) + len(b.encode()) for a, b in texts
+        ]
         assert set(outputs["scale"]) == {np.float32(SCALES[request.signature])}
 
 
@@ -191,13 +208,21 @@ def test_memory_is_read_after_every_interval_of_requests_over_all_clients(fakes,
     readings = iter(range(500, 600))
     monkeypatch.setattr(loadtest, "RSS_EVERY", 5)
     monkeypatch.setattr(loadtest.system, "rss_mb", lambda: float(next(readings)))
-    config = LoadTestConfig(clients=3, requests_per_client=7, sizes=(1, 2), signatures=("budget_50",),
-                            data_dir=str(glue / "SST-2"))
+    config = LoadTestConfig(
+        clients=3,
+        requests_per_client=7,
+        sizes=(1, 2),
+        signatures=("budget_50",),
+        data_dir=str(glue / "SST-2"),
+    )
     result = run_load_test(fakes["single"], config)
     every = result["rss_mb"]["every"]
     assert [sample["requests"] for sample in every] == [5, 10, 15, 20]
     # Read after the start's reading and before the end's, in order.
-    assert result["rss_mb"]["start"] < every[0]["rss_mb"] and every[-1]["rss_mb"] < result["rss_mb"]["end"]
+    assert (
+        result["rss_mb"]["start"] < every[0]["rss_mb"]
+        and every[-1]["rss_mb"] < result["rss_mb"]["end"]
+    )
     assert [sample["rss_mb"] for sample in every] == sorted(sample["rss_mb"] for sample in every)
     assert "after every 5 requests: 5: " in format_load_test(result)
 
@@ -206,8 +231,9 @@ def test_plan_is_seeded_and_within_range():
     config = LoadTestConfig(clients=3, requests_per_client=20, sizes=(2, 4), seed=5)
     plan = plan_requests(config, ["a", "b"], 7)
     assert plan == plan_requests(config, ["a", "b"], 7)
-    assert plan != plan_requests(LoadTestConfig(clients=3, requests_per_client=20, sizes=(2, 4)),
-                                 ["a", "b"], 7)
+    assert plan != plan_requests(
+        LoadTestConfig(clients=3, requests_per_client=20, sizes=(2, 4)), ["a", "b"], 7
+    )
     requests = [r for client in plan for r in client]
     assert len(requests) == 60 and {r.signature for r in requests} == {"a", "b"}
     assert {len(r.rows) for r in requests} == {2, 3, 4}
@@ -219,8 +245,9 @@ def test_failed_requests_are_counted_not_raised(fakes, glue):
         if request.index % 2:
             raise RuntimeError("bad answer\nsecond line")
 
-    config = LoadTestConfig(clients=2, requests_per_client=4, signatures=("budget_50",),
-                            data_dir=str(glue / "SST-2"))
+    config = LoadTestConfig(
+        clients=2, requests_per_client=4, signatures=("budget_50",), data_dir=str(glue / "SST-2")
+    )
     result = run_load_test(fakes["single"], config, on_response=fail)
     summary = result["per_signature"]["budget_50"]
     assert summary["requests"] == 8 and summary["errors"] == 4
@@ -232,8 +259,9 @@ def test_failed_requests_are_counted_not_raised(fakes, glue):
 # batch-1 latency
 # ---------------------------------------------------------------------------
 def test_batch1_latency_of_a_model_against_itself(tiny_export, glue):
-    config = LatencyConfig(sentences=4, repeats=5, bootstrap=200, seed=3,
-                           data_dir=str(glue / "CoLA"))
+    config = LatencyConfig(
+        sentences=4, repeats=5, bootstrap=200, seed=3, data_dir=str(glue / "CoLA")
+    )
     result = batch1_latency({"baseline": tiny_export, "model": tiny_export}, config=config)
     assert result["reference"] == {"model": "baseline", "signature": "serving_default"}
     baseline, model = result["pairs"]
@@ -247,7 +275,9 @@ def test_batch1_latency_of_a_model_against_itself(tiny_export, glue):
         assert pair["median_ms"] == pytest.approx(np.median(pair["times_ms"]), abs=1e-3)
         assert pair["per_sentence_ms"] == pytest.approx(pair["median_ms"] / 4, abs=1e-3)
     assert result["config"]["sentences"] == 4
-    flops = json.loads((tiny_export / "assets.extra" / "power_bert.json").read_text())["flops_fraction"]
+    flops = json.loads((tiny_export / "assets.extra" / "power_bert.json").read_text())[
+        "flops_fraction"
+    ]
     assert baseline["flops_fraction"] == model["flops_fraction"] == pytest.approx(flops)
     json.dumps(result)
     assert "95% CI" in format_latency(result)
@@ -255,11 +285,15 @@ def test_batch1_latency_of_a_model_against_itself(tiny_export, glue):
 
 def test_batch1_latency_of_several_signatures(fakes, glue):
     config = LatencyConfig(sentences=3, repeats=2, bootstrap=50, data_dir=str(glue / "SST-2"))
-    result = batch1_latency({"fake": fakes["single"]}, reference=("fake", "budget_50"), config=config)
+    result = batch1_latency(
+        {"fake": fakes["single"]}, reference=("fake", "budget_50"), config=config
+    )
     assert [p["signature"] for p in result["pairs"]] == ["serving_default", "budget_50"]
     assert result["pairs"][1]["ratio"] == 1.0
     with pytest.raises(ServingError, match="reference other/serving_default is not timed"):
-        batch1_latency({"fake": fakes["single"]}, reference=("other", "serving_default"), config=config)
+        batch1_latency(
+            {"fake": fakes["single"]}, reference=("other", "serving_default"), config=config
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -269,12 +303,16 @@ def test_export_errors(tmp_path, fakes, glue):
     dev = str(glue / "SST-2")
     with pytest.raises(ServingError, match=re.escape(f"{tmp_path / 'missing'}: not a directory")):
         run_load_test(tmp_path / "missing", LoadTestConfig(data_dir=dev))
-    with pytest.raises(ServingError, match="no text signature named 'budget_1'; available: "
-                                           "serving_default, budget_50"):
+    with pytest.raises(
+        ServingError,
+        match="no text signature named 'budget_1'; available: serving_default, budget_50",
+    ):
         run_load_test(fakes["single"], LoadTestConfig(signatures=("budget_1",), data_dir=dev))
     with pytest.raises(ServingError, match="no text signature named 'serve_token_ids'"):
         inspect_export(fakes["single"], ["serve_token_ids"])
-    with pytest.raises(ServingError, match=re.escape(f"{tmp_path / 'nowhere'}: GLUE data directory not found")):
+    with pytest.raises(
+        ServingError, match=re.escape(f"{tmp_path / 'nowhere'}: GLUE data directory not found")
+    ):
         run_load_test(fakes["single"], LoadTestConfig(data_dir=str(tmp_path / "nowhere")))
     with pytest.raises(ServingError, match="not a SavedModel version directory"):
         inspect_export(tmp_path)
@@ -289,13 +327,15 @@ def test_export_errors(tmp_path, fakes, glue):
     with pytest.raises(ServingError, match="field 'signatures'"):
         inspect_export(bare)
     (bare / "assets.extra" / "power_bert.json").write_text(
-        '{"signatures": {"serve_token_ids": {"inputs": ["token_ids"]}}}')
+        '{"signatures": {"serve_token_ids": {"inputs": ["token_ids"]}}}'
+    )
     with pytest.raises(ServingError, match="no text signature .* it has: serve_token_ids"):
         inspect_export(bare)
 
     # Listed in power_bert.json, absent from the SavedModel.
-    ghost = _fake_export(tmp_path / "ghost" / "1", pair=False, task="sst-2",
-                         listed=("serving_default", "budget_99"))
+    ghost = _fake_export(
+        tmp_path / "ghost" / "1", pair=False, task="sst-2", listed=("serving_default", "budget_99")
+    )
     with pytest.raises(ServingError, match="lists budget_99, which the SavedModel lacks"):
         run_load_test(ghost, LoadTestConfig(data_dir=dev))
 
@@ -311,21 +351,44 @@ def test_base_directory_resolves_to_the_highest_version(tmp_path, fakes):
 
 def test_text_signatures_any_number_default_first():
     inputs = {"inputs": ["sentence"]}
-    metadata = {"signatures": {"budget_40": inputs, "serve_token_ids": {"inputs": ["token_ids"]},
-                               "budget_60": inputs, "serving_default": inputs}}
+    metadata = {
+        "signatures": {
+            "budget_40": inputs,
+            "serve_token_ids": {"inputs": ["token_ids"]},
+            "budget_60": inputs,
+            "serving_default": inputs,
+        }
+    }
     assert text_signatures(metadata) == ["serving_default", "budget_40", "budget_60"]
-    metadata["budgets"] = [{"signature": "budget_40", "retention": [4, 2], "flops_fraction": 0.4,
-                            "dev_metric": 51.0, "token_ids_signature": "budget_40_token_ids"}]
-    assert budget_of(metadata, "budget_40") == {"retention": [4, 2], "flops_fraction": 0.4, "dev_metric": 51.0}
-    assert budget_of(metadata, "budget_60") == dict.fromkeys(["retention", "flops_fraction", "dev_metric"])
+    metadata["budgets"] = [
+        {
+            "signature": "budget_40",
+            "retention": [4, 2],
+            "flops_fraction": 0.4,
+            "dev_metric": 51.0,
+            "token_ids_signature": "budget_40_token_ids",
+        }
+    ]
+    assert budget_of(metadata, "budget_40") == {
+        "retention": [4, 2],
+        "flops_fraction": 0.4,
+        "dev_metric": 51.0,
+    }
+    assert budget_of(metadata, "budget_60") == dict.fromkeys(
+        ["retention", "flops_fraction", "dev_metric"]
+    )
 
 
 def test_dev_sets_read_with_the_package_reader(glue, tmp_path, monkeypatch):
     cola, sst = glue / "CoLA" / "dev.tsv", glue / "SST-2" / "dev.tsv"
-    assert dev_examples("cola", 1, glue / "CoLA") == (str(cola), [(s,) for s in _tsv_column(cola, 3, False)])
+    assert dev_examples("cola", 1, glue / "CoLA") == (
+        str(cola),
+        [(s,) for s in _tsv_column(cola, 3, False)],
+    )
     mrpc = glue / "MRPC" / "dev.tsv"
     assert dev_examples("MRPC", 2, glue / "MRPC")[1] == list(
-        zip(_tsv_column(mrpc, 3, True), _tsv_column(mrpc, 4, True)))
+        zip(_tsv_column(mrpc, 3, True), _tsv_column(mrpc, 4, True))
+    )
     monkeypatch.setenv("GLUE_DIR", str(glue))  # the default: $GLUE_DIR/<Task>
     assert dev_examples("sst2", 1) == (str(sst), [(s,) for s in _tsv_column(sst, 0, True)])
     with pytest.raises(ServingError, match="cola examples have 1 text.s., the signatures take 2"):
@@ -357,12 +420,20 @@ def test_package_imports_its_names_eagerly():
 def test_cli_error_is_one_line_exit_2(tmp_path):
     missing = tmp_path / "missing"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "serve_load_test.py"), "--savedmodel", str(missing)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "serve_load_test.py"),
+            "--savedmodel",
+            str(missing),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f"error: {missing}: not a directory "
-                                          "(expected a SavedModel version directory)"]
+    assert result.stderr.splitlines() == [
+        f"error: {missing}: not a directory (expected a SavedModel version directory)"
+    ]
     assert result.stdout == ""
 
 
@@ -376,15 +447,48 @@ def _cli(argv) -> tuple[int, str, str]:
 
 def test_cli_load_test_and_batch1(fakes, glue, tmp_path):
     dev = str(glue / "SST-2")
-    code, out, err = _cli(["--savedmodel", str(fakes["single"]), "--clients", "2", "--requests", "3",
-                           "--signatures", "budget_50", "--data-dir", dev,
-                           "--output", str(tmp_path / "load.json")])
+    code, out, err = _cli(
+        [
+            "--savedmodel",
+            str(fakes["single"]),
+            "--clients",
+            "2",
+            "--requests",
+            "3",
+            "--signatures",
+            "budget_50",
+            "--data-dir",
+            dev,
+            "--output",
+            str(tmp_path / "load.json"),
+        ]
+    )
     assert code == 0, err
-    assert "budget_50" in out and json.loads((tmp_path / "load.json").read_text())["overall"]["requests"] == 6
-    code, out, err = _cli(["--savedmodel", str(fakes["single"]), "--batch1", "--compare",
-                           str(fakes["single"]), "--repeats", "2", "--sentences", "2", "--data-dir", dev])
+    assert (
+        "budget_50" in out
+        and json.loads((tmp_path / "load.json").read_text())["overall"]["requests"] == 6
+    )
+    code, out, err = _cli(
+        [
+            "--savedmodel",
+            str(fakes["single"]),
+            "--batch1",
+            "--compare",
+            str(fakes["single"]),
+            "--repeats",
+            "2",
+            "--sentences",
+            "2",
+            "--data-dir",
+            dev,
+        ]
+    )
     assert code == 0, err
     assert "baseline" in out and "ratio" in out
-    code, out, err = _cli(["--savedmodel", str(fakes["single"]), "--signatures", "nope", "--data-dir", dev])
-    assert code == 2 and err.startswith("error: ") and "available: serving_default, budget_50" in err
+    code, out, err = _cli(
+        ["--savedmodel", str(fakes["single"]), "--signatures", "nope", "--data-dir", dev]
+    )
+    assert (
+        code == 2 and err.startswith("error: ") and "available: serving_default, budget_50" in err
+    )
     assert len(err.splitlines()) == 1 and out == ""

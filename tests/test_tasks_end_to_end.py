@@ -29,8 +29,17 @@ def _run(argv: list[str]) -> int:
 
 
 # One fine-tuned model per shape of task (classes, pairs): the others predict with it.
-SHAPES = {"sst-2": "cola", "mrpc": "mrpc", "qqp": "mrpc", "qnli": "mrpc", "rte": "mrpc", "wnli": "mrpc",
-          "sts-b": "sts-b", "mnli-m": "mnli-m", "mnli-mm": "mnli-m"}
+SHAPES = {
+    "sst-2": "cola",
+    "mrpc": "mrpc",
+    "qqp": "mrpc",
+    "qnli": "mrpc",
+    "rte": "mrpc",
+    "wnli": "mrpc",
+    "sts-b": "sts-b",
+    "mnli-m": "mnli-m",
+    "mnli-mm": "mnli-m",
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +50,30 @@ def finetuned(tiny_preset, tiny_glue, tiny_run, tmp_path_factory) -> dict:
     for task in sorted(set(SHAPES.values()) - {"cola"}):
         runs[task] = tmp_path_factory.mktemp(task)
         directory = tiny_glue / data.get_task(task).directory
-        assert _run(["--task", task, "--data-dir", directory, "--seq-len", 24, "--batch-size", 8,
-                     "--backbone", tiny_preset, "--steps", "finetune", "--epochs", 1,
-                     "--output-dir", runs[task], "--quiet"]) == 0
+        assert (
+            _run(
+                [
+                    "--task",
+                    task,
+                    "--data-dir",
+                    directory,
+                    "--seq-len",
+                    24,
+                    "--batch-size",
+                    8,
+                    "--backbone",
+                    tiny_preset,
+                    "--steps",
+                    "finetune",
+                    "--epochs",
+                    1,
+                    "--output-dir",
+                    runs[task],
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     return runs
 
 
@@ -59,15 +89,37 @@ PREDICTED = ["mnli-mm", "qqp", "rte", "sst-2", "sts-b"]
 
 
 def test_predicted_tasks_cover_every_kind():
-    assert set(PREDICTED) <= set(SHAPES) and {SHAPES[task] for task in PREDICTED} == set(SHAPES.values())
+    assert set(PREDICTED) <= set(SHAPES) and {SHAPES[task] for task in PREDICTED} == set(
+        SHAPES.values()
+    )
 
 
 @pytest.mark.parametrize("task", PREDICTED)
 def test_each_kind_of_task_predicts_a_submission(task, finetuned, tiny_glue, tmp_path):
     directory = tiny_glue / data.get_task(task).directory
-    assert _run(["--task", task, "--data-dir", directory, "--seq-len", 24, "--batch-size", 8,
-                 "--checkpoint", finetuned[SHAPES[task]], "--retention-config", "12,6",
-                 "--predict-only", "--pred-glue", "--output-dir", tmp_path]) == 0
+    assert (
+        _run(
+            [
+                "--task",
+                task,
+                "--data-dir",
+                directory,
+                "--seq-len",
+                24,
+                "--batch-size",
+                8,
+                "--checkpoint",
+                finetuned[SHAPES[task]],
+                "--retention-config",
+                "12,6",
+                "--predict-only",
+                "--pred-glue",
+                "--output-dir",
+                tmp_path,
+            ]
+        )
+        == 0
+    )
     submission = [p for p in os.listdir(tmp_path) if p.endswith(".tsv")]
     assert len(submission) == 1
     lines = (tmp_path / submission[0]).read_text().splitlines()

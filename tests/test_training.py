@@ -73,8 +73,12 @@ def test_lambda_drives_mass(tiny_preset, tiny_glue, lam):
     model = _soft_model(tiny_preset)
     examples, dataset = _tiny_data(tiny_preset, tiny_glue)
     trainer = Trainer(
-        model, TrainConfig(epochs=4, lr_bert=1e-4, lr_soft_extract=0.12, lambda_=lam, warmup_fraction=0.0),
-        cola_metrics, "mcc", steps_per_epoch=3, verbose=0,
+        model,
+        TrainConfig(epochs=4, lr_bert=1e-4, lr_soft_extract=0.12, lambda_=lam, warmup_fraction=0.0),
+        cola_metrics,
+        "mcc",
+        steps_per_epoch=3,
+        verbose=0,
     )
     history = trainer.fit(dataset.repeat(1), dataset, examples.labels)
     masses = np.array(history[-1].masses)
@@ -149,8 +153,13 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 def test_mirrored_strategy_matches_one_device(tiny_preset, tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
-    completed = subprocess.run([sys.executable, str(script), str(tiny_preset)], capture_output=True,
-                               text=True, timeout=300, cwd=tmp_path)
+    completed = subprocess.run(
+        [sys.executable, str(script), str(tiny_preset)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.loads(completed.stdout.strip().splitlines()[-1])
     one, two = results["default"], results["mirrored"]
@@ -203,19 +212,25 @@ def test_retention_gradients_match_finite_differences(cola_run, tiny_glue):
 def test_predicted_retention_against_hand_count():
     from benchmarks.probe import predicted_retention
 
-    gradients = np.array([
-        [-0.5, -0.02, -0.004, -0.001, 0.0, 0.003],   # layer 1: pull > lambda * 1
-        [-0.5, -0.02, -0.004, -0.001, 0.0, 0.0],     # layer 2: pull > lambda * 2
-        [-0.5, 0.0, 0.0, 0.0, 0.0, -0.0001],         # layer 3
-    ])
-    assert predicted_retention(gradients, 1e-3).to_list() == [3, 3, 1]   # pulls > 1e-3, > 2e-3, > 3e-3
-    assert predicted_retention(gradients, 3e-3).to_list() == [3, 2, 1]   # > 3e-3, > 6e-3, > 9e-3
-    assert predicted_retention(gradients, 1e-2).to_list() == [2, 1, 1]   # 0.02 > 1e-2 but not > 2e-2
-    assert predicted_retention(gradients, 1.0).to_list() == [1, 1, 1]    # never below one
+    gradients = np.array(
+        [
+            [-0.5, -0.02, -0.004, -0.001, 0.0, 0.003],  # layer 1: pull > lambda * 1
+            [-0.5, -0.02, -0.004, -0.001, 0.0, 0.0],  # layer 2: pull > lambda * 2
+            [-0.5, 0.0, 0.0, 0.0, 0.0, -0.0001],  # layer 3
+        ]
+    )
+    assert predicted_retention(gradients, 1e-3).to_list() == [
+        3,
+        3,
+        1,
+    ]  # pulls > 1e-3, > 2e-3, > 3e-3
+    assert predicted_retention(gradients, 3e-3).to_list() == [3, 2, 1]  # > 3e-3, > 6e-3, > 9e-3
+    assert predicted_retention(gradients, 1e-2).to_list() == [2, 1, 1]  # 0.02 > 1e-2 but not > 2e-2
+    assert predicted_retention(gradients, 1.0).to_list() == [1, 1, 1]  # never below one
     # A later layer that would keep more is capped by the one before (non-increasing).
-    assert predicted_retention(np.array([[-0.5, 0.0, 0.0], [-0.5, -0.5, -0.5]]), 1e-3).to_list() == [1, 1]
-
-
+    assert predicted_retention(
+        np.array([[-0.5, 0.0, 0.0], [-0.5, -0.5, -0.5]]), 1e-3
+    ).to_list() == [1, 1]
 
 
 # -- convergence and distillation ---------------------------------------------------------
@@ -244,9 +259,14 @@ def test_training_stops_once_patience_epochs_bring_nothing(tiny_preset, tiny_glu
     examples, dataset = _tiny_data(tiny_preset, tiny_glue)
     for patience, epochs in ((2, 4), (0, 6)):
         scores = iter([10.0, 12.0, 11.0, 11.5, 13.0, 14.0])
-        trainer = Trainer(_soft_model(tiny_preset).with_mode("none"),
-                          TrainConfig(epochs=6, lr_bert=1e-4, patience=patience), lambda y, p, scores=scores: {"mcc": next(scores)},
-                          "mcc", steps_per_epoch=1, verbose=0)
+        trainer = Trainer(
+            _soft_model(tiny_preset).with_mode("none"),
+            TrainConfig(epochs=6, lr_bert=1e-4, patience=patience),
+            lambda y, p, scores=scores: {"mcc": next(scores)},
+            "mcc",
+            steps_per_epoch=1,
+            verbose=0,
+        )
         history = trainer.fit(dataset.take(1), dataset.take(1), examples.labels[:8])
         assert [r.epoch for r in history] == list(range(1, epochs + 1)), patience
 
@@ -265,12 +285,28 @@ def test_distillation_weight_decides_what_the_retrain_learns_from(tiny_preset, t
         keras.utils.set_random_seed(0)
         model = base.with_mode("none")
         batches = data.make_encoded_dataset(features, (label, teacher), batch_size=8)
-        trainer = Trainer(model, TrainConfig(epochs=1, lr_bert=1e-3, distill_weight=weight, warmup_fraction=0.0),
-                          cola_metrics, "mcc", steps_per_epoch=3, verbose=0)
+        trainer = Trainer(
+            model,
+            TrainConfig(epochs=1, lr_bert=1e-3, distill_weight=weight, warmup_fraction=0.0),
+            cola_metrics,
+            "mcc",
+            steps_per_epoch=3,
+            verbose=0,
+        )
         trainer.fit(batches.take(3), batches.take(1), examples.labels[:8])
-        return np.concatenate([keras.ops.convert_to_numpy(v).ravel() for v in model.trainable_variables])
+        return np.concatenate(
+            [keras.ops.convert_to_numpy(v).ravel() for v in model.trainable_variables]
+        )
 
-    np.testing.assert_allclose(trained(1.0, labels[0], teachers[0]), trained(1.0, labels[1], teachers[0]), atol=1e-6)
-    np.testing.assert_allclose(trained(0.0, labels[0], teachers[0]), trained(0.0, labels[0], teachers[1]), atol=1e-6)
-    assert not np.allclose(trained(0.5, labels[0], teachers[0]), trained(0.5, labels[1], teachers[0]), atol=1e-6)
-    assert not np.allclose(trained(0.5, labels[0], teachers[0]), trained(0.5, labels[0], teachers[1]), atol=1e-6)
+    np.testing.assert_allclose(
+        trained(1.0, labels[0], teachers[0]), trained(1.0, labels[1], teachers[0]), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        trained(0.0, labels[0], teachers[0]), trained(0.0, labels[0], teachers[1]), atol=1e-6
+    )
+    assert not np.allclose(
+        trained(0.5, labels[0], teachers[0]), trained(0.5, labels[1], teachers[0]), atol=1e-6
+    )
+    assert not np.allclose(
+        trained(0.5, labels[0], teachers[0]), trained(0.5, labels[0], teachers[1]), atol=1e-6
+    )

@@ -23,8 +23,10 @@ def _seeded(runs: list[Run], kind: str, ledger_path: str) -> list[Run]:
         if run.kind != kind or not run.done:
             continue
         if run.seed in chosen:
-            raise ResultsError(f"{ledger_path}: run '{run.name}': seed {run.seed} of {run.task} {kind} "
-                               f"already used by run '{chosen[run.seed].name}'")
+            raise ResultsError(
+                f"{ledger_path}: run '{run.name}': seed {run.seed} of {run.task} {kind} "
+                f"already used by run '{chosen[run.seed].name}'"
+            )
         chosen[run.seed] = run
     return list(chosen.values())
 
@@ -42,7 +44,8 @@ def _implemented_flops(run: Run, model: dict | None) -> float | None:
     from power_bert_tf.retention import RetentionConfig
 
     return RetentionConfig(tuple(results["retention"])).flops_fraction(
-        int(results["seq_len"]), model["hidden_dim"], model["intermediate_dim"])
+        int(results["seq_len"]), model["hidden_dim"], model["intermediate_dim"]
+    )
 
 
 def _metric_name(task: str, runs: list[Run], ledger_path: str) -> str | None:
@@ -53,7 +56,9 @@ def _metric_name(task: str, runs: list[Run], ledger_path: str) -> str | None:
             names.setdefault(metric, run.name)
     if len(names) > 1:
         (first, a), (second, b) = list(names.items())[:2]
-        raise ResultsError(f"{ledger_path}: task '{task}': run '{a}' reports {first}, run '{b}' {second}")
+        raise ResultsError(
+            f"{ledger_path}: task '{task}': run '{a}' reports {first}, run '{b}' {second}"
+        )
     return next(iter(names), None)
 
 
@@ -62,15 +67,18 @@ def _selection(runs: list[Run]) -> str | None:
     return None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed"
 
 
-def _benchmarks_by_protocol(task: str, benchmarks: list[Benchmark], target: str,
-                            ledger_path: str) -> dict[str, Benchmark]:
+def _benchmarks_by_protocol(
+    task: str, benchmarks: list[Benchmark], target: str, ledger_path: str
+) -> dict[str, Benchmark]:
     found: dict[str, Benchmark] = {}
     for benchmark in benchmarks:
         if benchmark.task != task or benchmark.target != target:
             continue
         if benchmark.protocol in found:
-            raise ResultsError(f"{ledger_path}: benchmarks[{benchmark.index}]: a second {target} "
-                               f"'{benchmark.protocol}' benchmark of {task} (first: {found[benchmark.protocol].path})")
+            raise ResultsError(
+                f"{ledger_path}: benchmarks[{benchmark.index}]: a second {target} "
+                f"'{benchmark.protocol}' benchmark of {task} (first: {found[benchmark.protocol].path})"
+            )
         found[benchmark.protocol] = benchmark
     return found
 
@@ -82,22 +90,30 @@ def _check_retention(benchmark: Benchmark, runs: dict[str, Run], power: list[Run
     name = benchmark.variants.get("power")
     run = runs.get(name) if name else None
     if run is not None and not run.done:
-        raise ResultsError(f"{benchmark.path}: times run '{run.name}', whose status is '{run.status}': "
-                           "time a counted run, or drop this benchmark from the ledger")
+        raise ResultsError(
+            f"{benchmark.path}: times run '{run.name}', whose status is '{run.status}': "
+            "time a counted run, or drop this benchmark from the ledger"
+        )
     timed = benchmark.data.get("retention")
     if timed is None:
         return
     if run is None:
-        counted = {run.name: list((run.results or {}).get("retention") or []) for run in power if run.done}
+        counted = {
+            run.name: list((run.results or {}).get("retention") or []) for run in power if run.done
+        }
         if counted and list(timed) not in counted.values():
-            raise ResultsError(f"{benchmark.path}: timed retention {list(timed)} is none of the task's counted "
-                               f"runs' ({', '.join(f'{k}: {v}' for k, v in counted.items())}): name the run it "
-                               "times under 'variants', or drop this benchmark from the ledger")
+            raise ResultsError(
+                f"{benchmark.path}: timed retention {list(timed)} is none of the task's counted "
+                f"runs' ({', '.join(f'{k}: {v}' for k, v in counted.items())}): name the run it "
+                "times under 'variants', or drop this benchmark from the ledger"
+            )
         return
     expected = (run.results or {}).get("retention") if run.done else None
     if expected is not None and list(timed) != list(expected):
-        raise ResultsError(f"{benchmark.path}: timed retention {timed} is not run '{run.name}''s {expected} "
-                           f"({run.results_path})")
+        raise ResultsError(
+            f"{benchmark.path}: timed retention {timed} is not run '{run.name}''s {expected} "
+            f"({run.results_path})"
+        )
 
 
 def _speeds(by_protocol: dict[str, Benchmark], notes: list[str]) -> dict:
@@ -108,25 +124,47 @@ def _speeds(by_protocol: dict[str, Benchmark], notes: list[str]) -> dict:
         result[key] = None if benchmark is None else benchmark.data["speedup"]
         result[f"{key}_ci"] = None if benchmark is None else benchmark.data["speedup_ci"]
         if benchmark is not None and benchmark.data["speedup_ci"] is None:
-            notes.append(f"The {protocol} speedup has no interval ({benchmark.path} predates them).")
-    result["busy"] = {protocol: (None if b is None else b.data["busy"])
-                      for protocol, b in ((p, by_protocol.get(p)) for p in PROTOCOL_FIELDS)}
+            notes.append(
+                f"The {protocol} speedup has no interval ({benchmark.path} predates them)."
+            )
+    result["busy"] = {
+        protocol: (None if b is None else b.data["busy"])
+        for protocol, b in ((p, by_protocol.get(p)) for p in PROTOCOL_FIELDS)
+    }
     padded = by_protocol.get("padded")
-    if "dynamic" not in by_protocol and padded is not None and padded.data["legacy_dynamic"] is not None:
+    if (
+        "dynamic" not in by_protocol
+        and padded is not None
+        and padded.data["legacy_dynamic"] is not None
+    ):
         result["speedup_dynamic"] = padded.data["legacy_dynamic"]["speedup"]
         result["busy"]["dynamic"] = padded.data["busy"]
-        notes.append(f"The dynamic speedup is the length-bucketed dev-set pass of {padded.path} "
-                     "(an older benchmark: no interval).")
+        notes.append(
+            f"The dynamic speedup is the length-bucketed dev-set pass of {padded.path} "
+            "(an older benchmark: no interval)."
+        )
     devices = list(dict.fromkeys(b.data["device"] or b.target for b in by_protocol.values()))
     result["device"] = "; ".join(devices) if devices else None
-    result["benchmarks"] = [{"protocol": b.protocol, "json": b.path, "device": b.data["device"],
-                             "backend": b.backend, "command": b.data["command"], "timestamp": b.data["timestamp"],
-                             "busy": b.data["busy"], "other_cpu_fraction": b.data["other_cpu_fraction"],
-                             "threads": b.data["threads"]} for b in by_protocol.values()]
+    result["benchmarks"] = [
+        {
+            "protocol": b.protocol,
+            "json": b.path,
+            "device": b.data["device"],
+            "backend": b.backend,
+            "command": b.data["command"],
+            "timestamp": b.data["timestamp"],
+            "busy": b.data["busy"],
+            "other_cpu_fraction": b.data["other_cpu_fraction"],
+            "threads": b.data["threads"],
+        }
+        for b in by_protocol.values()
+    ]
     for benchmark in by_protocol.values():
         if benchmark.data["busy"]:
-            notes.append(f"The {benchmark.protocol} benchmark ran on a busy machine "
-                         f"(other processes' CPU share {benchmark.data['other_cpu_fraction']}).")
+            notes.append(
+                f"The {benchmark.protocol} benchmark ran on a busy machine "
+                f"(other processes' CPU share {benchmark.data['other_cpu_fraction']})."
+            )
     return result
 
 
@@ -136,24 +174,33 @@ def _gpu_record(task: str, by_protocol: dict[str, Benchmark]) -> dict | None:
     notes: list[str] = []
     speeds = _speeds(by_protocol, notes)
     backends = sorted({b.backend for b in by_protocol.values() if b.backend})
-    return {**{key: speeds[key] for key in speeds if key != "benchmarks"},
-            "backend": ", ".join(backends) or None, "benchmarks": speeds["benchmarks"],
-            "targets": speed_targets(task, speeds["speedup"], speeds["speedup_dynamic"], speeds["speedup_batch1"]),
-            "notes": notes}
+    return {
+        **{key: speeds[key] for key in speeds if key != "benchmarks"},
+        "backend": ", ".join(backends) or None,
+        "benchmarks": speeds["benchmarks"],
+        "targets": speed_targets(
+            task, speeds["speedup"], speeds["speedup_dynamic"], speeds["speedup_batch1"]
+        ),
+        "notes": notes,
+    }
 
 
 def _notes(task: str, runs: list[Run], record: dict, ledger: Ledger) -> list[str]:
     notes = []
     if record["selection"] in ("dev", "mixed"):
         dev = [run.name for run in runs if run.done and run.selection == "dev"]
-        notes.append(f"Chosen on the dev set (older protocol; the dev numbers are optimistic): {', '.join(dev)}.")
+        notes.append(
+            f"Chosen on the dev set (older protocol; the dev numbers are optimistic): {', '.join(dev)}."
+        )
     if len(record["seeds"]) == 1:
         notes.append("One seed (n=1): no standard deviation.")
     skipped = [f"{run.name} ({run.status})" for run in runs if not run.done]
     if skipped:
         notes.append(f"Listed, not counted: {', '.join(skipped)}.")
     if record["baseline_equal_training"] is None:
-        notes.append("No equal-training baseline in the ledger: the stronger baseline is the fine-tuned one.")
+        notes.append(
+            "No equal-training baseline in the ledger: the stronger baseline is the fine-tuned one."
+        )
     notes += [f"{run.name}: {run.note}" for run in runs if run.note]
     return notes + ledger.notes.get(task, [])
 
@@ -189,14 +236,19 @@ def task_record(task: str, ledger: Ledger) -> dict:
         "seeds": [run.seed for run in power],
         "power_runs": [run.name for run in power],
         "selection": _selection(done),
-        "baseline": mean(baselines), "baseline_std": sample_std(baselines), "baseline_per_seed": baselines,
+        "baseline": mean(baselines),
+        "baseline_std": sample_std(baselines),
+        "baseline_per_seed": baselines,
         "baseline_held_out_per_seed": _values(power, "baseline_held_out"),
-        "baseline_equal_training": mean(equals), "baseline_equal_training_std": sample_std(equals),
+        "baseline_equal_training": mean(equals),
+        "baseline_equal_training_std": sample_std(equals),
         "baseline_equal_training_seeds": [run.seed for run in equal],
         "baseline_equal_training_runs": [run.name for run in equal],
         "baseline_equal_training_per_seed": equals,
         "baseline_equal_training_epochs": [run.epochs for run in equal],
-        "power": mean(powers), "power_std": sample_std(powers), "power_per_seed": powers,
+        "power": mean(powers),
+        "power_std": sample_std(powers),
+        "power_per_seed": powers,
         "power_held_out_per_seed": _values(power, "power_held_out"),
         "retention": [list((run.results or {}).get("retention") or []) for run in power],
         "flops_fraction": mean(flops),
@@ -206,7 +258,10 @@ def task_record(task: str, ledger: Ledger) -> dict:
     }
     if record["baseline"] is None:
         record["stronger_baseline"] = None
-    elif record["baseline_equal_training"] is not None and record["baseline_equal_training"] > record["baseline"]:
+    elif (
+        record["baseline_equal_training"] is not None
+        and record["baseline_equal_training"] > record["baseline"]
+    ):
         record["stronger_baseline"] = "equal_training"
     else:
         record["stronger_baseline"] = "fine_tuned"
@@ -221,13 +276,29 @@ def task_record(task: str, ledger: Ledger) -> dict:
     record["paper_speedup"] = paper_speedup(task)
     record["gpu"] = _gpu_record(task, gpu)
     record["pareto"], pareto_notes = pareto_points(record, cpu, by_name)
-    record["targets"] = evaluate_targets(task, record["power"], stronger, record["speedup"],
-                                         record["speedup_dynamic"], record["speedup_batch1"])
+    record["targets"] = evaluate_targets(
+        task,
+        record["power"],
+        stronger,
+        record["speedup"],
+        record["speedup_dynamic"],
+        record["speedup_batch1"],
+    )
     commands = [run.command for run in done]
     commands += [b.data["command"] for b in [*cpu.values(), *gpu.values()] if b.data["command"]]
     record["commands"] = list(dict.fromkeys(commands))
-    record["runs"] = [{"name": run.name, "kind": run.kind, "seed": run.seed, "status": run.status,
-                       "selection": run.selection, "record": run.record, "note": run.note} for run in runs]
+    record["runs"] = [
+        {
+            "name": run.name,
+            "kind": run.kind,
+            "seed": run.seed,
+            "status": run.status,
+            "selection": run.selection,
+            "record": run.record,
+            "note": run.note,
+        }
+        for run in runs
+    ]
     record["notes"] = notes + pareto_notes
     return record
 

@@ -37,8 +37,11 @@ def normalize_protocol(protocol: str, where: str) -> str:
 def _ci(value, where: str, key: str):
     if value is None:
         return None
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         raise ResultsError(f"{where}'{key}' is {value!r}, not [low, high]")
     return [float(value[0]), float(value[1])]
 
@@ -66,7 +69,9 @@ def normalize_benchmark(payload: dict, where: str) -> dict:
     number = (int, float)
     load = payload.get("load") if isinstance(payload.get("load"), dict) else {}
     result = {
-        "protocol": normalize_protocol(payload["protocol"], where) if payload.get("protocol") else None,
+        "protocol": normalize_protocol(payload["protocol"], where)
+        if payload.get("protocol")
+        else None,
         "speedup": float(require(payload, "speedup", where, number)),
         "speedup_ci": _ci(payload.get("speedup_ci"), where, "speedup_ci"),
         "baseline_ms": optional(payload, "baseline_ms", where, number),
@@ -101,14 +106,24 @@ def normalize_benchmark(payload: dict, where: str) -> dict:
         }
     truncation = payload.get("truncation")
     if isinstance(truncation, dict):
-        result["truncation"] = {key: truncation.get(key) for key in ("seq_len", "ms", "metric", "flops_fraction")}
+        result["truncation"] = {
+            key: truncation.get(key) for key in ("seq_len", "ms", "metric", "flops_fraction")
+        }
         if result["protocol"] is None and truncation.get("ms") is not None:
             result["legacy_truncation"] = result["truncation"]
     bucketed = payload.get("bucketed")
-    if result["protocol"] is None and isinstance(bucketed, dict) and bucketed.get("speedup") is not None:
+    if (
+        result["protocol"] is None
+        and isinstance(bucketed, dict)
+        and bucketed.get("speedup") is not None
+    ):
         seconds = {key: bucketed.get(f"{key}_s") for key in ("baseline", "power", "truncation")}
         result["legacy_dynamic"] = {
-            "speedup": float(bucketed["speedup"]), "speedup_ci": None,
-            **{f"{key}_ms": None if value is None else 1000.0 * value for key, value in seconds.items()},
+            "speedup": float(bucketed["speedup"]),
+            "speedup_ci": None,
+            **{
+                f"{key}_ms": None if value is None else 1000.0 * value
+                for key, value in seconds.items()
+            },
         }
     return result

@@ -24,8 +24,10 @@ def _span(text: str, name: str, path: str) -> tuple[int, int]:
     for marker in (begin, end):
         count = text.count(marker)
         if count != 1:
-            raise ResultsError(f"{path}: {'no' if count == 0 else str(count) + 'x'} '{marker}' marker"
-                               + (" (add one pair around the generated block)" if count == 0 else ""))
+            raise ResultsError(
+                f"{path}: {'no' if count == 0 else str(count) + 'x'} '{marker}' marker"
+                + (" (add one pair around the generated block)" if count == 0 else "")
+            )
     start, stop = text.index(begin) + len(begin), text.index(end)
     if stop < start:
         raise ResultsError(f"{path}: '{end}' comes before '{begin}'")

@@ -32,7 +32,9 @@ def require(entry: dict, key: str, where: str, kind: type | tuple = str):
     if value is None:
         raise ResultsError(f"{where}no '{key}'")
     if not isinstance(value, kind) or isinstance(value, bool):
-        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        expected = (
+            kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        )
         raise ResultsError(f"{where}'{key}' is {value!r}, not a {expected}")
     return value
 

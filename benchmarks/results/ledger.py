@@ -134,7 +134,9 @@ def read_json(path: str, root: str = ".", context: str = "") -> dict:
     except json.JSONDecodeError as error:
         raise ResultsError(f"{path}: {context}not JSON ({error})") from None
     if not isinstance(payload, dict):
-        raise ResultsError(f"{path}: {context}expected a JSON object, found {type(payload).__name__}")
+        raise ResultsError(
+            f"{path}: {context}expected a JSON object, found {type(payload).__name__}"
+        )
     return payload
 
 
@@ -142,14 +144,27 @@ def _read_run(entry, position: int, ledger_path: str) -> Run:
     if not isinstance(entry, dict):
         raise ResultsError(f"{ledger_path}: runs[{position}]: not an object")
     name = entry.get("name")
-    where = f"{ledger_path}: run '{name}': " if isinstance(name, str) else f"{ledger_path}: runs[{position}]: "
-    values = {key: require(entry, key, where, int if key == "seed" else str) for key in _RUN_REQUIRED}
+    where = (
+        f"{ledger_path}: run '{name}': "
+        if isinstance(name, str)
+        else f"{ledger_path}: runs[{position}]: "
+    )
+    values = {
+        key: require(entry, key, where, int if key == "seed" else str) for key in _RUN_REQUIRED
+    }
     if values["kind"] not in KINDS:
         raise ResultsError(f"{where}kind '{values['kind']}' is not one of {', '.join(KINDS)}")
     if values["selection"] not in SELECTIONS:
-        raise ResultsError(f"{where}selection '{values['selection']}' is not one of {', '.join(SELECTIONS)}")
-    return Run(**values, note=optional(entry, "note", where, str), epochs=optional(entry, "epochs", where, int),
-               seq_len=optional(entry, "seq_len", where, int), label=optional(entry, "label", where, str))
+        raise ResultsError(
+            f"{where}selection '{values['selection']}' is not one of {', '.join(SELECTIONS)}"
+        )
+    return Run(
+        **values,
+        note=optional(entry, "note", where, str),
+        epochs=optional(entry, "epochs", where, int),
+        seq_len=optional(entry, "seq_len", where, int),
+        label=optional(entry, "label", where, str),
+    )
 
 
 def _read_benchmark_entry(entry, position: int, ledger_path: str) -> Benchmark:
@@ -165,9 +180,15 @@ def _read_benchmark_entry(entry, position: int, ledger_path: str) -> Benchmark:
     variants = entry.get("variants") or {}
     if not isinstance(variants, dict) or not all(isinstance(v, str) for v in variants.values()):
         raise ResultsError(f"{where}'variants' must map variant names to run names")
-    return Benchmark(index=position, task=task, protocol=protocol or "", path=path,
-                     target=(device or "").lower(), backend=optional(entry, "backend", where, str),
-                     variants=dict(variants))
+    return Benchmark(
+        index=position,
+        task=task,
+        protocol=protocol or "",
+        path=path,
+        target=(device or "").lower(),
+        backend=optional(entry, "backend", where, str),
+        variants=dict(variants),
+    )
 
 
 def _guess_target(device: str | None) -> str:
@@ -182,8 +203,10 @@ def _load_benchmark(benchmark: Benchmark, root: str) -> None:
     if benchmark.protocol:
         ledger_protocol = normalize_protocol(benchmark.protocol, f"{benchmark.path}: {label}")
     if ledger_protocol and data["protocol"] and ledger_protocol != data["protocol"]:
-        raise ResultsError(f"{benchmark.path}: {label}protocol '{data['protocol']}' is not the ledger's "
-                           f"'{ledger_protocol}'")
+        raise ResultsError(
+            f"{benchmark.path}: {label}protocol '{data['protocol']}' is not the ledger's "
+            f"'{ledger_protocol}'"
+        )
     benchmark.protocol = ledger_protocol or data["protocol"] or "padded"
     data["protocol"] = benchmark.protocol
     benchmark.target = benchmark.target or _guess_target(data["device"])
@@ -205,7 +228,9 @@ def _load_run(run: Run, root: str) -> None:
         if not isinstance(value, expected) or isinstance(value, bool) or value != value:
             raise ResultsError(f"{run.results_path}: {context}'{key}' is {value!r}")
     if results.get("task") not in (None, run.task):
-        raise ResultsError(f"{run.results_path}: {context}task '{results['task']}' is not the ledger's '{run.task}'")
+        raise ResultsError(
+            f"{run.results_path}: {context}task '{results['task']}' is not the ledger's '{run.task}'"
+        )
     run.results = results
 
 
@@ -213,8 +238,12 @@ def _read_model(model, path: str) -> dict | None:
     if model is None:
         return None
     if not isinstance(model, dict) or not all(
-            isinstance(model.get(key), int) and model[key] > 0 for key in ("hidden_dim", "intermediate_dim")):
-        raise ResultsError(f"{path}: 'model' needs positive integers 'hidden_dim' and 'intermediate_dim'")
+        isinstance(model.get(key), int) and model[key] > 0
+        for key in ("hidden_dim", "intermediate_dim")
+    ):
+        raise ResultsError(
+            f"{path}: 'model' needs positive integers 'hidden_dim' and 'intermediate_dim'"
+        )
     return model
 
 
@@ -240,10 +269,15 @@ def read_ledger(path: str, root: str = ".") -> Ledger:
     notes = payload.get("notes") or {}
     if not isinstance(notes, dict):
         raise ResultsError(f"{path}: 'notes' is not an object of task -> text")
-    ledger = Ledger(path=path, runs=[_read_run(entry, i, path) for i, entry in enumerate(payload["runs"])],
-                    benchmarks=[_read_benchmark_entry(entry, i, path) for i, entry in enumerate(benchmarks)],
-                    notes={task: [text] if isinstance(text, str) else list(text) for task, text in notes.items()},
-                    model=_read_model(payload.get("model"), path))
+    ledger = Ledger(
+        path=path,
+        runs=[_read_run(entry, i, path) for i, entry in enumerate(payload["runs"])],
+        benchmarks=[_read_benchmark_entry(entry, i, path) for i, entry in enumerate(benchmarks)],
+        notes={
+            task: [text] if isinstance(text, str) else list(text) for task, text in notes.items()
+        },
+        model=_read_model(payload.get("model"), path),
+    )
     names = [run.name for run in ledger.runs]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -254,6 +288,8 @@ def read_ledger(path: str, root: str = ".") -> Ledger:
         _load_benchmark(benchmark, root)
         for variant, name in benchmark.variants.items():
             if name not in names and name != benchmark.task:
-                raise ResultsError(f"{path}: benchmarks[{benchmark.index}]: variant '{variant}' names run "
-                                   f"'{name}', which is neither a ledger run nor the task")
+                raise ResultsError(
+                    f"{path}: benchmarks[{benchmark.index}]: variant '{variant}' names run "
+                    f"'{name}', which is neither a ledger run nor the task"
+                )
     return ledger

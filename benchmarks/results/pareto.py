@@ -47,20 +47,36 @@ def plot_task(record: dict, path: str, dpi: int = 150) -> bool:
         marker, colour, label = KIND_STYLES.get(kind, ("x", "tab:green", kind))
         chosen = sorted((p for p in points if p["kind"] == kind), key=lambda p: p["ms_relative"])
         xs, ys = [p["ms_relative"] for p in chosen], [p["metric"] for p in chosen]
-        axes.plot(xs, ys, marker=marker, color=colour, label=label, markersize=7,
-                  linestyle="-" if kind == "power" and len(chosen) > 1 else "none")
+        axes.plot(
+            xs,
+            ys,
+            marker=marker,
+            color=colour,
+            label=label,
+            markersize=7,
+            linestyle="-" if kind == "power" and len(chosen) > 1 else "none",
+        )
         for point in chosen:
             # Labels of points in the right half grow leftwards, so that they stay inside the axes.
             leftwards = point["ms_relative"] > right / 2
-            axes.annotate(point["label"], (point["ms_relative"], point["metric"]), fontsize=7,
-                          xytext=(-4 if leftwards else 4, 4), textcoords="offset points",
-                          ha="right" if leftwards else "left")
+            axes.annotate(
+                point["label"],
+                (point["ms_relative"], point["metric"]),
+                fontsize=7,
+                xytext=(-4 if leftwards else 4, 4),
+                textcoords="offset points",
+                ha="right" if leftwards else "left",
+            )
     protocols = sorted({point["protocol"] for point in points})
     axes.set_xlabel(f"inference time / baseline's ({', '.join(protocols)} protocol)")
-    axes.set_ylabel(f"dev {METRIC_NAMES.get(record.get('metric'), record.get('metric') or 'metric')}")
+    axes.set_ylabel(
+        f"dev {METRIC_NAMES.get(record.get('metric'), record.get('metric') or 'metric')}"
+    )
     selection = " (chosen on dev)" if record.get("selection") in ("dev", "mixed") else ""
     seeds = len(record.get("seeds") or [])
-    axes.set_title(f"{task_name(record)}{selection}: dev metric against time (n={seeds})", fontsize=10)
+    axes.set_title(
+        f"{task_name(record)}{selection}: dev metric against time (n={seeds})", fontsize=10
+    )
     axes.set_xlim(0, right)
     axes.margins(y=0.15)
     axes.grid(alpha=0.3)

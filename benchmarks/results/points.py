@@ -27,18 +27,29 @@ def _run_point(variant: str, run: Run, flops: float | None) -> Point:
     """(kind, label, metric, flops) of a benchmark variant that a ledger run trained."""
     results = run.results or {}
     if run.kind == "power" and variant == "baseline":
-        return "baseline", run.label or "baseline (fine-tuned)", finite(results.get("baseline")), 1.0
+        return (
+            "baseline",
+            run.label or "baseline (fine-tuned)",
+            finite(results.get("baseline")),
+            1.0,
+        )
     if run.kind in ("power", "power_target"):
         flops = flops if flops is not None else finite(results.get("flops_fraction"))
-        label = run.label or (f"PoWER-BERT, FLOPs {flops:.2f}" if flops is not None else f"PoWER-BERT ({run.name})")
+        label = run.label or (
+            f"PoWER-BERT, FLOPs {flops:.2f}" if flops is not None else f"PoWER-BERT ({run.name})"
+        )
         return "power", label, finite(results.get("power")), flops
     if run.kind == "truncation":
         seq_len = run.seq_len or results.get("seq_len")
         label = run.label or f"fine-tuned truncation to {seq_len} tokens"
         return "truncation", label, finite(results.get("baseline")), flops
     epochs = f", {run.epochs} epochs" if run.epochs else ""
-    return ("baseline_equal_training", run.label or f"baseline, equal training{epochs}",
-            finite(results.get("baseline")), 1.0)
+    return (
+        "baseline_equal_training",
+        run.label or f"baseline, equal training{epochs}",
+        finite(results.get("baseline")),
+        1.0,
+    )
 
 
 def _task_point(variant: str, record: dict, flops: float | None) -> Point:
@@ -57,13 +68,18 @@ def _truncation(benchmark: Benchmark, cpu: dict[str, Benchmark]) -> dict | None:
         return own
     padded = cpu.get("padded")
     other = padded.data["truncation"] if padded is not None else None
-    if other is not None and other.get("metric") is not None and (own is None or own["seq_len"] == other["seq_len"]):
+    if (
+        other is not None
+        and other.get("metric") is not None
+        and (own is None or own["seq_len"] == other["seq_len"])
+    ):
         return other
     return None
 
 
-def _truncation_points(benchmark: Benchmark, cpu: dict[str, Benchmark], runs: dict[str, Run],
-                       notes: list[str]) -> list[tuple]:
+def _truncation_points(
+    benchmark: Benchmark, cpu: dict[str, Benchmark], runs: dict[str, Run], notes: list[str]
+) -> list[tuple]:
     """(kind, label, metric, flops, source) of the timed truncation: the baseline's weights on
     truncated inputs, and the run the ledger maps to it, fine-tuned at that length."""
     candidates = []
@@ -71,8 +87,15 @@ def _truncation_points(benchmark: Benchmark, cpu: dict[str, Benchmark], runs: di
     untuned = _truncation(benchmark, cpu)
     if untuned is not None:
         label = f"truncation to {untuned['seq_len']} tokens (not fine-tuned)"
-        candidates.append(("truncation_not_fine_tuned", label, finite(untuned.get("metric")),
-                           untuned.get("flops_fraction"), benchmark.path))
+        candidates.append(
+            (
+                "truncation_not_fine_tuned",
+                label,
+                finite(untuned.get("metric")),
+                untuned.get("flops_fraction"),
+                benchmark.path,
+            )
+        )
     name = benchmark.variants.get("truncation")
     if name is None:
         if untuned is None:
@@ -84,8 +107,10 @@ def _truncation_points(benchmark: Benchmark, cpu: dict[str, Benchmark], runs: di
         notes.append(f"Pareto: the fine-tuned truncation '{name}' left out: it is {run.status}.")
     elif seq_len != timed.get("seq_len"):
         # Another length is another network: the timing would not be its own.
-        notes.append(f"Pareto: run '{name}' is fine-tuned at {seq_len} tokens, but {benchmark.path} "
-                     f"timed the truncation at {timed.get('seq_len')}: left out.")
+        notes.append(
+            f"Pareto: run '{name}' is fine-tuned at {seq_len} tokens, but {benchmark.path} "
+            f"timed the truncation at {timed.get('seq_len')}: left out."
+        )
     else:
         kind, label, metric, _ = _run_point("truncation", run, None)
         candidates.append((kind, label, metric, timed.get("flops_fraction"), name))
@@ -109,7 +134,9 @@ def _timings(benchmark: Benchmark, use_legacy_dynamic: bool) -> tuple[str, dict]
     return benchmark.protocol, times
 
 
-def pareto_points(record: dict, cpu: dict[str, Benchmark], runs: dict[str, Run]) -> tuple[list[dict], list[str]]:
+def pareto_points(
+    record: dict, cpu: dict[str, Benchmark], runs: dict[str, Run]
+) -> tuple[list[dict], list[str]]:
     """The task's points and the notes on what was left out.
 
     Args:
@@ -147,14 +174,20 @@ def pareto_points(record: dict, cpu: dict[str, Benchmark], runs: dict[str, Run])
         if variant == "truncation":
             candidates = _truncation_points(benchmark, cpu, runs, notes)
         else:
-            source = benchmark.variants.get(variant, record["task"] if variant in ("baseline", "power") else None)
+            source = benchmark.variants.get(
+                variant, record["task"] if variant in ("baseline", "power") else None
+            )
             if source is None:
-                notes.append(f"Pareto: variant '{variant}' of {benchmark.path} has no ledger run, so no dev metric.")
+                notes.append(
+                    f"Pareto: variant '{variant}' of {benchmark.path} has no ledger run, so no dev metric."
+                )
                 continue
             if source == record["task"] and source not in runs:
                 candidates = [(*_task_point(variant, record, flops), source)]
             elif not runs[source].done:
-                notes.append(f"Pareto: variant '{variant}' left out: run '{source}' is {runs[source].status}.")
+                notes.append(
+                    f"Pareto: variant '{variant}' left out: run '{source}' is {runs[source].status}."
+                )
                 continue
             else:
                 candidates = [(*_run_point(variant, runs[source], flops), source)]
@@ -162,12 +195,30 @@ def pareto_points(record: dict, cpu: dict[str, Benchmark], runs: dict[str, Run])
             if metric is None:
                 notes.append(f"Pareto: variant '{variant}' ({label}) left out: no dev metric.")
                 continue
-            points.append({"label": label, "kind": kind, "metric": metric, "ms_relative": ms / baseline_ms,
-                           "protocol": protocol, "source": source, "flops_fraction": finite(point_flops)})
+            points.append(
+                {
+                    "label": label,
+                    "kind": kind,
+                    "metric": metric,
+                    "ms_relative": ms / baseline_ms,
+                    "protocol": protocol,
+                    "source": source,
+                    "flops_fraction": finite(point_flops),
+                }
+            )
     if record.get("baseline_equal_training") is not None and not any(
-            point["kind"] == "baseline_equal_training" for point in points):
-        points.append({"label": "baseline, equal training (the baseline's network and time)",
-                       "kind": "baseline_equal_training", "metric": record["baseline_equal_training"],
-                       "ms_relative": 1.0, "protocol": protocol, "source": record["task"], "flops_fraction": 1.0})
+        point["kind"] == "baseline_equal_training" for point in points
+    ):
+        points.append(
+            {
+                "label": "baseline, equal training (the baseline's network and time)",
+                "kind": "baseline_equal_training",
+                "metric": record["baseline_equal_training"],
+                "ms_relative": 1.0,
+                "protocol": protocol,
+                "source": record["task"],
+                "flops_fraction": 1.0,
+            }
+        )
     points.sort(key=lambda point: (point["kind"] != "baseline", -point["ms_relative"]))
     return points, notes

@@ -10,16 +10,54 @@ from __future__ import annotations
 
 from benchmarks.results.errors import ResultsError
 
-TASK_NAMES = {"cola": "CoLA", "mrpc": "MRPC", "sst-2": "SST-2", "sts-b": "STS-B", "qqp": "QQP", "qnli": "QNLI",
-              "mnli": "MNLI", "rte": "RTE", "wnli": "WNLI"}
-METRIC_NAMES = {"mcc": "MCC", "f1": "F1", "accuracy": "accuracy", "spearman": "Spearman", "pearson": "Pearson"}
+TASK_NAMES = {
+    "cola": "CoLA",
+    "mrpc": "MRPC",
+    "sst-2": "SST-2",
+    "sts-b": "STS-B",
+    "qqp": "QQP",
+    "qnli": "QNLI",
+    "mnli": "MNLI",
+    "rte": "RTE",
+    "wnli": "WNLI",
+}
+METRIC_NAMES = {
+    "mcc": "MCC",
+    "f1": "F1",
+    "accuracy": "accuracy",
+    "spearman": "Spearman",
+    "pearson": "Pearson",
+}
 SELECTION_MARKS = {"held_out": "", "dev": " †", "mixed": " ‡", None: ""}
-TARGET_LABELS = {"accuracy": "accuracy", "padded": "padded speedup", "dynamic": "dynamic speedup",
-                 "batch1": "batch-1 speedup"}
+TARGET_LABELS = {
+    "accuracy": "accuracy",
+    "padded": "padded speedup",
+    "dynamic": "dynamic speedup",
+    "batch1": "batch-1 speedup",
+}
 # The keys every record must have (the issue's), checked before rendering.
-REQUIRED_KEYS = ("task", "metric", "seeds", "selection", "baseline", "baseline_std", "baseline_equal_training",
-                 "power", "power_std", "retention", "flops_fraction", "speedup", "speedup_ci", "speedup_dynamic",
-                 "speedup_dynamic_ci", "speedup_batch1", "speedup_batch1_ci", "device", "commands", "targets")
+REQUIRED_KEYS = (
+    "task",
+    "metric",
+    "seeds",
+    "selection",
+    "baseline",
+    "baseline_std",
+    "baseline_equal_training",
+    "power",
+    "power_std",
+    "retention",
+    "flops_fraction",
+    "speedup",
+    "speedup_ci",
+    "speedup_dynamic",
+    "speedup_dynamic_ci",
+    "speedup_batch1",
+    "speedup_batch1_ci",
+    "device",
+    "commands",
+    "targets",
+)
 DASH = "–"
 
 
@@ -112,15 +150,18 @@ def summary_table(records: list[dict]) -> list[str]:
     for r in records:
         seeds = ", ".join(str(seed) for seed in r["seeds"]) or DASH
         equal_n = len(r.get("baseline_equal_training_seeds") or [])
-        targets = " ".join(mark((r["targets"].get(name) or {}).get("met"))
-                           for name in ("accuracy", "padded", "dynamic", "batch1"))
+        targets = " ".join(
+            mark((r["targets"].get(name) or {}).get("met"))
+            for name in ("accuracy", "padded", "dynamic", "batch1")
+        )
         lines.append(
             f"| {task_name(r)}{SELECTION_MARKS.get(r['selection'], '')} | {METRIC_NAMES.get(r['metric'], r['metric'])} "
             f"| {seeds} | {points(r['baseline'], r['baseline_std'], len(r['seeds']))} "
             f"| {points(r['baseline_equal_training'], r.get('baseline_equal_training_std'), equal_n)} "
             f"| {points(r['power'], r['power_std'], len(r['seeds']))} | {_fixed(r['flops_fraction'])} "
             f"| {speedup(r['speedup'], r['speedup_ci'])} | {speedup(r['speedup_dynamic'], r['speedup_dynamic_ci'])} "
-            f"| {speedup(r['speedup_batch1'], r['speedup_batch1_ci'])} | {targets} |")
+            f"| {speedup(r['speedup_batch1'], r['speedup_batch1_ci'])} | {targets} |"
+        )
     devices = sorted({r["device"] for r in records if r["device"]})
     lines += [
         "",
@@ -132,87 +173,149 @@ def summary_table(records: list[dict]) -> list[str]:
         f"on {'; '.join(devices) or 'no benchmarked device'}. Targets: accuracy within 1 point of the stronger "
         "baseline, padded at least 1.5x the paper's speedup, dynamic at least 2.5x, batch 1 at least 1.5x "
         "(✓ met, ✗ missed, – not measured)."
-        + (" † chosen on the dev set (older runs: their dev numbers are optimistic)."
-           if any(r["selection"] == "dev" for r in records) else "")
-        + (" ‡ some runs chosen on the dev set." if any(r["selection"] == "mixed" for r in records) else ""),
+        + (
+            " † chosen on the dev set (older runs: their dev numbers are optimistic)."
+            if any(r["selection"] == "dev" for r in records)
+            else ""
+        )
+        + (
+            " ‡ some runs chosen on the dev set."
+            if any(r["selection"] == "mixed" for r in records)
+            else ""
+        ),
     ]
     gpu = [r for r in records if r.get("gpu")]
     if gpu:
-        lines += ["", "| task | GPU | backend | speedup, padded | speedup, dynamic | speedup, batch 1 |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {task_name(r)} | {r['gpu'].get('device') or DASH} | {r['gpu'].get('backend') or DASH} "
-                  f"| {speedup(r['gpu'].get('speedup'), r['gpu'].get('speedup_ci'))} "
-                  f"| {speedup(r['gpu'].get('speedup_dynamic'), r['gpu'].get('speedup_dynamic_ci'))} "
-                  f"| {speedup(r['gpu'].get('speedup_batch1'), r['gpu'].get('speedup_batch1_ci'))} |" for r in gpu]
+        lines += [
+            "",
+            "| task | GPU | backend | speedup, padded | speedup, dynamic | speedup, batch 1 |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {task_name(r)} | {r['gpu'].get('device') or DASH} | {r['gpu'].get('backend') or DASH} "
+            f"| {speedup(r['gpu'].get('speedup'), r['gpu'].get('speedup_ci'))} "
+            f"| {speedup(r['gpu'].get('speedup_dynamic'), r['gpu'].get('speedup_dynamic_ci'))} "
+            f"| {speedup(r['gpu'].get('speedup_batch1'), r['gpu'].get('speedup_batch1_ci'))} |"
+            for r in gpu
+        ]
     return lines
 
 
 def readme_block(records: list[dict]) -> str:
     """README's results table (the text between its results-table markers)."""
-    return "\n".join(summary_table(records) + [
-        "", "Per seed, commands, devices and notes: "
-        "[docs/RESULTS.md](docs/RESULTS.md#summary-generated-from-resultsjson)."])
+    return "\n".join(
+        summary_table(records)
+        + [
+            "",
+            "Per seed, commands, devices and notes: "
+            "[docs/RESULTS.md](docs/RESULTS.md#summary-generated-from-resultsjson).",
+        ]
+    )
 
 
 def _per_seed(r: dict) -> list[str]:
     names = r.get("power_runs") or [DASH] * len(r["seeds"])
     held = lambda key, i: _fixed((r.get(key) or [None] * len(r["seeds"]))[i], 2)  # noqa: E731
-    lines = ["| seed | run | baseline (held-out) | PoWER-BERT (held-out) | retention | FLOPs |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| seed | run | baseline (held-out) | PoWER-BERT (held-out) | retention | FLOPs |",
+        "|---|---|---|---|---|---|",
+    ]
     for i, seed in enumerate(r["seeds"]):
         lines.append(
             f"| {seed} | {names[i]} | {_fixed(r['baseline_per_seed'][i], 2)} ({held('baseline_held_out_per_seed', i)}) "
             f"| {_fixed(r['power_per_seed'][i], 2)} ({held('power_held_out_per_seed', i)}) "
-            f"| {','.join(str(v) for v in r['retention'][i])} | {_fixed(r['flops_fraction_per_seed'][i])} |")
+            f"| {','.join(str(v) for v in r['retention'][i])} | {_fixed(r['flops_fraction_per_seed'][i])} |"
+        )
     return lines
 
 
 def _targets(r: dict) -> list[str]:
     lines = []
     for name, target in r["targets"].items():
-        label, value, required = TARGET_LABELS.get(name, name), target.get("value"), target.get("required")
+        label, value, required = (
+            TARGET_LABELS.get(name, name),
+            target.get("value"),
+            target.get("required"),
+        )
         unit = "x" if name != "accuracy" else ""
         shown = lambda v, unit=unit: DASH if v is None else f"{v:.2f}{unit}"  # noqa: E731
         state = {True: "met", False: "**missed**", None: "not measured"}[target.get("met")]
-        why = {"accuracy": " (the stronger baseline - 1)",
-               "padded": f" (1.5 x the paper's {r.get('paper_speedup')}x)" if r.get("paper_speedup") else ""}
-        lines.append(f"- {label}: {shown(value)}, required at least {shown(required)}{why.get(name, '')}: {state}.")
+        why = {
+            "accuracy": " (the stronger baseline - 1)",
+            "padded": f" (1.5 x the paper's {r.get('paper_speedup')}x)"
+            if r.get("paper_speedup")
+            else "",
+        }
+        lines.append(
+            f"- {label}: {shown(value)}, required at least {shown(required)}{why.get(name, '')}: {state}."
+        )
     return lines
 
 
 def _task_section(r: dict) -> list[str]:
     busy = {True: "busy", False: "idle", None: "load not recorded"}
-    lines = ["", f"### {task_name(r)}{SELECTION_MARKS.get(r['selection'], '')}: "
-                 f"{METRIC_NAMES.get(r['metric'], r['metric'])}, selection {r['selection'] or DASH}", ""]
+    lines = [
+        "",
+        f"### {task_name(r)}{SELECTION_MARKS.get(r['selection'], '')}: "
+        f"{METRIC_NAMES.get(r['metric'], r['metric'])}, selection {r['selection'] or DASH}",
+        "",
+    ]
     lines += _per_seed(r) if r["seeds"] else ["No done PoWER-BERT run."]
     equal = r.get("baseline_equal_training_per_seed") or []
     if equal:
         epochs = sorted({e for e in r.get("baseline_equal_training_epochs") or [] if e})
-        lines += ["", f"Equal-training baseline{' (' + ', '.join(map(str, epochs)) + ' epochs)' if epochs else ''}: "
-                  + ", ".join(f"seed {s} {v:.2f}" for s, v in zip(r["baseline_equal_training_seeds"], equal))
-                  + f"; mean {points(r['baseline_equal_training'], r['baseline_equal_training_std'], len(equal))}."]
-    lines += ["", f"Stronger baseline: {(r.get('stronger_baseline') or DASH).replace('_', '-')}.", "",
-              f"Speedups on {r['device'] or DASH}:", ""]
-    for protocol, key in (("padded", "speedup"), ("dynamic", "speedup_dynamic"), ("batch1", "speedup_batch1")):
+        lines += [
+            "",
+            f"Equal-training baseline{' (' + ', '.join(map(str, epochs)) + ' epochs)' if epochs else ''}: "
+            + ", ".join(
+                f"seed {s} {v:.2f}" for s, v in zip(r["baseline_equal_training_seeds"], equal)
+            )
+            + f"; mean {points(r['baseline_equal_training'], r['baseline_equal_training_std'], len(equal))}.",
+        ]
+    lines += [
+        "",
+        f"Stronger baseline: {(r.get('stronger_baseline') or DASH).replace('_', '-')}.",
+        "",
+        f"Speedups on {r['device'] or DASH}:",
+        "",
+    ]
+    for protocol, key in (
+        ("padded", "speedup"),
+        ("dynamic", "speedup_dynamic"),
+        ("batch1", "speedup_batch1"),
+    ):
         state = busy[(r.get("busy") or {}).get(protocol)] if r[key] is not None else "not measured"
         lines.append(f"- {protocol}: {speedup(r[key], r[f'{key}_ci'])}; {state}")
     if r.get("gpu"):
         g = r["gpu"]
-        lines.append(f"- GPU ({g.get('device') or DASH}, {g.get('backend') or DASH}): padded "
-                     f"{speedup(g.get('speedup'), g.get('speedup_ci'))}, dynamic "
-                     f"{speedup(g.get('speedup_dynamic'), g.get('speedup_dynamic_ci'))}, batch 1 "
-                     f"{speedup(g.get('speedup_batch1'), g.get('speedup_batch1_ci'))}")
+        lines.append(
+            f"- GPU ({g.get('device') or DASH}, {g.get('backend') or DASH}): padded "
+            f"{speedup(g.get('speedup'), g.get('speedup_ci'))}, dynamic "
+            f"{speedup(g.get('speedup_dynamic'), g.get('speedup_dynamic_ci'))}, batch 1 "
+            f"{speedup(g.get('speedup_batch1'), g.get('speedup_batch1_ci'))}"
+        )
     lines += ["", "Targets:", "", *_targets(r)]
     if r.get("pareto"):
-        lines += ["", f"Dev {METRIC_NAMES.get(r['metric'], r['metric'])} against time "
-                      f"([pareto_{r['task']}.png](pareto_{r['task']}.png)):", "",
-                  "| model | kind | dev metric | time / baseline | protocol |", "|---|---|---|---|---|"]
-        lines += [f"| {p['label']} | {p['kind']} | {p['metric']:.2f} | {p['ms_relative']:.3f} | {p['protocol']} |"
-                  for p in r["pareto"]]
+        lines += [
+            "",
+            f"Dev {METRIC_NAMES.get(r['metric'], r['metric'])} against time "
+            f"([pareto_{r['task']}.png](pareto_{r['task']}.png)):",
+            "",
+            "| model | kind | dev metric | time / baseline | protocol |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {p['label']} | {p['kind']} | {p['metric']:.2f} | {p['ms_relative']:.3f} | {p['protocol']} |"
+            for p in r["pareto"]
+        ]
     lines += ["", "Commands:", "", "```bash", *r["commands"], "```"]
     if r.get("notes"):
-        lines += ["", "Notes:", "", *(f"- {note}" if note.rstrip()[-1:] in ".!?" else f"- {note}."
-                                       for note in r["notes"])]
+        lines += [
+            "",
+            "Notes:",
+            "",
+            *(f"- {note}" if note.rstrip()[-1:] in ".!?" else f"- {note}." for note in r["notes"]),
+        ]
     return lines
 
 

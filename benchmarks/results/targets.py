@@ -45,8 +45,9 @@ def _at_least(value: float | None, required: float | None) -> dict:
     return {"required": required, "value": value, "met": met}
 
 
-def speed_targets(task: str, speedup: float | None, speedup_dynamic: float | None,
-                  speedup_batch1: float | None) -> dict:
+def speed_targets(
+    task: str, speedup: float | None, speedup_dynamic: float | None, speedup_batch1: float | None
+) -> dict:
     """The three speed targets.
 
     Args:
@@ -65,9 +66,14 @@ def speed_targets(task: str, speedup: float | None, speedup_dynamic: float | Non
     }
 
 
-def evaluate_targets(task: str, power: float | None, stronger_baseline: float | None,
-                     speedup: float | None, speedup_dynamic: float | None,
-                     speedup_batch1: float | None) -> dict:
+def evaluate_targets(
+    task: str,
+    power: float | None,
+    stronger_baseline: float | None,
+    speedup: float | None,
+    speedup_dynamic: float | None,
+    speedup_batch1: float | None,
+) -> dict:
     """All four targets of a task.
 
     Args:
@@ -80,5 +86,7 @@ def evaluate_targets(task: str, power: float | None, stronger_baseline: float | 
         ``{name: {"required", "value", "met"}}`` for each of `TARGET_NAMES`.
     """
     required = None if stronger_baseline is None else stronger_baseline - ACCURACY_MARGIN
-    return {"accuracy": _at_least(power, required),
-            **speed_targets(task, speedup, speedup_dynamic, speedup_batch1)}
+    return {
+        "accuracy": _at_least(power, required),
+        **speed_targets(task, speedup, speedup_dynamic, speedup_batch1),
+    }

@@ -23,8 +23,9 @@ from power_bert_tf.inference import outputs_to_predictions
 TOLERANCE = 0.5
 
 
-def dev_metrics(savedmodel, signatures: Sequence[str] | None = None, data_dir=None,
-                batch_size: int = 64) -> dict:
+def dev_metrics(
+    savedmodel, signatures: Sequence[str] | None = None, data_dir=None, batch_size: int = 64
+) -> dict:
     """Each text signature's dev metric beside the one recorded at training time.
 
     Args:
@@ -45,26 +46,55 @@ def dev_metrics(savedmodel, signatures: Sequence[str] | None = None, data_dir=No
     texts = list(zip(*examples.texts))
     rows = []
     for signature in info.signatures:
-        outputs = [model(signature, texts[start:start + batch_size]) for start in range(0, len(texts), batch_size)]
+        outputs = [
+            model(signature, texts[start : start + batch_size])
+            for start in range(0, len(texts), batch_size)
+        ]
         # Regression signatures serve a (batch,) "score", classifiers (batch, classes) "logits".
         is_regression = "score" in outputs[0]
-        served_outputs = np.concatenate([out["score" if is_regression else "logits"] for out in outputs])
-        predictions = outputs_to_predictions(served_outputs.reshape(len(served_outputs), -1), is_regression)
+        served_outputs = np.concatenate(
+            [out["score" if is_regression else "logits"] for out in outputs]
+        )
+        predictions = outputs_to_predictions(
+            served_outputs.reshape(len(served_outputs), -1), is_regression
+        )
         served = compute_metrics(task, examples.labels, predictions)[task.metric]
         budget = budget_of(info.metadata, signature)
         recorded = budget.get("dev_metric")
-        rows.append({"signature": signature, **budget, "served_dev_metric": round(float(served), 4),
-                     "agrees": None if recorded is None else bool(abs(served - recorded) <= TOLERANCE)})
-    return {"savedmodel": str(info.version_dir), "metric": task.metric, "dev_file": examples.path,
-            "dev_examples": len(texts), "tolerance": TOLERANCE, "signatures": rows}
+        rows.append(
+            {
+                "signature": signature,
+                **budget,
+                "served_dev_metric": round(float(served), 4),
+                "agrees": None if recorded is None else bool(abs(served - recorded) <= TOLERANCE),
+            }
+        )
+    return {
+        "savedmodel": str(info.version_dir),
+        "metric": task.metric,
+        "dev_file": examples.path,
+        "dev_examples": len(texts),
+        "tolerance": TOLERANCE,
+        "signatures": rows,
+    }
 
 
 def format_dev_metrics(result: dict) -> str:
     """A short text report of `dev_metrics`' result."""
-    rows = [[r["signature"], r["flops_fraction"], r.get("dev_metric"), r["served_dev_metric"], r["agrees"]]
-            for r in result["signatures"]]
-    return "\n".join([
-        f"Dev {result['metric']} of each signature ({result['dev_examples']} examples of {result['dev_file']}) "
-        f"against power_bert.json's record (within {result['tolerance']} points)",
-        *table(["signature", "FLOPs", "recorded", "served", "agrees"], rows),
-    ])
+    rows = [
+        [
+            r["signature"],
+            r["flops_fraction"],
+            r.get("dev_metric"),
+            r["served_dev_metric"],
+            r["agrees"],
+        ]
+        for r in result["signatures"]
+    ]
+    return "\n".join(
+        [
+            f"Dev {result['metric']} of each signature ({result['dev_examples']} examples of {result['dev_file']}) "
+            f"against power_bert.json's record (within {result['tolerance']} points)",
+            *table(["signature", "FLOPs", "recorded", "served", "agrees"], rows),
+        ]
+    )

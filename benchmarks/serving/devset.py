@@ -34,17 +34,23 @@ def dev_split(task: str, count: int, data_dir=None) -> GlueExamples:
     try:
         glue_task = get_task(task)
     except ValueError:
-        raise ServingError(f"the export's task {task!r} is not a GLUE task, so there is no "
-                           "dev set to draw requests from") from None
+        raise ServingError(
+            f"the export's task {task!r} is not a GLUE task, so there is no "
+            "dev set to draw requests from"
+        ) from None
     try:
         directory = resolve_data_dir(glue_task, data_dir)
         if directory is None:
-            raise ServingError(f"no GLUE directory for {glue_task.name}: set $GLUE_DIR or pass "
-                               f"the task's directory (…/{glue_task.directory})")
+            raise ServingError(
+                f"no GLUE directory for {glue_task.name}: set $GLUE_DIR or pass "
+                f"the task's directory (…/{glue_task.directory})"
+            )
         examples = read_glue_split(glue_task, "dev", directory)
     except GlueDataError as error:
         raise ServingError(str(error)) from None
     if len(examples.texts) != count:
-        raise ServingError(f"{examples.path}: {glue_task.name} examples have {len(examples.texts)} "
-                           f"text(s), the signatures take {count}")
+        raise ServingError(
+            f"{examples.path}: {glue_task.name} examples have {len(examples.texts)} "
+            f"text(s), the signatures take {count}"
+        )
     return examples

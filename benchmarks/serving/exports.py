@@ -57,7 +57,8 @@ def resolve_version_dir(path) -> Path:
         if not versions:
             raise ServingError(
                 f"{path}: not a SavedModel version directory (no saved_model.pb) "
-                "and no integer version directory under it")
+                "and no integer version directory under it"
+            )
         path = path / str(versions[-1])
         if not (path / "saved_model.pb").is_file():
             raise ServingError(f"{path}: not a SavedModel version directory (no saved_model.pb)")
@@ -79,7 +80,8 @@ def checked_metadata(version_dir: Path) -> dict:
         raise ServingError(f"{path}: unreadable ({error})") from None
     signatures = metadata.get("signatures") if isinstance(metadata, dict) else None
     if not isinstance(signatures, dict) or not all(
-        isinstance(spec, dict) and isinstance(spec.get("inputs"), list) for spec in signatures.values()
+        isinstance(spec, dict) and isinstance(spec.get("inputs"), list)
+        for spec in signatures.values()
     ):
         raise ServingError(f"{path}: field 'signatures' must map names to {{'inputs': [...], ...}}")
     return metadata
@@ -89,12 +91,19 @@ def text_signatures(metadata: dict) -> list[str]:
     """The text signatures' names: `serving_default` first, then the budgets' in the order
     `power_bert.json` lists them (largest budget first), then any others sorted."""
     names = [
-        name for name, spec in metadata["signatures"].items()
+        name
+        for name, spec in metadata["signatures"].items()
         if spec["inputs"] and set(spec["inputs"]) <= TEXT_INPUTS
     ]
     listed = [entry.get("signature") for entry in metadata.get("budgets") or ()]
-    return sorted(names, key=lambda name: (name != SIGNATURE_TEXT, listed.index(name) if name in listed
-                                           else len(listed), name))
+    return sorted(
+        names,
+        key=lambda name: (
+            name != SIGNATURE_TEXT,
+            listed.index(name) if name in listed else len(listed),
+            name,
+        ),
+    )
 
 
 def choose_signatures(metadata: dict, requested=None, where: str = "the export") -> tuple[str, ...]:
@@ -113,13 +122,15 @@ def choose_signatures(metadata: dict, requested=None, where: str = "the export")
     if not available:
         raise ServingError(
             f"{where}: no text signature (inputs among {', '.join(sorted(TEXT_INPUTS))}); "
-            f"it has: {', '.join(metadata['signatures']) or 'none'}")
+            f"it has: {', '.join(metadata['signatures']) or 'none'}"
+        )
     chosen = tuple(dict.fromkeys(requested or available))  # keeps order, drops repeats
     unknown = [name for name in chosen if name not in available]
     if unknown:
         raise ServingError(
             f"{where}: no text signature named {', '.join(map(repr, unknown))}; "
-            f"available: {', '.join(available)}")
+            f"available: {', '.join(available)}"
+        )
     if len({tuple(metadata["signatures"][name]["inputs"]) for name in chosen}) > 1:
         raise ServingError(f"{where}: the signatures {', '.join(chosen)} take different inputs")
     return chosen

@@ -50,21 +50,32 @@ class LatencyConfig:
         if self.sentences < 1 or self.repeats < 1 or self.warmup < 0 or self.bootstrap < 1:
             raise ServingError(
                 "sentences, repeats and bootstrap must be >= 1 and warmup >= 0, got "
-                f"{self.sentences}, {self.repeats}, {self.bootstrap} and {self.warmup}")
+                f"{self.sentences}, {self.repeats}, {self.bootstrap} and {self.warmup}"
+            )
 
 
-def time_pairs(models: Mapping[str, ServedModel], pairs: Sequence[tuple[str, str]], sample: list,
-               repeats: int, warmup: int, rng: np.random.Generator) -> np.ndarray:
+def time_pairs(
+    models: Mapping[str, ServedModel],
+    pairs: Sequence[tuple[str, str]],
+    sample: list,
+    repeats: int,
+    warmup: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """`[pairs, repeats]` milliseconds to run `sample` one example per call, pairs interleaved."""
+
     def run(label: str, signature: str):
         return lambda: [models[label](signature, [example]) for example in sample]
 
     return time_rows([run(label, signature) for label, signature in pairs], repeats, warmup, rng)
 
 
-def batch1_latency(models: Mapping[str, object], signatures: Mapping[str, Sequence[str]] | None = None,
-                   reference: tuple[str, str] | None = None,
-                   config: LatencyConfig = LatencyConfig()) -> dict:
+def batch1_latency(
+    models: Mapping[str, object],
+    signatures: Mapping[str, Sequence[str]] | None = None,
+    reference: tuple[str, str] | None = None,
+    config: LatencyConfig = LatencyConfig(),
+) -> dict:
     """Batch-1 latency of every (model, signature) pair and its ratio to a reference pair.
 
     Args:
@@ -90,15 +101,19 @@ def batch1_latency(models: Mapping[str, object], signatures: Mapping[str, Sequen
     pairs = [(label, name) for label, info in infos.items() for name in info.signatures]
     reference = tuple(reference) if reference else pairs[0]
     if reference not in pairs:
-        raise ServingError(f"reference {reference[0]}/{reference[1]} is not timed; pairs: "
-                           + ", ".join(f"{label}/{name}" for label, name in pairs))
+        raise ServingError(
+            f"reference {reference[0]}/{reference[1]} is not timed; pairs: "
+            + ", ".join(f"{label}/{name}" for label, name in pairs)
+        )
     first = next(iter(infos.values()))
     if len({len(info.inputs) for info in infos.values()}) > 1:
         raise ServingError("the models take different inputs (single sentences and pairs)")
     dev_path, examples = dev_examples(first.task, len(first.inputs), config.data_dir)
 
     rng = np.random.default_rng(config.seed)
-    rows = np.sort(rng.choice(len(examples), size=min(config.sentences, len(examples)), replace=False))
+    rows = np.sort(
+        rng.choice(len(examples), size=min(config.sentences, len(examples)), replace=False)
+    )
     sample = [examples[row] for row in rows]
     loaded = {label: ServedModel(info) for label, info in infos.items()}
     load_start = load.load_average()
@@ -110,21 +125,34 @@ def batch1_latency(models: Mapping[str, object], signatures: Mapping[str, Sequen
     for (label, name), row in zip(pairs, times):
         median = float(np.median(row))
         ratio = median / float(np.median(ref))
-        low, high = (ratio, ratio) if (label, name) == reference else \
-            bootstrap_ratio(row, ref, config.bootstrap, rng)
-        results.append({
-            "model": label, "signature": name, "savedmodel": str(infos[label].version_dir),
-            **budget_of(infos[label].metadata, name),
-            "median_ms": round(median, 3), "per_sentence_ms": round(median / len(sample), 4),
-            "ratio": round(ratio, 4), "ratio_ci95": [round(low, 4), round(high, 4)],
-            "times_ms": [round(float(t), 3) for t in row],
-        })
+        low, high = (
+            (ratio, ratio)
+            if (label, name) == reference
+            else bootstrap_ratio(row, ref, config.bootstrap, rng)
+        )
+        results.append(
+            {
+                "model": label,
+                "signature": name,
+                "savedmodel": str(infos[label].version_dir),
+                **budget_of(infos[label].metadata, name),
+                "median_ms": round(median, 3),
+                "per_sentence_ms": round(median / len(sample), 4),
+                "ratio": round(ratio, 4),
+                "ratio_ci95": [round(low, 4), round(high, 4)],
+                "times_ms": [round(float(t), 3) for t in row],
+            }
+        )
     result = {
         "pairs": results,
         "reference": {"model": reference[0], "signature": reference[1]},
         "config": {
-            "sentences": len(sample), "repeats": config.repeats, "warmup": config.warmup,
-            "bootstrap": config.bootstrap, "seed": config.seed, "dev_file": dev_path,
+            "sentences": len(sample),
+            "repeats": config.repeats,
+            "warmup": config.warmup,
+            "bootstrap": config.bootstrap,
+            "seed": config.seed,
+            "dev_file": dev_path,
         },
         **system.host_facts(load_start, load_end),
     }
@@ -135,16 +163,27 @@ def format_latency(result: dict) -> str:
     """A short text report of `batch1_latency`'s result."""
     config, ref = result["config"], result["reference"]
     rows = [
-        [p["model"], p["signature"], p["flops_fraction"], p["median_ms"], p["per_sentence_ms"],
-         f"{p['ratio']:.3f}", f"[{p['ratio_ci95'][0]:.3f}, {p['ratio_ci95'][1]:.3f}]"]
+        [
+            p["model"],
+            p["signature"],
+            p["flops_fraction"],
+            p["median_ms"],
+            p["per_sentence_ms"],
+            f"{p['ratio']:.3f}",
+            f"[{p['ratio_ci95'][0]:.3f}, {p['ratio_ci95'][1]:.3f}]",
+        ]
         for p in result["pairs"]
     ]
-    return "\n".join([
-        f"Batch-1 latency: {config['sentences']} sentences one at a time, {config['repeats']} "
-        f"repeats (pairs interleaved in random order), seed {config['seed']}",
-        f"texts: {config['dev_file']}",
-        *table(["model", "signature", "FLOPs", "median ms", "ms/sentence", "ratio", "95% CI"], rows),
-        f"ratio: median / median of {ref['model']}/{ref['signature']} (below 1 is faster); "
-        f"CI: bootstrap over repeats",
-        *environment_lines(result),
-    ])
+    return "\n".join(
+        [
+            f"Batch-1 latency: {config['sentences']} sentences one at a time, {config['repeats']} "
+            f"repeats (pairs interleaved in random order), seed {config['seed']}",
+            f"texts: {config['dev_file']}",
+            *table(
+                ["model", "signature", "FLOPs", "median ms", "ms/sentence", "ratio", "95% CI"], rows
+            ),
+            f"ratio: median / median of {ref['model']}/{ref['signature']} (below 1 is faster); "
+            f"CI: bootstrap over repeats",
+            *environment_lines(result),
+        ]
+    )

@@ -50,10 +50,13 @@ class LoadTestConfig:
         if self.clients < 1 or self.requests_per_client < 1:
             raise ServingError(
                 f"clients and requests per client must be >= 1, got {self.clients} and "
-                f"{self.requests_per_client}")
+                f"{self.requests_per_client}"
+            )
         if len(self.sizes) != 2 or not 1 <= self.sizes[0] <= self.sizes[1]:
-            raise ServingError(f"sizes must be (smallest, largest) with 1 <= smallest <= largest, "
-                               f"got {tuple(self.sizes)}")
+            raise ServingError(
+                f"sizes must be (smallest, largest) with 1 <= smallest <= largest, "
+                f"got {tuple(self.sizes)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -80,18 +83,28 @@ class Record:
 ResponseHook = Callable[[Request, list, dict], None]
 
 
-def plan_requests(config: LoadTestConfig, signatures: Sequence[str],
-                  num_examples: int) -> list[list[Request]]:
+def plan_requests(
+    config: LoadTestConfig, signatures: Sequence[str], num_examples: int
+) -> list[list[Request]]:
     """Each client's requests, drawn from a generator seeded by `(seed, client)`."""
     low, high = config.sizes
     plans = []
     for client in range(config.clients):
         rng = np.random.default_rng([config.seed, client])
-        plans.append([
-            Request(client, index, signatures[int(rng.integers(len(signatures)))],
-                    tuple(int(r) for r in rng.integers(0, num_examples, int(rng.integers(low, high + 1)))))
-            for index in range(config.requests_per_client)
-        ])
+        plans.append(
+            [
+                Request(
+                    client,
+                    index,
+                    signatures[int(rng.integers(len(signatures)))],
+                    tuple(
+                        int(r)
+                        for r in rng.integers(0, num_examples, int(rng.integers(low, high + 1)))
+                    ),
+                )
+                for index in range(config.requests_per_client)
+            ]
+        )
     return plans
 
 
@@ -136,8 +149,15 @@ class RssSampler:
                 self.samples.append({"requests": self._count, "rss_mb": self.read()})
 
 
-def _client(model: ServedModel, examples: list, requests: list[Request], start: threading.Barrier,
-            records: list[Record], on_response: ResponseHook | None, sampler: RssSampler | None = None) -> None:
+def _client(
+    model: ServedModel,
+    examples: list,
+    requests: list[Request],
+    start: threading.Barrier,
+    records: list[Record],
+    on_response: ResponseHook | None,
+    sampler: RssSampler | None = None,
+) -> None:
     start.wait()
     for request in requests:
         texts = [examples[row] for row in request.rows]
@@ -158,14 +178,23 @@ def _client(model: ServedModel, examples: list, requests: list[Request], start: 
             sampler.tick()
 
 
-def _run_clients(model: ServedModel, examples: list, plans: list[list[Request]],
-                 on_response: ResponseHook | None, sampler: RssSampler | None = None) -> tuple[list[Record], float]:
+def _run_clients(
+    model: ServedModel,
+    examples: list,
+    plans: list[list[Request]],
+    on_response: ResponseHook | None,
+    sampler: RssSampler | None = None,
+) -> tuple[list[Record], float]:
     """Run every client's plan in its own thread; `(records, wall seconds)`."""
     start = threading.Barrier(len(plans) + 1)  # all clients begin together
     per_client: list[list[Record]] = [[] for _ in plans]
     threads = [
-        threading.Thread(target=_client, args=(model, examples, plan, start, records, on_response, sampler),
-                         name=f"client-{i}", daemon=True)
+        threading.Thread(
+            target=_client,
+            args=(model, examples, plan, start, records, on_response, sampler),
+            name=f"client-{i}",
+            daemon=True,
+        )
         for i, (plan, records) in enumerate(zip(plans, per_client))
     ]
     for thread in threads:
@@ -201,8 +230,13 @@ def summarize(records: Sequence[Record], wall_s: float) -> dict:
     }
 
 
-def run_load_test(savedmodel, config: LoadTestConfig = LoadTestConfig(), *,
-                  on_response: ResponseHook | None = None, keep_records: bool = False) -> dict:
+def run_load_test(
+    savedmodel,
+    config: LoadTestConfig = LoadTestConfig(),
+    *,
+    on_response: ResponseHook | None = None,
+    keep_records: bool = False,
+) -> dict:
     """Load an export, warm it up, and send every client's requests concurrently.
 
     Args:
@@ -270,8 +304,16 @@ def format_load_test(result: dict) -> str:
     """A short text report of `run_load_test`'s result."""
     config, rss = result["config"], result["rss_mb"]
     rows = [
-        [name, s["requests"], s["sentences"], s["requests_per_s"], s["sentences_per_s"],
-         s["p50_ms"], s["p99_ms"], s["errors"]]
+        [
+            name,
+            s["requests"],
+            s["sentences"],
+            s["requests_per_s"],
+            s["sentences_per_s"],
+            s["p50_ms"],
+            s["p99_ms"],
+            s["errors"],
+        ]
         for name, s in [*result["per_signature"].items(), ("all", result["overall"])]
     ]
     lines = [
@@ -279,13 +321,22 @@ def format_load_test(result: dict) -> str:
         f"{config['clients']} clients x {config['requests_per_client']} requests, "
         f"{config['sizes'][0]}-{config['sizes'][1]} sentences each, seed {config['seed']}",
         f"texts: {config['dev_file']} ({config['dev_examples']} examples)",
-        *table(["signature", "requests", "sentences", "req/s", "sent/s", "p50 ms", "p99 ms", "errors"],
-               rows),
+        *table(
+            ["signature", "requests", "sentences", "req/s", "sent/s", "p50 ms", "p99 ms", "errors"],
+            rows,
+        ),
         f"wall {result['wall_s']:.2f} s; RSS MiB: before load {_mb(rss['before_load'])}, "
         f"start {_mb(rss['start'])}, end {_mb(rss['end'])} (growth {_percent(rss['growth_fraction'])})",
-        *([f"RSS MiB after every {RSS_EVERY} requests: "
-           + ", ".join(f"{sample['requests']}: {_mb(sample['rss_mb'])}" for sample in rss["every"])]
-          if rss.get("every") else []),
+        *(
+            [
+                f"RSS MiB after every {RSS_EVERY} requests: "
+                + ", ".join(
+                    f"{sample['requests']}: {_mb(sample['rss_mb'])}" for sample in rss["every"]
+                )
+            ]
+            if rss.get("every")
+            else []
+        ),
         *environment_lines(result),
     ]
     for name, summary in result["per_signature"].items():

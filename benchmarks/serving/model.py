@@ -21,7 +21,9 @@ def register_text_ops() -> None:
     try:
         importlib.import_module("tensorflow_text")  # registers the kernels
     except ImportError as error:
-        raise ServingError(f"tensorflow-text is needed to load the export's tokenizer ops ({error})") from None
+        raise ServingError(
+            f"tensorflow-text is needed to load the export's tokenizer ops ({error})"
+        ) from None
 
 
 class ServedModel:
@@ -55,7 +57,8 @@ class ServedModel:
         if missing:
             raise ServingError(
                 f"{info.version_dir}: power_bert.json lists {', '.join(missing)}, which the "
-                f"SavedModel lacks (it has: {', '.join(loaded.signatures)})")
+                f"SavedModel lacks (it has: {', '.join(loaded.signatures)})"
+            )
         self._loaded = loaded  # the signatures use its variables: keep it alive
         self._functions = {name: loaded.signatures[name] for name in info.signatures}
 
@@ -63,7 +66,9 @@ class ServedModel:
     def signatures(self) -> tuple[str, ...]:
         return self.info.signatures
 
-    def __call__(self, signature: str, examples: Sequence[tuple[str, ...]]) -> dict[str, np.ndarray]:
+    def __call__(
+        self, signature: str, examples: Sequence[tuple[str, ...]]
+    ) -> dict[str, np.ndarray]:
         """Run `signature` on a batch of examples; its outputs as numpy arrays.
 
         Raises:
@@ -72,7 +77,9 @@ class ServedModel:
         if signature not in self._functions:
             raise ServingError(f"no signature {signature!r}; loaded: {', '.join(self._functions)}")
         columns = {
-            name: tf.constant([example[i] for example in examples], tf.string, shape=[len(examples)])
+            name: tf.constant(
+                [example[i] for example in examples], tf.string, shape=[len(examples)]
+            )
             for i, name in enumerate(self.info.inputs)
         }
         outputs = self._functions[signature](**columns)

@@ -52,14 +52,20 @@ class PaddingConfig:
             raise ServingError("batch_size, repeats and bootstrap must be >= 1 and warmup >= 0")
 
 
-def _batches(inputs: Sequence[str], sequence_length: int, batch_size: int) -> dict[str, list[tuple[str, ...]]]:
+def _batches(
+    inputs: Sequence[str], sequence_length: int, batch_size: int
+) -> dict[str, list[tuple[str, ...]]]:
     """One-word and full-length examples (every input of a pair signature gets the same text)."""
     long_text = " ".join([LONG_WORDS] * (sequence_length // 4 + 1))
-    return {kind: [(text,) * len(inputs)] * batch_size for kind, text in (("short", SHORT_WORD), ("long", long_text))}
+    return {
+        kind: [(text,) * len(inputs)] * batch_size
+        for kind, text in (("short", SHORT_WORD), ("long", long_text))
+    }
 
 
-def padding_cost(savedmodel, signatures: Sequence[str] | None = None,
-                 config: PaddingConfig = PaddingConfig()) -> dict:
+def padding_cost(
+    savedmodel, signatures: Sequence[str] | None = None, config: PaddingConfig = PaddingConfig()
+) -> dict:
     """The time of a one-word batch relative to a full-length batch, per text signature.
 
     Args:
@@ -91,17 +97,32 @@ def padding_cost(savedmodel, signatures: Sequence[str] | None = None,
         short, long = (times[labels.index((signature, kind))] for kind in ("short", "long"))
         cost = float(np.median(short) / np.median(long))
         low, high = bootstrap_ratio(short, long, config.bootstrap, rng)
-        results.append({
-            "signature": signature, **budget_of(info.metadata, signature),
-            "short_ms": round(float(np.median(short)), 3), "long_ms": round(float(np.median(long)), 3),
-            "cost": round(cost, 4), "cost_ci95": [round(low, 4), round(high, 4)],
-            "times_ms": {"short": [round(float(t), 3) for t in short], "long": [round(float(t), 3) for t in long]},
-        })
+        results.append(
+            {
+                "signature": signature,
+                **budget_of(info.metadata, signature),
+                "short_ms": round(float(np.median(short)), 3),
+                "long_ms": round(float(np.median(long)), 3),
+                "cost": round(cost, 4),
+                "cost_ci95": [round(low, 4), round(high, 4)],
+                "times_ms": {
+                    "short": [round(float(t), 3) for t in short],
+                    "long": [round(float(t), 3) for t in long],
+                },
+            }
+        )
     return {
         "signatures": results,
-        "config": {"savedmodel": str(info.version_dir), "sequence_length": length, "batch_size": config.batch_size,
-                   "repeats": config.repeats, "warmup": config.warmup, "bootstrap": config.bootstrap,
-                   "seed": config.seed, "short_text": SHORT_WORD},
+        "config": {
+            "savedmodel": str(info.version_dir),
+            "sequence_length": length,
+            "batch_size": config.batch_size,
+            "repeats": config.repeats,
+            "warmup": config.warmup,
+            "bootstrap": config.bootstrap,
+            "seed": config.seed,
+            "short_text": SHORT_WORD,
+        },
         **system.host_facts(load_start, load_end),
     }
 
@@ -109,12 +130,23 @@ def padding_cost(savedmodel, signatures: Sequence[str] | None = None,
 def format_padding_cost(result: dict) -> str:
     """A short text report of `padding_cost`'s result."""
     config = result["config"]
-    rows = [[s["signature"], s["flops_fraction"], s["short_ms"], s["long_ms"], f"{s['cost']:.3f}",
-             f"[{s['cost_ci95'][0]:.3f}, {s['cost_ci95'][1]:.3f}]"] for s in result["signatures"]]
-    return "\n".join([
-        f"Padding cost: {config['batch_size']} one-word sentences vs {config['batch_size']} filling "
-        f"sequence_length {config['sequence_length']}, {config['repeats']} repeats interleaved; {config['savedmodel']}",
-        *table(["signature", "FLOPs", "short ms", "long ms", "cost", "95% CI"], rows),
-        "cost: median short / median long (1.0: the padding is computed); CI: bootstrap over repeats",
-        *environment_lines(result),
-    ])
+    rows = [
+        [
+            s["signature"],
+            s["flops_fraction"],
+            s["short_ms"],
+            s["long_ms"],
+            f"{s['cost']:.3f}",
+            f"[{s['cost_ci95'][0]:.3f}, {s['cost_ci95'][1]:.3f}]",
+        ]
+        for s in result["signatures"]
+    ]
+    return "\n".join(
+        [
+            f"Padding cost: {config['batch_size']} one-word sentences vs {config['batch_size']} filling "
+            f"sequence_length {config['sequence_length']}, {config['repeats']} repeats interleaved; {config['savedmodel']}",
+            *table(["signature", "FLOPs", "short ms", "long ms", "cost", "95% CI"], rows),
+            "cost: median short / median long (1.0: the padding is computed); CI: bootstrap over repeats",
+            *environment_lines(result),
+        ]
+    )

@@ -10,8 +10,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     cells = [list(map(str, header))] + [[_cell(value) for value in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     return [
-        "  ".join(value.ljust(w) if i == 0 else value.rjust(w)
-                  for i, (value, w) in enumerate(zip(row, widths)))
+        "  ".join(
+            value.ljust(w) if i == 0 else value.rjust(w)
+            for i, (value, w) in enumerate(zip(row, widths))
+        )
         for row in cells
     ]
 

@@ -24,8 +24,12 @@ from power_bert_tf.retention import full_model_flops, truncation_length
 
 
 def truncation_inputs(
-    flops_fraction: float, seq_len: int, dims: tuple[int, int, int], features: dict,
-    preprocessor=None, texts: tuple | None = None,
+    flops_fraction: float,
+    seq_len: int,
+    dims: tuple[int, int, int],
+    features: dict,
+    preprocessor=None,
+    texts: tuple | None = None,
 ) -> tuple[dict, dict]:
     """The truncation of about `flops_fraction`'s cost, and its inputs.
 
@@ -49,8 +53,16 @@ def truncation_inputs(
     return truncation, tokenize(preprocessor, texts, length)
 
 
-def dev_set_comparisons(result: dict, examples, inputs: dict, models: dict, batch_size: int,
-                        repeats: int, warmup: int, dtypes: dict) -> None:
+def dev_set_comparisons(
+    result: dict,
+    examples,
+    inputs: dict,
+    models: dict,
+    batch_size: int,
+    repeats: int,
+    warmup: int,
+    dtypes: dict,
+) -> None:
     """Whole-dev-set passes: bucketed (time and metrics), padded (metrics); adds to `result`.
 
     Adds ``bucketed`` and, when the dev set has labels, ``metric``,
@@ -74,6 +86,7 @@ def dev_set_comparisons(result: dict, examples, inputs: dict, models: dict, batc
     def pass_over(name):
         def run():
             outputs[name] = dynamic[name].predict(bucketed[name])
+
         return run
 
     times = time_interleaved({name: pass_over(name) for name in models}, repeats, warmup or 1)
@@ -102,9 +115,9 @@ def dev_set_comparisons(result: dict, examples, inputs: dict, models: dict, batc
         name: Predictor(models[name], batch_size, seq_len, dtypes).predict(batches)[:count]
         for name in ("baseline", "power")
     }
-    summary["max_abs_logit_diff_vs_padded"] = float(max(
-        np.max(np.abs(padded[name] - in_order[name])) for name in padded
-    ))
+    summary["max_abs_logit_diff_vs_padded"] = float(
+        max(np.max(np.abs(padded[name] - in_order[name])) for name in padded)
+    )
 
     if examples.labels is None:
         return

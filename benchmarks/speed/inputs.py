@@ -15,7 +15,9 @@ from benchmarks.speed.config import BenchmarkError
 from power_bert_tf.inference import FEATURES
 
 
-def dev_examples(task_name: str | None, data_dir: str | None, max_examples: int | None = None, seed: int = 0):
+def dev_examples(
+    task_name: str | None, data_dir: str | None, max_examples: int | None = None, seed: int = 0
+):
     """The task's dev split (`GlueExamples`), or a reproducible random subset of it.
 
     Raises:
@@ -48,7 +50,9 @@ def tokenize(preprocessor, texts: tuple, seq_len: int) -> dict:
     finally:
         preprocessor.sequence_length = previous
     return {
-        name: np.asarray(keras.ops.convert_to_numpy(features[name])) for name in FEATURES if name in features
+        name: np.asarray(keras.ops.convert_to_numpy(features[name]))
+        for name in FEATURES
+        if name in features
     }
 
 
@@ -86,7 +90,8 @@ def padded_batches(features: dict, batch_size: int) -> tuple[list[dict], int]:
     """
     count = len(features["token_ids"])
     batches = [
-        _rows(features, np.arange(start, start + batch_size) % count) for start in range(0, count, batch_size)
+        _rows(features, np.arange(start, start + batch_size) % count)
+        for start in range(0, count, batch_size)
     ]
     return batches, count
 
@@ -102,7 +107,7 @@ def bucket_batches(features: dict, batch_size: int) -> tuple[list[dict], np.ndar
     order = np.argsort(lengths, kind="stable")
     batches = []
     for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         batches.append(_rows(features, rows, max(1, int(lengths[rows].max()))))
     return batches, order
 
@@ -155,10 +160,16 @@ def load_inputs(path: str) -> tuple[dict, np.ndarray | None, str | None, int]:
         raise BenchmarkError(f"--inputs {path}: not a readable .npz ({error})") from None
     missing = [name for name in ("token_ids", "padding_mask") if name not in arrays]
     if missing:
-        raise BenchmarkError(f"--inputs {path}: no {', '.join(missing)} (write it with --save-inputs)")
+        raise BenchmarkError(
+            f"--inputs {path}: no {', '.join(missing)} (write it with --save-inputs)"
+        )
     features = {name: arrays[name] for name in FEATURES if name in arrays}
-    if features["token_ids"].ndim != 2 or any(v.shape != features["token_ids"].shape for v in features.values()):
-        raise BenchmarkError(f"--inputs {path}: the features must be [examples, seq_len] arrays of one shape")
+    if features["token_ids"].ndim != 2 or any(
+        v.shape != features["token_ids"].shape for v in features.values()
+    ):
+        raise BenchmarkError(
+            f"--inputs {path}: the features must be [examples, seq_len] arrays of one shape"
+        )
     task = str(arrays["task"]) if "task" in arrays else ""
     seq_len = int(arrays["seq_len"]) if "seq_len" in arrays else features["token_ids"].shape[1]
     return features, arrays.get("labels"), task or None, seq_len

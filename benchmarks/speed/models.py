@@ -59,17 +59,25 @@ def _random_models(config: BenchmarkConfig, default_seq_len: int | None):
     seq_len = config.seq_len or default_seq_len or BERT_BASE_SEQ_LEN
     shape = config.backbone_shape()
     if seq_len > shape["max_sequence_length"]:
-        raise BenchmarkError(f"--seq-len {seq_len}: the random backbone's max_sequence_length is "
-                             f"{shape['max_sequence_length']}")
+        raise BenchmarkError(
+            f"--seq-len {seq_len}: the random backbone's max_sequence_length is "
+            f"{shape['max_sequence_length']}"
+        )
     backbone = keras_hub.models.BertBackbone(**shape)
     power = PowerBertClassifier(
-        backbone, num_classes=2, retention=config.retention, mode="hard", sequence_length=seq_len,
+        backbone,
+        num_classes=2,
+        retention=config.retention,
+        mode="hard",
+        sequence_length=seq_len,
     )
     power.build_from_example()
     baseline = power.with_mode("none")
     shape = ", ".join(f"{k}={v}" for k, v in shape.items())
     facts = {
-        "checkpoint": None, "task": None, "run_config": {},
+        "checkpoint": None,
+        "task": None,
+        "run_config": {},
         "baseline_source": "random weights, with_mode('none')",
         "power_source": f"random BertBackbone({shape})",
         "sequence_length": seq_len,
@@ -134,7 +142,9 @@ def preprocessor_for(power, baseline, facts: dict, seq_len: int):
 
     source = facts["run_config"].get("backbone")
     if source is None:
-        raise BenchmarkError("the checkpoint has no preprocessor and run_config.json names no backbone")
+        raise BenchmarkError(
+            "the checkpoint has no preprocessor and run_config.json names no backbone"
+        )
     return load_preprocessor(source, seq_len)
 
 
@@ -159,6 +169,7 @@ def load_extra_model(name: str, path: str):
         raise BenchmarkError(f"--models {name}: {error}") from error
     if model.mode not in ("hard", "none"):
         raise BenchmarkError(
-            f"--models {name}: {source} is in {model.mode!r} mode; give a hard-mode or fine-tuned checkpoint")
+            f"--models {name}: {source} is in {model.mode!r} mode; give a hard-mode or fine-tuned checkpoint"
+        )
     length = int(run_config.get("sequence_length") or model.sequence_length)
     return model, {"source": source, "sequence_length": length, "run_config": run_config}

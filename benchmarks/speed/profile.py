@@ -16,7 +16,16 @@ from benchmarks.speed.timing import block, median, time_interleaved
 from power_bert_tf.layers import HardExtract, gather_positions
 from power_bert_tf.retention import RetentionConfig
 
-COLUMNS = ("attention", "attention_probs", "significance", "rank_gather", "ffn", "used", "layer", "baseline_layer")
+COLUMNS = (
+    "attention",
+    "attention_probs",
+    "significance",
+    "rank_gather",
+    "ffn",
+    "used",
+    "layer",
+    "baseline_layer",
+)
 
 
 def compile_function(fn):
@@ -42,7 +51,11 @@ def attention_sublayer(adapter, layer, x, padding_mask, return_probs: bool = Fal
     """
     attention_mask = ops.expand_dims(ops.cast(padding_mask, "int32"), 1)
     attended = adapter.self_attention(
-        layer, adapter.attention_input(layer, x), attention_mask, training=False, return_probs=return_probs
+        layer,
+        adapter.attention_input(layer, x),
+        attention_mask,
+        training=False,
+        return_probs=return_probs,
     )
     if not return_probs:
         return adapter.attention_residual(layer, attended, x, training=False)
@@ -50,8 +63,9 @@ def attention_sublayer(adapter, layer, x, padding_mask, return_probs: bool = Fal
     return adapter.attention_residual(layer, attended, x, training=False), probs
 
 
-def profile_layers(model, batch_size: int, seq_len: int, repeats: int = 10, warmup: int = 2,
-                   seed: int = 0) -> list[dict]:
+def profile_layers(
+    model, batch_size: int, seq_len: int, repeats: int = 10, warmup: int = 2, seed: int = 0
+) -> list[dict]:
     """Median ms of each piece of each encoder layer at the given shape.
 
     Per depth j (input length n_in, kept n_out): ``attention`` (self-attention
@@ -75,7 +89,9 @@ def profile_layers(model, batch_size: int, seq_len: int, repeats: int = 10, warm
     def timed(fn, *args):
         compiled = compile_function(fn)
         tensors = [ops.convert_to_tensor(a) for a in args]
-        return median(time_interleaved({"x": lambda: block(compiled(*tensors))}, repeats, warmup)["x"])
+        return median(
+            time_interleaved({"x": lambda: block(compiled(*tensors))}, repeats, warmup)["x"]
+        )
 
     def normal(*shape):
         return rng.normal(size=shape).astype("float32")
@@ -85,8 +101,11 @@ def profile_layers(model, batch_size: int, seq_len: int, repeats: int = 10, warm
         return lambda x, m, p: encoder.transformer_layer(layer, extractor, x, m, p, False)[0]
 
     def inputs_at(length):
-        return (normal(batch_size, length, hidden), np.ones((batch_size, length), bool),
-                np.tile(np.arange(length, dtype=np.int32), (batch_size, 1)))
+        return (
+            normal(batch_size, length, hidden),
+            np.ones((batch_size, length), bool),
+            np.tile(np.arange(length, dtype=np.int32), (batch_size, 1)),
+        )
 
     rows = []
     for depth, ((n_in, n_out), layer, extractor) in enumerate(
@@ -104,22 +123,34 @@ def profile_layers(model, batch_size: int, seq_len: int, repeats: int = 10, warm
             return tuple(gather_positions(t, kept) for t in (x, m, p))
 
         row = {
-            "depth": depth, "n_in": n_in, "n_out": n_out, "eliminates": bool(shrinks),
-            "attention": timed(lambda x, m, layer=layer: attention_sublayer(adapter, layer, x, m), x_in, mask_in),
+            "depth": depth,
+            "n_in": n_in,
+            "n_out": n_out,
+            "eliminates": bool(shrinks),
+            "attention": timed(
+                lambda x, m, layer=layer: attention_sublayer(adapter, layer, x, m), x_in, mask_in
+            ),
             "attention_probs": timed(
-                lambda x, m, layer=layer: attention_sublayer(adapter, layer, x, m, True), x_in, mask_in
+                lambda x, m, layer=layer: attention_sublayer(adapter, layer, x, m, True),
+                x_in,
+                mask_in,
             ),
             "significance": timed(lambda p, m: encoder.significance(p, m), probs, mask_in),
             "rank_gather": timed(rank_gather, significance, x_in, mask_in, positions),
             "ffn": timed(
-                lambda x, layer=layer: adapter.feedforward(layer, x, training=False), normal(batch_size, n_out, hidden)
+                lambda x, layer=layer: adapter.feedforward(layer, x, training=False),
+                normal(batch_size, n_out, hidden),
             ),
             # As the encoder calls it: an extractor only where this input gets shorter.
-            "layer": timed(whole_layer(layer, extractor if shrinks else None), x_in, mask_in, positions),
+            "layer": timed(
+                whole_layer(layer, extractor if shrinks else None), x_in, mask_in, positions
+            ),
             "baseline_layer": timed(whole_layer(layer, None), *inputs_at(seq_len)),
         }
         if shrinks:
-            row["used"] = row["attention_probs"] + row["significance"] + row["rank_gather"] + row["ffn"]
+            row["used"] = (
+                row["attention_probs"] + row["significance"] + row["rank_gather"] + row["ffn"]
+            )
         else:
             row["used"] = row["attention"] + row["ffn"]
         rows.append(row)

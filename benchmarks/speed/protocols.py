@@ -41,13 +41,17 @@ def file_order_batches(features: dict, batch_size: int, length_multiple: int = 1
     width = int(np.asarray(features["padding_mask"]).shape[1])
     batches = []
     for start in range(0, len(lengths), batch_size):
-        longest = max(1, int(lengths[start:start + batch_size].max()))
+        longest = max(1, int(lengths[start : start + batch_size].max()))
         longest = min(-(-longest // length_multiple) * length_multiple, width)
-        batches.append({name: value[start:start + batch_size, :longest] for name, value in features.items()})
+        batches.append(
+            {name: value[start : start + batch_size, :longest] for name, value in features.items()}
+        )
     return batches
 
 
-def protocol_batches(features: dict, protocol: str, batch_size: int, length_multiple: int = 1) -> list[dict]:
+def protocol_batches(
+    features: dict, protocol: str, batch_size: int, length_multiple: int = 1
+) -> list[dict]:
     """The batches of one timed unit of `protocol`.
 
     Args:

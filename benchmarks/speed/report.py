@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 PROFILE_COLUMNS = (
-    ("depth", "layer"), ("lengths", "n_in->out"), ("attention", "attn"), ("attention_probs", "attn+probs"),
-    ("significance", "signif"), ("rank_gather", "rank+gather"), ("ffn", "ffn"), ("used", "sum used"),
-    ("layer", "layer"), ("baseline_layer", "baseline"),
+    ("depth", "layer"),
+    ("lengths", "n_in->out"),
+    ("attention", "attn"),
+    ("attention_probs", "attn+probs"),
+    ("significance", "signif"),
+    ("rank_gather", "rank+gather"),
+    ("ffn", "ffn"),
+    ("used", "sum used"),
+    ("layer", "layer"),
+    ("baseline_layer", "baseline"),
 )
 
 
@@ -27,7 +34,9 @@ def format_profile(rows: list[dict]) -> str:
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in table]
-    lines.append("ms per call, median; each piece compiled alone (its sum includes one call overhead per piece)")
+    lines.append(
+        "ms per call, median; each piece compiled alone (its sum includes one call overhead per piece)"
+    )
     return "\n".join(lines)
 
 
@@ -42,8 +51,10 @@ def format_variant(name: str, row: dict) -> str:
     """One line: the variant's median ms, ms per sentence, speedup and its 95% interval, FLOPs."""
     low, high = row["speedup_ci"]
     flops = "" if row.get("flops_fraction") is None else f"  flops {row['flops_fraction']:.3f}"
-    return (f"  {name:<20} {row['ms']:10.2f} ms  ({row['ms_per_sentence']:.3f} ms/sentence)  "
-            f"{row['speedup']:5.2f}x [{low:.2f}, {high:.2f}]  seq_len {row['seq_len']}{flops}")
+    return (
+        f"  {name:<20} {row['ms']:10.2f} ms  ({row['ms_per_sentence']:.3f} ms/sentence)  "
+        f"{row['speedup']:5.2f}x [{low:.2f}, {high:.2f}]  seq_len {row['seq_len']}{flops}"
+    )
 
 
 def format_load(load: dict | None) -> list[str]:
@@ -60,8 +71,10 @@ def format_load(load: dict | None) -> list[str]:
         f"loadavg {load.get('before')} -> {load.get('after')}, {load.get('cpu_count')} CPUs"
     ]
     if load.get("busy"):
-        lines.append("!!! WARNING: the machine was BUSY (other processes above --max-other-load): "
-                     "these timings are NOT reliable; rerun on an idle machine or pass --require-idle !!!")
+        lines.append(
+            "!!! WARNING: the machine was BUSY (other processes above --max-other-load): "
+            "these timings are NOT reliable; rerun on an idle machine or pass --require-idle !!!"
+        )
     return lines
 
 
@@ -82,7 +95,9 @@ def format_report(result: dict) -> str:
     """A human-readable summary of a `run_benchmark` result."""
     protocol = result.get("protocol", "padded")
     load = result.get("load") or {}
-    lines = format_load(load)[1:] if load.get("busy") else []  # the warning first, and again at the end
+    lines = (
+        format_load(load)[1:] if load.get("busy") else []
+    )  # the warning first, and again at the end
     lines += [
         f"device           {result['device']}  [{result['keras_backend']}, "
         f"tf {result.get('tf_version')}, keras {result['keras_version']}]",
@@ -98,16 +113,24 @@ def format_report(result: dict) -> str:
         f"baseline_ms      {result['baseline_ms']:.1f}",
         f"power_ms         {result['power_ms']:.1f}",
         f"speedup          {result['speedup']:.2f}x"
-        + (f" [{result['speedup_ci'][0]:.2f}, {result['speedup_ci'][1]:.2f}]" if "speedup_ci" in result else "")
+        + (
+            f" [{result['speedup_ci'][0]:.2f}, {result['speedup_ci'][1]:.2f}]"
+            if "speedup_ci" in result
+            else ""
+        )
         + f"  (efficiency {result['efficiency']:.2f})",
     ]
     if result.get("variants"):
-        lines.append("variants         median ms per unit, speedup over baseline [bootstrap 95% interval]:")
+        lines.append(
+            "variants         median ms per unit, speedup over baseline [bootstrap 95% interval]:"
+        )
         lines += [format_variant(name, row) for name, row in result["variants"].items()]
     if "savedmodel_speedup" in result:
         low, high = result["savedmodel_speedup_ci"]
-        lines.append(f"savedmodel       baseline export / PoWER-BERT export: "
-                     f"{result['savedmodel_speedup']:.2f}x [{low:.2f}, {high:.2f}]")
+        lines.append(
+            f"savedmodel       baseline export / PoWER-BERT export: "
+            f"{result['savedmodel_speedup']:.2f}x [{low:.2f}, {high:.2f}]"
+        )
     truncation = result.get("truncation")
     if truncation:
         lines.append(

@@ -36,7 +36,9 @@ class SavedModelVariant:
             from benchmarks.serving.model import register_text_ops
             from power_bert_tf.export.metadata import SIGNATURE_TOKEN_IDS
         except ImportError as error:
-            raise BenchmarkError(f"{flag}: timing a SavedModel needs TensorFlow ({error})") from None
+            raise BenchmarkError(
+                f"{flag}: timing a SavedModel needs TensorFlow ({error})"
+            ) from None
         try:
             self.version_dir = resolve_version_dir(path)
             self.metadata = checked_metadata(self.version_dir)
@@ -45,12 +47,16 @@ class SavedModelVariant:
             raise BenchmarkError(f"{flag} {error}") from None
         spec = self.metadata["signatures"].get(SIGNATURE_TOKEN_IDS)
         if spec is None:
-            raise BenchmarkError(f"{flag} {self.version_dir}: no {SIGNATURE_TOKEN_IDS} signature in its metadata")
+            raise BenchmarkError(
+                f"{flag} {self.version_dir}: no {SIGNATURE_TOKEN_IDS} signature in its metadata"
+            )
         try:
             loaded = tf.saved_model.load(str(self.version_dir))
         except (OSError, ValueError, tf.errors.OpError) as error:
             first = (str(error).strip().splitlines() or [""])[0]
-            raise BenchmarkError(f"{flag} {self.version_dir}: cannot load the SavedModel ({first})") from None
+            raise BenchmarkError(
+                f"{flag} {self.version_dir}: cannot load the SavedModel ({first})"
+            ) from None
         self._loaded = loaded  # the signature uses its variables: keep it alive
         self._function = loaded.signatures[SIGNATURE_TOKEN_IDS]
         self.inputs = tuple(spec["inputs"])
@@ -75,8 +81,10 @@ class SavedModelVariant:
         """A numpy batch as the signature's int32 tensors (made before timing)."""
         missing = [name for name in self.inputs if name not in batch]
         if missing:
-            raise BenchmarkError(f"{self.version_dir}: its signature needs {', '.join(missing)}, "
-                                 "which the benchmark's features lack")
+            raise BenchmarkError(
+                f"{self.version_dir}: its signature needs {', '.join(missing)}, "
+                "which the benchmark's features lack"
+            )
         return {name: self._tf.constant(np.asarray(batch[name], np.int32)) for name in self.inputs}
 
     def __call__(self, tensors: dict) -> np.ndarray:

@@ -7,8 +7,13 @@ import numpy as np
 BOOTSTRAP_DRAWS = 2000
 
 
-def bootstrap_ratio(times: np.ndarray, reference: np.ndarray, draws: int, rng: np.random.Generator,
-                    paired: bool = True) -> tuple[float, float]:
+def bootstrap_ratio(
+    times: np.ndarray,
+    reference: np.ndarray,
+    draws: int,
+    rng: np.random.Generator,
+    paired: bool = True,
+) -> tuple[float, float]:
     """95% percentile interval of median(times) / median(reference).
 
     Args:
@@ -30,8 +35,9 @@ def bootstrap_ratio(times: np.ndarray, reference: np.ndarray, draws: int, rng: n
     return float(low), float(high)
 
 
-def speedup_with_interval(reference: np.ndarray, times: np.ndarray, draws: int,
-                          rng: np.random.Generator) -> tuple[float, list[float]]:
+def speedup_with_interval(
+    reference: np.ndarray, times: np.ndarray, draws: int, rng: np.random.Generator
+) -> tuple[float, list[float]]:
     """The speedup median(reference) / median(times) and its bootstrap 95% interval.
 
     Each side's repeats are resampled independently (`bootstrap_ratio` with

@@ -39,8 +39,13 @@ def warm_up(calls: dict, rounds: int) -> None:
             run()
 
 
-def time_interleaved(calls: dict, repeats: int, warmup: int = 2, rng: np.random.Generator | None = None,
-                     orders: list | None = None) -> dict[str, list[float]]:
+def time_interleaved(
+    calls: dict,
+    repeats: int,
+    warmup: int = 2,
+    rng: np.random.Generator | None = None,
+    orders: list | None = None,
+) -> dict[str, list[float]]:
     """Milliseconds of each call, interleaved round by round.
 
     Interleaving (every call once per round) makes slow drifts of the machine
@@ -84,7 +89,9 @@ def time_interleaved(calls: dict, repeats: int, warmup: int = 2, rng: np.random.
 def time_rows(runs: list, repeats: int, warmup: int, rng: np.random.Generator) -> np.ndarray:
     """`time_interleaved` over a list of callables: `[len(runs), repeats]` milliseconds."""
     times = time_interleaved(dict(enumerate(runs)), repeats, warmup, rng)
-    return np.array([times[i] for i in range(len(runs))], dtype=np.float64).reshape(len(runs), repeats)
+    return np.array([times[i] for i in range(len(runs))], dtype=np.float64).reshape(
+        len(runs), repeats
+    )
 
 
 def median(values) -> float:

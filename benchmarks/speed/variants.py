@@ -48,12 +48,21 @@ class Variant:
 
     def summary(self) -> dict:
         """The result's description of the variant (no timings)."""
-        return {"flops_fraction": self.flops_fraction, "retention": self.retention, "seq_len": self.seq_len,
-                "source": self.source}
+        return {
+            "flops_fraction": self.flops_fraction,
+            "retention": self.retention,
+            "seq_len": self.seq_len,
+            "source": self.source,
+        }
 
 
-def unit_call(variant: Variant, protocol: str, batch_size: int, length_multiple: int = 1,
-              jit_compile: bool = False) -> Callable[[], object]:
+def unit_call(
+    variant: Variant,
+    protocol: str,
+    batch_size: int,
+    length_multiple: int = 1,
+    jit_compile: bool = False,
+) -> Callable[[], object]:
     """A zero-argument callable that runs one timed unit of `protocol` and waits for it.
 
     The batches are made and put on the device first; a Keras model runs
@@ -82,18 +91,31 @@ def relative_flops(model, length: int, seq_len: int, dims: tuple[int, int, int])
     return full / full_model_flops(seq_len, *dims)
 
 
-def cls_only_variant(baseline, features: dict, seq_len: int, dims: tuple[int, int, int], source: str) -> Variant:
+def cls_only_variant(
+    baseline, features: dict, seq_len: int, dims: tuple[int, int, int], source: str
+) -> Variant:
     """The baseline on [CLS] alone: the time below which no word-vector elimination can go.
 
     Every layer still runs on at least one vector, reading all of its weights; where that
     dominates (one short sentence per call on a CPU), removing word-vectors cannot pay much.
     """
-    return Variant("cls_only", truncate(features, 1), 1, f"{source}, inputs cut to [CLS] alone",
-                   relative_flops(baseline, 1, seq_len, dims), None, model=baseline)
+    return Variant(
+        "cls_only",
+        truncate(features, 1),
+        1,
+        f"{source}, inputs cut to [CLS] alone",
+        relative_flops(baseline, 1, seq_len, dims),
+        None,
+        model=baseline,
+    )
 
 
-def extra_variants(models: str | None, seq_len: int, dims: tuple[int, int, int],
-                   inputs_at: Callable[[int, object], tuple[dict, str]]) -> list[Variant]:
+def extra_variants(
+    models: str | None,
+    seq_len: int,
+    dims: tuple[int, int, int],
+    inputs_at: Callable[[int, object], tuple[dict, str]],
+) -> list[Variant]:
     """The ``--models`` checkpoints as variants.
 
     Args:
@@ -109,25 +131,41 @@ def extra_variants(models: str | None, seq_len: int, dims: tuple[int, int, int],
         model, facts = load_extra_model(name, path)
         length = facts["sequence_length"]
         if length > model.sequence_length:
-            raise BenchmarkError(f"--models {name}: run sequence_length {length} exceeds the model's "
-                                 f"{model.sequence_length}")
+            raise BenchmarkError(
+                f"--models {name}: run sequence_length {length} exceeds the model's "
+                f"{model.sequence_length}"
+            )
         try:
             features, how = inputs_at(length, model.preprocessor)
         except BenchmarkError as error:
             raise BenchmarkError(f"--models {name}: {error}") from None
         missing = [feature for feature in model.input_features if feature not in features]
         if missing:
-            raise BenchmarkError(f"--models {name}: the model reads {', '.join(missing)}, which the inputs lack")
-        retention = model.retention.to_list() if model.mode == "hard" and model.retention is not None else None
-        variants.append(Variant(
-            name, features, length, f"{facts['source']} ({model.mode}; inputs {how})",
-            relative_flops(model, length, seq_len, dims), retention, model=model,
-        ))
+            raise BenchmarkError(
+                f"--models {name}: the model reads {', '.join(missing)}, which the inputs lack"
+            )
+        retention = (
+            model.retention.to_list()
+            if model.mode == "hard" and model.retention is not None
+            else None
+        )
+        variants.append(
+            Variant(
+                name,
+                features,
+                length,
+                f"{facts['source']} ({model.mode}; inputs {how})",
+                relative_flops(model, length, seq_len, dims),
+                retention,
+                model=model,
+            )
+        )
     return variants
 
 
-def savedmodel_variants(power_path: str | None, baseline_path: str | None, features: dict,
-                        seq_len: int) -> list[Variant]:
+def savedmodel_variants(
+    power_path: str | None, baseline_path: str | None, features: dict, seq_len: int
+) -> list[Variant]:
     """``power_savedmodel`` / ``baseline_savedmodel``: the exports on the baseline's features.
 
     Raises:
@@ -137,16 +175,22 @@ def savedmodel_variants(power_path: str | None, baseline_path: str | None, featu
     from benchmarks.speed.savedmodel import SavedModelVariant
 
     variants = []
-    for name, path, flag in (("power_savedmodel", power_path, "--savedmodel"),
-                             ("baseline_savedmodel", baseline_path, "--baseline-savedmodel")):
+    for name, path, flag in (
+        ("power_savedmodel", power_path, "--savedmodel"),
+        ("baseline_savedmodel", baseline_path, "--baseline-savedmodel"),
+    ):
         if path is None:
             continue
         export = SavedModelVariant(path, flag)
         facts = export.facts
         if facts["sequence_length"] and seq_len > int(facts["sequence_length"]):
-            raise BenchmarkError(f"{flag} {export.version_dir}: exported for sequence_length "
-                                 f"{facts['sequence_length']}, the benchmark's is {seq_len}")
+            raise BenchmarkError(
+                f"{flag} {export.version_dir}: exported for sequence_length "
+                f"{facts['sequence_length']}, the benchmark's is {seq_len}"
+            )
         fraction = facts["flops_fraction"] if facts["mode"] == "hard" else 1.0
         retention = facts["retention"] if facts["mode"] == "hard" else None
-        variants.append(Variant(name, features, seq_len, facts["source"], fraction, retention, export=export))
+        variants.append(
+            Variant(name, features, seq_len, facts["source"], fraction, retention, export=export)
+        )
     return variants

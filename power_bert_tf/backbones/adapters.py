@@ -42,7 +42,9 @@ def _one_key_softmax_allowed():
     word-vector the next attention has one key, whose probability of 1 is the right answer:
     the warning would only confuse a user (it printed once per traced shape)."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="You are using a softmax over axis", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="You are using a softmax over axis", category=UserWarning
+        )
         yield
 
 
@@ -142,8 +144,11 @@ class BackboneAdapter:
         """
         with _one_key_softmax_allowed():
             return layer._self_attention_layer(
-                query=x, value=x, attention_mask=attention_mask,
-                return_attention_scores=return_probs, training=training,
+                query=x,
+                value=x,
+                attention_mask=attention_mask,
+                return_attention_scores=return_probs,
+                training=training,
             )
 
     def supports_kept_queries(self, layer) -> bool:

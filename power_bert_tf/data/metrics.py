@@ -14,15 +14,18 @@ from sklearn import metrics as skm
 from power_bert_tf.data.tasks import GlueTask, as_task
 
 
-def _correlation(fn: Callable[[np.ndarray, np.ndarray], Any], a: np.ndarray, b: np.ndarray) -> float:
+def _correlation(
+    fn: Callable[[np.ndarray, np.ndarray], Any], a: np.ndarray, b: np.ndarray
+) -> float:
     """100 * correlation, defined as 0 when either side is constant (where it is undefined)."""
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
     return 100.0 * float(fn(a, b)[0])
 
 
-def compute_metrics(task: GlueTask | str, labels: Sequence | np.ndarray,
-                    predictions: Sequence | np.ndarray) -> dict[str, float]:
+def compute_metrics(
+    task: GlueTask | str, labels: Sequence | np.ndarray, predictions: Sequence | np.ndarray
+) -> dict[str, float]:
     """GLUE metrics on a 0-100 scale; the task's primary metric (``task.metric``) is always a key.
 
     CoLA: mcc; MRPC/QQP: f1 (of the positive class) and accuracy; STS-B: pearson and spearman; others:
@@ -42,16 +45,23 @@ def compute_metrics(task: GlueTask | str, labels: Sequence | np.ndarray,
     task = as_task(task)
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.shape != predictions.shape or labels.ndim != 1 or len(labels) == 0:
-        raise ValueError(f"labels and predictions must be equally long non-empty vectors, "
-                         f"got shapes {labels.shape} and {predictions.shape}")
+        raise ValueError(
+            f"labels and predictions must be equally long non-empty vectors, "
+            f"got shapes {labels.shape} and {predictions.shape}"
+        )
     if task.is_regression:
         a, b = labels.astype(np.float64), predictions.astype(np.float64)
-        return {"pearson": _correlation(stats.pearsonr, a, b), "spearman": _correlation(stats.spearmanr, a, b)}
+        return {
+            "pearson": _correlation(stats.pearsonr, a, b),
+            "spearman": _correlation(stats.spearmanr, a, b),
+        }
     if task.metric == "mcc":
         with warnings.catch_warnings():  # "A single label was found": MCC is then 0, as intended
             warnings.simplefilter("ignore", UserWarning)
             return {"mcc": 100.0 * float(skm.matthews_corrcoef(labels, predictions))}
     result = {"accuracy": 100.0 * float(np.mean(labels == predictions))}
     if task.metric == "f1":
-        result["f1"] = 100.0 * float(skm.f1_score(labels, predictions, pos_label=1, zero_division=0))
+        result["f1"] = 100.0 * float(
+            skm.f1_score(labels, predictions, pos_label=1, zero_division=0)
+        )
     return result

@@ -109,13 +109,17 @@ def _read_lines(path: str, columns: _Columns) -> Iterator[tuple[int, list[str]]]
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise GlueDataError(f"{path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+                raise GlueDataError(
+                    f"{path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start})"
+                ) from None
             if lineno == 1:
                 line = line.removeprefix("\ufeff")
             fields = line.removesuffix("\n").removesuffix("\r").split("\t")
             if len(fields) < columns.min_fields:
-                raise GlueDataError(f"{path}:{lineno}: expected at least {columns.min_fields} "
-                                    f"tab-separated fields, found {len(fields)}")
+                raise GlueDataError(
+                    f"{path}:{lineno}: expected at least {columns.min_fields} "
+                    f"tab-separated fields, found {len(fields)}"
+                )
             if not (lineno == 1 and columns.header):
                 yield lineno, fields
 
@@ -123,6 +127,7 @@ def _read_lines(path: str, columns: _Columns) -> Iterator[tuple[int, list[str]]]
 def _label_parser(task: GlueTask) -> Callable[[str, str], float]:
     """A function ``(raw label, "file:line") -> class id or score`` that raises GlueDataError."""
     if task.is_regression:
+
         def parse_score(value: str, where: str) -> float:
             try:
                 score = float(value)
@@ -131,6 +136,7 @@ def _label_parser(task: GlueTask) -> Callable[[str, str], float]:
             if not 0.0 <= score <= 5.0:
                 raise GlueDataError(f"{where}: STS-B score {value!r} is outside [0, 5]")
             return score
+
         return parse_score
 
     ids = {raw: i for i, raw in enumerate(raw_labels(task))}
@@ -139,7 +145,10 @@ def _label_parser(task: GlueTask) -> Callable[[str, str], float]:
         try:
             return ids[value.strip()]
         except KeyError:
-            raise GlueDataError(f"{where}: unknown label {value!r} (expected one of {', '.join(ids)})") from None
+            raise GlueDataError(
+                f"{where}: unknown label {value!r} (expected one of {', '.join(ids)})"
+            ) from None
+
     return parse_label
 
 
@@ -177,15 +186,20 @@ def read_glue_split(task: GlueTask | str, split: str, data_dir: str | os.PathLik
             out.append(fields[c])
         if columns.label is not None:
             labels.append(parse_label(fields[columns.label], f"{path}:{lineno}"))
-        indices.append(len(indices) if columns.index is None
-                       else _parse_index(fields[columns.index], f"{path}:{lineno}"))
+        indices.append(
+            len(indices)
+            if columns.index is None
+            else _parse_index(fields[columns.index], f"{path}:{lineno}")
+        )
     if not indices:
         raise GlueDataError(f"{path}: no data rows")
     return GlueExamples(
         task=task,
         split=split,
         texts=texts,
-        labels=np.asarray(labels, np.float32 if task.is_regression else np.int32) if labels else None,
+        labels=np.asarray(labels, np.float32 if task.is_regression else np.int32)
+        if labels
+        else None,
         indices=np.asarray(indices, np.int64),
         path=path,
     )
@@ -221,7 +235,9 @@ def resolve_data_dir(task: GlueTask | str, data_dir: str | os.PathLike | None = 
     return None
 
 
-def load_split(task: GlueTask | str, split: str, data_dir: str | os.PathLike | None = None) -> GlueExamples:
+def load_split(
+    task: GlueTask | str, split: str, data_dir: str | os.PathLike | None = None
+) -> GlueExamples:
     """Read a split from ``data_dir`` / ``$GLUE_DIR`` (see :func:`resolve_data_dir`), else from TFDS.
 
     Args:

@@ -12,8 +12,12 @@ from power_bert_tf.data.tasks import GlueTask, as_task
 from power_bert_tf.files import write_text_atomically
 
 
-def write_glue_predictions(path: str | os.PathLike, task: GlueTask | str, examples: GlueExamples,
-                           predictions: Sequence | np.ndarray) -> None:
+def write_glue_predictions(
+    path: str | os.PathLike,
+    task: GlueTask | str,
+    examples: GlueExamples,
+    predictions: Sequence | np.ndarray,
+) -> None:
     """Write a GLUE-server submission file (``index<TAB>prediction``), atomically.
 
     Predictions are written as the task's raw labels: 0/1 for CoLA, SST-2, MRPC, QQP and WNLI, label names

@@ -44,12 +44,35 @@ class GlueTask:
         return self.num_classes == 1
 
 
-def _task(name: str, directory: str, seq_len: int, label_names: tuple[str, ...], is_pair: bool, metric: str,
-          tfds_name: str, hparams: tuple[float, float, float, int], dev_file: str = "dev.tsv",
-          test_file: str = "test.tsv") -> GlueTask:
+def _task(
+    name: str,
+    directory: str,
+    seq_len: int,
+    label_names: tuple[str, ...],
+    is_pair: bool,
+    metric: str,
+    tfds_name: str,
+    hparams: tuple[float, float, float, int],
+    dev_file: str = "dev.tsv",
+    test_file: str = "test.tsv",
+) -> GlueTask:
     lr_bert, lr_soft_extract, lambda_, batch_size = hparams
-    return GlueTask(name, directory, seq_len, max(len(label_names), 1), tuple(label_names), is_pair, metric,
-                    dev_file, test_file, tfds_name, lr_bert, lr_soft_extract, lambda_, batch_size)
+    return GlueTask(
+        name,
+        directory,
+        seq_len,
+        max(len(label_names), 1),
+        tuple(label_names),
+        is_pair,
+        metric,
+        dev_file,
+        test_file,
+        tfds_name,
+        lr_bert,
+        lr_soft_extract,
+        lambda_,
+        batch_size,
+    )
 
 
 # Hyper-parameters (LR_BERT, LR_SOFT_EXTRACT, LAMBDA, BATCH_SIZE) from the IBM PoWER-BERT repository;
@@ -58,23 +81,97 @@ _RTE_HPARAMS = (3e-5, 3e-3, 1e-3, 16)
 _MNLI_LABELS = ("contradiction", "entailment", "neutral")  # GLUE / BERT order, not the TFDS order
 _NLI_LABELS = ("entailment", "not_entailment")
 
-TASKS: dict[str, GlueTask] = {t.name: t for t in (
-    _task("cola", "CoLA", 64, ("unacceptable", "acceptable"), False, "mcc", "glue/cola",
-          (2e-5, 1.5e-3, 7e-3, 32)),
-    _task("sst-2", "SST-2", 64, ("negative", "positive"), False, "accuracy", "glue/sst2",
-          (3e-5, 5e-4, 2e-4, 64)),
-    _task("mrpc", "MRPC", 128, ("not_equivalent", "equivalent"), True, "f1", "glue/mrpc",
-          (6e-5, 3e-3, 3e-3, 64)),
-    _task("sts-b", "STS-B", 64, (), True, "spearman", "glue/stsb", (3e-5, 3e-3, 1e-3, 64)),
-    _task("qqp", "QQP", 128, ("not_duplicate", "duplicate"), True, "f1", "glue/qqp", (3e-5, 1e-4, 3e-4, 64)),
-    _task("mnli-m", "MNLI", 128, _MNLI_LABELS, True, "accuracy", "glue/mnli", (3e-5, 2e-4, 1e-4, 64),
-          dev_file="dev_matched.tsv", test_file="test_matched.tsv"),
-    _task("mnli-mm", "MNLI", 128, _MNLI_LABELS, True, "accuracy", "glue/mnli", (3e-5, 1e-4, 1e-4, 64),
-          dev_file="dev_mismatched.tsv", test_file="test_mismatched.tsv"),
-    _task("qnli", "QNLI", 128, _NLI_LABELS, True, "accuracy", "glue/qnli", (3e-5, 2e-4, 1.5e-4, 16)),
-    _task("rte", "RTE", 256, _NLI_LABELS, True, "accuracy", "glue/rte", _RTE_HPARAMS),
-    _task("wnli", "WNLI", 128, ("not_entailment", "entailment"), True, "accuracy", "glue/wnli", _RTE_HPARAMS),
-)}
+TASKS: dict[str, GlueTask] = {
+    t.name: t
+    for t in (
+        _task(
+            "cola",
+            "CoLA",
+            64,
+            ("unacceptable", "acceptable"),
+            False,
+            "mcc",
+            "glue/cola",
+            (2e-5, 1.5e-3, 7e-3, 32),
+        ),
+        _task(
+            "sst-2",
+            "SST-2",
+            64,
+            ("negative", "positive"),
+            False,
+            "accuracy",
+            "glue/sst2",
+            (3e-5, 5e-4, 2e-4, 64),
+        ),
+        _task(
+            "mrpc",
+            "MRPC",
+            128,
+            ("not_equivalent", "equivalent"),
+            True,
+            "f1",
+            "glue/mrpc",
+            (6e-5, 3e-3, 3e-3, 64),
+        ),
+        _task("sts-b", "STS-B", 64, (), True, "spearman", "glue/stsb", (3e-5, 3e-3, 1e-3, 64)),
+        _task(
+            "qqp",
+            "QQP",
+            128,
+            ("not_duplicate", "duplicate"),
+            True,
+            "f1",
+            "glue/qqp",
+            (3e-5, 1e-4, 3e-4, 64),
+        ),
+        _task(
+            "mnli-m",
+            "MNLI",
+            128,
+            _MNLI_LABELS,
+            True,
+            "accuracy",
+            "glue/mnli",
+            (3e-5, 2e-4, 1e-4, 64),
+            dev_file="dev_matched.tsv",
+            test_file="test_matched.tsv",
+        ),
+        _task(
+            "mnli-mm",
+            "MNLI",
+            128,
+            _MNLI_LABELS,
+            True,
+            "accuracy",
+            "glue/mnli",
+            (3e-5, 1e-4, 1e-4, 64),
+            dev_file="dev_mismatched.tsv",
+            test_file="test_mismatched.tsv",
+        ),
+        _task(
+            "qnli",
+            "QNLI",
+            128,
+            _NLI_LABELS,
+            True,
+            "accuracy",
+            "glue/qnli",
+            (3e-5, 2e-4, 1.5e-4, 16),
+        ),
+        _task("rte", "RTE", 256, _NLI_LABELS, True, "accuracy", "glue/rte", _RTE_HPARAMS),
+        _task(
+            "wnli",
+            "WNLI",
+            128,
+            ("not_entailment", "entailment"),
+            True,
+            "accuracy",
+            "glue/wnli",
+            _RTE_HPARAMS,
+        ),
+    )
+}
 
 
 def _normalize(name: str) -> str:

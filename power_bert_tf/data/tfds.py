@@ -75,7 +75,9 @@ def load_tfds_split(task: GlueTask | str, split: str) -> GlueExamples:
             f"GLUE layout (<GLUE_DIR>/{task.directory}/train.tsv, {task.dev_file}, {task.test_file})"
         ) from e
     order = np.argsort(data["idx"], kind="stable")  # back to file order
-    texts = tuple([s.decode("utf-8") for s in data[key][order]] for key in _TFDS_TEXT[task.directory])
+    texts = tuple(
+        [s.decode("utf-8") for s in data[key][order]] for key in _TFDS_TEXT[task.directory]
+    )
     labels = None
     if split != "test":
         if task.is_regression:
@@ -84,5 +86,9 @@ def load_tfds_split(task: GlueTask | str, split: str) -> GlueExamples:
             names = builder.info.features["label"].names
             to_ours = np.array([task.label_names.index(n) for n in names], np.int32)
             labels = to_ours[data["label"][order]]
-    indices = data["idx"][order].astype(np.int64) if split == "test" else np.arange(len(order), dtype=np.int64)
+    indices = (
+        data["idx"][order].astype(np.int64)
+        if split == "test"
+        else np.arange(len(order), dtype=np.int64)
+    )
     return GlueExamples(task, split, texts, labels, indices, f"tfds:{task.tfds_name}/{tfds_split}")

@@ -15,9 +15,13 @@ import tensorflow as tf
 from power_bert_tf.export.metadata import SIGNATURE_TEXT
 
 
-def make_predict_request(texts, model_name: str,
-                         signature_name: str = SIGNATURE_TEXT,
-                         pair: bool = False, version: int | None = None):
+def make_predict_request(
+    texts,
+    model_name: str,
+    signature_name: str = SIGNATURE_TEXT,
+    pair: bool = False,
+    version: int | None = None,
+):
     """A `tensorflow_serving.apis.predict_pb2.PredictRequest` for raw text.
 
     Args:
@@ -90,7 +94,6 @@ def rest_response(outputs) -> dict:
         return {"predictions": [plain(values[i]) for i in range(count)]}
     return {
         "predictions": [
-            {name: plain(arrays[name][i]) for name in sorted(arrays)}
-            for i in range(count)
+            {name: plain(arrays[name][i]) for name in sorted(arrays)} for i in range(count)
         ]
     }

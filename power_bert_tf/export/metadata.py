@@ -54,9 +54,7 @@ def label_names(model, names=None) -> list[str]:
         return []
     names = [str(name) for name in (names or [])]
     if names and len(names) != model.num_classes:
-        raise ExportError(
-            f"{len(names)} label names for a model with {model.num_classes} classes"
-        )
+        raise ExportError(f"{len(names)} label names for a model with {model.num_classes} classes")
     return names or [str(i) for i in range(model.num_classes)]
 
 
@@ -65,7 +63,9 @@ def output_names(model) -> list[str]:
     return ["score"] if model.is_regression else ["logits", "probabilities", "label"]
 
 
-def budget_entries(model, budgets=(), dev_metric: float | None = None, text_signature: bool = True) -> list[dict]:
+def budget_entries(
+    model, budgets=(), dev_metric: float | None = None, text_signature: bool = True
+) -> list[dict]:
     """`power_bert.json`'s "budgets": the model's own configuration (`serving_default`) first, then
     one entry per budget of a `--budgets` retrain (`training.budgets`), all over the same variables.
 
@@ -74,25 +74,38 @@ def budget_entries(model, budgets=(), dev_metric: float | None = None, text_sign
             "flops_fraction", "dev").
         dev_metric: the delivered model's dev metric (the retrain record's "dev").
     """
-    entries = [{
-        "signature": SIGNATURE_TEXT if text_signature else None, "token_ids_signature": SIGNATURE_TOKEN_IDS,
-        "retention": None if model.retention is None else model.retention.to_list(),
-        "flops_fraction": float(model.flops_fraction()), "dev_metric": dev_metric,
-    }]
+    entries = [
+        {
+            "signature": SIGNATURE_TEXT if text_signature else None,
+            "token_ids_signature": SIGNATURE_TOKEN_IDS,
+            "retention": None if model.retention is None else model.retention.to_list(),
+            "flops_fraction": float(model.flops_fraction()),
+            "dev_metric": dev_metric,
+        }
+    ]
     for budget in budgets:
         name = str(budget["signature"])
-        entries.append({
-            "signature": name if text_signature else None, "token_ids_signature": name + TOKEN_IDS_SUFFIX,
-            "retention": list(budget["retention"]), "flops_fraction": float(budget["flops_fraction"]),
-            "dev_metric": budget.get("dev"),
-        })
+        entries.append(
+            {
+                "signature": name if text_signature else None,
+                "token_ids_signature": name + TOKEN_IDS_SUFFIX,
+                "retention": list(budget["retention"]),
+                "flops_fraction": float(budget["flops_fraction"]),
+                "dev_metric": budget.get("dev"),
+            }
+        )
     return entries
 
 
-def export_metadata(model, run_config: dict | None = None,
-                    checkpoint: str | None = None, text_signature: bool = True,
-                    budgets=(), dev_metric: float | None = None,
-                    max_batch_size: int = MAX_BATCH_SIZE) -> dict:
+def export_metadata(
+    model,
+    run_config: dict | None = None,
+    checkpoint: str | None = None,
+    text_signature: bool = True,
+    budgets=(),
+    dev_metric: float | None = None,
+    max_batch_size: int = MAX_BATCH_SIZE,
+) -> dict:
     """What an operator needs to know about the exported model, JSON-ready.
 
     Args:
@@ -128,7 +141,10 @@ def export_metadata(model, run_config: dict | None = None,
         if entry["signature"]:
             signatures[entry["signature"]] = {"inputs": text_inputs, "outputs": outputs}
     for entry in entries:
-        signatures[entry["token_ids_signature"]] = {"inputs": list(model.input_features), "outputs": outputs}
+        signatures[entry["token_ids_signature"]] = {
+            "inputs": list(model.input_features),
+            "outputs": outputs,
+        }
     sequence_length = preprocessor.sequence_length if text_signature else model.sequence_length
     return {
         "format_version": METADATA_FORMAT_VERSION,
@@ -145,7 +161,8 @@ def export_metadata(model, run_config: dict | None = None,
         "flops_fraction": float(model.flops_fraction()),
         "vocabulary_size": int(model.backbone.vocabulary_size),
         "lowercase": (
-            None if preprocessor is None
+            None
+            if preprocessor is None
             else bool(getattr(preprocessor.tokenizer, "lowercase", False))
         ),
         "truncate": None if preprocessor is None else truncation(preprocessor),
@@ -153,9 +170,7 @@ def export_metadata(model, run_config: dict | None = None,
         "budgets": entries,
         "max_batch_size": int(max_batch_size),
         "checkpoint": checkpoint,
-        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": {
             "power_bert_tf": power_bert_tf.__version__,
             "tensorflow": tf.__version__,

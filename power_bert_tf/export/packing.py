@@ -58,8 +58,7 @@ def keep_per_segment(lengths, budget: int, truncate: str):
     return [keep_first, keep_second]
 
 
-def pack(segments, sequence_length: int, start_id: int, end_id: int,
-         pad_id: int, truncate: str):
+def pack(segments, sequence_length: int, start_id: int, end_id: int, pad_id: int, truncate: str):
     """keras-hub's `MultiSegmentPacker`: `[CLS] a [SEP] (b [SEP])`, padded.
 
     Args:

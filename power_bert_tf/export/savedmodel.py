@@ -53,25 +53,32 @@ def _token_id_checks(features: dict, max_length: int, vocabulary_size: int, num_
     shape = tf.shape(token_ids)
     checks = [
         tf.debugging.assert_equal(
-            tf.shape(features[name]), shape, message=f"{name} must have the shape of token_ids")
-        for name in features if name != "token_ids"
+            tf.shape(features[name]), shape, message=f"{name} must have the shape of token_ids"
+        )
+        for name in features
+        if name != "token_ids"
     ]
     checks += [
         tf.debugging.assert_less_equal(
-            shape[1], max_length,
-            message=f"inputs may have at most {max_length} tokens (sequence_length)"),
+            shape[1],
+            max_length,
+            message=f"inputs may have at most {max_length} tokens (sequence_length)",
+        ),
         tf.debugging.assert_greater(shape[1], 0, message="inputs need at least one token ([CLS])"),
         tf.debugging.assert_non_negative(token_ids, message="token_ids must be >= 0"),
         tf.debugging.assert_less(
-            token_ids, vocabulary_size,
-            message=f"token_ids must be < vocabulary size {vocabulary_size}"),
+            token_ids,
+            vocabulary_size,
+            message=f"token_ids must be < vocabulary size {vocabulary_size}",
+        ),
     ]
     if "segment_ids" in features:
         segment_ids = features["segment_ids"]
         checks += [
             tf.debugging.assert_non_negative(segment_ids, message="segment_ids must be >= 0"),
             tf.debugging.assert_less(
-                segment_ids, num_segments, message=f"segment_ids must be < {num_segments}"),
+                segment_ids, num_segments, message=f"segment_ids must be < {num_segments}"
+            ),
         ]
     return checks
 
@@ -84,8 +91,10 @@ def _checked(tensors: dict, checks: list) -> dict:
 
 def _batch_size_check(tensor, max_batch_size: int):
     return tf.debugging.assert_less_equal(
-        tf.shape(tensor)[0], max_batch_size,
-        message=f"a request may hold at most {max_batch_size} examples (max_batch_size)")
+        tf.shape(tensor)[0],
+        max_batch_size,
+        message=f"a request may hold at most {max_batch_size} examples (max_batch_size)",
+    )
 
 
 # Requests are padded up to a multiple of this many tokens after their padding is removed: each
@@ -107,7 +116,9 @@ def bucketed(features: dict, multiple: int, max_length: int) -> dict:
     [2, 10]
     """
     length = tf.shape(features["padding_mask"])[1]
-    target = tf.maximum(tf.minimum((length + multiple - 1) // multiple * multiple, max_length), length)
+    target = tf.maximum(
+        tf.minimum((length + multiple - 1) // multiple * multiple, max_length), length
+    )
     return {name: tf.pad(value, [[0, 0], [0, target - length]]) for name, value in features.items()}
 
 
@@ -178,28 +189,42 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     # object graph free of Keras internals.
     module.model_variables = list(model.variables)
     module.functions = {}  # signature name -> tf.function
+
     # tf.functions (not concrete functions): `tf.saved_model.save` traces
     # them once, in its save context.
     def serving_functions(head):
         def serve_token_ids(*tensors):
             features = dict(zip(feature_names, tensors))
             checks = _token_id_checks(features, max_length, vocabulary_size, num_segments)
-            return head(_checked(features, checks + [_batch_size_check(tensors[0], max_batch_size)]))
+            return head(
+                _checked(features, checks + [_batch_size_check(tensors[0], max_batch_size)])
+            )
 
         def serve_text(*texts):
-            texts = _checked(dict(zip(text_names, texts)), [_batch_size_check(texts[0], max_batch_size)])
+            texts = _checked(
+                dict(zip(text_names, texts)), [_batch_size_check(texts[0], max_batch_size)]
+            )
             return head(featurize(*texts.values()))
 
         return serve_token_ids, serve_text
 
     for index, budget in enumerate(metadata["budgets"]):
         served = model if index == 0 else model.sharing_weights(budget["retention"])
-        serve_token_ids, serve_text = serving_functions(_head(
-            served, label_names, int(metadata.get("length_multiple", 1)), bool(metadata.get("jit_compile", False))))
+        serve_token_ids, serve_text = serving_functions(
+            _head(
+                served,
+                label_names,
+                int(metadata.get("length_multiple", 1)),
+                bool(metadata.get("jit_compile", False)),
+            )
+        )
         module.functions[budget["token_ids_signature"]] = _function(
-            serve_token_ids, feature_names, tf.int32, [None, None])
+            serve_token_ids, feature_names, tf.int32, [None, None]
+        )
         if budget["signature"]:
-            module.functions[budget["signature"]] = _function(serve_text, text_names, tf.string, [None])
+            module.functions[budget["signature"]] = _function(
+                serve_text, text_names, tf.string, [None]
+            )
     module.serve_token_ids = module.functions[SIGNATURE_TOKEN_IDS]
     if text:
         module.serve_text = module.functions[SIGNATURE_TEXT]
@@ -236,12 +261,20 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     return module, signatures
 
 
-def export_model(model, export_dir, version: int | None = None,
-                 run_config: dict | None = None,
-                 checkpoint: str | None = None, *, text_signature: bool = True,
-                 budgets=(), dev_metric: float | None = None,
-                 max_batch_size: int = MAX_BATCH_SIZE, length_multiple: int = LENGTH_MULTIPLE,
-                 jit_compile: bool = False) -> str:
+def export_model(
+    model,
+    export_dir,
+    version: int | None = None,
+    run_config: dict | None = None,
+    checkpoint: str | None = None,
+    *,
+    text_signature: bool = True,
+    budgets=(),
+    dev_metric: float | None = None,
+    max_batch_size: int = MAX_BATCH_SIZE,
+    length_multiple: int = LENGTH_MULTIPLE,
+    jit_compile: bool = False,
+) -> str:
     """Write `model` as `<export_dir>/<version>/`; returns that path.
 
     The SavedModel is written into a temporary directory next to the version
@@ -264,9 +297,12 @@ def export_model(model, export_dir, version: int | None = None,
         raise ExportError(f"length_multiple must be a positive integer, got {length_multiple}")
     check_exportable(model, text_signature)
     final = version_directory(export_dir, version)
-    metadata = export_metadata(model, run_config, checkpoint, text_signature, budgets, dev_metric,
-                               max_batch_size)
-    metadata.update(version=int(final.name), length_multiple=int(length_multiple), jit_compile=bool(jit_compile))
+    metadata = export_metadata(
+        model, run_config, checkpoint, text_signature, budgets, dev_metric, max_batch_size
+    )
+    metadata.update(
+        version=int(final.name), length_multiple=int(length_multiple), jit_compile=bool(jit_compile)
+    )
     with staged_version(final) as staging:
         with tempfile.TemporaryDirectory() as asset_dir:
             module, signatures = build_serving_module(model, metadata, asset_dir)
@@ -275,13 +311,19 @@ def export_model(model, export_dir, version: int | None = None,
     return str(final)
 
 
-def export_savedmodel(checkpoint, export_dir, version: int | None = None, *,
-                      task: str | None = None,
-                      label_names: Sequence[str] | None = None,
-                      is_pair: bool | None = None,
-                      text_signature: bool = True,
-                      max_batch_size: int = MAX_BATCH_SIZE, length_multiple: int = LENGTH_MULTIPLE,
-                      jit_compile: bool = False) -> str:
+def export_savedmodel(
+    checkpoint,
+    export_dir,
+    version: int | None = None,
+    *,
+    task: str | None = None,
+    label_names: Sequence[str] | None = None,
+    is_pair: bool | None = None,
+    text_signature: bool = True,
+    max_batch_size: int = MAX_BATCH_SIZE,
+    length_multiple: int = LENGTH_MULTIPLE,
+    jit_compile: bool = False,
+) -> str:
     """Export a training run's model for TF Serving.
 
     A run retrained with `--budgets` exports one more signature per budget over the same
@@ -311,8 +353,15 @@ def export_savedmodel(checkpoint, export_dir, version: int | None = None, *,
     run_config.update({k: v for k, v in overrides.items() if v is not None})
     record = step_record(keras_file)
     return export_model(
-        model, export_dir, version=version, run_config=run_config,
-        checkpoint=str(keras_file), text_signature=text_signature,
-        budgets=record.get("budgets") or (), dev_metric=record.get("dev"), max_batch_size=max_batch_size,
-        length_multiple=length_multiple, jit_compile=jit_compile,
+        model,
+        export_dir,
+        version=version,
+        run_config=run_config,
+        checkpoint=str(keras_file),
+        text_signature=text_signature,
+        budgets=record.get("budgets") or (),
+        dev_metric=record.get("dev"),
+        max_batch_size=max_batch_size,
+        length_multiple=length_multiple,
+        jit_compile=jit_compile,
     )

@@ -147,7 +147,9 @@ class PowerBertClassifier(keras.Model):
     def preprocess(self, texts):
         """Token features for raw text: a list of strings, or a tuple of two lists (pairs)."""
         if self.preprocessor is None:
-            raise ValueError("this model has no preprocessor: call it on token ids, or pass preprocessor=")
+            raise ValueError(
+                "this model has no preprocessor: call it on token ids, or pass preprocessor="
+            )
         # y=None: keras-hub reads a bare 2-tuple as (x, y), not as a pair.
         return self.preprocessor(tuple(texts) if isinstance(texts, tuple) else texts, y=None)
 
@@ -183,9 +185,7 @@ class PowerBertClassifier(keras.Model):
         fine-tuned ("none") -> search ("soft") -> retrain ("hard").
         """
         config = self.get_config()
-        config.update(
-            {"mode": mode, "retention": retention, "name": None}
-        )
+        config.update({"mode": mode, "retention": retention, "name": None})
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         config["preprocessor"] = self.preprocessor
         new = PowerBertClassifier(**config)
@@ -193,7 +193,9 @@ class PowerBertClassifier(keras.Model):
         copy_weights_by_path(self, new)
         return new
 
-    def sharing_weights(self, retention: RetentionConfig | str | Sequence[int]) -> PowerBertClassifier:
+    def sharing_weights(
+        self, retention: RetentionConfig | str | Sequence[int]
+    ) -> PowerBertClassifier:
         """A hard-mode model at `retention` whose variables are this model's own.
 
         Hard extraction has no weights: the view reuses this model's backbone and head
@@ -206,11 +208,18 @@ class PowerBertClassifier(keras.Model):
         True
         """
         if self.mode == "soft":
-            raise ValueError("a soft-mode model has retention weights of its own: it cannot share a view")
+            raise ValueError(
+                "a soft-mode model has retention weights of its own: it cannot share a view"
+            )
         view = PowerBertClassifier(
-            self.backbone, self.num_classes, retention=retention, mode="hard",
-            sequence_length=self.sequence_length, dropout=self.dropout,
-            exclude_self=self.encoder.exclude_self, preprocessor=self.preprocessor,
+            self.backbone,
+            self.num_classes,
+            retention=retention,
+            mode="hard",
+            sequence_length=self.sequence_length,
+            dropout=self.dropout,
+            exclude_self=self.encoder.exclude_self,
+            preprocessor=self.preprocessor,
             shared_head=(self.pooled_dense, self.output_dropout, self.output_dense),
         )
         view.build_from_example(self.sequence_length)
@@ -279,7 +288,8 @@ class PowerBertClassifier(keras.Model):
                 "sequence_length": self.sequence_length,
                 "dropout": self.dropout,
                 "exclude_self": self.encoder.exclude_self,
-                "preprocessor": None if self.preprocessor is None
+                "preprocessor": None
+                if self.preprocessor is None
                 else keras.saving.serialize_keras_object(self.preprocessor),
             }
         )
@@ -290,9 +300,7 @@ class PowerBertClassifier(keras.Model):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         if config.get("preprocessor") is not None:
-            config["preprocessor"] = keras.saving.deserialize_keras_object(
-                config["preprocessor"]
-            )
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         return cls(**config)
 
 
@@ -310,7 +318,7 @@ def _relative_path(variable, model) -> str:
     """A variable's path without the owning model's (uniquified) name."""
     path = variable.path
     prefix = model.name + "/"
-    return path[len(prefix):] if path.startswith(prefix) else path
+    return path[len(prefix) :] if path.startswith(prefix) else path
 
 
 def copy_weights_by_path(source, target) -> list[str]:
@@ -373,7 +381,9 @@ def with_global_precision(model: PowerBertClassifier) -> PowerBertClassifier:
     # Dropout's seed-generator states are named per process, not per model: not weights.
     uncopied = sorted({v.path for v in rebuilt.weights} & set(missing))
     if uncopied or len(rebuilt.weights) != len(model.weights):
-        raise ValueError(f"rebuilding {model.name} under the {policy} policy left weights uncopied: {uncopied}")
+        raise ValueError(
+            f"rebuilding {model.name} under the {policy} policy left weights uncopied: {uncopied}"
+        )
     compile_config = model.get_compile_config()
     if compile_config is not None:
         rebuilt.compile_from_config(compile_config)

@@ -104,7 +104,9 @@ class PowerBertEncoder(keras.layers.Layer):
             retention.validate(num_layers=num_layers)
         self.mode = resolve_mode(mode, retention)
         if sequence_length is None:
-            sequence_length = max(retention) if retention is not None else self.adapter.max_sequence_length
+            sequence_length = (
+                max(retention) if retention is not None else self.adapter.max_sequence_length
+            )
         self.sequence_length = int(sequence_length)
         if self.mode == "soft" and self.sequence_length > self.adapter.max_sequence_length:
             raise ValueError(
@@ -124,12 +126,17 @@ class PowerBertEncoder(keras.layers.Layer):
     def _make_extractors(self) -> list:
         """One extractor per depth; None where nothing is eliminated."""
         if self.mode == "soft":
-            return [SoftExtract(self.sequence_length, name=f"soft_extract_{j}") for j in range(self.num_layers)]
+            return [
+                SoftExtract(self.sequence_length, name=f"soft_extract_{j}")
+                for j in range(self.num_layers)
+            ]
         if self.mode == "none":
             return [None] * self.num_layers
         extractors, previous = [], self.adapter.max_sequence_length
         for j, keep in enumerate(self.retention):
-            extractors.append(HardExtract(keep, name=f"hard_extract_{j}") if keep < previous else None)
+            extractors.append(
+                HardExtract(keep, name=f"hard_extract_{j}") if keep < previous else None
+            )
             previous = min(keep, previous)
         return extractors
 
@@ -172,24 +179,35 @@ class PowerBertEncoder(keras.layers.Layer):
         x = adapter.attention_input(layer, x)
         kept = None
         if isinstance(extractor, HardExtract) and adapter.supports_kept_queries(layer):
+
             def choose(probs):
                 return extractor.kept_positions(self._significance(probs, padding_mask))
 
-            attended, kept = adapter.attention_for_kept_queries(layer, x, attention_mask, choose, training)
+            attended, kept = adapter.attention_for_kept_queries(
+                layer, x, attention_mask, choose, training
+            )
             residual = gather_positions(residual, kept)
         elif extractor is None:
             attended = adapter.self_attention(layer, x, attention_mask, training)
         else:
-            attended, probs = adapter.self_attention(layer, x, attention_mask, training, return_probs=True)
+            attended, probs = adapter.self_attention(
+                layer, x, attention_mask, training, return_probs=True
+            )
             significance = self._significance(probs, padding_mask)
             if isinstance(extractor, HardExtract):
                 kept = extractor.kept_positions(significance)
-                attended, residual = gather_positions(attended, kept), gather_positions(residual, kept)
+                attended, residual = (
+                    gather_positions(attended, kept),
+                    gather_positions(residual, kept),
+                )
         x = adapter.attention_residual(layer, attended, residual, training)
         if isinstance(extractor, SoftExtract):
             x = extractor(x, significance, padding_mask)
         if kept is not None:
-            padding_mask, positions = gather_positions(padding_mask, kept), gather_positions(positions, kept)
+            padding_mask, positions = (
+                gather_positions(padding_mask, kept),
+                gather_positions(positions, kept),
+            )
         return adapter.feedforward(layer, x, training), padding_mask, positions
 
     def _inputs(self, inputs: dict) -> dict:
@@ -207,7 +225,9 @@ class PowerBertEncoder(keras.layers.Layer):
             )
         x = self.adapter.embed(self._inputs(inputs), training)
         batch, seq = ops.shape(padding_mask)[0], ops.shape(padding_mask)[1]
-        positions = ops.broadcast_to(ops.expand_dims(ops.arange(seq, dtype="int32"), 0), (batch, seq))
+        positions = ops.broadcast_to(
+            ops.expand_dims(ops.arange(seq, dtype="int32"), 0), (batch, seq)
+        )
         kept_per_layer = []
         for layer, extractor in zip(self.schedule, self.extractors):
             if isinstance(extractor, HardExtract) and length is not None:
@@ -215,7 +235,9 @@ class PowerBertEncoder(keras.layers.Layer):
                     extractor = None  # this input is short enough: everything is kept
                 else:
                     length = extractor.keep
-            x, padding_mask, positions = self.transformer_layer(layer, extractor, x, padding_mask, positions, training)
+            x, padding_mask, positions = self.transformer_layer(
+                layer, extractor, x, padding_mask, positions, training
+            )
             kept_per_layer.append(positions)
         pooled = self.adapter.pool(x[:, 0, :])
         outputs = {

@@ -39,14 +39,18 @@ def parse_budgets(values: Sequence[str | float], flag: str = "--budgets") -> tup
         try:
             budget = float(value)
         except ValueError:
-            raise ValueError(f"{flag}: '{value}' is not a number (give FLOPs fractions, e.g. 0.6,0.4,0.25)") from None
+            raise ValueError(
+                f"{flag}: '{value}' is not a number (give FLOPs fractions, e.g. 0.6,0.4,0.25)"
+            ) from None
         if not 0.0 < budget < 1.0:
             raise ValueError(f"{flag}: each budget is a FLOPs fraction in (0, 1), got {value}")
         budgets.append(budget)
     names = [budget_signature(b) for b in budgets]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"{flag}: budgets must differ by at least 1% of the FLOPs; {', '.join(repeated)} repeat")
+        raise ValueError(
+            f"{flag}: budgets must differ by at least 1% of the FLOPs; {', '.join(repeated)} repeat"
+        )
     return tuple(sorted(budgets, reverse=True))
 
 
@@ -59,8 +63,13 @@ class Budget:
     signature: str
 
 
-def budget_configurations(masses: Sequence[float], targets: Sequence[float], seq_len: int,
-                          hidden_dim: int, intermediate_dim: int) -> list[Budget]:
+def budget_configurations(
+    masses: Sequence[float],
+    targets: Sequence[float],
+    seq_len: int,
+    hidden_dim: int,
+    intermediate_dim: int,
+) -> list[Budget]:
     """Each target's configuration: the search's `masses` projected onto it.
 
     Raises:
@@ -101,7 +110,9 @@ class ConfigurationDraw:
             raise ValueError("a configuration draw needs at least one configuration")
         self.seed = int(seed)
         others = count - 1
-        self.probabilities = [1.0] if not others else [chosen_weight] + [(1.0 - chosen_weight) / others] * others
+        self.probabilities = (
+            [1.0] if not others else [chosen_weight] + [(1.0 - chosen_weight) / others] * others
+        )
 
     def pick(self, step: int) -> int:
         """The configuration trained at optimizer step `step`."""

@@ -20,7 +20,9 @@ def per_example_loss(is_regression: bool, labels, outputs):
     if is_regression:
         scores = ops.cast(outputs[:, 0], "float32")
         return ops.square(scores - ops.cast(labels, "float32"))
-    return keras.losses.sparse_categorical_crossentropy(labels, ops.cast(outputs, "float32"), from_logits=True)
+    return keras.losses.sparse_categorical_crossentropy(
+        labels, ops.cast(outputs, "float32"), from_logits=True
+    )
 
 
 def distillation_loss(is_regression: bool, teacher_outputs, outputs, temperature: float = 2.0):

@@ -43,10 +43,14 @@ class ResumeState:
         try:
             state = read_json_if_present(os.path.join(self.path, STATE_FILE))
         except ValueError as error:
-            raise ResumeError(f"{self.path}: {error}; remove the directory to restart the step") from None
+            raise ResumeError(
+                f"{self.path}: {error}; remove the directory to restart the step"
+            ) from None
         if state and self.identity is not None and state.get("identity") != self.identity:
-            raise ResumeError(f"{self.path}: an interrupted step of a run with other settings; "
-                              "pass --overwrite to start afresh")
+            raise ResumeError(
+                f"{self.path}: an interrupted step of a run with other settings; "
+                "pass --overwrite to start afresh"
+            )
         return state or None
 
     def save(self, epoch: int, model, optimizers: list, record: dict) -> None:
@@ -55,13 +59,25 @@ class ResumeState:
         weights = f"model-epoch{epoch}.weights.h5"
         variables = f"optimizers-epoch{epoch}.npz"
         model.save_weights(os.path.join(self.path, weights))
-        arrays = {f"{i}_{j}": np.asarray(v.numpy()) for i, optimizer in enumerate(optimizers)
-                  for j, v in enumerate(optimizer.variables)}
-        arrays.update({f"rng_{j}": np.asarray(v.numpy()) for j, v in enumerate(_random_states(model))})
+        arrays = {
+            f"{i}_{j}": np.asarray(v.numpy())
+            for i, optimizer in enumerate(optimizers)
+            for j, v in enumerate(optimizer.variables)
+        }
+        arrays.update(
+            {f"rng_{j}": np.asarray(v.numpy()) for j, v in enumerate(_random_states(model))}
+        )
         np.savez(os.path.join(self.path, variables), **arrays)
-        write_json_atomically(os.path.join(self.path, STATE_FILE),
-                              {**record, "epoch": epoch, "weights": weights, "optimizers": variables,
-                               "identity": self.identity})
+        write_json_atomically(
+            os.path.join(self.path, STATE_FILE),
+            {
+                **record,
+                "epoch": epoch,
+                "weights": weights,
+                "optimizers": variables,
+                "identity": self.identity,
+            },
+        )
         for stale in glob.glob(os.path.join(self.path, "*-epoch*")):
             if os.path.basename(stale) not in (weights, variables):
                 os.remove(stale)

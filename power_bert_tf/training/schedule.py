@@ -35,8 +35,10 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         step = ops.cast(step, "float32")  # optimizer steps already taken
         warmup = float(self.warmup_steps)
         rising = self.peak * (step + 1.0) / max(warmup, 1.0)
-        falling = self.peak * ops.maximum(self.total_steps - step, 0.0) / max(
-            self.total_steps - warmup, 1.0
+        falling = (
+            self.peak
+            * ops.maximum(self.total_steps - step, 0.0)
+            / max(self.total_steps - warmup, 1.0)
         )
         if not self.decay:
             falling = ops.full_like(step, self.peak)
@@ -47,7 +49,9 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         warmup = min(self.warmup_steps, self.total_steps)
         rising = self.peak * (warmup + 1) / 2 if warmup else 0.0
         after = self.total_steps - warmup
-        falling = (self.peak * (after + 1) / 2 if after else 0.0) if self.decay else self.peak * after
+        falling = (
+            (self.peak * (after + 1) / 2 if after else 0.0) if self.decay else self.peak * after
+        )
         return rising + falling
 
     def get_config(self):
@@ -57,5 +61,3 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
             "warmup_steps": self.warmup_steps,
             "decay": self.decay,
         }
-
-

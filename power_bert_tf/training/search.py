@@ -81,7 +81,9 @@ class SearchGoal:
         return self.kind != "lambda"
 
 
-def soft_extract_rate(steps: int, warmup_steps: int, decay: bool, travel: float = SEARCH_TRAVEL) -> float:
+def soft_extract_rate(
+    steps: int, warmup_steps: int, decay: bool, travel: float = SEARCH_TRAVEL
+) -> float:
     """The retention weights' peak learning rate that lets each travel `travel` over `steps`.
 
     Example:
@@ -160,12 +162,20 @@ class BudgetController:
         self.floor = floor
         self.assess = assess
         # A variable, so the compiled training step reads its current value.
-        self.multiplier = keras.Variable(goal.lambda_, trainable=False, dtype="float32", name="lambda")
+        self.multiplier = keras.Variable(
+            goal.lambda_, trainable=False, dtype="float32", name="lambda"
+        )
         self.candidates: list[Candidate] = []
         span = self.total_steps - self.warmup_steps
         self.candidate_steps = (
-            sorted({self.warmup_steps + max(1, round(k * span / CANDIDATES)) for k in range(1, CANDIDATES + 1)})
-            if goal.kind == "max_metric_drop" else []
+            sorted(
+                {
+                    self.warmup_steps + max(1, round(k * span / CANDIDATES))
+                    for k in range(1, CANDIDATES + 1)
+                }
+            )
+            if goal.kind == "max_metric_drop"
+            else []
         )
 
     def target_at(self, step: int) -> float | None:
@@ -179,7 +189,7 @@ class BudgetController:
             span = max(1, round(RAMP_FRACTION * span))
         progress = min(max((step - self.warmup_steps) / span, 0.0), 1.0)
         # Geometric: the speedup (1 / FLOPs) grows evenly, and candidates are spaced evenly in it.
-        return end ** progress
+        return end**progress
 
     def after_step(self, step: int, masses: Sequence[float]) -> None:
         """Update the multiplier from the masses after `step` steps; take a candidate when due."""
@@ -195,8 +205,11 @@ class BudgetController:
     def take_candidate(self, step: int, masses: Sequence[float], target: float) -> Candidate:
         retention = self.project(masses, target)
         candidate = Candidate(
-            step=step, target=round(target, 4), retention=retention.to_list(),
-            flops_fraction=self.configuration_fraction(retention), masses=[float(m) for m in masses],
+            step=step,
+            target=round(target, 4),
+            retention=retention.to_list(),
+            flops_fraction=self.configuration_fraction(retention),
+            masses=[float(m) for m in masses],
         )
         if self.assess is not None:
             self.assess(candidate, retention)
@@ -208,7 +221,10 @@ class BudgetController:
 
     # -- resume ------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"multiplier": float(self.multiplier.numpy()), "candidates": [asdict(c) for c in self.candidates]}
+        return {
+            "multiplier": float(self.multiplier.numpy()),
+            "candidates": [asdict(c) for c in self.candidates],
+        }
 
     def restore(self, state: dict) -> None:
         self.multiplier.assign(state["multiplier"])

@@ -77,12 +77,22 @@ def constant_metric(labels: np.ndarray, metric: MetricFn, is_regression: bool) -
     labels = np.asarray(labels)
     if is_regression:
         return float(metric(labels, np.full(labels.shape, float(np.mean(labels)))))
-    return max(float(metric(labels, np.full(labels.shape, c, labels.dtype))) for c in np.unique(labels))
+    return max(
+        float(metric(labels, np.full(labels.shape, c, labels.dtype))) for c in np.unique(labels)
+    )
 
 
-def judge(labels: np.ndarray, reference: np.ndarray, candidate: np.ndarray, metric: MetricFn,
-          max_drop: float, is_regression: bool, confidence: float = CONFIDENCE,
-          resamples: int = RESAMPLES, seed: int = 0) -> Verdict:
+def judge(
+    labels: np.ndarray,
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    metric: MetricFn,
+    max_drop: float,
+    is_regression: bool,
+    confidence: float = CONFIDENCE,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> Verdict:
     """The paired `Verdict` of `candidate` against `reference` on the same examples.
 
     Args:
@@ -109,18 +119,30 @@ def judge(labels: np.ndarray, reference: np.ndarray, candidate: np.ndarray, metr
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     labels, reference, candidate = (np.asarray(a) for a in (labels, reference, candidate))
-    if not labels.shape == reference.shape == candidate.shape or labels.ndim != 1 or not len(labels):
-        raise ValueError(f"labels and predictions must be equally long non-empty vectors, got shapes "
-                         f"{labels.shape}, {reference.shape} and {candidate.shape}")
+    if (
+        not labels.shape == reference.shape == candidate.shape
+        or labels.ndim != 1
+        or not len(labels)
+    ):
+        raise ValueError(
+            f"labels and predictions must be equally long non-empty vectors, got shapes "
+            f"{labels.shape}, {reference.shape} and {candidate.shape}"
+        )
     ours, theirs = float(metric(labels, candidate)), float(metric(labels, reference))
     if np.array_equal(reference, candidate):
         drops = np.zeros(1)  # every resample agrees: no need to draw them
     else:
         rng = np.random.default_rng(seed)
         rows = rng.integers(0, len(labels), size=(resamples, len(labels)))
-        drops = np.array([metric(labels[r], reference[r]) - metric(labels[r], candidate[r]) for r in rows])
+        drops = np.array(
+            [metric(labels[r], reference[r]) - metric(labels[r], candidate[r]) for r in rows]
+        )
     return Verdict(
-        metric=ours, reference=theirs, drop=theirs - ours, bound=float(np.quantile(drops, confidence)),
-        constant=constant_metric(labels, metric, is_regression), max_drop=float(max_drop),
+        metric=ours,
+        reference=theirs,
+        drop=theirs - ours,
+        bound=float(np.quantile(drops, confidence)),
+        constant=constant_metric(labels, metric, is_regression),
+        max_drop=float(max_drop),
         confidence=float(confidence),
     )

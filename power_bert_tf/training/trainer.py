@@ -63,7 +63,9 @@ class TrainConfig:
     keep_best: bool = True  # False: keep the last epoch (configuration search)
     soft_extract_decay: bool = True  # False: hold lr_soft_extract after warm-up (moving targets)
     patience: int = 0  # stop after this many epochs without improvement (0: train every epoch)
-    distill_weight: float = 0.5  # of the distillation term in the task loss; the labels get the rest
+    distill_weight: float = (
+        0.5  # of the distillation term in the task loss; the labels get the rest
+    )
     temperature: float = 2.0
 
     def converged(self, scores: Sequence[float]) -> bool:
@@ -77,7 +79,7 @@ class TrainConfig:
         """
         if self.patience < 1 or len(scores) <= self.patience:
             return False
-        return max(scores[-self.patience:]) <= max(scores[:-self.patience])
+        return max(scores[-self.patience :]) <= max(scores[: -self.patience])
 
     def schedule(self, peak: float, steps_per_epoch: int, decay: bool = True) -> WarmupLinearDecay:
         total = steps_per_epoch * self.epochs
@@ -166,17 +168,23 @@ class Trainer:
             self.soft_optimizer = None
             if retention:
                 self.soft_optimizer = keras.optimizers.Adam(
-                    config.schedule(config.lr_soft_extract, self.steps_per_epoch, config.soft_extract_decay),
+                    config.schedule(
+                        config.lr_soft_extract, self.steps_per_epoch, config.soft_extract_decay
+                    ),
                     name="adam_soft_extract",
                 )
                 self.soft_optimizer.build(retention)
             # A variable, so the compiled step reads the value the controller last set.
-            self.penalty_weight = controller.multiplier if controller is not None else keras.Variable(
-                config.lambda_, trainable=False, dtype="float32", name="lambda")
+            self.penalty_weight = (
+                controller.multiplier
+                if controller is not None
+                else keras.Variable(config.lambda_, trainable=False, dtype="float32", name="lambda")
+            )
         self._predictor = None
         self._writer = (
             tf.summary.create_file_writer(os.path.join(log_dir, "tensorboard", name))
-            if log_dir else None
+            if log_dir
+            else None
         )
 
     # -- compiled steps ----------------------------------------------------
@@ -195,7 +203,9 @@ class Trainer:
                 per_example = per_example_loss(model.is_regression, labels, outputs)
                 if teacher is not None:
                     weight = self.config.distill_weight
-                    distilled = distillation_loss(model.is_regression, teacher, outputs, self.config.temperature)
+                    distilled = distillation_loss(
+                        model.is_regression, teacher, outputs, self.config.temperature
+                    )
                     per_example = (1.0 - weight) * per_example + weight * distilled
                 task_loss = tf.reduce_sum(per_example) / global_batch
                 penalty = ops.cast(self.penalty_weight, "float32") * mass_penalty(model, 1.0)
@@ -206,20 +216,18 @@ class Trainer:
             split = len(self.bert_vars)
             self.bert_optimizer.apply_gradients(zip(gradients[:split], self.bert_vars))
             if self.soft_optimizer is not None:
-                self.soft_optimizer.apply_gradients(
-                    zip(gradients[split:], self.retention_vars)
-                )
+                self.soft_optimizer.apply_gradients(zip(gradients[split:], self.retention_vars))
             return task_loss, penalty / replicas
 
         def train_step(iterator_batch):
             features, labels = iterator_batch
             global_batch = tf.cast(
-                _global_batch_size(strategy, labels[0] if isinstance(labels, (tuple, list)) else labels),
+                _global_batch_size(
+                    strategy, labels[0] if isinstance(labels, (tuple, list)) else labels
+                ),
                 tf.float32,
             )
-            task_loss, penalty = strategy.run(
-                replica_step, args=(features, labels, global_batch)
-            )
+            task_loss, penalty = strategy.run(replica_step, args=(features, labels, global_batch))
             reduce = tf.distribute.ReduceOp.SUM
             return (
                 strategy.reduce(reduce, task_loss, axis=None),
@@ -234,7 +242,9 @@ class Trainer:
         if self._predictor is None:  # traced once, reused every epoch
             self._predictor = Predictor(self.model)
         outputs = self._predictor.predict(dataset)
-        return self.compute_metrics(labels, outputs_to_predictions(outputs, self.model.is_regression))
+        return self.compute_metrics(
+            labels, outputs_to_predictions(outputs, self.model.is_regression)
+        )
 
     def fit(
         self,
@@ -265,8 +275,10 @@ class Trainer:
         distribute = self.strategy.experimental_distribute_dataset
         distributed = distribute(epoch_data(1))
         # One trace for every batch shape (trimmed batches vary in length); one per view.
-        train_steps = [tf.function(self._train_step(model), input_signature=[distributed.element_spec])
-                       for model in self.models]
+        train_steps = [
+            tf.function(self._train_step(model), input_signature=[distributed.element_spec])
+            for model in self.models
+        ]
         best, history, first_epoch = -np.inf, [], 1
         state = resume.load() if resume is not None else None
         if state is not None:
@@ -282,7 +294,9 @@ class Trainer:
                 distributed = distribute(epoch_data(epoch))
             start = time.time()
             progress = keras.utils.Progbar(
-                self.steps_per_epoch, verbose=self.verbose, stateful_metrics=["loss", "penalty"],
+                self.steps_per_epoch,
+                verbose=self.verbose,
+                stateful_metrics=["loss", "penalty"],
             )
             total_loss, total_penalty, steps = 0.0, 0.0, 0
             for batch in distributed:
@@ -297,12 +311,17 @@ class Trainer:
                     min(steps, self.steps_per_epoch),
                     [("loss", total_loss / steps), ("penalty", total_penalty / steps)],
                 )
-            record = self._record(epoch, total_loss, total_penalty, steps, start, eval_dataset, eval_labels)
+            record = self._record(
+                epoch, total_loss, total_penalty, steps, start, eval_dataset, eval_labels
+            )
             if self.verbose:
                 progress.update(
                     self.steps_per_epoch,
-                    [("loss", record.loss), ("penalty", record.penalty),
-                     (f"{self.eval_name}_{self.metric}", record.metrics[self.metric])],
+                    [
+                        ("loss", record.loss),
+                        ("penalty", record.penalty),
+                        (f"{self.eval_name}_{self.metric}", record.metrics[self.metric]),
+                    ],
                     finalize=True,
                 )
             history.append(record)
@@ -312,16 +331,27 @@ class Trainer:
                 save_checkpoint(self.model, checkpoint_path)
             # The state before the log line: a line in the log is an epoch a rerun will not repeat.
             if resume is not None:
-                resume.save(epoch, self.model, self._optimizers(), {
-                    "step": self.name, "best": best, "history": [asdict(r) for r in history],
-                    "controller": self.controller.state() if self.controller is not None else None,
-                })
+                resume.save(
+                    epoch,
+                    self.model,
+                    self._optimizers(),
+                    {
+                        "step": self.name,
+                        "best": best,
+                        "history": [asdict(r) for r in history],
+                        "controller": self.controller.state()
+                        if self.controller is not None
+                        else None,
+                    },
+                )
             self._log(record)
             if on_epoch_end:
                 on_epoch_end(record)
         return history
 
-    def _record(self, epoch, total_loss, total_penalty, steps, start, eval_dataset, eval_labels) -> EpochRecord:
+    def _record(
+        self, epoch, total_loss, total_penalty, steps, start, eval_dataset, eval_labels
+    ) -> EpochRecord:
         return EpochRecord(
             step=self.name,
             epoch=epoch,
