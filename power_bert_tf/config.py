@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from power_bert_tf.errors import PowerBertError
@@ -101,6 +102,14 @@ class RunConfig:
         "confidence bound; the retrained model is then checked against the fine-tuned one, and a model "
         "that slipped is replaced by the next milder candidate's or the fine-tuned model) "
         "(default 1.0 when neither --lambda nor --target-flops is given)",
+    )
+    flops_count: str = option(
+        "dynamic",
+        "what the search's FLOPs fractions (--target-flops, --budgets, candidates) are counted over: "
+        "'dynamic', each training example at its own length, as a request trimmed to its longest "
+        "sentence runs; 'padded', every input at --seq-len, the paper's count (where removing padding "
+        "alone already looks like a saving)",
+        choices=("dynamic", "padded"),
     )
     selection_confidence: float = option(
         0.8,
@@ -222,6 +231,10 @@ class RunConfig:
             raise PipelineError(
                 f"--selection-confidence must be in (0, 1), got {config.selection_confidence}"
             )
+        if config.flops_count not in ("dynamic", "padded"):
+            raise PipelineError(
+                f"--flops-count must be 'dynamic' or 'padded', got '{config.flops_count}'"
+            )
         if not 0.0 <= config.distill_weight <= 1.0:
             raise PipelineError(f"--distill-weight must be in [0, 1], got {config.distill_weight}")
         if config.distill_temperature <= 0:
@@ -318,6 +331,8 @@ class RunConfig:
             "held_out_fraction": self.held_out_fraction,
             "seed": self.seed,
             "selection_confidence": self.selection_confidence,
+            # Only when not the paper's: runs recorded before the choice existed counted padded.
+            **({"flops_count": self.flops_count} if self.flops_count != "padded" else {}),
             "distill": self.distill,
             "distill_weight": self.distill_weight,
             "distill_temperature": self.distill_temperature,
@@ -346,11 +361,15 @@ def check_target_flops(
     seq_len: int,
     hidden_dim: int,
     intermediate_dim: int,
+    lengths: Mapping[int, int] | None = None,
     flag: str = "--target-flops",
 ):
-    """Refuse a FLOPs target no configuration reaches (below one word-vector per layer)."""
+    """Refuse a FLOPs target no configuration reaches (below one word-vector per layer), counted
+    at `seq_len` or over `lengths` (see `RetentionConfig.flops_fraction`)."""
     try:
-        project_onto_budget([1.0] * num_layers, target, seq_len, hidden_dim, intermediate_dim)
+        project_onto_budget(
+            [1.0] * num_layers, target, seq_len, hidden_dim, intermediate_dim, lengths
+        )
     except RetentionConfigError as error:
         raise PipelineError(f"{flag}: {error}") from None
 
@@ -379,14 +398,16 @@ def format_summary(results: dict) -> str:
         "within_max_metric_drop",
         "metrics",
         "retention",
+        "flops_count",
         "flops_fraction",
+        "padded_flops_fraction",
         "seconds",
     ):
         if key not in results or results[key] is None:
             continue
         value = results[key]
         if isinstance(value, float):
-            value = f"{value:.2f}" if key != "flops_fraction" else f"{value:.3f}"
+            value = f"{value:.3f}" if key.endswith("flops_fraction") else f"{value:.2f}"
         elif isinstance(value, list):
             value = ",".join(str(v) for v in value)
         elif isinstance(value, dict):

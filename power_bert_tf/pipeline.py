@@ -77,6 +77,7 @@ class Pipeline(SearchStep, CheckpointStep):
         self.data_dir = data.resolve_data_dir(self.task, self.config.data_dir)
         self._preprocessor = None
         self._encoded: dict = {}  # id(examples) -> (examples, their features): `dataset`
+        self._flops_lengths: dict[int, int] | None = None  # `flops_lengths` of the run's train part
 
     # -- data ----------------------------------------------------------------------
     def examples(self, split: str) -> data.GlueExamples:
@@ -100,6 +101,16 @@ class Pipeline(SearchStep, CheckpointStep):
         except ValueError as error:
             raise PipelineError(f"--held-out-fraction: {error}") from None
         return self.held_out_split.train, self.held_out_split.held_out
+
+    def flops_lengths(self, train) -> dict[int, int] | None:
+        """What FLOPs fractions are counted over (`--flops-count`): None, every input at --seq-len;
+        else the histogram {token count: examples} of the training part, trimmed as served."""
+        if self.config.flops_count == "padded":
+            return None
+        self.dataset(train)  # tokenized once, cached
+        counts = self._encoded[id(train)][1]["padding_mask"].sum(axis=1)
+        lengths, examples = np.unique(counts.astype(int), return_counts=True)
+        return {int(n): int(c) for n, c in zip(lengths, examples)}
 
     def dataset(
         self, examples, shuffle=False, seed: int | None = None, teacher: np.ndarray | None = None
@@ -381,7 +392,7 @@ class Pipeline(SearchStep, CheckpointStep):
         record.update(
             {
                 "retention": retention.to_list(),
-                "flops_fraction": model.flops_fraction(self.config.seq_len),
+                **self._flops_record(model),
                 "started_from": started_from,
                 "distilled": distil,
             }
@@ -444,6 +455,7 @@ class Pipeline(SearchStep, CheckpointStep):
         # The data first: a bad file stops the run before any model is built.
         train, held_out = self.training_split()
         dev = self.examples("dev")
+        self._flops_lengths = self.flops_lengths(train)
         if config.overwrite:
             self.run_dir.clear()
         records = self._records()
@@ -454,6 +466,9 @@ class Pipeline(SearchStep, CheckpointStep):
             "started_from": self._started_from(),
             "metric": self.task.metric,
             "seq_len": config.seq_len,
+            "flops_count": config.flops_count,
+            # The token-count histogram of the training part that dynamic FLOPs are counted over.
+            **({"flops_lengths": self._flops_lengths} if self._flops_lengths else {}),
             "train_examples": len(train),
             "held_out_examples": len(held_out),
             "dev_examples": len(dev),
@@ -616,9 +631,17 @@ class Pipeline(SearchStep, CheckpointStep):
                 self.config.seq_len,
                 adapter.hidden_dim,
                 adapter.intermediate_dim,
+                self._flops_lengths,
             )
         except RetentionConfigError as error:
             raise PipelineError(f"--budgets: {error}") from None
+
+    def _flops_record(self, model) -> dict:
+        """A hard-mode model's FLOPs fraction as the run counts it, and the paper's padded count."""
+        return {
+            "flops_fraction": model.flops_fraction(self.config.seq_len, self._flops_lengths),
+            "padded_flops_fraction": model.flops_fraction(self.config.seq_len),
+        }
 
     def _budget_record(self, delivered, budget: Budget, held_out, dev) -> dict:
         """One budget of the retrained family: its configuration and both scores."""
@@ -628,7 +651,7 @@ class Pipeline(SearchStep, CheckpointStep):
             "target": budget.target,
             "signature": budget.signature,
             "retention": budget.retention.to_list(),
-            "flops_fraction": view.flops_fraction(self.config.seq_len),
+            **self._flops_record(view),
             "held_out": self._evaluate(view, held_out),
             "dev": self._evaluate(view, dev),
         }

@@ -7,7 +7,7 @@ One FLOPs formula (`_encoder_flops`) serves `RetentionConfig.flops_fraction`, `f
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from power_bert_tf.errors import PowerBertError
@@ -124,32 +124,55 @@ class RetentionConfig:
 
     def layer_lengths(self, seq_len: int) -> list[tuple[int, int]]:
         """(input length, output length) of each layer for inputs of seq_len."""
-        lengths, current = [], int(seq_len)
-        for keep in self.keep:
-            out = min(keep, current)
-            lengths.append((current, out))
-            current = out
-        return lengths
+        return [(int(n_in), int(n_out)) for n_in, n_out in _layer_lengths(self.keep, seq_len)]
 
-    def flops_fraction(self, seq_len: int, hidden_dim: int, intermediate_dim: int) -> float:
+    def flops_fraction(
+        self,
+        seq_len: int,
+        hidden_dim: int,
+        intermediate_dim: int,
+        lengths: Mapping[int, int] | None = None,
+    ) -> float:
         """Encoder FLOPs at this configuration over the full model's.
 
         Counted as the implementation computes (`PowerBertEncoder` in hard
         mode): a layer's Q/K/V projections and its two seq x seq products run on
         its input length; its attention output projection (on the kept queries
         only) and its feed-forward sublayer on its output length.
+
+        Args:
+            seq_len, hidden_dim, intermediate_dim: the model's input length and sizes.
+            lengths: None: every input padded to `seq_len` (the paper's count). Else a
+                histogram {token count: examples}: the expected cost of inputs trimmed to
+                their own length (dynamic padding), over the full model's on the same inputs.
+
+        Example:
+        >>> config = RetentionConfig((32, 16, 8))
+        >>> round(config.flops_fraction(64, 384, 1536), 3)
+        0.367
+        >>> round(config.flops_fraction(64, 384, 1536, lengths={12: 3, 40: 1}), 3)
+        0.715
         """
-        return _encoder_flops(self, seq_len, hidden_dim, intermediate_dim) / full_model_flops(
-            seq_len, len(self.keep), hidden_dim, intermediate_dim
-        )
+        return flops_fraction_of(self.keep, seq_len, hidden_dim, intermediate_dim, lengths)
+
+
+def _layer_lengths(keep: Sequence[float], length: float) -> list[tuple[float, float]]:
+    """(input, output) length of each layer for one input of `length` real tokens."""
+    lengths, current = [], float(length)
+    for kept in keep:
+        out = min(max(float(kept), 0.0), current)
+        lengths.append((current, out))
+        current = out
+    return lengths
 
 
 def _encoder_flops(config, seq_len, hidden_dim, intermediate_dim) -> float:
-    """The one FLOPs count: per layer 2(3 n_in d^2 + n_out d^2 + 2 n_in^2 d) + 2(2 n_out d f)."""
+    """The FLOPs of `config` (a `RetentionConfig`) on an input of `seq_len` tokens."""
     return _flops_of_lengths(config.layer_lengths(seq_len), hidden_dim, intermediate_dim)
 
 
 def _flops_of_lengths(lengths, hidden_dim, intermediate_dim) -> float:
+    """The one FLOPs count: per layer 2(3 n_in d^2 + n_out d^2 + 2 n_in^2 d) + 2(2 n_out d f)."""
     d, f = float(hidden_dim), float(intermediate_dim)
     total = 0.0
     for n_in, n_out in lengths:
@@ -159,27 +182,39 @@ def _flops_of_lengths(lengths, hidden_dim, intermediate_dim) -> float:
     return total
 
 
-def mass_flops_fraction(
-    masses: Sequence[float], seq_len: int, hidden_dim: int, intermediate_dim: int
+def flops_fraction_of(
+    keep: Sequence[float],
+    seq_len: int,
+    hidden_dim: int,
+    intermediate_dim: int,
+    lengths: Mapping[int, int] | None = None,
 ) -> float:
-    """The FLOPs fraction of fractional word-vector counts: the search's masses as they are.
+    """The FLOPs fraction of per-layer word-vector counts, whole or fractional.
 
-    What `RetentionConfig.flops_fraction` counts, before rounding: a layer's output length is its
-    mass (capped by its input length), so the budget controller can follow the search step by step.
+    What `RetentionConfig.flops_fraction` counts; fractional counts are the search's masses as
+    they are (a layer's output length is its mass, capped by its input length), so the budget
+    controller can follow the search step by step. `lengths` as in
+    `RetentionConfig.flops_fraction`: a mass beyond an input's length keeps all of it, which is
+    exact because padding ranks last.
 
     Example:
-    >>> round(mass_flops_fraction([64.0] * 6, 64, 384, 1536), 6)
+    >>> round(flops_fraction_of([64.0] * 6, 64, 384, 1536), 6)
     1.0
-    >>> mass_flops_fraction([32.5, 16.0], 64, 384, 1536) < 0.6
+    >>> flops_fraction_of([32.5, 16.0], 64, 384, 1536) < 0.6
     True
+    >>> round(flops_fraction_of([32.5, 16.0], 64, 384, 1536, lengths={16: 10}), 6)
+    1.0
     """
-    lengths, current = [], float(seq_len)
-    for mass in masses:
-        out = min(max(float(mass), 0.0), current)
-        lengths.append((current, out))
-        current = out
-    full = full_model_flops(seq_len, len(lengths), hidden_dim, intermediate_dim)
-    return _flops_of_lengths(lengths, hidden_dim, intermediate_dim) / full
+    histogram = {seq_len: 1} if lengths is None else lengths
+    spent = full = 0.0
+    for length, count in histogram.items():
+        spent += count * _flops_of_lengths(
+            _layer_lengths(keep, length), hidden_dim, intermediate_dim
+        )
+        full += count * _flops_of_lengths(
+            [(float(length), float(length))] * len(keep), hidden_dim, intermediate_dim
+        )
+    return spent / full
 
 
 def full_model_flops(
@@ -224,7 +259,12 @@ def truncation_length(
 
 
 def project_onto_budget(
-    masses: Sequence[float], target: float, seq_len: int, hidden_dim: int, intermediate_dim: int
+    masses: Sequence[float],
+    target: float,
+    seq_len: int,
+    hidden_dim: int,
+    intermediate_dim: int,
+    lengths: Mapping[int, int] | None = None,
 ) -> RetentionConfig:
     """The configuration of a search's masses whose FLOPs fraction is closest to `target`.
 
@@ -236,7 +276,8 @@ def project_onto_budget(
     Args:
         masses: each layer's retention mass (the sum of its SoftExtract weights).
         target: the FLOPs fraction to reach, in (0, 1].
-        seq_len, hidden_dim, intermediate_dim: what the fraction is counted at.
+        seq_len, hidden_dim, intermediate_dim, lengths: what the fraction is counted at (see
+            `RetentionConfig.flops_fraction`).
 
     Raises:
         RetentionConfigError: a target outside (0, 1] or below the cheapest configuration
@@ -256,7 +297,7 @@ def project_onto_budget(
         return RetentionConfig.from_masses([min(float(seq_len), scale * mass) for mass in masses])
 
     def fraction(candidate: RetentionConfig) -> float:
-        return candidate.flops_fraction(seq_len, hidden_dim, intermediate_dim)
+        return candidate.flops_fraction(seq_len, hidden_dim, intermediate_dim, lengths)
 
     cheapest = RetentionConfig((1,) * len(masses))
     if target < fraction(cheapest) - 1e-12:

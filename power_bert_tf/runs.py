@@ -134,7 +134,8 @@ def summarize(records: dict) -> dict:
     `baseline` / `baseline_held_out`: the fine-tuned model's dev and held-out metric (its
     finetune step, or the fine-tuned checkpoint the run started from); `delivered`: "retrain"
     or "finetune" (the search found no configuration, or every retrained one was refused);
-    `power` / `power_held_out`, `retention`, `flops_fraction`: the delivered model's; `refused`:
+    `power` / `power_held_out`, `retention`, `flops_fraction`: the delivered model's (FLOPs as the
+    run counts them, `padded_flops_fraction` the paper's count beside it); `refused`:
     the retrained configurations the final check refused; `budgets`: each
     --budgets configuration trained with it (dev and held-out metric); `search`: the
     goal, the candidates scored and the one chosen; `seconds`: each step's.
@@ -151,6 +152,8 @@ def summarize(records: dict) -> dict:
     if search:
         summary["retention"] = search.get("retention")
         summary["flops_fraction"] = search.get("flops_fraction")
+        if "padded_flops_fraction" in search:
+            summary["padded_flops_fraction"] = search["padded_flops_fraction"]
         summary["search"] = {
             key: search.get(key)
             for key in (
@@ -177,6 +180,7 @@ def summarize(records: dict) -> dict:
             retention=None,
             flops_fraction=1.0,
         )
+        summary.pop("padded_flops_fraction", None)
     elif retrain and retrain.get("finished", True):
         summary.update(
             delivered="retrain",
@@ -185,6 +189,8 @@ def summarize(records: dict) -> dict:
             retention=retrain.get("retention"),
             flops_fraction=retrain.get("flops_fraction"),
         )
+        if "padded_flops_fraction" in retrain:
+            summary["padded_flops_fraction"] = retrain["padded_flops_fraction"]
         if retrain.get("budgets"):
             summary["budgets"] = retrain["budgets"]
     if retrain and "within_max_metric_drop" in retrain:

@@ -15,7 +15,7 @@ from dataclasses import asdict
 import numpy as np
 
 from power_bert_tf.config import PipelineError, check_target_flops, warn
-from power_bert_tf.retention import RetentionConfig, mass_flops_fraction, project_onto_budget
+from power_bert_tf.retention import RetentionConfig, flops_fraction_of, project_onto_budget
 from power_bert_tf.training import TrainConfig, Trainer
 from power_bert_tf.training.search import (
     MIN_TRAVEL,
@@ -44,8 +44,9 @@ class SearchStep:
                 f"(hard-mode, retention {model.retention}) model: pass the run's finetune.keras"
             )
         adapter = model.encoder.adapter
-        budget = (config.seq_len, adapter.hidden_dim, adapter.intermediate_dim)
-        if config.target_flops is not None:  # a preset name had no config files to check it against
+        # (seq_len, hidden, intermediate, lengths): how every FLOPs fraction here is counted.
+        budget = (config.seq_len, adapter.hidden_dim, adapter.intermediate_dim, self._flops_lengths)
+        if config.target_flops is not None:  # counted as this run counts, from its lengths
             check_target_flops(config.target_flops, model.encoder.num_layers, *budget)
         goal = SearchGoal(config.lambda_, config.target_flops, config.max_metric_drop)
         with self.strategy.scope():
@@ -66,7 +67,7 @@ class SearchStep:
                 goal,
                 steps,
                 warmup,
-                mass_fraction=lambda masses: mass_flops_fraction(masses, *budget),
+                mass_fraction=lambda masses: flops_fraction_of(masses, *budget),
                 project=lambda masses, target: project_onto_budget(masses, target, *budget),
                 floor=max(SWEEP_FLOOR, cheapest + 0.01),
                 assess=(
@@ -105,6 +106,8 @@ class SearchStep:
             retention = RetentionConfig.from_masses(masses)
         record["retention"] = None if retention is None else retention.to_list()
         record["flops_fraction"] = None if retention is None else retention.flops_fraction(*budget)
+        if retention is not None and self._flops_lengths is not None:
+            record["padded_flops_fraction"] = retention.flops_fraction(*budget[:3])
         return record
 
     def _search_steps(self, train, search: TrainConfig) -> tuple[int, int]:

@@ -136,6 +136,8 @@ def test_budgets_end_to_end(tiny_run, tiny_glue, tmp_path):
                     "retrain",
                     "--budgets",
                     "0.5,0.7",
+                    "--flops-count",
+                    "padded",
                     "--epochs",
                     1,
                     "--batch-size",
@@ -162,6 +164,25 @@ def test_budgets_end_to_end(tiny_run, tiny_glue, tmp_path):
         )
         assert -100 <= budget["dev"] <= 100 and -100 <= budget["held_out"] <= 100
     assert results["identity"]["budgets"] == ["0.7", "0.5"]
+
+
+def test_budgets_counted_over_the_training_lengths_by_default(tiny_run, tiny_glue, tmp_path):
+    """The default count (dynamic): each budget's FLOPs fraction is the hand count over the
+    training part's token lengths, recorded beside it; the paper's padded count is kept too."""
+    argv = ["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", tiny_run]
+    argv += ["--steps", "retrain", "--budgets", "0.8", "--epochs", 1, "--batch-size", 8]
+    assert run_glue_script.main([str(a) for a in (*argv, "--output-dir", tmp_path, "--quiet")]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    lengths = {int(n): c for n, c in results["flops_lengths"].items()}
+    assert sum(lengths.values()) == results["train_examples"] and max(lengths) <= 24
+    (budget,) = results["budgets"]
+    keep = budget["retention"]
+    spent = sum(c * hand_flops(keep, n, 16, 32) for n, c in lengths.items())
+    full = sum(c * hand_flops([n, n], n, 16, 32) for n, c in lengths.items())
+    assert budget["flops_fraction"] == pytest.approx(spent / full)
+    assert budget["padded_flops_fraction"] == pytest.approx(
+        hand_flops(keep, 24, 16, 32) / hand_flops([24, 24], 24, 16, 32)
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -15,7 +16,7 @@ from glue_files import write_task
 from conftest import hand_flops, load_script
 from power_bert_tf import data
 from power_bert_tf.models import PowerBertClassifier
-from power_bert_tf.pipeline import RunConfig
+from power_bert_tf.pipeline import Pipeline, RunConfig
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
 from power_bert_tf.runs import load_classifier as load_checkpoint
 
@@ -80,7 +81,15 @@ def test_pipeline_writes_every_artifact(cola_run, tiny_glue):
     for step in ("finetune", "retrain"):
         record = results["steps"][step]
         assert record["finished"] and 1 <= record["best_epoch"] <= record["epochs"]
-    assert results["flops_fraction"] == pytest.approx(retention.flops_fraction(24, 16, 32))
+    # FLOPs counted over the training part's token lengths (the default), and padded beside it.
+    lengths = {int(n): c for n, c in results["flops_lengths"].items()}
+    spent = sum(c * hand_flops(retention.keep, n, 16, 32) for n, c in lengths.items())
+    full = sum(c * hand_flops([n, n], n, 16, 32) for n, c in lengths.items())
+    assert results["flops_count"] == "dynamic"
+    assert results["flops_fraction"] == pytest.approx(spent / full)
+    assert results["padded_flops_fraction"] == pytest.approx(
+        hand_flops(retention.keep, 24, 16, 32) / hand_flops([24, 24], 24, 16, 32)
+    )
     model = load_checkpoint(str(cola_run))
     assert model.mode == "hard" and model.retention.to_list() == results["retention"]
     search_log = [
@@ -288,11 +297,39 @@ def test_target_flops_lands_on_the_budget(cola_run, tiny_glue, tmp_path):
     assert (
         results["search"]["target_flops"] == 0.6 and results["steps"]["search"]["retention"] == keep
     )
-    fraction = hand_flops(keep, 24, 16, 32) / hand_flops(
-        [24, 24], 24, 16, 32
-    )  # tiny preset: d 16, f 32
-    assert abs(fraction - 0.6) <= 0.02
-    assert results["flops_fraction"] == pytest.approx(fraction)
+    # Counted over the training part's token lengths (the default), tiny preset: d 16, f 32.
+    lengths = {int(n): c for n, c in results["flops_lengths"].items()}
+    spent = sum(c * hand_flops(keep, n, 16, 32) for n, c in lengths.items())
+    full = sum(c * hand_flops([n, n], n, 16, 32) for n, c in lengths.items())
+    assert results["flops_fraction"] == pytest.approx(spent / full)
+
+    def fraction(scale):  # the search's masses scaled and rounded, counted by hand
+        config = RetentionConfig.from_masses([min(24, scale * m) for m in masses]).keep
+        return sum(c * hand_flops(config, n, 16, 32) for n, c in lengths.items()) / full
+
+    # As close to 0.6 as whole word-vector counts over these short inputs allow.
+    # (a layer the search emptied still scales, from a tiny mass)
+    masses = [max(m, 1e-6) for m in results["steps"]["search"]["masses"]]
+    scales = np.geomspace(1e-3, 24 / min(masses), 20000)
+    closest = min(abs(fraction(s) - 0.6) for s in scales)
+    assert abs(spent / full - 0.6) <= closest + 1e-9 and closest < 0.1
+
+
+def test_flops_lengths_are_the_preprocessors_token_counts(tiny_preset, tiny_glue, tmp_path):
+    """The histogram dynamic FLOPs are counted over: the training part's token counts as
+    keras-hub's own preprocessor gives them (its padding mask), capped at --seq-len."""
+    import keras_hub
+
+    config = RunConfig(task="cola", data_dir=str(tiny_glue / "CoLA"), backbone=str(tiny_preset))
+    pipeline = Pipeline(replace(config, seq_len=12, output_dir=str(tmp_path)))
+    train, _ = pipeline.training_split()
+    preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(
+        str(tiny_preset), sequence_length=12
+    )
+    counts = np.asarray(preprocessor(list(train.texts[0]))["padding_mask"]).sum(axis=1)
+    expected = {int(n): int((counts == n).sum()) for n in set(counts.tolist())}
+    assert pipeline.flops_lengths(train) == expected and max(expected) == 12
+    assert Pipeline(replace(config, flops_count="padded")).flops_lengths(train) is None
 
 
 def test_default_search_records_its_judgements_and_delivers_what_passed(
@@ -348,10 +385,15 @@ def test_default_search_records_its_judgements_and_delivers_what_passed(
         assert search["chosen"] is None and results["delivered"] == "finetune"
         assert results["power"] == results["baseline"] and results["flops_fraction"] == 1.0
         assert not (tmp_path / "retrain.keras").exists()
-    targets = [c["target"] for c in search["candidates"]]
-    assert targets == sorted(targets, reverse=True) and targets[-1] == pytest.approx(
-        0.298 + 0.01, abs=1e-3
+    # The sweep ends 0.01 above the cheapest configuration (one word-vector per layer), counted
+    # by hand over the training part's token lengths.
+    lengths = {int(n): c for n, c in results["flops_lengths"].items()}
+    cheapest = sum(c * hand_flops([1, 1], n, 16, 32) for n, c in lengths.items()) / sum(
+        c * hand_flops([n, n], n, 16, 32) for n, c in lengths.items()
     )
+    targets = [c["target"] for c in search["candidates"]]
+    assert targets == sorted(targets, reverse=True)
+    assert targets[-1] == pytest.approx(cheapest + 0.01, abs=1e-3)
 
 
 def test_lambda_search_warns_when_the_weights_cannot_travel(cola_run, tiny_glue, tmp_path, capsys):

@@ -333,3 +333,50 @@ def test_project_onto_budget_refuses_impossible_targets():
     with pytest.raises(RetentionConfigError, match="below the cheapest configuration's"):
         project_onto_budget([4.0, 2.0], 0.01, 8, 16, 32)
     assert project_onto_budget([0.0, 0.0], 1.0, 8, 16, 32).keep == (8, 8)
+
+
+# -- dynamic padding: FLOPs counted over each input's own length -----------------------------
+def _dynamic_by_hand(keep, lengths, d, f):
+    """Each example run at its own length (padding trimmed), summed, over the full model's on the
+    same examples: the hand count, one example at a time."""
+    spent = sum(hand_flops(keep, n, d, f) for n in lengths)
+    full = sum(hand_flops([n] * len(keep), n, d, f) for n in lengths)
+    return spent / full
+
+
+@pytest.mark.parametrize("keep", [(32, 16, 8), (64, 64, 64), (40, 30, 20, 10, 5, 1)])
+def test_flops_fraction_over_lengths_is_the_per_example_hand_count(keep):
+    lengths = [3, 7, 7, 12, 12, 12, 30, 64]
+    histogram = {n: lengths.count(n) for n in set(lengths)}
+    got = RetentionConfig(keep).flops_fraction(64, 384, 1536, lengths=histogram)
+    assert got == pytest.approx(_dynamic_by_hand(keep, lengths, 384, 1536))
+    # Not the padded count: short inputs keep what the padded count calls a saving.
+    padded = RetentionConfig(keep).flops_fraction(64, 384, 1536)
+    assert keep == (64, 64, 64) or got > padded + 0.05
+
+
+def test_flops_fraction_over_lengths_of_inputs_shorter_than_every_layer_is_one():
+    assert RetentionConfig((40, 30, 20)).flops_fraction(64, 16, 32, lengths={5: 3, 20: 1}) == 1.0
+
+
+@pytest.mark.parametrize("target", [0.5, 0.7, 0.9])
+def test_project_onto_budget_over_lengths_lands_on_the_target(target):
+    """With a length histogram, the projection's dynamic fraction (by hand) is near the target and
+    no scaled configuration is closer."""
+    lengths = [5, 9, 9, 14, 20, 20, 26, 40, 64]
+    histogram = {n: lengths.count(n) for n in set(lengths)}
+    masses, seq_len, d, f = [50.0, 35.0, 20.0, 12.0, 6.0, 2.0], 64, 384, 1536
+    got = project_onto_budget(masses, target, seq_len, d, f, lengths=histogram)
+
+    def fraction(keep):
+        return _dynamic_by_hand(keep, lengths, d, f)
+
+    best = min(
+        abs(
+            fraction(RetentionConfig.from_masses([min(seq_len, s * m) for m in masses]).keep)
+            - target
+        )
+        for s in np.linspace(0.0, 32.0, 4001)
+    )
+    assert abs(fraction(got.keep) - target) <= best + 1e-9
+    assert abs(fraction(got.keep) - target) < 0.03

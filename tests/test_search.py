@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import hand_flops
-from power_bert_tf.retention import RetentionConfig, mass_flops_fraction, project_onto_budget
+from power_bert_tf.retention import RetentionConfig, flops_fraction_of, project_onto_budget
 from power_bert_tf.training.schedule import WarmupLinearDecay
 from power_bert_tf.training.search import (
     CANDIDATES,
@@ -25,7 +25,7 @@ SEQ, HIDDEN, INTERMEDIATE = 64, 384, 1536
 
 
 def _fraction(masses):
-    return mass_flops_fraction(masses, SEQ, HIDDEN, INTERMEDIATE)
+    return flops_fraction_of(masses, SEQ, HIDDEN, INTERMEDIATE)
 
 
 def _controller(goal, total=100, warmup=10, assess=None):
@@ -48,7 +48,7 @@ def _verdict(drop: float, passes: bool) -> dict:
 
 def test_mass_fraction_is_the_hand_count_at_whole_and_fractional_lengths():
     for keep in ([64] * 6, [40, 30, 20, 10, 5, 1], [64, 64, 2, 2, 2, 2]):
-        assert mass_flops_fraction(keep, SEQ, HIDDEN, INTERMEDIATE) == pytest.approx(
+        assert flops_fraction_of(keep, SEQ, HIDDEN, INTERMEDIATE) == pytest.approx(
             hand_flops(keep, SEQ, HIDDEN, INTERMEDIATE)
             / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE)
         )

@@ -7,7 +7,7 @@ The three PoWER-BERT steps chain with `with_mode`, carrying weights over by path
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
@@ -239,9 +239,11 @@ class PowerBertClassifier(keras.Model):
             dummy = {name: keras.KerasTensor((1, seq), "int32") for name in self.input_features}
         self(dummy, training=False)
 
-    def flops_fraction(self, seq_len: int | None = None) -> float:
+    def flops_fraction(
+        self, seq_len: int | None = None, lengths: Mapping[int, int] | None = None
+    ) -> float:
         """The encoder's analytic FLOPs fraction (see `PowerBertEncoder.flops_fraction`)."""
-        return self.encoder.flops_fraction(seq_len)
+        return self.encoder.flops_fraction(seq_len, lengths)
 
     @classmethod
     def from_preset(

@@ -16,7 +16,7 @@ Modes:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 from keras import ops
@@ -249,16 +249,23 @@ class PowerBertEncoder(keras.layers.Layer):
             outputs["kept_positions"] = kept_per_layer
         return outputs
 
-    def flops_fraction(self, seq_len: int | None = None) -> float:
+    def flops_fraction(
+        self, seq_len: int | None = None, lengths: Mapping[int, int] | None = None
+    ) -> float:
         """Analytic encoder FLOPs relative to no elimination (1.0 unless hard).
 
         Args:
             seq_len: input length; default `sequence_length`.
+            lengths: a histogram {token count: examples} to count over inputs trimmed to their
+                own length (see `RetentionConfig.flops_fraction`); default: padded to `seq_len`.
         """
         if self.mode != "hard":
             return 1.0
         return self.retention.flops_fraction(
-            seq_len or self.sequence_length, self.adapter.hidden_dim, self.adapter.intermediate_dim
+            seq_len or self.sequence_length,
+            self.adapter.hidden_dim,
+            self.adapter.intermediate_dim,
+            lengths,
         )
 
     def get_config(self):

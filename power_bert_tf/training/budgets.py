@@ -12,7 +12,7 @@ The export serves each as its own signature over the same variables.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,8 +69,10 @@ def budget_configurations(
     seq_len: int,
     hidden_dim: int,
     intermediate_dim: int,
+    lengths: Mapping[int, int] | None = None,
 ) -> list[Budget]:
-    """Each target's configuration: the search's `masses` projected onto it.
+    """Each target's configuration: the search's `masses` projected onto it (FLOPs counted as
+    `RetentionConfig.flops_fraction` counts them, over `lengths` when given).
 
     Raises:
         RetentionConfigError: a target below one word-vector per layer.
@@ -78,7 +80,9 @@ def budget_configurations(
     budgets = []
     for target in targets:
         try:
-            retention = project_onto_budget(masses, target, seq_len, hidden_dim, intermediate_dim)
+            retention = project_onto_budget(
+                masses, target, seq_len, hidden_dim, intermediate_dim, lengths
+            )
         except RetentionConfigError as error:
             raise RetentionConfigError(f"budget {target:g}: {error}") from None
         budgets.append(Budget(float(target), retention, budget_signature(target)))
