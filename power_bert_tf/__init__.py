@@ -3,8 +3,9 @@
 Where things are: `layers` (the three PoWER-BERT layers), `models` (encoder and task
 model), `backbones` (presets and the per-family adapters), `retention` (the
 configuration and FLOPs), `training` (the custom loop and the mass penalty), `data`
-(GLUE), `runs` (run directories), `inference`, `pipeline`, `benchmark`, `export`,
-`serving` (load and latency tests of an exported SavedModel).
+(GLUE presets and your own files), `accelerate` (search and retrain a fine-tuned
+classifier on data in memory), `pipeline` (the three steps `scripts/run_glue.py` runs),
+`runs` (run directories), `inference`, `export` (TF Serving).
 """
 
 from power_bert_tf.backbones import (

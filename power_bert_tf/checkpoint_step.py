@@ -46,6 +46,10 @@ class CheckpointStep:
 
     def predict(self, pred_glue: bool = False) -> str:
         """Writes the test-set predictions (GLUE's submission file with `pred_glue`); returns its path."""
+        if pred_glue and self.task.table is not None:
+            raise PipelineError(
+                "--pred-glue writes a GLUE submission: your own test file gets test_predictions.tsv"
+            )
         model = self.checkpoint_model()
         test_examples = self.examples("test")
         predictions = self._predictions(model, test_examples)

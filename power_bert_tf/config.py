@@ -12,10 +12,14 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 from power_bert_tf.errors import PowerBertError
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError, project_onto_budget
 from power_bert_tf.runs import STEPS, RunDirectory
+
+if TYPE_CHECKING:
+    from power_bert_tf.data.tasks import GlueTask
 
 # The per-task table (data/tasks.py, the original README's) is tuned for BERT-base.
 # Narrower backbones need a larger fine-tuning rate: on MiniLM (hidden 384) the table's
@@ -46,8 +50,37 @@ def option(default, help: str, **extra):
 class RunConfig:
     """The settings of one run (fine-tune, search, retrain, or a subset)."""
 
-    task: str = option(
-        None, "cola, sst-2, mrpc, sts-b, qqp, mnli-m, mnli-mm, qnli, rte, wnli", required=True
+    task: str | None = option(
+        None,
+        "a GLUE task: cola, sst-2, mrpc, sts-b, qqp, mnli-m, mnli-mm, qnli, rte, wnli "
+        "(or your own files: --train-file)",
+    )
+    train_file: str | None = option(
+        None, "your own training data instead of --task: a .csv, .tsv or .jsonl file"
+    )
+    validation_file: str | None = option(
+        None, "with --train-file: the data the reported numbers come from (dev)"
+    )
+    test_file: str | None = option(None, "with --train-file: what --predict-only predicts")
+    text_columns: tuple[str, ...] = option(
+        (),
+        "with --train-file: the text column, or two for a pair (default: every column but the "
+        "label and an id column)",
+        csv=True,
+    )
+    label_column: str = option("label", "with --train-file: the label's column")
+    regression: bool = option(
+        False, "with --train-file: a regression task, whatever the labels look like"
+    )
+    classification: bool = option(
+        False,
+        "with --train-file: a classification task, whatever the labels look like (default: "
+        "regression when the labels are numbers and not all whole)",
+    )
+    metric: str | None = option(
+        None,
+        "with --train-file: accuracy (default), f1 or mcc for classification; pearson (default) "
+        "or spearman for regression",
     )
     output_dir: str | None = option(None, "where checkpoints and results go (default: runs/<task>)")
     data_dir: str | None = option(
@@ -158,6 +191,8 @@ class RunConfig:
     verbose: int = option(1, "progress bars (0: none)", flag=None)
     # Filled by `resolved`: each default that was applied, and why (results.json records it).
     applied_defaults: dict = field(default_factory=dict)
+    # The task --train-file makes, read once (`get_task`), or the one `accelerate` is given.
+    _task: GlueTask | None = field(default=None, repr=False, compare=False)
 
     def resolved(self) -> RunConfig:
         """Fill defaults (the task's, adjusted to the backbone); refuse bad values before
@@ -165,13 +200,9 @@ class RunConfig:
         from power_bert_tf.backbones import default_backbone, peek_backbone
 
         # Imported here, not at the top: the TensorFlow-free benchmark path imports this module.
-        from power_bert_tf.data import get_task
         from power_bert_tf.training.budgets import parse_budgets
 
-        try:
-            task = get_task(self.task)
-        except ValueError as error:
-            raise PipelineError(f"--task: {error}") from None
+        task = self.get_task()
         steps = tuple(self.steps)
         for step in steps:
             if step not in STEPS:
@@ -310,6 +341,57 @@ class RunConfig:
             raise PipelineError("--checkpoint is required when the finetune step is skipped")
         return config
 
+    def get_task(self) -> GlueTask:
+        """The run's task: the GLUE preset --task names, or the one your --train-file makes.
+
+        Raises:
+            PipelineError: neither or both given, an unknown task, or a bad file (naming it).
+        """
+        from power_bert_tf.data import GlueDataError, get_task, table_task
+
+        if self._task is not None and self.train_file is None:
+            return self._task  # data in memory (`accelerate`)
+        own = {
+            "--validation-file": self.validation_file,
+            "--test-file": self.test_file,
+            "--text-columns": self.text_columns or None,
+            "--regression": self.regression or None,
+            "--classification": self.classification or None,
+            "--metric": self.metric,
+        }
+        if self.train_file is None:
+            given = [flag for flag, value in own.items() if value is not None]
+            if given:
+                raise PipelineError(f"{', '.join(given)} go with --train-file (your own data)")
+            if self.task is None:
+                raise PipelineError("give --task (a GLUE task) or --train-file (your own data)")
+            try:
+                return get_task(self.task)
+            except ValueError as error:
+                raise PipelineError(f"--task: {error}") from None
+        if self.task is not None and self._task is None:
+            raise PipelineError(f"--task {self.task} and --train-file exclude each other")
+        if self.data_dir is not None:
+            raise PipelineError(
+                "--data-dir is a GLUE task's directory: your files are --train-file etc."
+            )
+        if self.regression and self.classification:
+            raise PipelineError("--regression and --classification exclude each other")
+        if self._task is None:
+            try:
+                self._task = table_task(
+                    self.train_file,
+                    self.validation_file,
+                    self.test_file,
+                    text_columns=self.text_columns or None,
+                    label_column=self.label_column,
+                    regression=True if self.regression else False if self.classification else None,
+                    metric=self.metric,
+                )
+            except GlueDataError as error:
+                raise PipelineError(str(error)) from None
+        return self._task
+
     def retention_config(self, num_layers: int | None) -> RetentionConfig | None:
         """--retention-config parsed and checked against the model's depth and seq_len."""
         if self.retention is None:
@@ -343,6 +425,18 @@ class RunConfig:
         return {
             **self.hyper_parameters(),
             "task": self.task,
+            **(
+                {
+                    "train_file": self.train_file,
+                    "validation_file": self.validation_file,
+                    "text_columns": list(self.get_task().table.text_columns),
+                    "label_column": self.label_column,
+                    "label_names": list(self.get_task().label_names),
+                    "metric": self.get_task().metric,
+                }
+                if self.train_file
+                else {}
+            ),
             "backbone": self.backbone,
             "seq_len": self.seq_len,
             "checkpoint": self.checkpoint,

@@ -65,22 +65,30 @@ def _load(path: str, prefer: tuple[str, ...] = DELIVERED) -> PowerBertClassifier
 class Pipeline(SearchStep, CheckpointStep):
     """One task's data, model and steps, sharing a strategy and a run directory."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, splits: dict[str, data.GlueExamples] | None = None):
+        """Args: config: the run's settings; splits: "train" and "dev" examples in memory
+        (`accelerate`) instead of the files the config names."""
         self.config = config.resolved()
-        self.task = data.get_task(self.config.task)
+        self._splits = dict(splits or {})
+        # Called as on_epoch_end(step, record) after every epoch (`accelerate`'s callback).
+        self.on_epoch_end = None
+        self.task = self.config.get_task()
         if self.config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_bfloat16")
         # Before any TensorFlow op: a multi-worker strategy configures collectives at start-up.
         self.strategy = make_strategy(self.config.distribute)
         # The chief writes the run; other workers write a private copy of it (power_bert_tf.distribute).
         self.run_dir = RunDirectory(worker_output_dir(self.config.output_dir, self.strategy))
-        self.data_dir = data.resolve_data_dir(self.task, self.config.data_dir)
+        in_files = not (self.task.table or self._splits)
+        self.data_dir = data.resolve_data_dir(self.task, self.config.data_dir) if in_files else None
         self._preprocessor = None
         self._encoded: dict = {}  # id(examples) -> (examples, their features): `dataset`
         self._flops_lengths: dict[int, int] | None = None  # `flops_lengths` of the run's train part
 
     # -- data ----------------------------------------------------------------------
     def examples(self, split: str) -> data.GlueExamples:
+        if split in self._splits:
+            return self._splits[split]
         examples = data.load_split(self.task, split, self.data_dir)
         limit = {"train": self.config.max_train_examples, "dev": self.config.max_dev_examples}.get(
             split
@@ -137,6 +145,10 @@ class Pipeline(SearchStep, CheckpointStep):
 
     @property
     def preprocessor(self):
+        if self._preprocessor is None and self._started_from():
+            # The checkpoint's own preprocessor (a .keras file carries it): its vocabulary is
+            # the model's, whatever backbone a run directory beside it does or does not name.
+            self._load(self._started_from())
         if self._preprocessor is None:
             self._preprocessor = load_preprocessor(self._backbone_source(), self.config.seq_len)
         return self._preprocessor
@@ -234,6 +246,9 @@ class Pipeline(SearchStep, CheckpointStep):
             held_out.labels,
             checkpoint_path=self.run_dir.checkpoint(step),
             resume=self._resume_state(step),
+            on_epoch_end=(lambda record: self.on_epoch_end(step, record))
+            if self.on_epoch_end
+            else None,
         )
         best = max(history, key=lambda record: record.metrics[self.task.metric])
         # Summed over epochs: a resumed step counts the epochs of the run that was killed too.
@@ -574,6 +589,8 @@ class Pipeline(SearchStep, CheckpointStep):
                 "num_classes": self.task.num_classes,
                 "label_names": list(self.task.label_names),
                 "is_pair": self.task.is_pair,
+                # Your own files: how to read them again (the benchmark's dev sentences).
+                **({"table": data.table_record(self.task)} if self.task.table else {}),
                 # The fine-tuned model a `--steps search,retrain` run starts from: its baseline.
                 "started_from": self._started_from(),
             },

@@ -16,19 +16,30 @@ from power_bert_tf.inference import FEATURES
 
 
 def dev_examples(
-    task_name: str | None, data_dir: str | None, max_examples: int | None = None, seed: int = 0
+    task_name: str | None,
+    data_dir: str | None,
+    max_examples: int | None = None,
+    seed: int = 0,
+    table: dict | None = None,
 ):
     """The task's dev split (`GlueExamples`), or a reproducible random subset of it.
+
+    Args:
+        task_name: a GLUE task; ignored with `table`.
+        table: a run's own files (run_config.json's "table", `data.table_record`): its
+            validation file is read.
 
     Raises:
         BenchmarkError: no task, an unknown task, or unreadable dev data.
     """
     from power_bert_tf import data
 
-    if not task_name:
+    if not task_name and not table:
         raise BenchmarkError("no task: the run directory has no run_config.json; pass --task")
     try:
-        task = data.get_task(task_name)
+        task = data.table_task(**table) if table else data.get_task(task_name)
+    except data.GlueDataError as error:
+        raise BenchmarkError(f"the run's own data: {error}") from error
     except ValueError as error:
         raise BenchmarkError(f"--task: {error}") from error
     try:

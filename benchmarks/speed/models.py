@@ -77,6 +77,7 @@ def _random_models(config: BenchmarkConfig, default_seq_len: int | None):
     facts = {
         "checkpoint": None,
         "task": None,
+        "table": None,
         "run_config": {},
         "baseline_source": "random weights, with_mode('none')",
         "power_source": f"random BertBackbone({shape})",
@@ -119,6 +120,8 @@ def _checkpoint_models(config: BenchmarkConfig):
     facts = {
         "checkpoint": path,
         "task": config.task or run_config.get("task"),
+        # The run's own files (None for a GLUE task, or when --task names one).
+        "table": None if config.task else run_config.get("table"),
         "run_config": run_config,
         "baseline_source": baseline_source,
         "power_source": power_source,

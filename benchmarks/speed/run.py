@@ -187,7 +187,7 @@ def save_dev_inputs(config: BenchmarkConfig) -> dict:
     config = config.resolved()
     baseline, power, facts = load_models(config)
     seq_len = _seq_len(config, facts, power)
-    examples = dev_examples(facts["task"], config.data_dir)
+    examples = dev_examples(facts["task"], config.data_dir, table=facts["table"])
     features = tokenize(preprocessor_for(power, baseline, facts, seq_len), examples.texts, seq_len)
     features = {name: features[name] for name in power.input_features if name in features}
     save_inputs(config.save_inputs, features, examples.labels, examples.task.name, seq_len)
@@ -264,7 +264,11 @@ def _dev_inputs(config: BenchmarkConfig, facts: dict, power, baseline, seq_len: 
         features = synthetic_features(count, seq_len, power.backbone.vocabulary_size, config.seed)
         return features, None, None, None, f"random ids ({count} examples, no padding)"
     examples = dev_examples(
-        facts["task"], config.data_dir, config.max_examples if padded else None, config.seed
+        facts["task"],
+        config.data_dir,
+        config.max_examples if padded else None,
+        config.seed,
+        table=facts["table"],
     )
     if not padded:
         examples = first_examples(examples, config.max_examples)

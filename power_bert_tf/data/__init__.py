@@ -3,6 +3,8 @@
 Modules, one concept each:
 
     tasks       GlueTask, TASKS, get_task (names ignore case, "-" and "_")
+    tables      table_task, read_table_split, table_record: your own CSV / TSV / JSON Lines
+                files as a task
     examples    GlueDataError, GlueExamples (one split's texts, labels and indices)
     readers     read_glue_split, resolve_data_dir, load_split
     tfds        load_tfds_split (online; fails fast offline)
@@ -29,11 +31,16 @@ from power_bert_tf.data.readers import (
     resolve_data_dir,
 )
 from power_bert_tf.data.submission import write_glue_predictions, write_prediction_rows
+from power_bert_tf.data.tables import TableSource, read_table_split, table_record, table_task
 from power_bert_tf.data.tasks import SPLITS, TASKS, GlueTask, as_task, get_task, split_file
 from power_bert_tf.data.tfds import load_tfds_split
 
 __all__ = [
     "SPLITS",
+    "TableSource",
+    "read_table_split",
+    "table_record",
+    "table_task",
     "TASKS",
     "GlueDataError",
     "GlueExamples",

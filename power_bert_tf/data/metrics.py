@@ -61,7 +61,9 @@ def compute_metrics(
             return {"mcc": 100.0 * float(skm.matthews_corrcoef(labels, predictions))}
     result = {"accuracy": 100.0 * float(np.mean(labels == predictions))}
     if task.metric == "f1":
+        # Binary: of the positive class (GLUE's); more classes (own data): the macro average.
+        average = "binary" if task.num_classes == 2 else "macro"
         result["f1"] = 100.0 * float(
-            skm.f1_score(labels, predictions, pos_label=1, zero_division=0)
+            skm.f1_score(labels, predictions, pos_label=1, average=average, zero_division=0)
         )
     return result

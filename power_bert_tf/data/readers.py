@@ -16,6 +16,7 @@ import numpy as np
 
 from power_bert_tf.data import tfds as tfds_loader
 from power_bert_tf.data.examples import GlueDataError, GlueExamples
+from power_bert_tf.data.tables import read_table_split
 from power_bert_tf.data.tasks import GlueTask, as_task, split_file
 
 # --------------------------------------------------------------------------------------------------------
@@ -68,11 +69,11 @@ def raw_labels(task: GlueTask) -> tuple[str, ...]:
         task: a classification task.
 
     Returns:
-        ``("0", "1", ...)`` where the files hold numbers, else ``task.label_names``.
+        ``("0", "1", ...)`` where GLUE files hold numbers, else ``task.label_names``.
     """
-    if _FORMATS[task.directory].numeric_labels:
-        return tuple(str(i) for i in range(len(task.label_names)))
-    return task.label_names
+    if task.table is not None or not _FORMATS[task.directory].numeric_labels:
+        return task.label_names  # a table's labels are its files' own values
+    return tuple(str(i) for i in range(len(task.label_names)))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -252,6 +253,8 @@ def load_split(
         GlueDataError: bad files, or no directory and TFDS unreachable.
     """
     task = as_task(task)
+    if task.table is not None:  # your own files: their paths are the task's
+        return read_table_split(task, split)
     directory = resolve_data_dir(task, data_dir)
     if directory is None:
         # Looked up on the module at call time, so that tests can replace the loader.

@@ -7,13 +7,18 @@ Tasks are looked up by name with :func:`get_task`, which ignores case, ``-`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from power_bert_tf.data.tables import TableSource
 
 SPLITS = ("train", "dev", "test")
 
 
 @dataclass(frozen=True)
 class GlueTask:
-    """One GLUE task with the original PoWER-BERT (IBM) hyper-parameters.
+    """One task: a GLUE preset with the original PoWER-BERT (IBM) hyper-parameters, or your own
+    files (``table``, built by :func:`power_bert_tf.data.tables.table_task`).
 
     ``num_classes`` is 1 (and ``label_names`` empty) for the regression task STS-B. ``metric`` names the
     primary metric key returned by :func:`power_bert_tf.data.metrics.compute_metrics`.
@@ -33,6 +38,8 @@ class GlueTask:
     lr_soft_extract: float
     lambda_: float
     batch_size: int
+    # Your own files (`tables.table_task`); None for the GLUE presets.
+    table: TableSource | None = None
 
     @property
     def is_regression(self) -> bool:

@@ -279,6 +279,80 @@ class PowerBertClassifier(keras.Model):
         model.build_from_example()
         return model
 
+    @classmethod
+    def from_text_classifier(
+        cls,
+        classifier,
+        retention: RetentionConfig | str | Sequence[int] | None = None,
+        mode: str | None = None,
+        sequence_length: int | None = None,
+    ) -> PowerBertClassifier:
+        """PoWER-BERT on a keras-hub classifier you have fine-tuned: its backbone, head and
+        preprocessor carried over, so the fine-tune step is skipped.
+
+        In mode "none" the outputs are the classifier's own (keras-hub's `BertTextClassifier`,
+        `AlbertTextClassifier`, `RobertaTextClassifier` or `DistilBertTextClassifier`); the
+        search and retrain then start from it (`power_bert_tf.training.accelerate`). The
+        backbone and preprocessor are shared, not copied; the head's weights are copied.
+
+        Args:
+            classifier: a keras-hub text classifier of a supported family, built, with
+                `activation=None` (logits), as keras-hub makes it by default.
+            retention, mode: see the class.
+            sequence_length: default: the classifier's preprocessor's.
+
+        Raises:
+            ValueError: an unsupported family, an output activation, or a head whose shape
+                differs from this model's (naming the layer).
+
+        Example:
+        >>> import keras_hub
+        >>> classifier = keras_hub.models.BertTextClassifier(
+        ...     backbone=load_backbone("minilm"), num_classes=2,
+        ...     preprocessor=load_preprocessor("minilm", 32))
+        >>> model = PowerBertClassifier.from_text_classifier(classifier)
+        >>> texts = ["a short sentence", "another one"]
+        >>> bool(np.allclose(model.predict(texts, verbose=0),
+        ...                  classifier.predict(texts, verbose=0), atol=1e-5))
+        True
+        """
+        activation = getattr(classifier, "activation", None)
+        if activation is not None and activation is not keras.activations.linear:
+            raise ValueError(
+                f"{type(classifier).__name__} has activation={activation.__name__}: PoWER-BERT "
+                "trains on logits; build the classifier with activation=None"
+            )
+        preprocessor = getattr(classifier, "preprocessor", None)
+        if sequence_length is None:
+            sequence_length = getattr(preprocessor, "sequence_length", None)
+        model = cls(
+            classifier.backbone,
+            num_classes=classifier.num_classes,
+            retention=retention,
+            mode=mode,
+            sequence_length=sequence_length,
+            dropout=getattr(classifier, "dropout", 0.1),
+            preprocessor=preprocessor,
+        )
+        model.build_from_example()
+        for name in ("pooled_dense", "output_dense"):
+            theirs, ours = getattr(classifier, name, None), getattr(model, name)
+            if (theirs is None) != (ours is None):
+                raise ValueError(
+                    f"{type(classifier).__name__}: its head {'has' if theirs else 'lacks'} a "
+                    f"{name} layer where PoWER-BERT's head for this family does not"
+                )
+            if theirs is None:
+                continue
+            for mine, their in zip(ours.weights, theirs.weights):
+                if tuple(mine.shape) != tuple(their.shape):
+                    raise ValueError(
+                        f"{type(classifier).__name__}.{name}: weight {their.path} has shape "
+                        f"{tuple(their.shape)}, PoWER-BERT's head expects {tuple(mine.shape)}"
+                    )
+                mine.assign(ops.copy(their.value))
+        return model
+
     def get_config(self):
         config = super().get_config()
         config.update(

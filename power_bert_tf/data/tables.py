@@ -1,0 +1,340 @@
+"""Your own labelled text files as a task: CSV, TSV or JSON Lines, the path `--train-file` takes.
+
+A GLUE task is a preset: its columns, labels and metric are known in advance (`tasks.TASKS`).
+A table's are read from its training file (`table_task`): the text columns are the ones you
+name, else every column but the label and an id; the labels are the training file's values,
+sorted (numbers numerically); float labels make a regression task. Both give a `GlueTask`, and
+everything downstream (held-out selection, the search, export, the benchmark) takes the task.
+
+Every problem raises `GlueDataError` naming the file and, where a row is at fault, its line and
+column: a missing column, an empty text, a validation label the training file does not have, a
+file that is not the format its name says.
+
+Example:
+>>> import os, tempfile
+>>> folder = tempfile.mkdtemp()
+>>> path = os.path.join(folder, "reviews.csv")
+>>> with open(path, "w") as f:
+...     _ = f.write('text,label\\n"Great, really",pos\\nDull,neg\\nFine,pos\\n')
+>>> task = table_task(path)
+>>> task.name, task.label_names, task.is_pair, task.metric
+('reviews', ('neg', 'pos'), False, 'accuracy')
+>>> examples = read_table_split(task, "train")
+>>> examples.texts[0], examples.labels.tolist()
+(['Great, really', 'Dull', 'Fine'], [1, 0, 1])
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from power_bert_tf.data.examples import GlueDataError, GlueExamples
+from power_bert_tf.data.tasks import GlueTask
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+ID_COLUMNS = ("id", "idx", "index", "guid")
+CLASSIFICATION_METRICS = ("accuracy", "f1", "mcc")
+REGRESSION_METRICS = ("pearson", "spearman")
+# Hyper-parameters of a table task: BERT-base's usual fine-tuning settings and a mid-range LAMBDA
+# start (the search's multiplier moves it); the learning rate is adjusted for narrow backbones
+# as for GLUE tasks (`config.RunConfig.resolved`).
+TABLE_HPARAMS = {"seq_len": 128, "lr_bert": 2e-5, "lr_soft_extract": 1e-3, "lambda_": 1e-3}
+TABLE_BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """Where a table task's splits are and which columns hold what.
+
+    Args:
+        files: split ("train", "dev", "test") -> path; "dev" is the validation file.
+        text_columns: one column name (single text) or two (a pair).
+        label_column: the label's column (test files may lack it).
+    """
+
+    files: tuple[tuple[str, str], ...]
+    text_columns: tuple[str, ...]
+    label_column: str
+
+    def file(self, split: str) -> str:
+        path = dict(self.files).get(split)
+        if path is None:
+            flag = {"dev": "--validation-file", "test": "--test-file"}.get(split, "--train-file")
+            raise GlueDataError(f"no {split} file: pass {flag}")
+        return path
+
+
+def file_format(path: str) -> str:
+    """ "csv", "tsv" or "jsonl", from the file's extension."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in FORMATS:
+        raise GlueDataError(
+            f"{path}: unknown format {extension or '(no extension)'}; "
+            "name the file .csv, .tsv or .jsonl (JSON Lines)"
+        )
+    return FORMATS[extension]
+
+
+def read_rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """(column names, [(line number, {column: value})]) of a CSV, TSV or JSON Lines file.
+
+    Raises:
+        GlueDataError: a missing or empty file, invalid UTF-8, a row with the wrong number of
+            fields, a JSON line that is not an object (naming the file and line).
+    """
+    kind = file_format(path)
+    if not os.path.isfile(path):
+        raise GlueDataError(f"{path}: file not found")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            rows = (
+                _json_rows(path, handle) if kind == "jsonl" else _delimited_rows(path, handle, kind)
+            )
+    except UnicodeDecodeError as error:
+        raise GlueDataError(
+            f"{path}: not valid UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
+    if not rows[1]:
+        raise GlueDataError(f"{path}: no data rows")
+    return rows
+
+
+def _delimited_rows(path, handle, kind):
+    reader = csv.reader(handle, delimiter="," if kind == "csv" else "\t")
+    try:
+        header = next(reader, None)
+        if not header:
+            raise GlueDataError(f"{path}: empty file (expected a header row of column names)")
+        rows = []
+        for fields in reader:
+            if not fields:
+                continue  # a blank line
+            if len(fields) != len(header):
+                raise GlueDataError(
+                    f"{path}:{reader.line_num}: {len(fields)} fields where the header has "
+                    f"{len(header)} ({', '.join(header)}); is it a {kind.upper()} file?"
+                )
+            rows.append((reader.line_num, dict(zip(header, fields))))
+    except csv.Error as error:
+        raise GlueDataError(
+            f"{path}:{reader.line_num}: not valid {kind.upper()} ({error})"
+        ) from None
+    return [name.strip() for name in header], [
+        (line, {k.strip(): v for k, v in row.items()}) for line, row in rows
+    ]
+
+
+def _json_rows(path, handle):
+    columns: dict[str, None] = {}
+    rows = []
+    for line, text in enumerate(handle, start=1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise GlueDataError(
+                f"{path}:{line}: not a JSON object ({error.msg}); .jsonl files hold one per line"
+            ) from None
+        if not isinstance(row, dict):
+            raise GlueDataError(f"{path}:{line}: a JSON {type(row).__name__}, not an object")
+        columns.update(dict.fromkeys(row))
+        rows.append((line, {k: "" if v is None else str(v) for k, v in row.items()}))
+    return list(columns), rows
+
+
+def _text_columns(path: str, columns: list[str], label: str, given) -> tuple[str, ...]:
+    if given:
+        names = tuple(given)
+        for name in names:
+            if name not in columns:
+                raise GlueDataError(
+                    f"{path}: --text-columns: no column {name!r} (columns: {', '.join(columns)})"
+                )
+    else:
+        names = tuple(c for c in columns if c != label and c.lower() not in ID_COLUMNS)
+    if len(names) not in (1, 2):
+        raise GlueDataError(
+            f"{path}: {len(names)} text columns ({', '.join(names) or 'none'}); pass "
+            "--text-columns with one column, or two for a pair"
+        )
+    return names
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+def table_task(
+    train_file: str,
+    validation_file: str | None = None,
+    test_file: str | None = None,
+    text_columns=None,
+    label_column: str = "label",
+    regression: bool | None = None,
+    metric: str | None = None,
+    name: str | None = None,
+) -> GlueTask:
+    """The task of your own files, its labels and kind read from `train_file`.
+
+    Args:
+        train_file, validation_file, test_file: CSV, TSV or JSON Lines with a header / keys.
+        text_columns: one or two column names (default: every column but the label and an
+            id column: id, idx, index, guid).
+        label_column: the label's column.
+        regression: True / False to force it; None: a regression task when every training
+            label is a number and one of them is not a whole number.
+        metric: accuracy (default), f1 or mcc for classification; pearson (default) or
+            spearman for regression.
+        name: the task's name (default: the training file's name without extension).
+
+    Raises:
+        GlueDataError: naming the file, line and column at fault.
+    """
+    columns, rows = read_rows(train_file)
+    if label_column not in columns:
+        raise GlueDataError(
+            f"{train_file}: no label column {label_column!r} (columns: {', '.join(columns)}); "
+            "pass --label-column"
+        )
+    texts = _text_columns(train_file, columns, label_column, text_columns)
+    values = [_cell(train_file, line, row, label_column) for line, row in rows]
+    numbers = all(_is_number(v) for v in values)
+    if regression is None:
+        regression = numbers and any(float(v) != int(float(v)) for v in values)
+    if regression and not numbers:
+        bad = next((line, v) for (line, _), v in zip(rows, values) if not _is_number(v))
+        raise GlueDataError(
+            f"{train_file}:{bad[0]}: column {label_column!r}: {bad[1]!r} is not a number "
+            "(a regression task needs numeric labels)"
+        )
+    labels = () if regression else tuple(sorted(set(values), key=_label_order(values, numbers)))
+    if not regression and len(labels) < 2:
+        raise GlueDataError(
+            f"{train_file}: column {label_column!r} has one label only ({labels[0]!r})"
+        )
+    allowed = REGRESSION_METRICS if regression else CLASSIFICATION_METRICS
+    metric = metric or allowed[0]
+    if metric not in allowed:
+        kind = "regression" if regression else "classification"
+        raise GlueDataError(
+            f"--metric {metric!r} does not fit a {kind} task (one of {', '.join(allowed)})"
+        )
+    files = (("train", train_file), ("dev", validation_file), ("test", test_file))
+    source = TableSource(tuple((s, p) for s, p in files if p), texts, label_column)
+    return GlueTask(
+        name=name or os.path.splitext(os.path.basename(train_file))[0],
+        directory="",
+        seq_len=TABLE_HPARAMS["seq_len"],
+        num_classes=max(len(labels), 1),
+        label_names=labels,
+        is_pair=len(texts) == 2,
+        metric=metric,
+        dev_file=validation_file or "",
+        test_file=test_file or "",
+        tfds_name="",
+        lr_bert=TABLE_HPARAMS["lr_bert"],
+        lr_soft_extract=TABLE_HPARAMS["lr_soft_extract"],
+        lambda_=TABLE_HPARAMS["lambda_"],
+        batch_size=TABLE_BATCH_SIZE,
+        table=source,
+    )
+
+
+def _label_order(values, numbers: bool):
+    return (lambda v: float(v)) if numbers else (lambda v: v)
+
+
+def _cell(path: str, line: int, row: dict, column: str) -> str:
+    value = row.get(column)
+    if value is None:
+        raise GlueDataError(f"{path}:{line}: no {column!r} field")
+    return value.strip()
+
+
+def read_table_split(task: GlueTask, split: str) -> GlueExamples:
+    """One split of a table task (`table_task`): texts, labels (None when a test file has none).
+
+    Raises:
+        GlueDataError: a missing column, an empty text, a label the training file does not have
+            or that is not a number (naming the file, line and column).
+    """
+    source = task.table
+    path = source.file(split)
+    columns, rows = read_rows(path)
+    for column in source.text_columns:
+        if column not in columns:
+            raise GlueDataError(
+                f"{path}: no text column {column!r} (columns: {', '.join(columns)})"
+            )
+    labelled = source.label_column in columns
+    if not labelled and split != "test":
+        raise GlueDataError(
+            f"{path}: no label column {source.label_column!r} (columns: {', '.join(columns)})"
+        )
+    texts: tuple[list[str], ...] = tuple([] for _ in source.text_columns)
+    labels = []
+    ids = {label: i for i, label in enumerate(task.label_names)}
+    for line, row in rows:
+        for out, column in zip(texts, source.text_columns):
+            text = _cell(path, line, row, column)
+            if not text:
+                raise GlueDataError(f"{path}:{line}: column {column!r} is empty")
+            out.append(text)
+        if labelled:
+            labels.append(
+                _label(path, line, _cell(path, line, row, source.label_column), task, ids)
+            )
+    return GlueExamples(
+        task=task,
+        split=split,
+        texts=texts,
+        labels=np.asarray(labels, np.float32 if task.is_regression else np.int32)
+        if labelled
+        else None,
+        indices=np.arange(len(rows), dtype=np.int64),
+        path=path,
+    )
+
+
+def _label(path: str, line: int, value: str, task: GlueTask, ids: dict) -> float:
+    column = task.table.label_column
+    if task.is_regression:
+        if not _is_number(value):
+            raise GlueDataError(f"{path}:{line}: column {column!r}: {value!r} is not a number")
+        return float(value)
+    if value in ids:
+        return ids[value]
+    numeric = _is_number(value) and all(_is_number(label) for label in ids)
+    match = next((label for label in ids if numeric and float(label) == float(value)), None)
+    if match is None:
+        raise GlueDataError(
+            f"{path}:{line}: column {column!r}: label {value!r} is not in the training file's "
+            f"labels ({', '.join(ids)})"
+        )
+    return ids[match]
+
+
+def table_record(task: GlueTask) -> dict:
+    """What `table_task` needs to make `task` again, JSON-ready (a run's run_config.json keeps
+    it, so that the benchmark and the checkpoint modes read the same files)."""
+    files = dict(task.table.files)
+    return {
+        "train_file": files["train"],
+        "validation_file": files.get("dev"),
+        "test_file": files.get("test"),
+        "text_columns": list(task.table.text_columns),
+        "label_column": task.table.label_column,
+        "regression": task.is_regression,
+        "metric": task.metric,
+        "name": task.name,
+    }
