@@ -474,6 +474,9 @@ class Pipeline(SearchStep, CheckpointStep):
         if config.overwrite:
             self.run_dir.clear()
         records = self._records()
+        # A step skipped as finished keeps the defaults it applied (e.g. the search's rate).
+        for name, applied in self._read("results.json").get("defaults_applied", {}).items():
+            config.applied_defaults.setdefault(name, applied)
         self._write_run_config()
         context = {
             "task": self.task.name,

@@ -217,7 +217,33 @@ def own_run(tiny_preset, tmp_path_factory) -> tuple[Path, Path]:
     ]
     code, stderr = _main(argv)
     assert code == 0, stderr
+    # The same command again: every step finished, nothing is trained again.
+    before = (run / "results.json").read_text()
+    code, stderr = _main(argv)
+    assert code == 0 and (run / "results.json").read_text() == before, stderr
     return run, root
+
+
+def test_own_pairs_with_scores_fine_tune_as_a_regression(tiny_preset, tmp_path):
+    rng = np.random.default_rng(1)
+    words = ["good", "bad", "the", "cat", "dog", "saw"]
+    rows = [
+        {
+            "a": " ".join(rng.choice(words, 4)),
+            "b": " ".join(rng.choice(words, 3)),
+            "y": rng.uniform(0, 5),
+        }
+        for _ in range(30)
+    ]
+    train = _write_jsonl(tmp_path / "sim.jsonl", rows[:24])
+    dev = _write_jsonl(tmp_path / "sim_dev.jsonl", rows[24:])
+    argv = ["--train-file", train, "--validation-file", dev, "--label-column", "y"]
+    argv += ["--backbone", tiny_preset, "--seq-len", 16, "--steps", "finetune", "--epochs", 1]
+    code, stderr = _main([*argv, "--batch-size", 8, "--output-dir", tmp_path / "run", "--quiet"])
+    assert code == 0, stderr
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["metric"] == "pearson" and results["dev_examples"] == 6
+    assert json.loads((tmp_path / "run" / "run_config.json").read_text())["is_pair"] is True
 
 
 def test_own_data_runs_the_three_steps_and_predicts(own_run):
