@@ -292,7 +292,7 @@ class PowerBertClassifier(keras.Model):
 
         In mode "none" the outputs are the classifier's own (keras-hub's `BertTextClassifier`,
         `AlbertTextClassifier`, `RobertaTextClassifier` or `DistilBertTextClassifier`); the
-        search and retrain then start from it (`power_bert_tf.training.accelerate`). The
+        search and retrain then start from it (`power_bert_tf.accelerate.accelerate`). The
         backbone and preprocessor are shared, not copied; the head's weights are copied.
 
         Args:
