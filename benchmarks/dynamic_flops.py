@@ -23,8 +23,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-def flops_of_record(path: str) -> dict:
-    """{run, task, retention, padded, dynamic, mean_tokens} of one run record directory."""
+def flops_of_record(path: str, model: dict) -> dict:
+    """{run, task, retention, padded, dynamic, mean_tokens} of one run record directory, for a
+    backbone of `model`'s widths (the ledger's `hidden_dim`, `intermediate_dim`)."""
     import numpy as np
 
     from power_bert_tf.config import RunConfig
@@ -51,7 +52,6 @@ def flops_of_record(path: str) -> dict:
     pipeline = Pipeline(config)
     train, _ = pipeline.training_split()
     lengths = pipeline.flops_lengths(train)
-    model = json.load(open(os.path.join(ROOT, "benchmarks/records/runs/ledger.json")))["model"]
     dims = (results["seq_len"], model["hidden_dim"], model["intermediate_dim"])
     keep = RetentionConfig(tuple(row["retention"]))
     counts = np.repeat(list(lengths), list(lengths.values()))
@@ -68,8 +68,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("records", nargs="+", help="run record directories (with results.json)")
     args = parser.parse_args(argv)
     print("run               task   retention                  padded  dynamic  mean tokens")
+    with open(os.path.join(ROOT, "benchmarks/records/runs/ledger.json")) as handle:
+        model = json.load(handle)["model"]
     for path in args.records:
-        row = flops_of_record(path)
+        row = flops_of_record(path, model)
         keep = ",".join(str(k) for k in row["retention"] or []) or "(fine-tuned)"
         tokens = "" if row["mean_tokens"] is None else f"{row['mean_tokens']:.1f}"
         print(

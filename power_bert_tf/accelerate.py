@@ -18,8 +18,8 @@ from dataclasses import replace
 import numpy as np
 
 from power_bert_tf.config import PipelineError, RunConfig
-from power_bert_tf.data import GlueExamples, GlueTask
-from power_bert_tf.data.tables import CLASSIFICATION_METRICS, REGRESSION_METRICS, TABLE_HPARAMS
+from power_bert_tf.data import GlueDataError, GlueExamples, GlueTask
+from power_bert_tf.data.tables import own_task
 from power_bert_tf.models import PowerBertClassifier
 
 GIVEN_CHECKPOINT = "given.keras"  # the model you passed, saved where the run starts from
@@ -146,31 +146,15 @@ def _text(value, which: str, number: int) -> str:
 
 def _task(model, name, rows, metric, label_names) -> GlueTask:
     regression = model.is_regression
-    allowed = REGRESSION_METRICS if regression else CLASSIFICATION_METRICS
-    metric = metric or allowed[0]
-    if metric not in allowed:
-        raise PipelineError(
-            f"metric {metric!r} does not fit this model (one of {', '.join(allowed)})"
-        )
     names = () if regression else tuple(label_names or (str(i) for i in range(model.num_classes)))
     if not regression and len(names) != model.num_classes:
         raise PipelineError(f"label_names has {len(names)} names for {model.num_classes} classes")
-    return GlueTask(
-        name=name,
-        directory="",
-        seq_len=model.sequence_length,
-        num_classes=model.num_classes,
-        label_names=names,
-        is_pair=len(rows[0][0]) == 2,
-        metric=metric,
-        dev_file="",
-        test_file="",
-        tfds_name="",
-        lr_bert=TABLE_HPARAMS["lr_bert"],
-        lr_soft_extract=TABLE_HPARAMS["lr_soft_extract"],
-        lambda_=TABLE_HPARAMS["lambda_"],
-        batch_size=32,
-    )
+    try:
+        return own_task(
+            name, names, len(rows[0][0]) == 2, metric, model.sequence_length, flag="metric"
+        )
+    except GlueDataError as error:
+        raise PipelineError(str(error)) from None
 
 
 def _examples(task: GlueTask, split: str, rows) -> GlueExamples:

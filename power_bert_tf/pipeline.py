@@ -115,8 +115,7 @@ class Pipeline(SearchStep, CheckpointStep):
         else the histogram {token count: examples} of the training part, trimmed as served."""
         if self.config.flops_count == "padded":
             return None
-        self.dataset(train)  # tokenized once, cached
-        counts = self._encoded[id(train)][1]["padding_mask"].sum(axis=1)
+        counts = self._features(train)["padding_mask"].sum(axis=1)
         lengths, examples = np.unique(counts.astype(int), return_counts=True)
         return {int(n): int(c) for n, c in zip(lengths, examples)}
 
@@ -125,17 +124,21 @@ class Pipeline(SearchStep, CheckpointStep):
     ):
         """Batches of `examples`, trimmed to their longest sentence; each split is tokenized once.
         With `teacher` (its outputs on `examples`, in order), batches are `(x, (y, teacher's))`."""
-        key = id(examples)
-        if key not in self._encoded:  # the examples object too: its id stays its own
-            self._encoded[key] = (examples, data.encode_examples(examples, self.preprocessor))
         labels = examples.labels if teacher is None else (examples.labels, teacher)
         return data.make_encoded_dataset(
-            self._encoded[key][1],
+            self._features(examples),
             labels,
             self.config.batch_size,
             shuffle=shuffle,
             seed=self.config.seed if seed is None else seed,
         ).with_options(distribute_options())
+
+    def _features(self, examples) -> dict[str, np.ndarray]:
+        """`examples` tokenized, once per split (`data.encode_examples`)."""
+        key = id(examples)
+        if key not in self._encoded:  # the examples object too: its id stays its own
+            self._encoded[key] = (examples, data.encode_examples(examples, self.preprocessor))
+        return self._encoded[key][1]
 
     def epoch_datasets(self, examples, teacher: np.ndarray | None = None):
         """epoch -> that epoch's shuffled batches (a resumed run sees the same order)."""

@@ -217,41 +217,70 @@ def table_task(
             f"{train_file}:{bad[0]}: column {label_column!r}: {bad[1]!r} is not a number "
             "(a regression task needs numeric labels)"
         )
-    labels = () if regression else tuple(sorted(set(values), key=_label_order(values, numbers)))
+    labels = () if regression else tuple(sorted(set(values), key=float if numbers else None))
     if not regression and len(labels) < 2:
         raise GlueDataError(
             f"{train_file}: column {label_column!r} has one label only ({labels[0]!r})"
         )
+    files = (("train", train_file), ("dev", validation_file), ("test", test_file))
+    return own_task(
+        name or os.path.splitext(os.path.basename(train_file))[0],
+        labels,
+        is_pair=len(texts) == 2,
+        metric=metric,
+        table=TableSource(tuple((s, p) for s, p in files if p), texts, label_column),
+    )
+
+
+def own_task(
+    name: str,
+    label_names: tuple[str, ...],
+    is_pair: bool,
+    metric: str | None,
+    seq_len: int = TABLE_HPARAMS["seq_len"],
+    table: TableSource | None = None,
+    flag: str = "--metric",
+) -> GlueTask:
+    """A task that is not a GLUE preset: your files (`table`) or data in memory (`accelerate`).
+
+    Args:
+        name: the task's name in the records.
+        label_names: the class names in class-id order; empty for a regression task.
+        is_pair: two texts per example.
+        metric: see `table_task`; None for the kind's default.
+        seq_len: the default sequence length.
+        table: where the files are, or None for data in memory.
+        flag: how the metric is named in an error.
+
+    Raises:
+        GlueDataError: a metric that does not fit the kind of task.
+    """
+    regression = not label_names
     allowed = REGRESSION_METRICS if regression else CLASSIFICATION_METRICS
     metric = metric or allowed[0]
     if metric not in allowed:
         kind = "regression" if regression else "classification"
         raise GlueDataError(
-            f"--metric {metric!r} does not fit a {kind} task (one of {', '.join(allowed)})"
+            f"{flag} {metric!r} does not fit a {kind} task (one of {', '.join(allowed)})"
         )
-    files = (("train", train_file), ("dev", validation_file), ("test", test_file))
-    source = TableSource(tuple((s, p) for s, p in files if p), texts, label_column)
+    files = dict(table.files) if table else {}
     return GlueTask(
-        name=name or os.path.splitext(os.path.basename(train_file))[0],
+        name=name,
         directory="",
-        seq_len=TABLE_HPARAMS["seq_len"],
-        num_classes=max(len(labels), 1),
-        label_names=labels,
-        is_pair=len(texts) == 2,
+        seq_len=seq_len,
+        num_classes=max(len(label_names), 1),
+        label_names=tuple(label_names),
+        is_pair=is_pair,
         metric=metric,
-        dev_file=validation_file or "",
-        test_file=test_file or "",
+        dev_file=files.get("dev", ""),
+        test_file=files.get("test", ""),
         tfds_name="",
         lr_bert=TABLE_HPARAMS["lr_bert"],
         lr_soft_extract=TABLE_HPARAMS["lr_soft_extract"],
         lambda_=TABLE_HPARAMS["lambda_"],
         batch_size=TABLE_BATCH_SIZE,
-        table=source,
+        table=table,
     )
-
-
-def _label_order(values, numbers: bool):
-    return (lambda v: float(v)) if numbers else (lambda v: v)
 
 
 def _cell(path: str, line: int, row: dict, column: str) -> str:
