@@ -131,9 +131,10 @@ class RunConfig:
     max_metric_drop: float | None = option(
         None,
         "search for the fastest configuration that loses at most this many points of held-out metric "
-        "to elimination (each candidate against the search's own weights without elimination, by a "
-        "confidence bound; the retrained model is then checked against the fine-tuned one, and a model "
-        "that slipped is replaced by the next milder candidate's or the fine-tuned model) "
+        "to elimination (configurations of the search's shapes judged as the fine-tuned model with "
+        "elimination against itself, by a confidence bound; the retrained model is then checked "
+        "against the fine-tuned one, and a model that slipped is replaced by the plan's next "
+        "configuration's or the fine-tuned model) "
         "(default 1.0 when neither --lambda nor --target-flops is given)",
     )
     flops_count: str = option(
@@ -533,30 +534,23 @@ def _format_budgets(results: dict) -> str:
 def _format_candidates(results: dict) -> str:
     search = results.get("search") or {}
     candidates = search.get("candidates") or []
-    if not candidates:
+    if not candidates or not any(c.get("verdict") for c in candidates):
         return ""
-    chosen = (search.get("chosen") or {}).get("step")
+    plan = [tuple(keep) for keep in search.get("plan") or []]
     refused = {tuple(r["retention"]) for r in results.get("refused") or []}
     metric = results.get("metric", "metric")
-
-    def score(value) -> str:
-        return "     -" if value is None else f"{value:6.2f}"
-
     lines = [
-        f"\ncandidates (held-out {metric}, with elimination / the same weights without; again after a "
-        "short retrain of both; the loss and its bound):"
+        f"\ncandidates (held-out {metric} of the fine-tuned model with elimination, no training; "
+        "the loss and its bound):"
     ]
     for candidate in candidates:
         verdict = candidate.get("verdict") or {}
-        mark = "  <- chosen" if candidate["step"] == chosen else ""
-        mark += "  (retrained, refused)" if tuple(candidate["retention"]) in refused else ""
-        keep = ",".join(str(k) for k in candidate["retention"])
-        first = f"{score(candidate.get('held_out'))} / {score(candidate.get('reference'))}"
-        probed = f"{score(candidate.get('probed'))} / {score(candidate.get('probed_reference'))}"
-        loss = f"{score(verdict.get('drop'))} <= {score(verdict.get('bound'))}" if verdict else ""
-        passed = (" pass" if verdict.get("passes") else " fail") if verdict else ""
+        keep = tuple(candidate["retention"])
+        mark = f"  <- retrain {plan.index(keep) + 1}" if keep in plan else ""
+        mark += ", refused" if keep in refused else ""
+        passed = " pass" if verdict.get("passes") else " fail"
         lines.append(
-            f"  step {candidate['step']:>5}  FLOPs {candidate['flops_fraction']:.3f}  {keep:<24} "
-            f"{first}   {probed}   {loss}{passed}{mark}"
+            f"  FLOPs {candidate['flops_fraction']:.3f}  {','.join(map(str, keep)):<24} "
+            f"{verdict['metric']:6.2f}  {verdict['drop']:6.2f} <= {verdict['bound']:6.2f}{passed}{mark}"
         )
     return "\n".join(lines)

@@ -2,9 +2,10 @@
 
 fine-tune ("none" mode, until the held-out metric stops improving) -> configuration search
 ("soft" mode, towards a goal: `training.search`) -> retention configuration -> retrain
-("hard" mode, from the chosen candidate's weights, distilling from the fine-tuned model, until
-the held-out metric stops improving) -> the final check against the fine-tuned model, which
-may fall back to the next milder candidate or to the fine-tuned model itself. Epochs and
+("hard" mode, from whichever of the fine-tuned and the searched weights scores higher with that
+elimination, distilling from the fine-tuned model, until the held-out metric stops improving)
+-> the final check against the fine-tuned model, which may fall back to the retrain plan's
+next (milder) configuration or to the fine-tuned model itself. Epochs and
 configurations are chosen on a held-out part of the training set; the dev set is read
 once per delivered model, for the reported number. What lands in the output
 directory, and which checkpoint each step starts from: `power_bert_tf.runs`.
@@ -17,7 +18,6 @@ finished epoch (`training.resume`); `--overwrite` starts afresh.
 from __future__ import annotations
 
 import os
-import shutil
 
 import keras
 import numpy as np
@@ -31,7 +31,6 @@ from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
 from power_bert_tf.runs import (
-    CANDIDATES_DIR,
     DELIVERED,
     STARTS_FROM,
     STEPS,
@@ -46,11 +45,6 @@ from power_bert_tf.search_step import SearchStep
 from power_bert_tf.training import TrainConfig, Trainer
 from power_bert_tf.training.budgets import Budget, ConfigurationDraw, budget_configurations
 from power_bert_tf.training.resume import ResumeError, ResumeState
-from power_bert_tf.training.search import Candidate, milder_candidates
-
-# The retrain tries the chosen candidate and, when its retrained model fails the final check,
-# this many milder ones in all; then the run delivers the fine-tuned model.
-RETRAIN_ATTEMPTS = 2
 
 __all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
 
@@ -259,7 +253,7 @@ class Pipeline(SearchStep, CheckpointStep):
             "seconds": sum(record.seconds for record in history),
             "best_epoch": best.epoch,
             "held_out": best.metrics[self.task.metric],
-            "epochs": len(history),
+            "epochs": sum(1 for record in history if record.epoch > 0),  # not the scored start
             "converged": train_config.converged([r.metrics[self.task.metric] for r in history]),
         }, history
 
@@ -316,22 +310,23 @@ class Pipeline(SearchStep, CheckpointStep):
     ) -> dict:
         """Hard-Extract training at `retention`, then the final check against the fine-tuned model.
 
-        The retrain starts from the chosen candidate's weights (kept by the search), distils from
-        the fine-tuned model (`--no-distill`: labels only) and stops on the held-out metric. Under
-        --max-metric-drop, a retrained model that loses more than D (point estimate) or is no
-        better than a constant predictor is refused, and the next milder candidate is retrained;
-        after `RETRAIN_ATTEMPTS`, the run delivers the fine-tuned model. Refused attempts are kept
-        (`retrain-refused-<n>.keras`) and recorded, in `earlier` too, so a killed run goes on.
+        The retrain starts from whichever of the fine-tuned weights and the search's scores higher
+        on held-out with this elimination (scored as its epoch 0, so the best epoch is never worse
+        than the start), distils from the fine-tuned model (`--no-distill`: labels only) and stops
+        on the held-out metric. Under --max-metric-drop, a retrained model whose loss bound
+        exceeds D or that is no better than a constant predictor is refused, and the search's
+        retrain plan goes on (`training.search.retrain_plan`: an ambitious configuration first,
+        then one that passed without training); after it, the run delivers the fine-tuned model.
+        Refused attempts are kept (`retrain-refused-<n>.keras`) and recorded, in `earlier` too,
+        so a killed run goes on.
         """
         teacher = self._teacher()
         plan = self._retrain_plan(retention, search)
         attempts = list(earlier.get("attempts", []))
-        for number, (configuration, candidate) in enumerate(plan, 1):
+        for number, configuration in enumerate(plan, 1):
             if number <= len(attempts):
                 continue  # refused before this run was killed
-            record = self._retrain_attempt(
-                configuration, candidate, masses, train, held_out, teacher
-            )
+            record = self._retrain_attempt(configuration, masses, train, held_out, teacher)
             check = (
                 self._final_check(teacher, held_out)
                 if self.config.max_metric_drop is not None
@@ -367,30 +362,19 @@ class Pipeline(SearchStep, CheckpointStep):
             "seconds": sum(a["seconds"] for a in attempts),
         }
 
-    def _retrain_plan(self, retention: RetentionConfig, search: dict) -> list[tuple]:
-        """(configuration, candidate or None) to retrain in turn: the chosen one, then milder ones."""
-        candidates = [Candidate(**c) for c in search.get("candidates") or []]
-        chosen = next(
-            (c for c in candidates if c.retention == retention.to_list() and c.passes), None
-        )
-        if chosen is None or self.config.retention is not None:
-            return [(retention, None)]
-        milder = milder_candidates(candidates, chosen)[: RETRAIN_ATTEMPTS - 1]
-        return [(RetentionConfig(tuple(c.retention)), c) for c in [chosen, *milder]]
+    def _retrain_plan(self, retention: RetentionConfig, search: dict) -> list[RetentionConfig]:
+        """The configurations to retrain in turn: the search's plan, else `retention` alone."""
+        plan = search.get("plan") or []
+        if self.config.retention is not None or retention.to_list() not in plan:
+            return [retention]
+        return [RetentionConfig(tuple(keep)) for keep in plan[plan.index(retention.to_list()) :]]
 
     def _retrain_attempt(
-        self,
-        retention: RetentionConfig,
-        candidate: Candidate | None,
-        masses,
-        train,
-        held_out,
-        teacher,
+        self, retention: RetentionConfig, masses, train, held_out, teacher
     ) -> dict:
-        model, started_from = self._retrain_start(candidate)
+        model, started_from = self._retrain_start(retention, teacher, held_out)
         budgets = self._budgets(model, masses)
         with self.strategy.scope():
-            model = model.with_mode("hard", retention)
             views = [model.sharing_weights(budget.retention) for budget in budgets]
         # The best epoch is the chosen configuration's: it is what serving_default serves.
         draw = ConfigurationDraw(1 + len(views), self.config.seed) if views else None
@@ -402,6 +386,7 @@ class Pipeline(SearchStep, CheckpointStep):
             patience=self.config.patience,
             distill_weight=self.config.distill_weight,
             temperature=self.config.distill_temperature,
+            score_start=True,
         )
         outputs = Predictor(teacher).predict(self.dataset(train)) if distil else None
         record, _ = self._train(
@@ -411,22 +396,34 @@ class Pipeline(SearchStep, CheckpointStep):
             {
                 "retention": retention.to_list(),
                 **self._flops_record(model),
-                "started_from": started_from,
+                **started_from,
                 "distilled": distil,
             }
         )
         return record
 
-    def _retrain_start(self, candidate: Candidate | None) -> tuple[PowerBertClassifier, str]:
-        """The model a retrain starts from: the search's weights at `candidate` when the search kept
-        them, else its predecessor's checkpoint; and where they came from."""
-        model = self.start_of("retrain")
-        weights = candidate and candidate.weights and self._search_dir().file(candidate.weights)
-        if weights and os.path.isfile(weights) and model.mode == "soft":
-            model.load_weights(weights)
-            return model, os.path.relpath(weights, self.run_dir.path)
+    def _retrain_start(self, retention: RetentionConfig, teacher, held_out) -> tuple:
+        """The hard-mode model at `retention` the retrain starts from: the fine-tuned weights or
+        the search's (its predecessor's checkpoint), whichever scores higher on `held_out`
+        (ties: the fine-tuned); and a record of where it came from and both scores."""
         own = self.run_dir.start_of("retrain")
-        return model, os.path.relpath(own, self.run_dir.path) if own else self._started_from()
+        searched = (
+            os.path.relpath(own, self.run_dir.path) if own else self._started_from(),
+            self.start_of("retrain"),
+        )
+        starts = [searched]
+        if teacher is not None and searched[1] is not teacher:
+            starts.insert(0, ("finetune", teacher))
+        scored = []
+        for name, weights in starts:
+            with self.strategy.scope():
+                model = weights.with_mode("hard", retention)
+            scored.append((self._evaluate(model, held_out), name, model))
+        best = max(scored, key=lambda s: s[0])  # the first of equals: the fine-tuned
+        return best[2], {
+            "started_from": best[1],
+            "start_scores": {name: score for score, name, _ in scored},
+        }
 
     def _search_dir(self) -> RunDirectory:
         """The run whose search the retrain follows: this one, else the --checkpoint's."""
@@ -548,8 +545,6 @@ class Pipeline(SearchStep, CheckpointStep):
                     retention, masses, train, held_out, dev, search, earlier, save_progress
                 ),
             )
-            # The search's weights at each candidate served the retrain; they are large.
-            shutil.rmtree(self.run_dir.file(CANDIDATES_DIR), ignore_errors=True)
         return self._write_results(context, records)
 
     def _records(self) -> dict:

@@ -30,9 +30,6 @@ STEPS = ("finetune", "search", "retrain")
 STARTS_FROM = {"search": ("finetune",), "retrain": ("search", "finetune")}
 # What a run delivers: the model to evaluate, predict with, benchmark and export.
 DELIVERED = ("retrain", "finetune")
-CANDIDATES_DIR = (
-    "search.candidates"  # the search's weights at each candidate, until the retrain is done
-)
 RUN_FILES = ("results.json", "retention.json", "run_config.json", "eval_results.json")
 
 
@@ -67,10 +64,6 @@ class RunDirectory:
         if step not in STEPS:
             raise RunError(f"unknown step '{step}'; steps are {', '.join(STEPS)}")
         return self.file(f"{step}.keras")
-
-    def candidate_weights(self, search_step: int) -> str:
-        """Where the search keeps its weights at the candidate taken after `search_step` steps."""
-        return self.file(os.path.join(CANDIDATES_DIR, f"step-{search_step}.weights.h5"))
 
     def log(self, step: str) -> str:
         return self.file(f"{step}_log.jsonl")
@@ -116,7 +109,8 @@ class RunDirectory:
             ours = (
                 name in RUN_FILES
                 or name.endswith((".keras", "_log.jsonl", ".resume"))
-                or name in ("tensorboard", CANDIDATES_DIR)
+                # search.candidates: the search's weights at each candidate, in earlier versions
+                or name in ("tensorboard", "search.candidates")
             )
             if ours:
                 shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
@@ -164,6 +158,7 @@ def summarize(records: dict) -> dict:
                 "final_lambda",
                 "candidates",
                 "chosen",
+                "plan",
             )
             if key in search
         }

@@ -2,30 +2,30 @@
 
 `SearchStep.search` builds the `training.search.BudgetController` for the run's goal
 (`--lambda`, `--target-flops` or `--max-metric-drop`), trains the soft-mode model, and
-reads the retention configuration off the result; `_assess` is how a candidate is judged
-on the held-out part (`training.selection`) and where its weights are kept for the retrain.
+reads the retention configuration off the result; under --max-metric-drop `_judge_ladder`
+judges configurations of the search's shapes on the held-out part (`training.selection`).
 A mixin of `pipeline.Pipeline`, whose data, models and training it uses.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 
 import numpy as np
 
 from power_bert_tf.config import PipelineError, check_target_flops, warn
 from power_bert_tf.retention import RetentionConfig, flops_fraction_of, project_onto_budget
-from power_bert_tf.training import TrainConfig, Trainer
+from power_bert_tf.training import TrainConfig
 from power_bert_tf.training.search import (
     MIN_TRAVEL,
-    PROBE_STEPS,
+    RETRAIN_REACH,
     SEARCH_TRAVEL,
     SWEEP_FLOOR,
     BudgetController,
     Candidate,
     SearchGoal,
-    choose_candidate,
+    ladder,
+    retrain_plan,
     soft_extract_rate,
     travel,
 )
@@ -37,20 +37,21 @@ class SearchStep:
 
     def search(self, train, held_out) -> dict:
         config = self.config
-        model = self.start_of("search")
-        if model.mode == "hard":
+        fine_tuned = self.start_of("search")
+        if fine_tuned.mode == "hard":
             raise PipelineError(
                 "the search step needs a fine-tuned model, but the checkpoint is a retrained "
-                f"(hard-mode, retention {model.retention}) model: pass the run's finetune.keras"
+                f"(hard-mode, retention {fine_tuned.retention}) model: pass the run's finetune.keras"
             )
-        adapter = model.encoder.adapter
+        adapter = fine_tuned.encoder.adapter
         # (seq_len, hidden, intermediate, lengths): how every FLOPs fraction here is counted.
         budget = (config.seq_len, adapter.hidden_dim, adapter.intermediate_dim, self._flops_lengths)
+        num_layers = fine_tuned.encoder.num_layers
         if config.target_flops is not None:  # counted as this run counts, from its lengths
-            check_target_flops(config.target_flops, model.encoder.num_layers, *budget)
+            check_target_flops(config.target_flops, num_layers, *budget)
         goal = SearchGoal(config.lambda_, config.target_flops, config.max_metric_drop)
         with self.strategy.scope():
-            model = model.with_mode("soft")
+            model = fine_tuned.with_mode("soft")  # a copy: `fine_tuned` stays as it was
         search = TrainConfig(
             epochs=config.search_epochs,
             lr_bert=config.lr_bert,
@@ -61,7 +62,8 @@ class SearchStep:
         steps, warmup = self._search_steps(train, search)
         rate, reach = self._soft_extract_rate(steps, warmup, search.soft_extract_decay)
         search.lr_soft_extract = rate
-        cheapest = RetentionConfig((1,) * model.encoder.num_layers).flops_fraction(*budget)
+        cheapest = RetentionConfig((1,) * num_layers).flops_fraction(*budget)
+        floor = max(SWEEP_FLOOR, cheapest + 0.01)
         with self.strategy.scope():
             controller = BudgetController(
                 goal,
@@ -69,14 +71,7 @@ class SearchStep:
                 warmup,
                 mass_fraction=lambda masses: flops_fraction_of(masses, *budget),
                 project=lambda masses, target: project_onto_budget(masses, target, *budget),
-                floor=max(SWEEP_FLOOR, cheapest + 0.01),
-                assess=(
-                    lambda candidate, retention: self._assess(
-                        model, candidate, retention, train, held_out
-                    )
-                )
-                if goal.kind == "max_metric_drop"
-                else None,
+                floor=floor,
             )
         record, _ = self._train(model, "search", train, held_out, search, controller)
         masses = model.encoder.retention_masses()
@@ -97,11 +92,14 @@ class SearchStep:
         if goal.kind == "target_flops":
             retention = project_onto_budget(masses, goal.target_flops, *budget)
         elif goal.kind == "max_metric_drop":
-            chosen = choose_candidate(controller.candidates)
-            record["chosen"] = asdict(chosen) if chosen else None
-            retention = RetentionConfig(tuple(chosen.retention)) if chosen else None
-            if chosen is None:
-                self._warn_none_passed(controller.candidates, len(held_out))
+            judged = self._judge_ladder(fine_tuned, controller.candidates, held_out, budget, floor)
+            record["candidates"] = [asdict(c) for c in judged]
+            plan = retrain_plan(judged)
+            record["plan"] = [c.retention for c in plan]
+            record["chosen"] = asdict(plan[0]) if plan else None
+            retention = RetentionConfig(tuple(plan[0].retention)) if plan else None
+            if not plan:
+                self._warn_none_passed(judged, len(held_out))
         else:
             retention = RetentionConfig.from_masses(masses)
         record["retention"] = None if retention is None else retention.to_list()
@@ -165,48 +163,31 @@ class SearchStep:
             seed=self.config.seed,
         )
 
-    def _assess(
-        self, soft_model, candidate: Candidate, retention: RetentionConfig, train, held_out
-    ) -> None:
-        """Keep the search's current weights for `candidate`, then judge it on `held_out` against
-        the same weights without elimination; one that fails is judged again after both get the
-        same short retrain."""
-        path = self.run_dir.candidate_weights(candidate.step)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        partial = path.replace(".weights.h5", ".partial.weights.h5")
-        soft_model.save_weights(partial)
-        os.replace(partial, path)  # never half-written
-        candidate.weights = os.path.relpath(path, self.run_dir.path)
-        with self.strategy.scope():
-            pruned, full = soft_model.with_mode("hard", retention), soft_model.with_mode("none")
-        verdict = self._verdict(
-            held_out.labels, self._predictions(full, held_out), self._predictions(pruned, held_out)
-        )
-        candidate.held_out, candidate.reference = verdict.metric, verdict.reference
-        if not verdict.passes:
-            self._probe(pruned, train, held_out)
-            self._probe(full, train, held_out)
-            verdict = self._verdict(
-                held_out.labels,
-                self._predictions(full, held_out),
-                self._predictions(pruned, held_out),
-            )
-            candidate.probed, candidate.probed_reference = verdict.metric, verdict.reference
-        candidate.verdict = verdict.as_record()
-
-    def _probe(self, model, train, held_out) -> None:
-        """Train `model` (a copy of the search's weights) for `PROBE_STEPS` steps, on the same
-        batches whichever model it is (no checkpoint, no log)."""
-        steps = min(PROBE_STEPS, self.steps_per_epoch(train))
-        trainer = Trainer(
-            model,
-            TrainConfig(epochs=1, lr_bert=self.config.lr_bert, lambda_=0.0),
-            self._metrics,
-            self.task.metric,
-            steps_per_epoch=steps,
-            strategy=self.strategy,
-            name="probe",
-            verbose=0,
-        )
-        batches = self.dataset(train, shuffle=True, seed=self.config.seed).take(steps)
-        trainer.fit(batches, self.dataset(held_out), held_out.labels)
+    def _judge_ladder(self, fine_tuned, points, held_out, budget, floor) -> list[Candidate]:
+        """Each search point's masses projected onto every rung of `ladder(floor)`, judged as the
+        fine-tuned model with that elimination (no training) against the fine-tuned model; a
+        shape stops descending once a rung is beyond `RETRAIN_REACH` (cheaper rungs lose more).
+        The judged configurations, cheapest first."""
+        reference = self._predictions(fine_tuned, held_out)
+        judged: dict[tuple[int, ...], Candidate] = {}
+        for point in points:
+            for target in ladder(floor):
+                retention = project_onto_budget(point.masses, target, *budget)
+                key = tuple(retention.to_list())
+                if key not in judged:
+                    with self.strategy.scope():
+                        view = fine_tuned.sharing_weights(retention)
+                    verdict = self._verdict(
+                        held_out.labels, reference, self._predictions(view, held_out)
+                    )
+                    judged[key] = Candidate(
+                        step=point.step,
+                        target=target,
+                        retention=list(key),
+                        flops_fraction=retention.flops_fraction(*budget),
+                        masses=point.masses,
+                        verdict=verdict.as_record(),
+                    )
+                if not judged[key].within(RETRAIN_REACH):
+                    break
+        return sorted(judged.values(), key=lambda c: c.flops_fraction)

@@ -80,7 +80,9 @@ def test_pipeline_writes_every_artifact(cola_run, tiny_glue):
     assert results["train_examples"] + results["held_out_examples"] == len(train)
     for step in ("finetune", "retrain"):
         record = results["steps"][step]
-        assert record["finished"] and 1 <= record["best_epoch"] <= record["epochs"]
+        # The retrain's epoch 0 is its start, scored: it may stay the best.
+        first = 0 if step == "retrain" else 1
+        assert record["finished"] and first <= record["best_epoch"] <= record["epochs"]
     # FLOPs counted over the training part's token lengths (the default), and padded beside it.
     lengths = {int(n): c for n, c in results["flops_lengths"].items()}
     spent = sum(c * hand_flops(retention.keep, n, 16, 32) for n, c in lengths.items())
@@ -210,8 +212,10 @@ def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, ret
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(baseline(inputs)), expected, rtol=1e-5, atol=1e-7
     )
-    retrained = keras.ops.convert_to_numpy(power.with_mode("none")(inputs))
-    assert np.abs(retrained - expected).max() > 1e-5  # the check above can tell the two apart
+    # The check above can tell the two apart: the delivered model (12,6 of 24 word-vectors)
+    # answers otherwise, even when its retrain kept its start (the fine-tuned weights) as best.
+    delivered = keras.ops.convert_to_numpy(power(inputs))
+    assert np.abs(delivered - expected).max() > 1e-5
 
 
 @pytest.mark.parametrize(
@@ -335,10 +339,11 @@ def test_flops_lengths_are_the_preprocessors_token_counts(tiny_preset, tiny_glue
 def test_default_search_records_its_judgements_and_delivers_what_passed(
     cola_run, tiny_glue, tmp_path
 ):
-    """No --lambda, no target: --max-metric-drop 1.0. Every candidate along the search is judged
-    (a bound on its loss, better than a constant predictor); only one that failed as taken is
-    retrained briefly; the chosen one is the cheapest that passed (recomputed here from the
-    verdicts' numbers). When none passed, the run says it delivers the fine-tuned model."""
+    """No --lambda, no target: --max-metric-drop 1.0. Every configuration judged (the fine-tuned
+    model with elimination: a bound on its loss, better than a constant predictor) sits on the
+    FLOPs ladder; the plan is the cheapest within reach of passing, then the cheapest that passed
+    (recomputed here from the verdicts' numbers). When none is, the run says it delivers the
+    fine-tuned model."""
     assert (
         _run(
             [
@@ -376,24 +381,32 @@ def test_default_search_records_its_judgements_and_delivers_what_passed(
         assert verdict["passes"] == (
             verdict["bound"] <= 1.0 and verdict["metric"] > verdict["constant"]
         )
-        assert c["probed"] is None or c["probed"] == verdict["metric"]  # the deciding scores
-        assert c["probed"] is not None or verdict["passes"]  # failed as taken: retrained briefly
-    passing = [c for c in search["candidates"] if c["verdict"]["passes"]]
-    if passing:
-        assert search["chosen"]["flops_fraction"] == min(c["flops_fraction"] for c in passing)
+    judged = search["candidates"]
+    passing = [c for c in judged if c["verdict"]["passes"]]
+    within = [
+        c for c in judged if c["verdict"]["informative"] and c["verdict"]["bound"] <= 1.0 + 2.0
+    ]
+    safe = min(passing, key=lambda c: c["flops_fraction"]) if passing else None
+    ambitious = min(within, key=lambda c: c["flops_fraction"]) if within else None
+    cheaper = ambitious and (safe is None or ambitious["flops_fraction"] < safe["flops_fraction"])
+    plan = [ambitious["retention"]] if cheaper else []
+    plan += [safe["retention"]] if safe else []
+    assert search["plan"] == plan
+    if plan:
+        assert search["chosen"]["retention"] == plan[0]
     else:  # the tiny random model: no candidate beats a constant predictor
         assert search["chosen"] is None and results["delivered"] == "finetune"
         assert results["power"] == results["baseline"] and results["flops_fraction"] == 1.0
         assert not (tmp_path / "retrain.keras").exists()
-    # The sweep ends 0.01 above the cheapest configuration (one word-vector per layer), counted
-    # by hand over the training part's token lengths.
+    # The ladder ends at or above 0.01 over the cheapest configuration (one word-vector per
+    # layer), counted by hand over the training part's token lengths.
     lengths = {int(n): c for n, c in results["flops_lengths"].items()}
     cheapest = sum(c * hand_flops([1, 1], n, 16, 32) for n, c in lengths.items()) / sum(
         c * hand_flops([n, n], n, 16, 32) for n, c in lengths.items()
     )
-    targets = [c["target"] for c in search["candidates"]]
-    assert targets == sorted(targets, reverse=True)
-    assert targets[-1] == pytest.approx(cheapest + 0.01, abs=1e-3)
+    targets = {c["target"] for c in judged}
+    assert all(round(t / 0.05) * 0.05 == pytest.approx(t) for t in targets)
+    assert min(targets) >= cheapest + 0.01 - 1e-9 and max(targets) <= 0.95
 
 
 def test_lambda_search_warns_when_the_weights_cannot_travel(cola_run, tiny_glue, tmp_path, capsys):

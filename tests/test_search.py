@@ -12,11 +12,13 @@ from power_bert_tf.training.schedule import WarmupLinearDecay
 from power_bert_tf.training.search import (
     CANDIDATES,
     MULTIPLIER_RATE,
+    RETRAIN_REACH,
     BudgetController,
     Candidate,
     SearchGoal,
     choose_candidate,
-    milder_candidates,
+    ladder,
+    retrain_plan,
     soft_extract_rate,
     travel,
 )
@@ -28,7 +30,7 @@ def _fraction(masses):
     return flops_fraction_of(masses, SEQ, HIDDEN, INTERMEDIATE)
 
 
-def _controller(goal, total=100, warmup=10, assess=None):
+def _controller(goal, total=100, warmup=10):
     return BudgetController(
         goal,
         total,
@@ -38,12 +40,17 @@ def _controller(goal, total=100, warmup=10, assess=None):
             masses, target, SEQ, HIDDEN, INTERMEDIATE
         ),
         floor=0.1,
-        assess=assess,
     )
 
 
-def _verdict(drop: float, passes: bool) -> dict:
-    return {"drop": drop, "bound": drop + 0.5, "passes": passes, "informative": True}
+def _verdict(drop: float, passes: bool, informative: bool = True) -> dict:
+    return {
+        "drop": drop,
+        "bound": drop + 0.5,
+        "max_drop": 1.0,
+        "passes": passes,
+        "informative": informative,
+    }
 
 
 def test_mass_fraction_is_the_hand_count_at_whole_and_fractional_lengths():
@@ -97,30 +104,20 @@ def test_multiplier_follows_the_budget():
     assert float(fixed.multiplier.numpy()) == pytest.approx(0.01)
 
 
-def test_candidates_are_projected_assessed_and_restored():
-    assessed = []
-
-    def assess(candidate, retention):
-        assessed.append((candidate.step, retention.to_list()))
-        candidate.verdict = _verdict(100.0 - sum(retention.keep), passes=True)  # any function of it
-
-    controller = _controller(
-        SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0, assess=assess
-    )
+def test_search_points_are_projected_and_restored():
+    controller = _controller(SearchGoal(1e-3, max_metric_drop=1.0), total=40, warmup=0)
     masses = [50.0, 40.0, 30.0, 20.0, 10.0, 5.0]
     for step in range(1, 41):
         controller.after_step(step, masses)
     assert [c.step for c in controller.candidates] == controller.candidate_steps
     for candidate in controller.candidates:
         expected = project_onto_budget(masses, candidate.target, SEQ, HIDDEN, INTERMEDIATE)
-        assert candidate.retention == expected.to_list()
-        assert candidate.drop == 100.0 - sum(expected.keep)
+        assert candidate.retention == expected.to_list() and candidate.masses == masses
+        assert candidate.verdict is None  # judged after the search, on the fine-tuned model
         assert candidate.flops_fraction == pytest.approx(
             hand_flops(expected.keep, SEQ, HIDDEN, INTERMEDIATE)
             / hand_flops([SEQ] * 6, SEQ, HIDDEN, INTERMEDIATE)
         )
-    # Each candidate once, at its own step, with its own configuration.
-    assert assessed == [(c.step, c.retention) for c in controller.candidates]
     fractions = [c.flops_fraction for c in controller.candidates]
     assert fractions == sorted(fractions, reverse=True) and fractions[-1] < 0.15
     # A resumed search picks up the multiplier and the candidates.
@@ -132,21 +129,36 @@ def test_candidates_are_projected_assessed_and_restored():
 
 _PICKS = [
     Candidate(1, 0.9, [12], 0.9, verdict=_verdict(-0.5, True)),
-    Candidate(2, 0.8, [9], 0.8, verdict=_verdict(2.0, False)),
+    Candidate(2, 0.8, [9], 0.8, verdict=_verdict(2.0, False)),  # bound 2.5: within reach
     Candidate(3, 0.5, [5], 0.5, verdict=_verdict(0.5, True)),
     Candidate(4, 0.4, [4], 0.4, verdict=_verdict(0.1, True)),
-    Candidate(5, 0.3, [3], 0.3, verdict=_verdict(4.5, False)),
-    Candidate(6, 0.2, [2], 0.2),
-]  # not judged
+    Candidate(5, 0.3, [3], 0.3, verdict=_verdict(2.4, False)),  # bound 2.9: within reach
+    Candidate(6, 0.25, [2], 0.25, verdict=_verdict(2.4, False, informative=False)),
+    Candidate(7, 0.2, [2], 0.2, verdict=_verdict(2.6, False)),  # bound 3.1: beyond
+    Candidate(8, 0.1, [1], 0.1),  # not judged
+]
 
 
-def test_the_cheapest_passing_candidate_is_chosen_and_milder_ones_follow():
+def test_the_plan_is_the_cheapest_within_reach_then_the_cheapest_passing():
+    assert RETRAIN_REACH == 2.0  # the numbers below are written for it
     assert choose_candidate(_PICKS).retention == [4]
-    # The fallbacks: the passing candidates that cost more, the next milder first.
-    assert [c.retention for c in milder_candidates(_PICKS, _PICKS[3])] == [[5], [12]]
-    assert milder_candidates(_PICKS, _PICKS[0]) == []
-    assert choose_candidate([c for c in _PICKS if not c.passes]) is None
-    assert choose_candidate([]) is None
+    assert [c.step for c in retrain_plan(_PICKS)] == [5, 4]
+    # Nothing within reach is cheaper than the safe one: the safe one alone.
+    assert [c.step for c in retrain_plan(_PICKS[:4])] == [4]
+    # Nothing passes: the ambitious one alone; nothing within reach either: nothing.
+    failing = [c for c in _PICKS if not c.passes]
+    assert [c.step for c in retrain_plan(failing)] == [5]
+    assert retrain_plan([_PICKS[5], _PICKS[6], _PICKS[7]]) == []
+    assert choose_candidate([]) is None and retrain_plan([]) == []
+    # A record of another version (extra fields) still reads.
+    record = {"step": 1, "target": 0.9, "retention": [3], "flops_fraction": 0.9, "probed": None}
+    assert Candidate.from_record(record) == Candidate(1, 0.9, [3], 0.9)
+
+
+def test_the_ladder_steps_down_to_the_floor():
+    assert ladder(0.1)[:3] == [0.95, 0.9, 0.85] and ladder(0.1)[-1] == pytest.approx(0.1)
+    assert ladder(0.23)[-1] == pytest.approx(0.25) and len(ladder(0.23)) == 15
+    assert ladder(0.96) == []
 
 
 def test_soft_extract_rate_lets_each_weight_travel_its_budget():

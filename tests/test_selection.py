@@ -1,10 +1,8 @@
-"""Deciding under noise (training/selection.py) and how the search judges a candidate
-(search_step.SearchStep._assess): checked against hand statistics and a stub pipeline."""
+"""Deciding under noise (training/selection.py) and how the search judges its configurations
+(search_step.SearchStep._judge_ladder): checked against hand statistics and a stub pipeline."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,9 +10,9 @@ import pytest
 from scipy import stats
 from sklearn.metrics import f1_score
 
-from power_bert_tf.runs import RunDirectory
+from power_bert_tf.retention import project_onto_budget
 from power_bert_tf.search_step import SearchStep
-from power_bert_tf.training.search import Candidate
+from power_bert_tf.training.search import Candidate, ladder
 from power_bert_tf.training.selection import constant_metric, judge
 
 
@@ -112,39 +110,39 @@ def test_bad_inputs_are_refused():
         )
 
 
-# -- the search's judgement of a candidate ------------------------------------------------
-class _Model:
-    """Stands for a model: its predictions on the held-out part, and what a probe makes them."""
+# -- the search's judgement of its configurations ----------------------------------------
+class _FineTuned:
+    """Stands for the fine-tuned model: with `keep` word-vectors in all, it gets wrong the
+    first `errors(keep)` held-out examples it got right."""
 
-    def __init__(self, predictions, probed=None, mode="soft"):
-        self.predictions, self.probed, self.mode = predictions, probed, mode
+    mode = "none"
 
-    def with_mode(self, mode, retention=None):
-        outcome = self.outcomes[mode]
-        return _Model(outcome[0], outcome[1], mode)
+    def __init__(self, labels, errors):
+        self.labels, self.errors, self.views = labels, errors, []
 
-    def save_weights(self, path):
-        Path(path).write_text("weights")
+    def sharing_weights(self, retention):
+        self.views.append(retention.to_list())
+        view = SimpleNamespace(predictions=self.labels.copy())
+        wrong = self.errors(sum(retention.keep))
+        view.predictions[:wrong] = 1 - view.predictions[:wrong]
+        return view
+
+    @property
+    def predictions(self):
+        return self.labels
 
 
 class _Search(SearchStep):
-    def __init__(self, directory, labels):
+    def __init__(self):
         self.config = SimpleNamespace(max_metric_drop=1.0, selection_confidence=0.8, seed=0)
         self.task = SimpleNamespace(metric="accuracy", is_regression=False)
-        self.run_dir = RunDirectory(directory)
         self.strategy = SimpleNamespace(scope=lambda: _NoScope())
-        self.held_out = SimpleNamespace(labels=labels)
-        self.probed = []
 
     def _metrics(self, labels, predictions):
         return {"accuracy": accuracy(labels, predictions)}
 
     def _predictions(self, model, examples):
         return model.predictions
-
-    def _probe(self, model, train, held_out):
-        self.probed.append(model.mode)
-        model.predictions = model.probed
 
 
 class _NoScope:
@@ -155,38 +153,33 @@ class _NoScope:
         return False
 
 
-def test_a_failing_candidate_and_its_reference_get_the_same_short_retrain(tmp_path):
+def test_each_shape_descends_the_ladder_judged_without_training_until_beyond_reach():
     labels = np.array([0, 1] * 200)
-    good = labels.copy()
-    good[:40] = 1 - good[:40]  # 90%
-    collapsed = np.zeros_like(labels)  # cut from soft weights: a constant answer
-    recovered = good.copy()
-    recovered[200:202] = 1 - recovered[200:202]  # after the short retrain: 2 examples apart
-    better_reference = good.copy()
-    better_reference[:4] = labels[:4]  # the reference improves with the same retrain
-    search = _Search(tmp_path, labels)
-    soft = _Model(None)
-    soft.outcomes = {"hard": (collapsed, recovered), "none": (good, better_reference)}
-    candidate = Candidate(step=7, target=0.3, retention=[3, 2], flops_fraction=0.3)
-    search._assess(soft, candidate, retention=None, train=None, held_out=search.held_out)
-    assert sorted(search.probed) == ["hard", "none"]  # both, or neither
-    assert candidate.held_out == pytest.approx(50.0) and candidate.reference == pytest.approx(90.0)
-    assert candidate.probed == pytest.approx(accuracy(labels, recovered))
-    assert candidate.probed_reference == pytest.approx(accuracy(labels, better_reference))
-    # Judged against the retrained reference (91), not the one as taken (90).
-    assert candidate.drop == pytest.approx(
-        accuracy(labels, better_reference) - accuracy(labels, recovered)
+    budget = (16, 8, 32, None)  # seq_len 16, hidden 8, intermediate 32, padded count
+    # Fewer word-vectors, more errors: 1 in 400 per word-vector dropped below 80.
+    fine_tuned = _FineTuned(labels, errors=lambda kept: max(0, 80 - kept))
+    points = [
+        Candidate(10, 0.5, [], 0.5, masses=[16.0, 14.0, 12.0, 10.0]),
+        Candidate(20, 0.2, [], 0.2, masses=[16.0, 8.0, 4.0, 2.0]),
+    ]
+    judged = _Search()._judge_ladder(
+        fine_tuned, points, SimpleNamespace(labels=labels), budget, 0.1
     )
-    # The search's weights at this step are kept for the retrain, named in the candidate.
-    assert candidate.weights == os.path.join("search.candidates", "step-7.weights.h5")
-    assert (tmp_path / candidate.weights).read_text() == "weights"
-
-
-def test_a_passing_candidate_is_not_retrained(tmp_path):
-    labels = np.array([0, 1] * 200)
-    search = _Search(tmp_path, labels)
-    soft = _Model(None)
-    soft.outcomes = {"hard": (labels, None), "none": (labels, None)}
-    candidate = Candidate(step=3, target=0.8, retention=[6, 5], flops_fraction=0.8)
-    search._assess(soft, candidate, retention=None, train=None, held_out=search.held_out)
-    assert search.probed == [] and candidate.passes and candidate.probed is None
+    assert [c.flops_fraction for c in judged] == sorted(c.flops_fraction for c in judged)
+    by_keep = {tuple(c.retention): c for c in judged}
+    assert len(by_keep) == len(judged) == len(fine_tuned.views)  # each configuration once
+    for point in points:
+        # Hand walk: the rungs of this shape, in order, until the first one beyond reach.
+        for target in ladder(0.1):
+            keep = tuple(project_onto_budget(point.masses, target, *budget).to_list())
+            candidate = by_keep[keep]
+            wrong = max(0, 80 - sum(keep))
+            assert candidate.verdict["drop"] == pytest.approx(100.0 * wrong / 400)
+            assert candidate.verdict["reference"] == 100.0
+            if candidate.verdict["bound"] > 3.0:
+                break
+        else:
+            raise AssertionError("the walk never went beyond reach")
+    # Nothing beyond the first out-of-reach rung of any shape was judged.
+    beyond = [c for c in judged if c.verdict["bound"] > 3.0]
+    assert len(beyond) <= len(points)

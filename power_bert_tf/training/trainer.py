@@ -67,6 +67,10 @@ class TrainConfig:
         0.5  # of the distillation term in the task loss; the labels get the rest
     )
     temperature: float = 2.0
+    # Score the model before any training as "epoch 0": with `keep_best`, a training that only
+    # makes the held-out metric worse leaves the starting model as the best epoch (the retrain
+    # starts from a model already judged, and never delivers worse than it on held-out).
+    score_start: bool = False
 
     def converged(self, scores: Sequence[float]) -> bool:
         """True when the last `patience` epochs' `scores` did not improve on the best before them.
@@ -264,7 +268,7 @@ class Trainer:
                 `(features, (labels, teacher outputs))`.
             eval_dataset, eval_labels: what each epoch is scored on.
             checkpoint_path: where the best (or last) epoch's model goes.
-            on_epoch_end: called with each epoch's record.
+            on_epoch_end: called with each trained epoch's record (not the scored start).
             resume: where the state after each epoch goes; when it holds one, training
                 continues after its epoch (model, optimizers, multiplier, history).
 
@@ -286,6 +290,10 @@ class Trainer:
             distributed = distribute(epoch_data(first_epoch))
         else:
             self._rewrite_log([])  # a step run again from its start logs its epochs afresh
+            if self.config.score_start:
+                start = time.time()
+                record = self._record(0, 0.0, 0.0, 0, start, eval_dataset, eval_labels)
+                best = self._end_epoch(record, history, best, checkpoint_path, resume, on_epoch_end)
         step = int(self.bert_optimizer.iterations.numpy())
         for epoch in range(first_epoch, self.config.epochs + 1):
             if self.config.converged([r.metrics[self.metric] for r in history]):
@@ -324,30 +332,34 @@ class Trainer:
                     ],
                     finalize=True,
                 )
-            history.append(record)
-            improved = record.metrics[self.metric] > best
-            best = max(best, record.metrics[self.metric])
-            if checkpoint_path and (improved or not self.config.keep_best):
-                save_checkpoint(self.model, checkpoint_path)
-            # The state before the log line: a line in the log is an epoch a rerun will not repeat.
-            if resume is not None:
-                resume.save(
-                    epoch,
-                    self.model,
-                    self._optimizers(),
-                    {
-                        "step": self.name,
-                        "best": best,
-                        "history": [asdict(r) for r in history],
-                        "controller": self.controller.state()
-                        if self.controller is not None
-                        else None,
-                    },
-                )
-            self._log(record)
-            if on_epoch_end:
-                on_epoch_end(record)
+            best = self._end_epoch(record, history, best, checkpoint_path, resume, on_epoch_end)
         return history
+
+    def _end_epoch(self, record, history, best, checkpoint_path, resume, on_epoch_end) -> float:
+        """Keep `record`, the checkpoint if it is the best (or last) and the resume state; log it."""
+        history.append(record)
+        improved = record.metrics[self.metric] > best
+        best = max(best, record.metrics[self.metric])
+        if checkpoint_path and (improved or not self.config.keep_best):
+            save_checkpoint(self.model, checkpoint_path)
+        # The state before the log line: a line in the log is an epoch a rerun will not repeat.
+        # Epoch 0 (the start, scored) has nothing to resume: a rerun scores it again.
+        if resume is not None and record.epoch > 0:
+            resume.save(
+                record.epoch,
+                self.model,
+                self._optimizers(),
+                {
+                    "step": self.name,
+                    "best": best,
+                    "history": [asdict(r) for r in history],
+                    "controller": self.controller.state() if self.controller is not None else None,
+                },
+            )
+        self._log(record)
+        if on_epoch_end and record.epoch > 0:  # as Keras callbacks: trained epochs only
+            on_epoch_end(record)
+        return best
 
     def _record(
         self, epoch, total_loss, total_penalty, steps, start, eval_dataset, eval_labels
