@@ -425,12 +425,6 @@ class Pipeline(SearchStep, CheckpointStep):
             "start_scores": {name: score for score, name, _ in scored},
         }
 
-    def _search_dir(self) -> RunDirectory:
-        """The run whose search the retrain follows: this one, else the --checkpoint's."""
-        if self.run_dir.existing_checkpoint(("search",)) or not self.config.checkpoint:
-            return self.run_dir
-        return run_directory_of(self.config.checkpoint)
-
     def _teacher(self) -> PowerBertClassifier | None:
         """The fine-tuned model every retrained one is compared with (and distils from), if any."""
         path = self.run_dir.existing_checkpoint(("finetune",))
