@@ -23,33 +23,42 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
+def pipeline_of(results: dict):
+    """A `Pipeline` with a recorded run's data settings (task, seed, held-out fraction,
+    subsample, sequence length): its `training_split()` is that run's. Nothing is trained or
+    written."""
+    from power_bert_tf.config import RunConfig
+    from power_bert_tf.pipeline import Pipeline
+
+    identity = results["identity"]
+    return Pipeline(
+        RunConfig(
+            task=results["task"],
+            seed=identity["seed"],
+            held_out_fraction=identity["held_out_fraction"],
+            max_train_examples=identity.get("max_train_examples"),
+            seq_len=results["seq_len"],
+            output_dir=tempfile.mkdtemp(),  # nothing is written
+            flops_count="dynamic",
+            target_flops=1.0,  # any goal: nothing is trained
+        )
+    )
+
+
 def flops_of_record(path: str, model: dict) -> dict:
     """{run, task, retention, padded, dynamic, mean_tokens} of one run record directory, for a
     backbone of `model`'s widths (the ledger's `hidden_dim`, `intermediate_dim`)."""
     import numpy as np
 
-    from power_bert_tf.config import RunConfig
-    from power_bert_tf.pipeline import Pipeline
     from power_bert_tf.retention import RetentionConfig
 
     with open(os.path.join(path, "results.json")) as handle:
         results = json.load(handle)
-    identity = results["identity"]
     row = {"run": os.path.basename(os.path.normpath(path)), "task": results["task"]}
     row["retention"] = results.get("retention")
     if not row["retention"]:
         return {**row, "padded": 1.0, "dynamic": 1.0, "mean_tokens": None}
-    config = RunConfig(
-        task=results["task"],
-        seed=identity["seed"],
-        held_out_fraction=identity["held_out_fraction"],
-        max_train_examples=identity.get("max_train_examples"),
-        seq_len=results["seq_len"],
-        output_dir=tempfile.mkdtemp(),  # nothing is written
-        flops_count="dynamic",
-        target_flops=1.0,  # any goal: nothing is trained
-    )
-    pipeline = Pipeline(config)
+    pipeline = pipeline_of(results)
     train, _ = pipeline.training_split()
     lengths = pipeline.flops_lengths(train)
     dims = (results["seq_len"], model["hidden_dim"], model["intermediate_dim"])

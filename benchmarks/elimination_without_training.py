@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,8 +27,7 @@ sys.path.insert(0, ROOT)
 def judged_configurations(record: str, checkpoint: str) -> list[dict]:
     """{retention, flops_fraction, metric, reference, drop, bound, passes} for every configuration,
     cheapest first."""
-    from power_bert_tf.config import RunConfig
-    from power_bert_tf.pipeline import Pipeline
+    from benchmarks.dynamic_flops import pipeline_of
     from power_bert_tf.retention import RetentionConfig, project_onto_budget
     from power_bert_tf.runs import load_classifier
     from power_bert_tf.training.search import ladder
@@ -37,18 +35,7 @@ def judged_configurations(record: str, checkpoint: str) -> list[dict]:
 
     with open(os.path.join(record, "results.json")) as handle:
         results = json.load(handle)
-    identity = results["identity"]
-    config = RunConfig(
-        task=results["task"],
-        seed=identity["seed"],
-        held_out_fraction=identity["held_out_fraction"],
-        max_train_examples=identity.get("max_train_examples"),
-        seq_len=results["seq_len"],
-        output_dir=tempfile.mkdtemp(),  # nothing is written
-        flops_count="dynamic",
-        target_flops=1.0,  # any goal: nothing is trained
-    )
-    pipeline = Pipeline(config)
+    pipeline = pipeline_of(results)
     train, held_out = pipeline.training_split()
     lengths = pipeline.flops_lengths(train)
     model = load_classifier(checkpoint, ("finetune",))
@@ -77,7 +64,7 @@ def judged_configurations(record: str, checkpoint: str) -> list[dict]:
             metric,
             1.0,
             pipeline.task.is_regression,
-            seed=config.seed,
+            seed=results["identity"]["seed"],
         )
         rows.append(
             {

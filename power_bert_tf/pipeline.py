@@ -407,13 +407,14 @@ class Pipeline(SearchStep, CheckpointStep):
         the search's (its predecessor's checkpoint), whichever scores higher on `held_out`
         (ties: the fine-tuned); and a record of where it came from and both scores."""
         own = self.run_dir.start_of("retrain")
-        searched = (
-            os.path.relpath(own, self.run_dir.path) if own else self._started_from(),
-            self.start_of("retrain"),
-        )
-        starts = [searched]
-        if teacher is not None and searched[1] is not teacher:
-            starts.insert(0, ("finetune", teacher))
+        predecessor = self.start_of("retrain")
+        name = os.path.relpath(own, self.run_dir.path) if own else self._started_from()
+        if teacher is None:
+            starts = [(name, predecessor)]
+        elif predecessor.mode == "none":  # a fine-tuned predecessor holds the teacher's weights
+            starts = [("finetune", teacher)]
+        else:
+            starts = [("finetune", teacher), (name, predecessor)]
         scored = []
         for name, weights in starts:
             with self.strategy.scope():
