@@ -27,6 +27,7 @@ from power_bert_tf.backbones import default_backbone, load_backbone, load_prepro
 from power_bert_tf.checkpoint_step import CheckpointStep
 from power_bert_tf.config import PipelineError, RunConfig, format_summary, warn
 from power_bert_tf.distribute import distribute_options, is_chief, make_strategy, worker_output_dir
+from power_bert_tf.files import save_checkpoint
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
@@ -313,12 +314,14 @@ class Pipeline(SearchStep, CheckpointStep):
         The retrain starts from whichever of the fine-tuned weights and the search's scores higher
         on held-out with this elimination (scored as its epoch 0, so the best epoch is never worse
         than the start), distils from the fine-tuned model (`--no-distill`: labels only) and stops
-        on the held-out metric. Under --max-metric-drop, a retrained model whose loss bound
-        exceeds D or that is no better than a constant predictor is refused, and the search's
-        retrain plan goes on (`training.search.retrain_plan`: an ambitious configuration first,
-        then one that passed without training); after it, the run delivers the fine-tuned model.
-        Refused attempts are kept (`retrain-refused-<n>.keras`) and recorded, in `earlier` too,
-        so a killed run goes on.
+        on the held-out metric. Under --max-metric-drop the final check is the selection's own
+        paired bound (`_final_check`). Training can widen that bound while it raises the point
+        estimate (the trained predictions move away from the fine-tuned ones), so a best epoch
+        that fails it gives way to the untrained start when the start passes. A configuration
+        neither passes is refused, and the search's retrain plan goes on
+        (`training.search.retrain_plan`: an ambitious configuration first, then one that passed
+        without training); after it, the run delivers the fine-tuned model. Refused attempts are
+        kept (`retrain-refused-<n>.keras`) and recorded, in `earlier` too, so a killed run goes on.
         """
         teacher = self._teacher()
         plan = self._retrain_plan(retention, search)
@@ -332,11 +335,14 @@ class Pipeline(SearchStep, CheckpointStep):
                 if self.config.max_metric_drop is not None
                 else None
             )
+            if check is not None and not check.passes:
+                start = self._start_if_it_passes(configuration, record, teacher, held_out)
+                if start is not None:
+                    record.update(trained_check=check.as_record(), best_epoch=0)
+                    record["held_out"], check = start.metric, start
             if check is not None:
                 record["check"] = check.as_record()
-                record["within_max_metric_drop"] = (
-                    check.drop <= check.max_drop and check.informative
-                )
+                record["within_max_metric_drop"] = check.passes
             if check is None or record["within_max_metric_drop"]:
                 delivered = self._load(self.run_dir.checkpoint("retrain"))
                 record["dev"] = self._evaluate(delivered, dev)
@@ -348,7 +354,8 @@ class Pipeline(SearchStep, CheckpointStep):
                 return {**record, "attempts": attempts, "delivered": "retrain"}
             warn(
                 f"retrained at {configuration}, the held-out {self.task.metric} is {check.metric:.2f} against the "
-                f"fine-tuned model's {check.reference:.2f} (constant predictor {check.constant:.2f}): refused"
+                f"fine-tuned model's {check.reference:.2f}, a loss of at most {check.bound:.2f} "
+                f"(constant predictor {check.constant:.2f}), and its start fails too: refused"
             )
             attempts.append({**record, "refused_as": self._refuse_attempt(number)})
             save_progress({"attempts": attempts})
@@ -425,6 +432,22 @@ class Pipeline(SearchStep, CheckpointStep):
             "started_from": best[1],
             "start_scores": {name: score for score, name, _ in scored},
         }
+
+    def _start_if_it_passes(self, retention: RetentionConfig, record: dict, teacher, held_out):
+        """The verdict of the retrain's untrained start (its epoch 0, rebuilt from the checkpoint it
+        came from), saved as the retrain's checkpoint when it passes; None when it fails too."""
+        weights = teacher if record["started_from"] == "finetune" else self.start_of("retrain")
+        with self.strategy.scope():
+            start = weights.with_mode("hard", retention)
+        verdict = self._verdict(
+            held_out.labels,
+            self._predictions(teacher, held_out),
+            self._predictions(start, held_out),
+        )
+        if not verdict.passes:
+            return None
+        save_checkpoint(start, self.run_dir.checkpoint("retrain"))
+        return verdict
 
     def _teacher(self) -> PowerBertClassifier | None:
         """The fine-tuned model every retrained one is compared with (and distils from), if any."""

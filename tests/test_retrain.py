@@ -32,6 +32,19 @@ def _verdict(drop: float) -> Verdict:
     )
 
 
+def _starts_fail(monkeypatch) -> None:
+    """The search's judgements pass; the retrain's judgement of its untrained start fails."""
+    retraining = []
+    monkeypatch.setattr(search_step, "judge", lambda *a, **k: _verdict(3.0 if retraining else 0.0))
+    retrain = Pipeline.retrain
+
+    def flagged(self, *args, **kwargs):
+        retraining.append(True)
+        return retrain(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "retrain", flagged)
+
+
 def test_the_retrain_follows_the_plan_from_the_better_start_scored_as_epoch_0(
     tiny_run, tiny_glue, tmp_path, monkeypatch, capsys
 ):
@@ -39,7 +52,7 @@ def test_the_retrain_follows_the_plan_from_the_better_start_scored_as_epoch_0(
     retrained model fails the final check, so the second is retrained and delivered. Each retrain
     starts from the fine-tuned weights or the search's, whichever scored higher with its
     elimination (every variable found in that checkpoint), and that start is its epoch 0."""
-    monkeypatch.setattr(search_step, "judge", lambda *args, **kwargs: _verdict(0.0))
+    _starts_fail(monkeypatch)
     monkeypatch.setattr(search_step, "retrain_plan", lambda judged: [judged[0], judged[-1]])
     checks = iter([_verdict(5.0), _verdict(0.2)])
     monkeypatch.setattr(Pipeline, "_final_check", lambda self, teacher, held_out: next(checks))
@@ -98,7 +111,7 @@ def _arrays_of_model(path: Path, prefer: tuple[str, ...]) -> set[bytes]:
 def test_every_retrained_model_refused_delivers_the_fine_tuned_model(
     tiny_run, tiny_glue, tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.setattr(search_step, "judge", lambda *args, **kwargs: _verdict(0.0))
+    _starts_fail(monkeypatch)
     monkeypatch.setattr(Pipeline, "_final_check", lambda self, teacher, held_out: _verdict(3.0))
     assert (
         run_glue_script.main(
@@ -135,3 +148,49 @@ def test_every_retrained_model_refused_delivers_the_fine_tuned_model(
     captured = capsys.readouterr()
     assert "delivers the fine-tuned model" in captured.err
     assert any(line.split() == ["delivered", "finetune"] for line in captured.out.splitlines())
+
+
+def test_a_best_epoch_whose_bound_fails_gives_way_to_its_start_when_the_start_passes(
+    tiny_run, tiny_glue, tmp_path, monkeypatch
+):
+    """The final check reads the bound, not the point estimate: a retrained model 0.2 points below
+    the fine-tuned one with a bound of 1.5 fails, and the start (which the stand-in judge passes)
+    is what the run delivers, its weights exactly the checkpoint it started from."""
+    monkeypatch.setattr(search_step, "judge", lambda *args, **kwargs: _verdict(0.0))
+    monkeypatch.setattr(search_step, "retrain_plan", lambda judged: [judged[0]])
+    widened = Verdict(49.8, 50.0, 0.2, 1.5, 0.0, 1.0, 0.8)
+    monkeypatch.setattr(Pipeline, "_final_check", lambda self, teacher, held_out: widened)
+    args = ["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", tiny_run]
+    args += ["--steps", "search,retrain", "--epochs", 1, "--search-epochs", 1, "--batch-size", 8]
+    assert run_glue_script.main([str(a) for a in args + ["--output-dir", tmp_path, "--quiet"]]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    retrain = results["steps"]["retrain"]
+    assert results["delivered"] == "retrain" and results["within_max_metric_drop"] is True
+    assert retrain["trained_check"]["passes"] is False and retrain["trained_check"]["bound"] == 1.5
+    assert retrain["check"]["passes"] is True and retrain["best_epoch"] == 0
+    assert not retrain["attempts"]
+    start = "finetune" if retrain["started_from"] == "finetune" else "search.keras"
+    checkpoint = tiny_run / "finetune.keras" if start == "finetune" else tmp_path / "search.keras"
+    started = _arrays_of_model(checkpoint, ("finetune",) if start == "finetune" else ("search",))
+    delivered = load_classifier(str(tmp_path / "retrain.keras"), ("retrain",))
+    assert delivered.retention.to_list() == results["search"]["plan"][0]
+    assert all(np.asarray(v.numpy(), "float32").tobytes() in started for v in delivered.weights)
+
+
+def test_a_retrained_model_that_fails_the_bound_with_a_failing_start_is_refused(
+    tiny_run, tiny_glue, tmp_path, monkeypatch
+):
+    """Within 1 point on the estimate (0.2) is not enough when the bound (1.5) is above 1 and the
+    start fails as well: the configuration is refused, and with no other in the plan the run
+    delivers the fine-tuned model."""
+    _starts_fail(monkeypatch)
+    monkeypatch.setattr(search_step, "retrain_plan", lambda candidates: [candidates[0]])
+    widened = Verdict(49.8, 50.0, 0.2, 1.5, 0.0, 1.0, 0.8)
+    monkeypatch.setattr(Pipeline, "_final_check", lambda self, teacher, held_out: widened)
+    args = ["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", tiny_run]
+    args += ["--steps", "search,retrain", "--epochs", 1, "--search-epochs", 1, "--batch-size", 8]
+    assert run_glue_script.main([str(a) for a in args + ["--output-dir", tmp_path, "--quiet"]]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["delivered"] == "finetune" and results["within_max_metric_drop"] is False
+    refused = results["steps"]["retrain"]["attempts"][0]
+    assert refused["check"]["bound"] == 1.5 and refused["within_max_metric_drop"] is False
