@@ -111,8 +111,11 @@ def _arrays_of_model(path: Path, prefer: tuple[str, ...]) -> set[bytes]:
 def test_every_retrained_model_refused_delivers_the_fine_tuned_model(
     tiny_run, tiny_glue, tmp_path, monkeypatch, capsys
 ):
+    """Within 1 point on the estimate (0.2) is not enough: a bound of 1.5 fails, the start fails
+    too, so every configuration of the plan is refused and the fine-tuned model delivered."""
     _starts_fail(monkeypatch)
-    monkeypatch.setattr(Pipeline, "_final_check", lambda self, teacher, held_out: _verdict(3.0))
+    widened = Verdict(49.8, 50.0, 0.2, 1.5, 0.0, 1.0, 0.8)
+    monkeypatch.setattr(Pipeline, "_final_check", lambda self, teacher, held_out: widened)
     assert (
         run_glue_script.main(
             [
@@ -175,22 +178,3 @@ def test_a_best_epoch_whose_bound_fails_gives_way_to_its_start_when_the_start_pa
     delivered = load_classifier(str(tmp_path / "retrain.keras"), ("retrain",))
     assert delivered.retention.to_list() == results["search"]["plan"][0]
     assert all(np.asarray(v.numpy(), "float32").tobytes() in started for v in delivered.weights)
-
-
-def test_a_retrained_model_that_fails_the_bound_with_a_failing_start_is_refused(
-    tiny_run, tiny_glue, tmp_path, monkeypatch
-):
-    """Within 1 point on the estimate (0.2) is not enough when the bound (1.5) is above 1 and the
-    start fails as well: the configuration is refused, and with no other in the plan the run
-    delivers the fine-tuned model."""
-    _starts_fail(monkeypatch)
-    monkeypatch.setattr(search_step, "retrain_plan", lambda candidates: [candidates[0]])
-    widened = Verdict(49.8, 50.0, 0.2, 1.5, 0.0, 1.0, 0.8)
-    monkeypatch.setattr(Pipeline, "_final_check", lambda self, teacher, held_out: widened)
-    args = ["--task", "cola", "--data-dir", tiny_glue / "CoLA", "--checkpoint", tiny_run]
-    args += ["--steps", "search,retrain", "--epochs", 1, "--search-epochs", 1, "--batch-size", 8]
-    assert run_glue_script.main([str(a) for a in args + ["--output-dir", tmp_path, "--quiet"]]) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["delivered"] == "finetune" and results["within_max_metric_drop"] is False
-    refused = results["steps"]["retrain"]["attempts"][0]
-    assert refused["check"]["bound"] == 1.5 and refused["within_max_metric_drop"] is False
