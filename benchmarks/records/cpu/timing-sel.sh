@@ -4,6 +4,7 @@
 # tokenized once (the speedup does not depend on the weights). It waits until no pipeline run is
 # left on the machine, then refuses to time a busy one (--require-idle).
 # usage: RUNS_DIR=<the checkout the runs were made in>/runs bash benchmarks/records/cpu/timing-sel.sh
+# (each run directory under RUNS_DIR by its ledger name; CoLA seeds 0 and 2 are the sel2 reruns)
 cd "$(dirname "$0")/../../.." && . .venv/bin/activate
 : "${GLUE_DIR:?set GLUE_DIR}"
 export TF_CPP_MIN_LOG_LEVEL=3
@@ -22,7 +23,7 @@ for task in cola mrpc sst-2 sts-b; do
   [ -f runs/$task.npz ] || t --checkpoint runs/finetuned/${CKPT[$task]}-s0.keras --retention-config $s,$s,$s,$s,$s,$s --task $task --save-inputs runs/$task.npz
 done
 for name in mrpc-sel-s0 mrpc-sel-s1 mrpc-sel-s2 sst2-sel-s0 sst2-sel-s1 sst2-sel-s2 \
-            stsb-sel-s0 stsb-sel-s1 stsb-sel-s2 cola-sel-s0 cola-sel-s1 cola-sel-s2; do
+            stsb-sel-s0 stsb-sel-s1 stsb-sel-s2 cola-sel2-s0 cola-sel-s1 cola-sel2-s2; do
   results=$runs/$name/results.json
   [ -f "$results" ] || { echo "$(date -u +%FT%TZ) skip $name: no results.json" >> $L; continue; }
   read -r task retention < <(python -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['task'], ','.join(map(str, r['retention'] or [])))" "$results")
