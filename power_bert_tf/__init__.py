@@ -17,7 +17,14 @@ from power_bert_tf.backbones import (
     minilm_directory,
 )
 from power_bert_tf.layers import HardExtract, SignificanceScore, SoftExtract
-from power_bert_tf.models import PowerBertClassifier, PowerBertEncoder, copy_weights_by_path
+from power_bert_tf.models import (
+    PowerAlbertClassifier,
+    PowerBertClassifier,
+    PowerBertEncoder,
+    PowerDistilBertClassifier,
+    PowerRobertaClassifier,
+    copy_weights_by_path,
+)
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
 
 __version__ = "0.1.0"
@@ -25,8 +32,11 @@ __version__ = "0.1.0"
 __all__ = [
     "BackboneLoadError",
     "HardExtract",
+    "PowerAlbertClassifier",
     "PowerBertClassifier",
     "PowerBertEncoder",
+    "PowerDistilBertClassifier",
+    "PowerRobertaClassifier",
     "RetentionConfig",
     "RetentionConfigError",
     "SignificanceScore",

@@ -234,15 +234,17 @@ def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED
 
     The model computes under the current global precision policy (float32 or
     `mixed_bfloat16`), whichever policy the checkpoint was saved under: see
-    `with_global_precision`.
+    `with_global_precision`. It is compiled as saved, or with the defaults of
+    `PowerBertClassifier.compile`. A file written before `PowerBertClassifier` was a
+    keras-hub task loads too (`power_bert_tf.models.legacy`).
 
     Raises:
         RunError: naming the file, when it is missing, unreadable or another kind of model.
     """
     import keras
 
-    from power_bert_tf.models import PowerBertClassifier
-    from power_bert_tf.models.classifier import with_global_precision
+    from power_bert_tf.models import PowerBertClassifier, with_global_precision
+    from power_bert_tf.models.legacy import LegacyClassifier
 
     keras_file = resolve_checkpoint(path, prefer)
     try:
@@ -252,6 +254,8 @@ def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED
         raise RunError(
             f"{keras_file}: not a loadable .keras model ({type(error).__name__}: {first})"
         ) from error
+    if isinstance(model, LegacyClassifier):  # written before the model was a keras-hub task
+        model = model.to_task()
     if not isinstance(model, PowerBertClassifier):
         raise RunError(f"{keras_file}: holds a {type(model).__name__}, not a PowerBertClassifier")
     return with_global_precision(model)

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import make_backbone, np_
 from power_bert_tf import PowerBertClassifier, copy_weights_by_path
-from power_bert_tf.models.classifier import with_global_precision
+from power_bert_tf.models import with_global_precision
 from power_bert_tf.runs import load_classifier
 
 pytestmark = pytest.mark.tensorflow_only  # bfloat16 ops are slow under JAX's eager CPU path

@@ -1,6 +1,24 @@
-"""The models: `PowerBertEncoder` (backbone + extraction) and `PowerBertClassifier` (task model)."""
+"""The models: `PowerBertEncoder` (backbone + extraction) and `PowerBertClassifier` (task model,
+with a class per backbone family)."""
 
-from power_bert_tf.models.classifier import PowerBertClassifier, copy_weights_by_path
+from power_bert_tf.models.classifier import PowerBertClassifier
 from power_bert_tf.models.encoder import MODES, PowerBertEncoder
+from power_bert_tf.models.families import (
+    FAMILY_CLASSIFIERS,
+    PowerAlbertClassifier,
+    PowerDistilBertClassifier,
+    PowerRobertaClassifier,
+)
+from power_bert_tf.models.weights import copy_weights_by_path, with_global_precision
 
-__all__ = ["MODES", "PowerBertClassifier", "PowerBertEncoder", "copy_weights_by_path"]
+__all__ = [
+    "FAMILY_CLASSIFIERS",
+    "MODES",
+    "PowerAlbertClassifier",
+    "PowerBertClassifier",
+    "PowerBertEncoder",
+    "PowerDistilBertClassifier",
+    "PowerRobertaClassifier",
+    "copy_weights_by_path",
+    "with_global_precision",
+]

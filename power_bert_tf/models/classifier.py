@@ -1,8 +1,31 @@
-"""`PowerBertClassifier`: the task model on a `PowerBertEncoder`, keras-hub style.
+"""`PowerBertClassifier`: the task model, a keras-hub `TextClassifier` on a `PowerBertEncoder`.
 
-Mirrors `keras_hub.models.BertTextClassifier`: a backbone, an optional attached
-preprocessor (so `predict` takes raw strings), `from_preset`, and `.keras` saving.
-The three PoWER-BERT steps chain with `with_mode`, carrying weights over by path.
+As keras-hub's own classifiers: `backbone_cls` / `preprocessor_cls` name the family (this is
+the BERT class; `families.py` holds the ALBERT, RoBERTa and DistilBERT ones, and this class
+built on their backbones gives them, so that a preset or a `.keras` file records the class
+keras-hub's `find_subclass` looks for); compiled on construction (Adam, from-logits sparse
+cross-entropy and accuracy; squared error for a `num_classes=1` regressor); `fit`,
+`evaluate` and `predict` take raw strings or a tuple of two string lists (pairs) through the
+attached preprocessor, and token features as they are; the head takes the backbone's dtype
+policy; `save_to_preset` / `from_preset` round-trip the task, soft mode's retention weights
+(task weights, not backbone weights) included.
+
+Functional, as keras-hub's tasks are: keras-hub's `PipelineModel` swaps its base class
+between `keras.Model` and `Functional` whenever a task is built, so a subclassed task and
+keras-hub's own classifiers break each other in one process (`from_text_classifier` holds
+both). `.keras` files of the earlier, subclassed model load through `legacy.py`.
+
+The elimination lives in `PowerBertEncoder`, a layer calling the keras-hub backbone's own
+sublayers, not in a keras-hub `Backbone` subclass: `task.backbone` stays the stock backbone,
+so a preset's backbone files are plain keras-hub ones any keras-hub model loads, one backbone
+serves every mode and budget (`with_mode` copies it, `sharing_weights` shares it, one export
+serves all), and no family needs a backbone class of its own (mode and retention are task
+settings).
+
+With this package imported, keras-hub's generic `TextClassifier.from_preset(<a BERT
+preset>)` may build a `PowerBertClassifier`: `find_subclass` picks among every registered
+subclass naming the backbone class, in a set's order. Name the class you want
+(`keras_hub.models.BertTextClassifier.from_preset`).
 """
 
 from __future__ import annotations
@@ -10,16 +33,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import keras
+import keras_hub
 import numpy as np
 from keras import ops
 
-from power_bert_tf.backbones import load_backbone, load_preprocessor
+from power_bert_tf.backbones import load_backbone, load_preprocessor, resolve_source
 from power_bert_tf.models.encoder import PowerBertEncoder
+from power_bert_tf.models.head import apply_head, copy_head_weights, make_head
+from power_bert_tf.models.legacy import LegacyClassifier, is_legacy_config
+from power_bert_tf.models.lookup import family_class, saved_task_class
+from power_bert_tf.models.weights import copy_weights_by_path
 from power_bert_tf.retention import RetentionConfig
+
+Retention = RetentionConfig | str | Sequence[int] | None
 
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
-class PowerBertClassifier(keras.Model):
+class PowerBertClassifier(keras_hub.models.TextClassifier):
     """PoWER-BERT for classification and regression on any supported keras-hub backbone.
 
     Head: the encoder's pooled output -> dropout -> dense. BERT and ALBERT pool
@@ -29,12 +59,14 @@ class PowerBertClassifier(keras.Model):
 
     Args:
         backbone: a keras-hub `BertBackbone`, `AlbertBackbone`, `RobertaBackbone`
-            or `DistilBertBackbone`.
+            or `DistilBertBackbone` (another family's gives that family's subclass).
         num_classes: number of labels; 1 for regression.
         retention, mode, sequence_length, exclude_self: see `PowerBertEncoder`.
         dropout: dropout on the pooled output.
         preprocessor: optional keras-hub `TextClassifierPreprocessor`; with it,
-            `predict` also takes raw strings, and export tokenizes in the graph.
+            `fit` / `evaluate` / `predict` also take raw strings, and export
+            tokenizes in the graph.
+        compile: compile with the defaults of `compile()` (keras-hub's default).
 
     Call arguments:
         inputs: the backbone's feature dict (`token_ids`, `padding_mask`, and
@@ -56,20 +88,28 @@ class PowerBertClassifier(keras.Model):
     (2, 2)
     """
 
+    backbone_cls = keras_hub.models.BertBackbone
+    preprocessor_cls = keras_hub.models.BertTextClassifierPreprocessor
+
+    def __new__(cls, *args, **kwargs):
+        backbone = args[0] if args else kwargs.get("backbone")
+        return super().__new__(family_class(cls, backbone), *args, **kwargs)
+
     def __init__(
         self,
         backbone,
         num_classes: int,
-        retention: RetentionConfig | str | Sequence[int] | None = None,
+        retention: Retention = None,
         mode: str | None = None,
         sequence_length: int | None = None,
         dropout: float = 0.1,
         exclude_self: bool = True,
         preprocessor=None,
+        compile: bool = True,
         **kwargs,
     ):
         shared = kwargs.pop("shared_head", None)  # `sharing_weights`: another model's head layers
-        super().__init__(**kwargs)
+        # === Layers === (before the base class's __init__, which compiles)
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.encoder = PowerBertEncoder(
@@ -78,30 +118,22 @@ class PowerBertClassifier(keras.Model):
             mode=mode,
             sequence_length=sequence_length,
             exclude_self=exclude_self,
+            dtype=backbone.dtype_policy,
             name="power_bert_encoder",
         )
         self.num_classes = int(num_classes)
         self.dropout = float(dropout)
-        self.pooled_dense, self.output_dropout, self.output_dense = shared or self._make_head()
-
-    def _make_head(self) -> tuple:
-        """(pooled_dense or None, output_dropout, output_dense)."""
-        # Families without a pooler get one in the head (keras-hub's classifiers do the same).
-        pooled_dense = None
-        if self.encoder.adapter.pool_activation is not None:
-            pooled_dense = keras.layers.Dense(
-                self.backbone.hidden_dim,
-                activation=self.encoder.adapter.pool_activation,
-                kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-                name="pooled_dense",
-            )
-        output_dropout = keras.layers.Dropout(self.dropout, name="output_dropout")
-        output_dense = keras.layers.Dense(
-            self.num_classes,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            name="logits",
+        self.pooled_dense, self.output_dropout, self.output_dense = shared or make_head(
+            backbone, self.encoder.adapter.pool_activation, self.num_classes, self.dropout
         )
-        return pooled_dense, output_dropout, output_dense
+        # === Functional model === (keras-hub's tasks are functional; see the module docstring)
+        inputs = {
+            name: keras.Input(shape=(None,), dtype="int32", name=name)
+            for name in self.input_features
+        }
+        head = (self.pooled_dense, self.output_dropout, self.output_dense)
+        outputs = apply_head(head, self.encoder(inputs)["pooled_output"])
+        super().__init__(inputs=inputs, outputs=outputs, compile=compile, **kwargs)
 
     # -- convenience views -------------------------------------------------
     @property
@@ -128,43 +160,50 @@ class PowerBertClassifier(keras.Model):
             return ("token_ids", "segment_ids", "padding_mask")
         return ("token_ids", "padding_mask")
 
-    def build(self, inputs_shape=None):
-        self.encoder.build(inputs_shape)
-        hidden = (None, self.backbone.hidden_dim)
-        # Built already when shared with another model (`sharing_weights`).
-        for layer in (self.pooled_dense, self.output_dense):
-            if layer is not None and not layer.built:
-                layer.build(hidden)
-        self.built = True
+    # -- keras-hub task conventions ---------------------------------------------------
+    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+        """`TextClassifier.compile`: Adam(5e-5), from-logits sparse categorical cross-entropy
+        and accuracy; for a regressor (`num_classes=1`) mean squared error and no metric."""
+        if self.is_regression:
+            loss = keras.losses.MeanSquaredError() if loss == "auto" else loss
+            metrics = None if metrics == "auto" else metrics
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
-    def call(self, inputs, training=None):
-        pooled = self.encoder(inputs, training=training)["pooled_output"]
-        if self.pooled_dense is not None:
-            pooled = self.pooled_dense(self.output_dropout(pooled, training=training))
-        return self.output_dense(self.output_dropout(pooled, training=training))
+    def compile_from_config(self, config):
+        # keras skips a custom compile() when loading (keras-hub's tasks keep their defaults);
+        # this one takes keras' arguments. The optimizer is built by the first fit, as after
+        # construction: a checkpoint's load allocates no Adam slots.
+        self.compile(**keras.saving.deserialize_keras_object(config))
 
-    # -- raw text ------------------------------------------------------------------
-    def preprocess(self, texts):
-        """Token features for raw text: a list of strings, or a tuple of two lists (pairs)."""
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        # Token features pass through: the preprocessor runs on strings only.
+        if not _has_strings(x):
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        self._require_preprocessor()
+        return super().preprocess_samples(x, y, sample_weight)
+
+    def _require_preprocessor(self) -> None:
         if self.preprocessor is None:
             raise ValueError(
                 "this model has no preprocessor: call it on token ids, or pass preprocessor="
             )
+
+    def preprocess(self, texts):
+        """Token features for raw text: a list of strings, or a tuple of two lists (pairs)."""
+        self._require_preprocessor()
         # y=None: keras-hub reads a bare 2-tuple as (x, y), not as a pair.
         return self.preprocessor(tuple(texts) if isinstance(texts, tuple) else texts, y=None)
 
-    def predict(self, x, *args, **kwargs):
-        """`keras.Model.predict`, also on raw strings when a preprocessor is attached."""
-        if _is_text(x):
-            x = self.preprocess(x)
-        elif self.preprocessor is not None and not self.preprocessor.built:
+    def predict(self, x=None, batch_size=None, **kwargs):
+        """`TextClassifier.predict`: raw strings (or a tuple of two lists) or token features."""
+        if self.preprocessor is not None and not self.preprocessor.built:
             # keras' JAX predict() runs the model eagerly (seconds of per-op compilation on a
             # CPU) while any sublayer is unbuilt; a preprocessor is built by its first call.
             self.preprocess([""])
-        return super().predict(x, *args, **kwargs)
+        return super().predict(x, batch_size=batch_size, **kwargs)
 
     def fit(self, *args, **kwargs):
-        """`keras.Model.fit`; refused in soft mode, which needs the mass penalty."""
+        """`TextClassifier.fit`; refused in soft mode, which needs the mass penalty."""
         if self.mode == "soft":
             raise ValueError(
                 "fit() on a soft-mode PowerBertClassifier would train the retention weights "
@@ -174,11 +213,7 @@ class PowerBertClassifier(keras.Model):
         return super().fit(*args, **kwargs)
 
     # -- switching steps -------------------------------------------------------
-    def with_mode(
-        self,
-        mode: str,
-        retention: RetentionConfig | str | Sequence[int] | None = None,
-    ) -> PowerBertClassifier:
+    def with_mode(self, mode: str, retention: Retention = None) -> PowerBertClassifier:
         """A new model in `mode` carrying this one's weights over by name.
 
         The three PoWER-BERT steps chain this way:
@@ -188,14 +223,12 @@ class PowerBertClassifier(keras.Model):
         config.update({"mode": mode, "retention": retention, "name": None})
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         config["preprocessor"] = self.preprocessor
-        new = PowerBertClassifier(**config)
+        new = type(self)(**config)
         new.build_from_example(self.sequence_length)
         copy_weights_by_path(self, new)
         return new
 
-    def sharing_weights(
-        self, retention: RetentionConfig | str | Sequence[int]
-    ) -> PowerBertClassifier:
+    def sharing_weights(self, retention: Retention) -> PowerBertClassifier:
         """A hard-mode model at `retention` whose variables are this model's own.
 
         Hard extraction has no weights: the view reuses this model's backbone and head
@@ -211,7 +244,7 @@ class PowerBertClassifier(keras.Model):
             raise ValueError(
                 "a soft-mode model has retention weights of its own: it cannot share a view"
             )
-        view = PowerBertClassifier(
+        view = type(self)(
             self.backbone,
             self.num_classes,
             retention=retention,
@@ -226,7 +259,7 @@ class PowerBertClassifier(keras.Model):
         return view
 
     def build_from_example(self, sequence_length: int | None = None) -> None:
-        """Create every weight by calling the model once on `[1, sequence_length]` inputs.
+        """Trace the model once on `[1, sequence_length]` inputs (every weight exists already).
 
         Eager on TensorFlow (the fastest there); symbolic elsewhere, since an eager JAX call
         compiles each op it runs (tens of seconds on a CPU) and a symbolic one traces shapes.
@@ -246,36 +279,31 @@ class PowerBertClassifier(keras.Model):
         return self.encoder.flops_fraction(seq_len, lengths)
 
     @classmethod
-    def from_preset(
-        cls,
-        source: str | None = None,
-        num_classes: int = 2,
-        sequence_length: int = 128,
-        retention: RetentionConfig | str | Sequence[int] | None = None,
-        mode: str | None = None,
-        load_weights: bool = True,
-        **kwargs,
-    ) -> PowerBertClassifier:
-        """Backbone and preprocessor from a preset name or local directory.
+    def from_preset(cls, preset=None, load_weights: bool = True, **kwargs) -> PowerBertClassifier:
+        """A task from a `save_to_preset` directory, or a new one on a backbone's preset.
+
+        A directory written by `save_to_preset` loads through keras-hub's loader
+        (`Task.from_preset`): the saved task (mode, retention, head and retention weights,
+        preprocessor) under the global dtype policy, as the family's class; `kwargs`
+        override its config as keras-hub's do (`num_classes` there: a new random head).
+        Any other source builds a new task on the backbone and preprocessor it names.
 
         Args:
-            source: a keras-hub preset name (needs internet), a local keras-hub
-                preset or Hugging Face directory, or "minilm" (offline).
-            num_classes, retention, mode: see the class.
-            sequence_length: the preprocessor's length (and soft mode's).
+            preset: a `save_to_preset` directory; or a keras-hub preset name (needs
+                internet), a local keras-hub preset or Hugging Face directory, or "minilm"
+                (offline); None: `power_bert_tf.backbones.default_backbone()`.
             load_weights: False for random weights of the same shape.
+            **kwargs: for a new task, the class's arguments: `num_classes` (default 2),
+                `sequence_length` (the preprocessor's, and soft mode's; default 128),
+                `retention`, `mode`, ...
         """
-        backbone = load_backbone(source, load_weights=load_weights)
-        preprocessor = load_preprocessor(source, sequence_length)
-        model = cls(
-            backbone,
-            num_classes=num_classes,
-            retention=retention,
-            mode=mode,
-            sequence_length=sequence_length,
-            preprocessor=preprocessor,
-            **kwargs,
-        )
+        if saved_task_class(preset, PowerBertClassifier) is not None:
+            return super().from_preset(resolve_source(preset), load_weights=load_weights, **kwargs)
+        kwargs.setdefault("num_classes", 2)
+        kwargs.setdefault("sequence_length", 128)
+        backbone = load_backbone(preset, load_weights=load_weights)
+        preprocessor = load_preprocessor(preset, kwargs["sequence_length"])
+        model = cls(backbone, preprocessor=preprocessor, **kwargs)
         model.build_from_example()
         return model
 
@@ -283,7 +311,7 @@ class PowerBertClassifier(keras.Model):
     def from_text_classifier(
         cls,
         classifier,
-        retention: RetentionConfig | str | Sequence[int] | None = None,
+        retention: Retention = None,
         mode: str | None = None,
         sequence_length: int | None = None,
     ) -> PowerBertClassifier:
@@ -306,7 +334,6 @@ class PowerBertClassifier(keras.Model):
                 differs from this model's (naming the layer).
 
         Example:
-        >>> import keras_hub
         >>> classifier = keras_hub.models.BertTextClassifier(
         ...     backbone=load_backbone("minilm"), num_classes=2,
         ...     preprocessor=load_preprocessor("minilm", 32))
@@ -335,132 +362,38 @@ class PowerBertClassifier(keras.Model):
             preprocessor=preprocessor,
         )
         model.build_from_example()
-        for name in ("pooled_dense", "output_dense"):
-            theirs, ours = getattr(classifier, name, None), getattr(model, name)
-            if (theirs is None) != (ours is None):
-                raise ValueError(
-                    f"{type(classifier).__name__}: its head {'has' if theirs else 'lacks'} a "
-                    f"{name} layer where PoWER-BERT's head for this family does not"
-                )
-            if theirs is None:
-                continue
-            for mine, their in zip(ours.weights, theirs.weights):
-                if tuple(mine.shape) != tuple(their.shape):
-                    raise ValueError(
-                        f"{type(classifier).__name__}.{name}: weight {their.path} has shape "
-                        f"{tuple(their.shape)}, PoWER-BERT's head expects {tuple(mine.shape)}"
-                    )
-                mine.assign(ops.copy(their.value))
+        copy_head_weights(classifier, model)
         return model
 
     def get_config(self):
-        config = super().get_config()
+        config = super().get_config()  # backbone, preprocessor, name
         config.update(
             {
-                "backbone": keras.saving.serialize_keras_object(self.backbone),
                 "num_classes": self.num_classes,
                 "retention": None if self.retention is None else self.retention.to_list(),
                 "mode": self.mode,
                 "sequence_length": self.sequence_length,
                 "dropout": self.dropout,
                 "exclude_self": self.encoder.exclude_self,
-                "preprocessor": None
-                if self.preprocessor is None
-                else keras.saving.serialize_keras_object(self.preprocessor),
             }
         )
         return config
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        if config.get("preprocessor") is not None:
-            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
-        return cls(**config)
+        if is_legacy_config(config):  # a `.keras` file of the first PowerBertClassifier
+            return LegacyClassifier.from_config({**config, "task_class": cls})
+        return super().from_config(config)
 
 
-def _is_text(x) -> bool:
-    """Raw strings: a str list / array, or a tuple of two (sentence pairs)."""
-    if isinstance(x, tuple) and len(x) == 2:
-        return all(_is_text(part) for part in x)
-    if isinstance(x, (list, np.ndarray)) and len(x):
-        first = x[0]
-        return isinstance(first, (str, bytes, np.str_, np.bytes_))
+def _has_strings(x) -> bool:
+    """Raw text anywhere in `x`: Python or NumPy strings, or a string tensor."""
+    for leaf in keras.tree.flatten(x):
+        if isinstance(leaf, (str, bytes)):
+            return True
+        dtype = getattr(leaf, "dtype", None)
+        if isinstance(leaf, np.ndarray) and leaf.dtype.kind in "USO":
+            return leaf.dtype.kind != "O" or any(isinstance(v, (str, bytes)) for v in leaf.flat)
+        if dtype is not None and "string" in str(dtype):
+            return True
     return False
-
-
-def _relative_path(variable, model) -> str:
-    """A variable's path without the owning model's (uniquified) name."""
-    path = variable.path
-    prefix = model.name + "/"
-    return path[len(prefix) :] if path.startswith(prefix) else path
-
-
-def copy_weights_by_path(source, target) -> list[str]:
-    """Copy every variable of `source` whose path also exists in `target`.
-
-    Returns the target paths that found no match (e.g. new SoftExtract
-    retention weights, which keep their initial value).
-    """
-    available = {_relative_path(v, source): v for v in source.variables}
-    missing = []
-    for variable in target.variables:
-        match = available.get(_relative_path(variable, target))
-        if match is None or tuple(match.shape) != tuple(variable.shape):
-            missing.append(variable.path)
-        else:
-            # A copy, not `match` itself: under JAX both variables would hold one buffer, and
-            # keras' jitted predict/fit/evaluate donate it (the other model's weights deleted).
-            variable.assign(ops.copy(match.value))
-    return missing
-
-
-def with_global_precision(model: PowerBertClassifier) -> PowerBertClassifier:
-    """`model` computing under the current global precision policy.
-
-    A `.keras` file records the dtype policy the classifier and its backbone were
-    built under (the backbone hands its policy to every one of its layers), and
-    `keras.saving.load_model` restores it: a checkpoint saved under float32 and
-    loaded in a `mixed_bfloat16` run would compute in float32, and the reverse in
-    bfloat16. This rebuilds such a model from its config with those two saved
-    policies dropped, so every layer takes the global policy as in a freshly built
-    model (layers that pin their own dtype, like the encoder's float32
-    `SignificanceScore`, keep it), and copies the weights over by path. Variables
-    are float32 under both policies, so the copy is exact.
-
-    Args:
-        model: a built `PowerBertClassifier`, e.g. one just loaded from a `.keras` file.
-
-    Returns:
-        `model` itself when the classifier and its backbone already use
-        `keras.mixed_precision.global_policy()`; otherwise a new built
-        `PowerBertClassifier` with the same configuration, weights, attached
-        preprocessor and compile configuration (not the optimizer's state).
-    """
-    policy = keras.mixed_precision.global_policy().name
-    if model.dtype_policy.name == policy and model.backbone.dtype_policy.name == policy:
-        return model
-    backbone_config = model.backbone.get_config()
-    backbone_config["dtype"] = None  # None: the global policy
-    config = model.get_config()
-    config.update(
-        {
-            "dtype": None,
-            "backbone": type(model.backbone).from_config(backbone_config),
-            "preprocessor": model.preprocessor,
-        }
-    )
-    rebuilt = PowerBertClassifier(**config)
-    rebuilt.build()
-    missing = copy_weights_by_path(model, rebuilt)
-    # Dropout's seed-generator states are named per process, not per model: not weights.
-    uncopied = sorted({v.path for v in rebuilt.weights} & set(missing))
-    if uncopied or len(rebuilt.weights) != len(model.weights):
-        raise ValueError(
-            f"rebuilding {model.name} under the {policy} policy left weights uncopied: {uncopied}"
-        )
-    compile_config = model.get_compile_config()
-    if compile_config is not None:
-        rebuilt.compile_from_config(compile_config)
-    return rebuilt

@@ -127,7 +127,7 @@ class PowerBertEncoder(keras.layers.Layer):
         """One extractor per depth; None where nothing is eliminated."""
         if self.mode == "soft":
             return [
-                SoftExtract(self.sequence_length, name=f"soft_extract_{j}")
+                SoftExtract(self.sequence_length, dtype=self.dtype_policy, name=f"soft_extract_{j}")
                 for j in range(self.num_layers)
             ]
         if self.mode == "none":
@@ -135,7 +135,9 @@ class PowerBertEncoder(keras.layers.Layer):
         extractors, previous = [], self.adapter.max_sequence_length
         for j, keep in enumerate(self.retention):
             extractors.append(
-                HardExtract(keep, name=f"hard_extract_{j}") if keep < previous else None
+                HardExtract(keep, dtype=self.dtype_policy, name=f"hard_extract_{j}")
+                if keep < previous
+                else None
             )
             previous = min(keep, previous)
         return extractors
@@ -215,10 +217,22 @@ class PowerBertEncoder(keras.layers.Layer):
             return {**inputs, "segment_ids": ops.zeros_like(inputs["token_ids"])}
         return inputs
 
+    def compute_output_spec(self, inputs, training=None, return_kept_positions: bool = False):
+        # Shapes only, on any length: a functional model's inputs have an unknown one, which
+        # the JAX backend traces at made-up lengths (soft mode's check is for real inputs).
+        self._shapes_only = True
+        try:
+            return super().compute_output_spec(
+                inputs, training=training, return_kept_positions=return_kept_positions
+            )
+        finally:
+            self._shapes_only = False
+
     def call(self, inputs, training=None, return_kept_positions: bool = False):
         padding_mask = inputs["padding_mask"]
         length = _static_length(padding_mask)
-        if self.mode == "soft" and length is not None and length > self.sequence_length:
+        too_long = length is not None and length > self.sequence_length
+        if self.mode == "soft" and too_long and not getattr(self, "_shapes_only", False):
             raise ValueError(
                 f"inputs have {length} tokens but this soft-mode PowerBertEncoder has "
                 f"retention weights for sequence_length={self.sequence_length}"

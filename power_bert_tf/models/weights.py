@@ -1,0 +1,82 @@
+"""Weights between two `PowerBertClassifier`s: copied by path, and rebuilt under the run's policy.
+
+`copy_weights_by_path` is how the three PoWER-BERT steps hand weights on (`with_mode`).
+`with_global_precision` is what `power_bert_tf.runs.load_classifier` applies to a `.keras`
+checkpoint, which records the precision policy it was saved under.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def _relative_path(variable, model) -> str:
+    """A variable's path without the owning model's (uniquified) name."""
+    path = variable.path
+    prefix = model.name + "/"
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+def copy_weights_by_path(source, target) -> list[str]:
+    """Copy every variable of `source` whose path also exists in `target`.
+
+    Returns the target paths that found no match (e.g. new SoftExtract
+    retention weights, which keep their initial value).
+    """
+    available = {_relative_path(v, source): v for v in source.variables}
+    missing = []
+    for variable in target.variables:
+        match = available.get(_relative_path(variable, target))
+        if match is None or tuple(match.shape) != tuple(variable.shape):
+            missing.append(variable.path)
+        else:
+            # A copy, not `match` itself: under JAX both variables would hold one buffer, and
+            # keras' jitted predict/fit/evaluate donate it (the other model's weights deleted).
+            variable.assign(ops.copy(match.value))
+    return missing
+
+
+def with_global_precision(model):
+    """`model` computing under the current global precision policy.
+
+    Every layer of a `PowerBertClassifier` takes its backbone's dtype policy, and a
+    `.keras` file records the backbone's: `keras.saving.load_model` restores a
+    checkpoint saved under float32 in float32, even in a `mixed_bfloat16` run (and the
+    reverse). keras-hub's preset loader resolves a saved float policy to the global one
+    (`save_to_preset` / `from_preset` need nothing more); for a `.keras` file this does:
+    it rebuilds the model on a backbone whose policy is the global one (layers that pin
+    their own dtype, like the encoder's float32 `SignificanceScore`, keep it) and copies
+    the weights over by path. Variables are float32 under both policies, so the copy is
+    exact.
+
+    Args:
+        model: a built `PowerBertClassifier`, e.g. one just loaded from a `.keras` file.
+
+    Returns:
+        `model` itself when its backbone already uses
+        `keras.mixed_precision.global_policy()`; otherwise a new built model of the same
+        class, configuration, weights, attached preprocessor and compile configuration
+        (not the optimizer's state).
+    """
+    policy = keras.mixed_precision.global_policy().name
+    if model.backbone.dtype_policy.name == policy:
+        return model
+    backbone_config = {**model.backbone.get_config(), "dtype": None}  # None: the global policy
+    config = {
+        **model.get_config(),
+        "backbone": type(model.backbone).from_config(backbone_config),
+        "preprocessor": model.preprocessor,
+    }
+    rebuilt = type(model)(**config)
+    missing = copy_weights_by_path(model, rebuilt)
+    # Dropout's seed-generator states are named per process, not per model: not weights.
+    uncopied = sorted({v.path for v in rebuilt.weights} & set(missing))
+    if uncopied or len(rebuilt.weights) != len(model.weights):
+        raise ValueError(
+            f"rebuilding {model.name} under the {policy} policy left weights uncopied: {uncopied}"
+        )
+    compile_config = model.get_compile_config()
+    if compile_config is not None:
+        rebuilt.compile_from_config(compile_config)
+    return rebuilt
