@@ -145,3 +145,63 @@ def test_family_classes_follow_the_backbone():
         assert isinstance(model, keras_hub.models.TextClassifier)
         assert isinstance(model.preprocessor, tiny_preprocessor(family).__class__)
     assert LABELS.shape == (len(TEXTS),) and SEQ == 16
+
+
+def write_legacy_file(model, path) -> None:
+    """A `.keras` file as the subclassed PowerBertClassifier wrote them: `model`'s weights in a
+    `LegacyClassifier` (its layout), under the earlier class's name. (That the layout is the
+    earlier code's was checked by hand on files it wrote: see power_bert_tf/models/legacy.py.)"""
+    import json
+    import zipfile
+
+    from power_bert_tf.models import copy_weights_by_path
+    from power_bert_tf.models.legacy import LegacyClassifier
+
+    legacy = LegacyClassifier(
+        PowerBertClassifier,
+        model.backbone,
+        num_classes=model.num_classes,
+        retention=model.retention,
+        mode=model.mode,
+        sequence_length=model.sequence_length,
+        dropout=model.dropout,
+        preprocessor=model.preprocessor,
+    )
+    assert copy_weights_by_path(model, legacy) == []
+    legacy.save(path)
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(files["config.json"])
+    assert config["registered_name"] != "power_bert_tf>PowerBertClassifier"
+    config.update(
+        module="power_bert_tf.models.classifier",
+        class_name="PowerBertClassifier",
+        registered_name="power_bert_tf>PowerBertClassifier",
+    )
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize("family, mode", [("bert", "hard"), ("roberta", "soft")])
+def test_a_keras_file_of_the_subclassed_classifier_loads(family, mode, tmp_path):
+    """keras' loader returns a LegacyClassifier holding the file's weights and vocabulary;
+    `load_classifier` hands them to the family's PowerBertClassifier, which predicts as the
+    model whose weights the file holds."""
+    from power_bert_tf.models.legacy import LegacyClassifier
+    from power_bert_tf.runs import load_classifier
+
+    model = tiny_model(family, seed=12, **mode_kwargs(family, mode))
+    path = tmp_path / "legacy.keras"
+    write_legacy_file(model, path)
+    assert isinstance(keras.saving.load_model(path), LegacyClassifier)
+    loaded = load_classifier(path)
+    assert type(loaded) is type(model) and loaded.compiled
+    features = model.preprocessor(TEXTS)
+    assert loaded.mode == mode and loaded.retention == model.retention
+    for name, value in loaded.preprocessor(TEXTS).items():
+        np.testing.assert_array_equal(np_(value), np_(features[name]), err_msg=name)
+    np.testing.assert_allclose(
+        np_(loaded(features, training=False)), np_(model(features, training=False)), atol=1e-6
+    )

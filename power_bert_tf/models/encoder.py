@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 from power_bert_tf.backbones import adapter_for
@@ -40,8 +41,10 @@ def resolve_mode(mode: str | None, retention) -> str:
 
 
 def _static_length(tensor) -> int | None:
+    """The sequence length when it is a number (not when None, or JAX's symbolic dimension while
+    keras traces a functional model's shapes)."""
     length = tensor.shape[1]
-    return None if length is None else int(length)
+    return int(length) if isinstance(length, (int, np.integer)) else None
 
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
@@ -144,10 +147,15 @@ class PowerBertEncoder(keras.layers.Layer):
 
     def build(self, inputs_shape=None):
         # Retention weights do not depend on the input shape: create them now
-        # so that a saved soft-mode model finds them when it is loaded.
+        # so that a saved soft-mode model finds them when it is loaded. The weightless
+        # layers too: keras' JAX predict() runs a model eagerly while any layer is unbuilt,
+        # and `compute_output_spec` (a functional model's construction) calls none of them.
         for extractor in self.soft_extract_layers:
             if not extractor.built:
                 extractor.build()
+        for layer in (self.significance, *self.extractors):
+            if layer is not None and not layer.built:
+                layer.build(None)
         self.built = True
 
     @property
@@ -218,21 +226,28 @@ class PowerBertEncoder(keras.layers.Layer):
         return inputs
 
     def compute_output_spec(self, inputs, training=None, return_kept_positions: bool = False):
-        # Shapes only, on any length: a functional model's inputs have an unknown one, which
-        # the JAX backend traces at made-up lengths (soft mode's check is for real inputs).
-        self._shapes_only = True
-        try:
-            return super().compute_output_spec(
-                inputs, training=training, return_kept_positions=return_kept_positions
-            )
-        finally:
-            self._shapes_only = False
+        # From the shapes alone, as `call` would make them: tracing `call` on a functional
+        # model's unknown length fails under JAX (keras-hub's position embedding compares it).
+        mask = inputs["padding_mask"]
+        length, lengths = _static_length(mask), []
+        for extractor in self.extractors:
+            if isinstance(extractor, HardExtract) and (length is None or length > extractor.keep):
+                length = extractor.keep
+            lengths.append(length)
+        batch, dtype = mask.shape[0], self.backbone.compute_dtype
+        outputs = {
+            "sequence_output": keras.KerasTensor((batch, length, self.adapter.hidden_dim), dtype),
+            "pooled_output": keras.KerasTensor((batch, self.adapter.hidden_dim), dtype),
+            "padding_mask": keras.KerasTensor((batch, length), mask.dtype),
+        }
+        if return_kept_positions:
+            outputs["kept_positions"] = [keras.KerasTensor((batch, n), "int32") for n in lengths]
+        return outputs
 
     def call(self, inputs, training=None, return_kept_positions: bool = False):
         padding_mask = inputs["padding_mask"]
         length = _static_length(padding_mask)
-        too_long = length is not None and length > self.sequence_length
-        if self.mode == "soft" and too_long and not getattr(self, "_shapes_only", False):
+        if self.mode == "soft" and length is not None and length > self.sequence_length:
             raise ValueError(
                 f"inputs have {length} tokens but this soft-mode PowerBertEncoder has "
                 f"retention weights for sequence_length={self.sequence_length}"

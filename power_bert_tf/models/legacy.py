@@ -75,6 +75,21 @@ class LegacyClassifier(keras.Model):
         }
         self.build()
 
+    def get_config(self):
+        """The configuration such a file records (`PowerBertClassifier.from_config` reads it)."""
+        settings = dict(self.task_settings)
+        retention = self.encoder.retention
+        settings["retention"] = None if retention is None else retention.to_list()
+        serialize = keras.saving.serialize_keras_object
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": serialize(self.dtype_policy),
+            "backbone": serialize(self.backbone),
+            "preprocessor": None if self.preprocessor is None else serialize(self.preprocessor),
+            **settings,
+        }
+
     @classmethod
     def from_config(cls, config):
         config = dict(config)
