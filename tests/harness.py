@@ -1,10 +1,10 @@
 """A shared harness for the task models, in the style of keras-hub's `TestCase`.
 
-`run_task_test` (fit / evaluate / predict on raw strings and on token features, the default
-compile, fit refused in soft mode), `run_model_saving_test` (a `.keras` round trip) and
-`run_preset_test` (`save_to_preset` / `from_preset`), run by tests/test_task_models.py over
-every family on tiny random backbones (`conftest.BACKBONE_SPECS`) and tiny-vocabulary
-preprocessors (`tiny_preprocessor`).
+`run_task_test` (configuration round trip, fit / evaluate / predict on raw strings and on
+token features, the default compile), `run_soft_fit_refused_test`, `run_model_saving_test`
+(a `.keras` round trip) and `run_preset_test` (`save_to_preset` / `from_preset`), run by
+tests/test_task_models.py over every family on tiny random backbones
+(`conftest.BACKBONE_SPECS`) and tiny-vocabulary preprocessors (`tiny_preprocessor`).
 
 References are independent of the code under test: keras-hub's own classifier of the family
 on the same backbone and preprocessor, its head set to ours by hand (`reference_classifier`),
@@ -158,6 +158,21 @@ def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(-log_probs[np.arange(len(labels)), labels].mean())
 
 
+def run_serialization_test(model) -> None:
+    """`get_config` / `from_config` and `serialize` / `deserialize` give the same config back
+    (keras-hub's `run_serialization_test`), of the same class."""
+    import json
+
+    config = json.dumps(model.get_config(), sort_keys=True)
+    revived = type(model).from_config(model.get_config())
+    assert type(revived) is type(model)
+    assert json.dumps(revived.get_config(), sort_keys=True) == config
+    serialized = json.dumps(keras.saving.serialize_keras_object(model))
+    revived = keras.saving.deserialize_keras_object(json.loads(serialized))
+    assert type(revived) is type(model)
+    assert json.dumps(revived.get_config(), sort_keys=True) == config
+
+
 def features_of(model, texts=TEXTS) -> dict:
     """The attached preprocessor's token features for `texts`, as NumPy."""
     return keras.tree.map_structure(np_, model.preprocessor(texts))
@@ -174,6 +189,7 @@ def run_task_test(
     trace of the training step: the slowest part). In mode "none", outputs and metrics
     against keras-hub's own classifier on the same backbone, in numpy.
     """
+    run_serialization_test(model)
     features = features_of(model, texts)
     predicted = model.predict(features, batch_size=4, verbose=0)
     assert predicted.shape == (len(texts), model.num_classes)

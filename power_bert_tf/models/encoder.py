@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import keras
-import numpy as np
 from keras import ops
 
 from power_bert_tf.backbones import adapter_for
@@ -41,10 +40,8 @@ def resolve_mode(mode: str | None, retention) -> str:
 
 
 def _static_length(tensor) -> int | None:
-    """The sequence length when it is a number (not when None, or JAX's symbolic dimension while
-    keras traces a functional model's shapes)."""
     length = tensor.shape[1]
-    return int(length) if isinstance(length, (int, np.integer)) else None
+    return None if length is None else int(length)
 
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
