@@ -69,8 +69,8 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         compile: compile with the defaults of `compile()` (keras-hub's default).
 
     Call arguments:
-        inputs: the backbone's feature dict (`token_ids`, `padding_mask`, and
-            `segment_ids` for BERT / ALBERT).
+        inputs: the feature dict `input_features` names (`token_ids`, `padding_mask`,
+            and `segment_ids` for BERT / ALBERT), as a keras-hub preprocessor makes it.
 
     Returns:
         `[batch, num_classes]` logits (or `[batch, 1]` scores).

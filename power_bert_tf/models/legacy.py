@@ -9,6 +9,8 @@ file's configuration by keras' layer keys `trainable` and `dtype` (a keras-hub t
 has neither) and returns a `LegacyClassifier`, the old model's layers in the old order, which
 keras then fills with the file's weights and vocabulary. `to_task()` hands those very layers
 to a `PowerBertClassifier`; `power_bert_tf.runs.load_classifier` does it for every checkpoint.
+Checked on files the earlier code wrote (recorded MiniLM checkpoints: fine-tuned, retrained,
+an STS-B regressor; tiny ones of every family in every mode): identical predictions.
 """
 
 from __future__ import annotations
