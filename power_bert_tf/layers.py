@@ -1,13 +1,8 @@
-"""The three PoWER-BERT layers: significance, soft extraction, hard extraction.
+"""The three PoWER-BERT layers (significance, soft extraction, hard extraction), in `keras.ops`.
 
-All three are written with `keras.ops` only, so they run under every Keras
-backend (TensorFlow for training and export, JAX on accelerators).
-
-The ranking convention shared by `SoftExtract` and `HardExtract`:
-[CLS] (position 0) always has rank 0; the other positions follow by
-significance, highest first, ties broken by position (lower first); padding
-positions rank below every real token because `SignificanceScore` gives them
-a negative score.
+Ranking, shared by `SoftExtract` and `HardExtract`: [CLS] has rank 0; the other positions
+follow by significance, highest first, ties by position; padding ranks last (its
+significance is negative).
 """
 
 from __future__ import annotations
@@ -20,10 +15,7 @@ PADDING_SIGNIFICANCE = -1.0
 
 
 def significance_ranks(significance):
-    """Rank of every position: 0 for [CLS], then by significance.
-
-    Computed by pairwise comparison, which is exact for ties (no reliance on
-    a backend's sort stability) and cheap at BERT sequence lengths.
+    """Rank of every position: 0 for [CLS], then by significance (pairwise: exact for ties).
 
     Args:
         significance: float tensor `[batch, seq]`.
@@ -47,11 +39,8 @@ def significance_ranks(significance):
 
 
 def gather_positions(tensor, positions):
-    """`tensor[b, positions[b, i], ...]`: `[batch, seq, ...]` -> `[batch, keep, ...]`.
-
-    A flat row gather: several times faster on CPU than
-    `ops.take_along_axis`, whose TensorFlow version transposes the tensor.
-    """
+    """`tensor[b, positions[b, i], ...]`: `[batch, seq, ...]` -> `[batch, keep, ...]` (a flat
+    row gather: faster on CPU than `ops.take_along_axis`)."""
     shape = ops.shape(tensor)
     batch, seq = shape[0], shape[1]
     tail = tuple(shape[2:])
@@ -69,11 +58,8 @@ def _as_float_mask(padding_mask, dtype):
 class SignificanceScore(keras.layers.Layer):
     """Significance of each word-vector: the attention it receives.
 
-    For key position k: the attention probability it receives from every
-    non-padding query, averaged over heads and summed over queries. With
-    `exclude_self=True` (the original code's choice) a token's attention to
-    itself is left out. Padding keys get `PADDING_SIGNIFICANCE` (-1), below
-    every real token (real tokens score >= 0).
+    For key k: the attention it receives from every non-padding query, averaged over heads
+    and summed over queries. Padding keys get `PADDING_SIGNIFICANCE` (-1).
 
     Args:
         exclude_self: bool. Drop each token's attention to itself.
@@ -139,11 +125,8 @@ class UnitInterval(keras.constraints.Constraint):
 class SoftExtract(keras.layers.Layer):
     """Configuration-search layer: scale the rank-k word-vector by r_k.
 
-    Holds learnable `retention` weights `r` of shape `[max_len]`, initialised
-    to 1 and kept in [0, 1]. Positions are ranked ([CLS] first, then by
-    significance, ties by position) and the vector at rank k is multiplied by
-    `r[k]`. Their sum, `mass`, is what the configuration-search loss
-    penalises; the retention configuration is read off it afterwards.
+    Holds learnable `retention` weights `r` (`[max_len]`, initialised to 1, kept in [0, 1]);
+    their sum, `mass`, is what the configuration-search loss penalises.
 
     Args:
         max_len: int. Longest sequence the layer will see (the task seq_len).
@@ -202,9 +185,7 @@ class SoftExtract(keras.layers.Layer):
 class HardExtract(keras.layers.Layer):
     """Keep [CLS] and the `keep - 1` most significant word-vectors.
 
-    Kept vectors stay in their original order; the padding mask is gathered
-    at the same positions. When the sequence is not longer than `keep`,
-    nothing is dropped.
+    Kept vectors stay in their original order; the padding mask is gathered likewise.
 
     Args:
         keep: int. Number of word-vectors to keep (>= 1).
@@ -231,9 +212,7 @@ class HardExtract(keras.layers.Layer):
         if int(keep) < 1:
             raise ValueError(f"HardExtract: keep must be >= 1, got {keep}")
         self.keep = int(keep)
-        # No weights; and the encoder calls `kept_positions`, never `__call__`, which would build
-        # it: unbuilt, it made keras' JAX predict() run an eager pass on every call to build it.
-        self.built = True
+        self.built = True  # no weights; unbuilt, JAX's predict() would run eagerly
 
     def kept_positions(self, significance):
         """Positions kept per example, ascending: int32 `[batch, keep]`."""

@@ -1,22 +1,9 @@
 """Backbone adapters: how PoWER-BERT reaches inside each keras-hub encoder family.
 
-PoWER-BERT puts word-vector extraction *between* a transformer layer's
-self-attention sublayer and its feed-forward sublayer, so it cannot call a
-keras-hub `TransformerEncoder` whole: it calls the sublayers one by one. This
-module is the only code in the package that touches keras / keras-hub private
-attributes (`TransformerEncoder._self_attention_layer`, `MultiHeadAttention._query_dense`,
-...). It refuses to run on a keras or keras-hub version it was not tested with
-(`check_versions`), rather than compute something silently different.
-
-One adapter per keras-hub family says how to embed, which transformer layer runs
-at each depth, and whether the backbone has a pooler:
-
-| family | embeddings | segments | layer schedule | pooler |
-|---|---|---|---|---|
-| `BertBackbone` | token + position + segment | yes | one layer per depth | `pooled_dense` |
-| `AlbertBackbone` | same, then a projection | yes | layers shared across depth | `pooled_dense` |
-| `RobertaBackbone` | token + position | no | one layer per depth | none (head: tanh) |
-| `DistilBertBackbone` | token + position | no | one layer per depth | none (head: relu) |
+Extraction sits between a transformer layer's self-attention and feed-forward sublayers, so
+the sublayers are called one by one. This is the only module that touches keras / keras-hub
+private attributes, and it refuses untested library versions (`check_versions`). One adapter
+per family says how to embed, which layer runs at each depth, and whether it has a pooler.
 """
 
 from __future__ import annotations
@@ -31,16 +18,13 @@ from keras import ops
 
 from power_bert_tf.errors import PowerBertError
 
-# Versions whose private attributes this module was checked against (tests pass on them).
 TESTED_VERSIONS = {"keras": ("3.15",), "keras_hub": ("0.32",)}
 ALLOW_UNTESTED_ENV = "POWER_BERT_ALLOW_UNTESTED_VERSIONS"
 
 
 @contextlib.contextmanager
 def _one_key_softmax_allowed():
-    """Keras warns about a softmax over an axis of size 1. After a layer that keeps one
-    word-vector the next attention has one key, whose probability of 1 is the right answer:
-    the warning would only confuse a user (it printed once per traced shape)."""
+    """Silence keras' warning on a softmax over one key (right after a layer keeping one)."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message="You are using a softmax over axis", category=UserWarning
@@ -87,24 +71,18 @@ def _plain_attention(attention) -> bool:
 class BackboneAdapter:
     """The sublayer calls of a keras-hub backbone built from `TransformerEncoder`s.
 
-    Subclasses say how to embed (`embed`), which layer runs at each depth
-    (`schedule`) and whether there is a pooler (`pool`).
-
     Args:
         backbone: an instance of the subclass's `backbone_cls`.
     """
 
     backbone_cls: type = keras_hub.models.Backbone
     has_segments = True
-    # The activation of the pooler a task head adds when the backbone has none
-    # (keras-hub's own classifiers of the family); None: the backbone pools.
     pool_activation: str | None = None
 
     def __init__(self, backbone):
         check_versions()
         self.backbone = backbone
 
-    # -- family-specific ---------------------------------------------------------
     def embed(self, inputs: dict, training=None):
         """Word-vectors entering the first transformer layer: `[batch, seq, hidden]`."""
         raise NotImplementedError
@@ -117,7 +95,6 @@ class BackboneAdapter:
         """The backbone's pooled output from the [CLS] vector, or None (no pooler)."""
         return None
 
-    # -- shape facts ----------------------------------------------------------------
     @property
     def hidden_dim(self) -> int:
         return int(self.backbone.hidden_dim)
@@ -130,7 +107,6 @@ class BackboneAdapter:
     def max_sequence_length(self) -> int:
         return int(self.backbone.max_sequence_length)
 
-    # -- TransformerEncoder sublayers (keras-hub private attributes) --------------
     def attention_input(self, layer, x):
         """What the attention sublayer reads (pre-norm layers normalise first)."""
         return layer._self_attention_layer_norm(x) if layer.normalize_first else x
@@ -155,12 +131,8 @@ class BackboneAdapter:
         return _plain_attention(layer._self_attention_layer)
 
     def attention_for_kept_queries(self, layer, x, attention_mask, choose, training=None):
-        """Self-attention whose output projection runs on the kept queries only.
-
-        Significance needs every query's probabilities, but a dropped
-        word-vector's attention output is never used: the output projection
-        (and after it the residual and layer norm) run on the kept rows only.
-        Exact, because rows are independent.
+        """Self-attention whose output projection runs on the kept queries only (exact: rows
+        are independent).
 
         Args:
             choose: `probs [batch, heads, seq, seq] -> kept positions [batch, keep]`,
@@ -181,8 +153,7 @@ class BackboneAdapter:
             probs = attention._masked_softmax(scores, ops.cast(attention_mask, "bool"))
         kept = choose(probs)
         probs = attention._dropout_layer(probs, training=training)
-        # Gathering the [b, seq, heads, dim] context is far cheaper than
-        # gathering the [b, heads, seq, seq] probabilities.
+        # Gather the [b, seq, heads, dim] context, not the [b, heads, seq, seq] probabilities.
         context = gather_positions(ops.einsum(attention._combine_equation, probs, value), kept)
         return attention._output_dense(context), kept
 
@@ -264,7 +235,6 @@ class DistilBertAdapter(TokenAndPositionAdapter):
     pool_activation = "relu"
 
 
-# Most specific first: AlbertBackbone is not a BertBackbone subclass, but keep the rule.
 ADAPTERS = (AlbertAdapter, BertAdapter, RobertaAdapter, DistilBertAdapter)
 SUPPORTED_BACKBONES = tuple(adapter.backbone_cls for adapter in ADAPTERS)
 

@@ -1,17 +1,9 @@
 """The held-out part of a training set: drawn per seed, with no held-out text inside a training example.
 
-The pipeline chooses epochs and configurations on a part of the training set it holds out (the dev set is
-read only for the reported number). Drawn at random alone, that part does not represent unseen text on
-SST-2, whose training examples are phrases of the same sentences: over a third of the phrases one draws
-occur word for word inside a phrase left to train on, so the model has read them. :func:`hold_out` moves
-such examples back to the training part, which keeps them for training and leaves the held-out part
-uncontaminated; :func:`length_summary` describes a split so results.json can set held-out beside dev.
-
-Containment compares *words*: a text is lower-cased (``casefold``) and split on whitespace, and it is
-inside another when its words are a contiguous run of the other's words (so "good" is not inside
-"goodness", and punctuation glued to a word is part of it). An example of a pair task is inside a
-training example when each of its texts is inside the same column of that example (text_a inside
-text_a, text_b inside text_b). A text of no words is inside nothing.
+:func:`hold_out` moves drawn examples that occur inside a training example back to the training
+part (on SST-2, phrases of the same sentences, a third of them would). A text is inside another
+when its words (case-folded, split on whitespace) are a contiguous run of the other's; a pair's
+texts must each be inside the same column of one example; a text of no words is inside nothing.
 """
 
 from __future__ import annotations
@@ -40,12 +32,7 @@ def words(text: str) -> tuple[str, ...]:
 
 
 class _Windows:
-    """One column of held-out texts, looked up by sliding windows of their lengths over other texts.
-
-    Hashing each window of a training text whose length is some held-out text's length costs
-    ``sum(n_words)`` lookups per distinct length, instead of one substring search per
-    (held-out, training) pair: seconds for SST-2's 67k phrases where the pairs would take hours.
-    """
+    """One column of held-out texts, looked up by hashing sliding windows of other texts."""
 
     def __init__(self, column: Sequence[str]):
         self.rows: dict[tuple[str, ...], list[int]] = defaultdict(list)
@@ -187,8 +174,7 @@ def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit
     chosen = np.zeros(len(examples), dtype=bool)
     chosen[np.random.default_rng(seed).choice(len(examples), size=count, replace=False)] = True
     held = np.flatnonzero(chosen)
-    # One pass suffices: containment is transitive, so a held-out example inside one that goes back is
-    # inside that one's training example too.
+    # One pass suffices: containment is transitive.
     held = held[~contained(_texts(examples, held), _texts(examples, np.flatnonzero(~chosen)))]
     if not len(held):
         raise ValueError(

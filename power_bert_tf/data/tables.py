@@ -1,14 +1,8 @@
-"""Your own labelled text files as a task: CSV, TSV or JSON Lines, the path `--train-file` takes.
+"""Your own labelled text files (CSV, TSV or JSON Lines; `--train-file`) as a `GlueTask`.
 
-A GLUE task is a preset: its columns, labels and metric are known in advance (`tasks.TASKS`).
-A table's are read from its training file (`table_task`): the text columns are the ones you
-name, else every column but the label and an id; the labels are the training file's values,
-sorted (numbers numerically); float labels make a regression task. Both give a `GlueTask`, and
-everything downstream (held-out selection, the search, export, the benchmark) takes the task.
-
-Every problem raises `GlueDataError` naming the file and, where a row is at fault, its line and
-column: a missing column, an empty text, a validation label the training file does not have, a
-file that is not the format its name says.
+Its text columns, labels (sorted; float labels make a regression task) and kind are read from
+the training file (`table_task`). Every problem raises `GlueDataError` naming the file and,
+where a row is at fault, its line and column.
 
 Example:
 >>> import os, tempfile
@@ -41,9 +35,7 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 ID_COLUMNS = ("id", "idx", "index", "guid")
 CLASSIFICATION_METRICS = ("accuracy", "f1", "mcc")
 REGRESSION_METRICS = ("pearson", "spearman")
-# Hyper-parameters of a table task: BERT-base's usual fine-tuning settings and a mid-range LAMBDA
-# start (the search's multiplier moves it); the learning rate is adjusted for narrow backbones
-# as for GLUE tasks (`config.RunConfig.resolved`).
+# BERT-base's usual fine-tuning settings and a mid-range LAMBDA start.
 TABLE_HPARAMS = {"seq_len": 128, "lr_bert": 2e-5, "lr_soft_extract": 1e-3, "lambda_": 1e-3}
 TABLE_BATCH_SIZE = 32
 
@@ -354,8 +346,7 @@ def _label(path: str, line: int, value: str, task: GlueTask, ids: dict) -> float
 
 
 def table_record(task: GlueTask) -> dict:
-    """What `table_task` needs to make `task` again, JSON-ready (a run's run_config.json keeps
-    it, so that the benchmark and the checkpoint modes read the same files)."""
+    """What `table_task` needs to make `task` again, JSON-ready (run_config.json keeps it)."""
     files = dict(task.table.files)
     return {
         "train_file": files["train"],

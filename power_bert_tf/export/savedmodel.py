@@ -1,9 +1,6 @@
-"""The serving module, its signatures, and writing it as a TF Serving version directory.
-
-Signatures (see the package docstring): `serving_default` (raw text, tokenized and
-packed in the graph; BERT / ALBERT backbones) and `serve_token_ids` (exactly the
-features the model reads, `model.input_features`). The saved object graph tracks the
-model's variables, not the Keras model, so loading needs neither Keras nor this package.
+"""The serving module, its signatures (`serving_default` on raw text, `serve_token_ids` on
+`model.input_features`), and writing it as a TF Serving version directory. The saved object
+graph tracks the model's variables, not the Keras model: loading needs neither.
 """
 
 from __future__ import annotations
@@ -97,16 +94,12 @@ def _batch_size_check(tensor, max_batch_size: int):
     )
 
 
-# Requests are padded up to a multiple of this many tokens after their padding is removed: each
-# distinct shape gets its own kernels (and, under XLA, its own compilation), so exact lengths
-# would make as many shapes as there are sentence lengths.
-LENGTH_MULTIPLE = 16
+LENGTH_MULTIPLE = 16  # request lengths are padded up to a multiple: few shapes to compile
 
 
 def bucketed(features: dict, multiple: int, max_length: int) -> dict:
-    """`features` (padding removed) padded up to the next multiple of `multiple`, at most `max_length`.
-
-    Exact: padding is masked in attention and ranks below every real token.
+    """`features` (padding removed) padded up to the next multiple of `multiple`, at most
+    `max_length` (exact: padding is masked and ranks last).
 
     Example:
     >>> out = bucketed({"padding_mask": tf.ones((2, 5), tf.bool)}, 4, 10)
@@ -123,14 +116,12 @@ def bucketed(features: dict, multiple: int, max_length: int) -> dict:
 
 
 def _head(model, label_names, length_multiple: int = 1, jit_compile: bool = False):
-    """features -> the signature's outputs: padding removed, the length bucketed, then the model
-    (compiled with XLA when asked; tokenization stays outside, it has no XLA kernels)."""
+    """features -> the signature's outputs: padding removed, the length bucketed, the model."""
     max_length = int(model.sequence_length)
     encode = tf.function(lambda features: model(features, training=False), jit_compile=jit_compile)
 
     def head(features):
-        # Padding removed in the graph: TF Serving's batching pads, and would compute it all.
-        features = trim_to_longest(features)
+        features = trim_to_longest(features)  # TF Serving's batching pads
         if length_multiple > 1:
             features = bucketed(features, length_multiple, max_length)
         outputs = tf.cast(encode(features), tf.float32)
@@ -148,18 +139,11 @@ def _head(model, label_names, length_multiple: int = 1, jit_compile: bool = Fals
 def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     """A `tf.Module` whose tf.functions run `model` (TensorFlow backend).
 
-    Every signature removes the request's padding before the encoder (`data.trim_to_longest`)
-    and pads the length up to a multiple of `metadata["length_multiple"]` (`bucketed`): the
-    encoder computes about the batch's longest sequence, not `sequence_length`, over a few
-    shapes. `metadata["jit_compile"]`: the encoder and head compiled with XLA.
-
     Args:
         model: a built `PowerBertClassifier` (with a keras-hub preprocessor for
             the text signature).
-        metadata: `export_metadata(...)`; its labels, `is_pair`, signatures, budgets,
-            sequence length and `max_batch_size` shape the signatures. Each budget after
-            the first is served by `model.sharing_weights(budget retention)`: the same
-            variables.
+        metadata: `export_metadata(...)`, plus `length_multiple` and `jit_compile`; each
+            budget after the first is served by `model.sharing_weights`.
         asset_dir: where the tokenizer's asset files are written so the
             SavedModel copies them into `assets/` (none written if None).
 
@@ -185,13 +169,9 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     featurize = text_featurizer(preprocessor) if text else None
 
     module = tf.Module(name="power_bert_serving")
-    # Tracking the variables (not the Keras model object) keeps the saved
-    # object graph free of Keras internals.
-    module.model_variables = list(model.variables)
+    module.model_variables = list(model.variables)  # not the Keras model: no Keras internals
     module.functions = {}  # signature name -> tf.function
 
-    # tf.functions (not concrete functions): `tf.saved_model.save` traces
-    # them once, in its save context.
     def serving_functions(head):
         def serve_token_ids(*tensors):
             features = dict(zip(feature_names, tensors))
@@ -229,10 +209,8 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     if text:
         module.serve_text = module.functions[SIGNATURE_TEXT]
         module.tokenize = _function(featurize, text_names, tf.string, [None])
-    # Text signatures first (serving_default leads), as `metadata["signatures"]` lists them.
     signatures = {name: module.functions[name] for name in metadata["signatures"]}
 
-    # Metadata an operator can read after `tf.saved_model.load`.
     def string_variable(value):
         return tf.Variable(value, dtype=tf.string, trainable=False)
 
@@ -249,9 +227,7 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     )
     module.metadata_json = string_variable(json.dumps(metadata, sort_keys=True))
 
-    # The tokenizer's own asset files (vocabulary.txt for WordPiece) go to
-    # assets/; `loaded.assets` lists them.
-    tokenizer = getattr(preprocessor, "tokenizer", None)
+    tokenizer = getattr(preprocessor, "tokenizer", None)  # its files go to assets/
     if asset_dir is not None and hasattr(tokenizer, "save_assets"):
         tokenizer.save_assets(asset_dir)
         module.assets = [
@@ -275,23 +251,18 @@ def export_model(
     length_multiple: int = LENGTH_MULTIPLE,
     jit_compile: bool = False,
 ) -> str:
-    """Write `model` as `<export_dir>/<version>/`; returns that path.
-
-    The SavedModel is written into a temporary directory next to the version
-    directory and renamed into place, so TF Serving never sees a partial
-    version and an existing version is never overwritten.
+    """Write `model` as `<export_dir>/<version>/` (staged, then renamed into place); returns
+    that path.
 
     Args:
         text_signature: include the raw-text `serving_default` signature (BERT /
             ALBERT backbones with a preprocessor); False exports `serve_token_ids` alone.
-        budgets: a `--budgets` retrain's records (the run's results.json `steps.retrain.budgets`):
-            one more signature per budget (`budget_25`, `budget_25_token_ids`), sharing the
-            variables (`metadata.budget_entries`).
+        budgets: results.json's `steps.retrain.budgets`: one more signature per budget
+            (`budget_25`, `budget_25_token_ids`), sharing the variables.
         dev_metric: the model's dev metric, recorded beside its configuration.
         max_batch_size: larger requests get InvalidArgument.
         length_multiple: request lengths are padded up to a multiple of this (1: exact lengths).
-        jit_compile: compile the encoder and head with XLA (TF Serving on CPU then needs its
-            XLA flag: docs/SERVING.md).
+        jit_compile: compile the encoder and head with XLA (docs/SERVING.md).
     """
     if length_multiple < 1:
         raise ExportError(f"length_multiple must be a positive integer, got {length_multiple}")
@@ -324,10 +295,7 @@ def export_savedmodel(
     length_multiple: int = LENGTH_MULTIPLE,
     jit_compile: bool = False,
 ) -> str:
-    """Export a training run's model for TF Serving.
-
-    A run retrained with `--budgets` exports one more signature per budget over the same
-    variables; its results.json supplies each configuration's dev metric.
+    """Export a training run's model for TF Serving (with its `--budgets` signatures, if any).
 
     Args:
         checkpoint: a run output directory (uses `retrain.keras`, else

@@ -1,31 +1,9 @@
-"""`PowerBertClassifier`: the task model, a keras-hub `TextClassifier` on a `PowerBertEncoder`.
-
-As keras-hub's own classifiers: `backbone_cls` / `preprocessor_cls` name the family (this is
-the BERT class; `families.py` holds the ALBERT, RoBERTa and DistilBERT ones, and this class
-built on their backbones gives them, so that a preset or a `.keras` file records the class
-keras-hub's `find_subclass` looks for); compiled on construction (Adam, from-logits sparse
-cross-entropy and accuracy; squared error for a `num_classes=1` regressor); `fit`,
-`evaluate` and `predict` take raw strings or a tuple of two string lists (pairs) through the
-attached preprocessor, and token features as they are; the head takes the backbone's dtype
-policy; `save_to_preset` / `from_preset` round-trip the task, soft mode's retention weights
-(task weights, not backbone weights) included.
-
-Functional, as keras-hub's tasks are: keras-hub's `PipelineModel` swaps its base class
-between `keras.Model` and `Functional` whenever a task is built, so a subclassed task and
-keras-hub's own classifiers break each other in one process (`from_text_classifier` holds
-both). `.keras` files of the earlier, subclassed model load through `legacy.py`.
-
-The elimination lives in `PowerBertEncoder`, a layer calling the keras-hub backbone's own
-sublayers, not in a keras-hub `Backbone` subclass: `task.backbone` stays the stock backbone,
-so a preset's backbone files are plain keras-hub ones any keras-hub model loads, one backbone
-serves every mode and budget (`with_mode` copies it, `sharing_weights` shares it, one export
-serves all), and no family needs a backbone class of its own (mode and retention are task
-settings).
-
-With this package imported, keras-hub's generic `TextClassifier.from_preset(<a BERT
-preset>)` may build a `PowerBertClassifier`: `find_subclass` picks among every registered
-subclass naming the backbone class, in a set's order. Name the class you want
-(`keras_hub.models.BertTextClassifier.from_preset`).
+"""`PowerBertClassifier`: the task model, a functional keras-hub `TextClassifier` on a
+`PowerBertEncoder`, which calls the stock keras-hub backbone's sublayers (so `task.backbone`
+and a preset's backbone files stay plain keras-hub ones). This is the BERT class;
+`families.py` holds the others. `.keras` files of the earlier, subclassed model load through
+`legacy.py`. With this package imported, keras-hub's generic `TextClassifier.from_preset` may
+build a `PowerBertClassifier`: name the class you want (e.g. `BertTextClassifier.from_preset`).
 """
 
 from __future__ import annotations
@@ -52,10 +30,8 @@ Retention = RetentionConfig | str | Sequence[int] | None
 class PowerBertClassifier(keras_hub.models.TextClassifier):
     """PoWER-BERT for classification and regression on any supported keras-hub backbone.
 
-    Head: the encoder's pooled output -> dropout -> dense. BERT and ALBERT pool
-    with their own `pooled_dense`; RoBERTa and DistilBERT have no pooler, so the
-    head adds one (`pooled_dense`, as their keras-hub classifiers do) on [CLS].
-    `num_classes=1` makes a regressor (STS-B) whose output is a score.
+    Head: the encoder's pooled output -> dropout -> dense (RoBERTa and DistilBERT get a
+    `pooled_dense` on [CLS], as their keras-hub classifiers do).
 
     Args:
         backbone: a keras-hub `BertBackbone`, `AlbertBackbone`, `RobertaBackbone`
@@ -75,10 +51,7 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
     Returns:
         `[batch, num_classes]` logits (or `[batch, 1]` scores).
 
-    Training: `fit()` works in modes "none" and "hard". A soft-mode model (the
-    configuration search) needs the mass penalty and its own learning rate for the
-    retention weights: train it with `power_bert_tf.training.Trainer`; `fit()`
-    refuses it.
+    `fit()` refuses soft mode (it needs the mass penalty): use `training.Trainer`.
 
     Example:
     >>> model = PowerBertClassifier.from_preset(
@@ -109,7 +82,7 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         **kwargs,
     ):
         shared = kwargs.pop("shared_head", None)  # `sharing_weights`: another model's head layers
-        # === Layers === (before the base class's __init__, which compiles)
+        # Layers first: the base class's __init__ compiles.
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.encoder = PowerBertEncoder(
@@ -126,7 +99,6 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         self.pooled_dense, self.output_dropout, self.output_dense = shared or make_head(
             backbone, self.encoder.adapter.pool_activation, self.num_classes, self.dropout
         )
-        # === Functional model === (keras-hub's tasks are functional; see the module docstring)
         inputs = {
             name: keras.Input(shape=(None,), dtype="int32", name=name)
             for name in self.input_features
@@ -135,7 +107,6 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         outputs = apply_head(head, self.encoder(inputs)["pooled_output"])
         super().__init__(inputs=inputs, outputs=outputs, compile=compile, **kwargs)
 
-    # -- convenience views -------------------------------------------------
     @property
     def mode(self) -> str:
         return self.encoder.mode
@@ -160,7 +131,6 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
             return ("token_ids", "segment_ids", "padding_mask")
         return ("token_ids", "padding_mask")
 
-    # -- keras-hub task conventions ---------------------------------------------------
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         """`TextClassifier.compile`: Adam(5e-5), from-logits sparse categorical cross-entropy
         and accuracy; for a regressor (`num_classes=1`) mean squared error and no metric."""
@@ -170,9 +140,7 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
-        # keras skips a custom compile() when loading (keras-hub's tasks keep their defaults);
-        # this one takes keras' arguments. The optimizer is built by the first fit, as after
-        # construction: a checkpoint's load allocates no Adam slots.
+        # keras skips a custom compile() when loading; the optimizer is built by the first fit.
         self.compile(**keras.saving.deserialize_keras_object(config))
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
@@ -197,9 +165,7 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
     def predict(self, x=None, batch_size=None, **kwargs):
         """`TextClassifier.predict`: raw strings (or a tuple of two lists) or token features."""
         if self.preprocessor is not None and not self.preprocessor.built:
-            # keras' JAX predict() runs the model eagerly (seconds of per-op compilation on a
-            # CPU) while any sublayer is unbuilt; a preprocessor is built by its first call.
-            self.preprocess([""])
+            self.preprocess([""])  # an unbuilt sublayer makes JAX's predict() run eagerly
         return super().predict(x, batch_size=batch_size, **kwargs)
 
     def fit(self, *args, **kwargs):
@@ -212,13 +178,8 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
             )
         return super().fit(*args, **kwargs)
 
-    # -- switching steps -------------------------------------------------------
     def with_mode(self, mode: str, retention: Retention = None) -> PowerBertClassifier:
-        """A new model in `mode` carrying this one's weights over by name.
-
-        The three PoWER-BERT steps chain this way:
-        fine-tuned ("none") -> search ("soft") -> retrain ("hard").
-        """
+        """A new model in `mode` carrying this one's weights over by name."""
         config = self.get_config()
         config.update({"mode": mode, "retention": retention, "name": None})
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
@@ -231,9 +192,7 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
     def sharing_weights(self, retention: Retention) -> PowerBertClassifier:
         """A hard-mode model at `retention` whose variables are this model's own.
 
-        Hard extraction has no weights: the view reuses this model's backbone and head
-        layers, so training either one trains both, and one export serves both
-        (`training.budgets`). Not for soft mode, whose retention weights are per model.
+        Training either one trains both, and one export serves both. Not for soft mode.
 
         Example:
         >>> view = model.sharing_weights("8,4,2,1,1,1")  # doctest: +SKIP
@@ -259,11 +218,8 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         return view
 
     def build_from_example(self, sequence_length: int | None = None) -> None:
-        """Trace the model once on `[1, sequence_length]` inputs (every weight exists already).
-
-        Eager on TensorFlow (the fastest there); symbolic elsewhere, since an eager JAX call
-        compiles each op it runs (tens of seconds on a CPU) and a symbolic one traces shapes.
-        """
+        """Trace the model once on `[1, sequence_length]` inputs: eager on TensorFlow, symbolic
+        elsewhere (an eager JAX call compiles each op)."""
         seq = int(sequence_length or self.sequence_length)
         if keras.backend.backend() == "tensorflow":
             dummy = {name: ops.zeros((1, seq), "int32") for name in self.input_features}
@@ -281,12 +237,6 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
     @classmethod
     def from_preset(cls, preset=None, load_weights: bool = True, **kwargs) -> PowerBertClassifier:
         """A task from a `save_to_preset` directory, or a new one on a backbone's preset.
-
-        A directory written by `save_to_preset` loads through keras-hub's loader
-        (`Task.from_preset`): the saved task (mode, retention, head and retention weights,
-        preprocessor) under the global dtype policy, as the family's class; `kwargs`
-        override its config as keras-hub's do (`num_classes` there: a new random head).
-        Any other source builds a new task on the backbone and preprocessor it names.
 
         Args:
             preset: a `save_to_preset` directory; or a keras-hub preset name (needs
@@ -315,13 +265,8 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         mode: str | None = None,
         sequence_length: int | None = None,
     ) -> PowerBertClassifier:
-        """PoWER-BERT on a keras-hub classifier you have fine-tuned: its backbone, head and
-        preprocessor carried over, so the fine-tune step is skipped.
-
-        In mode "none" the outputs are the classifier's own (keras-hub's `BertTextClassifier`,
-        `AlbertTextClassifier`, `RobertaTextClassifier` or `DistilBertTextClassifier`); the
-        search and retrain then start from it (`power_bert_tf.accelerate.accelerate`). The
-        backbone and preprocessor are shared, not copied; the head's weights are copied.
+        """PoWER-BERT on a fine-tuned keras-hub classifier: its backbone and preprocessor
+        shared, its head's weights copied (in mode "none" the outputs are the classifier's).
 
         Args:
             classifier: a keras-hub text classifier of a supported family, built, with

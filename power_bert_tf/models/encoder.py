@@ -1,17 +1,9 @@
 """`PowerBertEncoder`: a keras-hub backbone with progressive word-vector elimination.
 
-The encoder runs a keras-hub backbone's own embedding and transformer layers (the
-very same weights, reached through `power_bert_tf.backbones.adapter_for`) and puts
-word-vector extraction between each layer's self-attention sublayer and its
-feed-forward sublayer, as in the paper (Goyal et al., 2020, Fig. 3).
-
-Modes:
-    "none": plain encoder; outputs equal the backbone's.
-    "soft": configuration search; a `SoftExtract` per layer, one retention weight per
-        position up to `sequence_length`.
-    "hard": a `RetentionConfig`; a `HardExtract` on each layer whose length shrinks.
-        Works on any input length up to the backbone's maximum: an entry above the
-        current length keeps everything.
+It runs the backbone's own layers (through `backbones.adapter_for`) with extraction between
+each layer's self-attention and feed-forward sublayers (Goyal et al., 2020, Fig. 3). Modes:
+"none" (the backbone's outputs), "soft" (the configuration search: a `SoftExtract` per layer)
+and "hard" (a `HardExtract` on each layer whose length shrinks, at any input length).
 """
 
 from __future__ import annotations
@@ -143,10 +135,8 @@ class PowerBertEncoder(keras.layers.Layer):
         return extractors
 
     def build(self, inputs_shape=None):
-        # Retention weights do not depend on the input shape: create them now
-        # so that a saved soft-mode model finds them when it is loaded. The weightless
-        # layers too: keras' JAX predict() runs a model eagerly while any layer is unbuilt,
-        # and `compute_output_spec` (a functional model's construction) calls none of them.
+        # Now, not on the first call: a loaded soft-mode model needs its retention weights,
+        # and JAX's predict() runs eagerly while any layer is unbuilt.
         for extractor in self.soft_extract_layers:
             if not extractor.built:
                 extractor.build()
@@ -165,7 +155,6 @@ class PowerBertEncoder(keras.layers.Layer):
             raise ValueError("retention masses exist only in soft mode")
         return [float(ops.convert_to_numpy(layer.mass)) for layer in self.soft_extract_layers]
 
-    # -- forward -------------------------------------------------------------
     def _significance(self, probs, padding_mask):
         return self.significance(ops.cast(probs, "float32"), padding_mask)
 
@@ -223,8 +212,7 @@ class PowerBertEncoder(keras.layers.Layer):
         return inputs
 
     def compute_output_spec(self, inputs, training=None, return_kept_positions: bool = False):
-        # From the shapes alone, as `call` would make them: tracing `call` on a functional
-        # model's unknown length fails under JAX (keras-hub's position embedding compares it).
+        # From the shapes alone: tracing `call` on an unknown length fails under JAX.
         mask = inputs["padding_mask"]
         length, lengths = _static_length(mask), []
         for extractor in self.extractors:

@@ -1,23 +1,10 @@
-"""The custom training loop: task loss plus the retention-mass penalty.
+"""The custom training loop (TensorFlow, under a tf.distribute.Strategy) of all three steps.
 
-One loop serves the three PoWER-BERT steps. In the configuration-search step
-(soft mode) the loss gains `lambda * sum_j j * mass_j` over encoder layers
-j = 1..L, and the SoftExtract retention weights learn at their own learning
-rate (the original's `lr_mult`), clipped to [0, 1] after every step by their
-weight constraint. `lambda` is fixed, or set after every step by a
-`search.BudgetController` that steers the search to a FLOPs target.
-
-Each epoch ends with an evaluation (on a held-out part of the training set, in the
-pipeline), the best (or last) checkpoint, a resume state (`resume.ResumeState`) and then
-one log line: a killed step continues from its last finished epoch, and its log holds each
-finished epoch once. With `patience`, training stops once that many epochs in a row have not
-improved the evaluation metric (a model trained to convergence, not for a fixed count).
-
-With a teacher (the unpruned fine-tuned model), each batch's labels come with the teacher's
-outputs and the task loss mixes the label loss with `losses.distillation_loss`.
-
-TensorFlow only: tf.GradientTape inside tf.function, under a
-tf.distribute.Strategy (the default one-device strategy unless told).
+In soft mode the loss gains `lambda * sum_j j * mass_j` and the retention weights learn at
+their own rate; `lambda` is fixed or set after every step by a `search.BudgetController`.
+With a teacher's outputs beside the labels, the task loss mixes in `losses.distillation_loss`.
+Each epoch ends with an evaluation, the best (or last) checkpoint, a resume state and one log
+line; with `patience`, training stops once the metric stops improving.
 """
 
 from __future__ import annotations
@@ -63,14 +50,9 @@ class TrainConfig:
     keep_best: bool = True  # False: keep the last epoch (configuration search)
     soft_extract_decay: bool = True  # False: hold lr_soft_extract after warm-up (moving targets)
     patience: int = 0  # stop after this many epochs without improvement (0: train every epoch)
-    distill_weight: float = (
-        0.5  # of the distillation term in the task loss; the labels get the rest
-    )
+    distill_weight: float = 0.5  # of the distillation term; the labels get the rest
     temperature: float = 2.0
-    # Score the model before any training as "epoch 0": with `keep_best`, a training that only
-    # makes the held-out metric worse leaves the starting model as the best epoch (the retrain
-    # starts from a model already judged, and never delivers worse than it on held-out).
-    score_start: bool = False
+    score_start: bool = False  # score the untrained model as "epoch 0" (a candidate best)
 
     def converged(self, scores: Sequence[float]) -> bool:
         """True when the last `patience` epochs' `scores` did not improve on the best before them.
@@ -107,9 +89,6 @@ class EpochRecord:
 
 class Trainer:
     """Trains a `PowerBertClassifier` with a custom loop and logs each epoch.
-
-    The loss follows the model (`is_regression`: squared error, else cross-entropy);
-    the dev metric is whatever `compute_metrics` returns under `metric`.
 
     Args:
         model: the classifier, built inside `strategy.scope()`.
@@ -178,8 +157,7 @@ class Trainer:
                     name="adam_soft_extract",
                 )
                 self.soft_optimizer.build(retention)
-            # A variable, so the compiled step reads the value the controller last set.
-            self.penalty_weight = (
+            self.penalty_weight = (  # a variable: the compiled step reads its current value
                 controller.multiplier
                 if controller is not None
                 else keras.Variable(config.lambda_, trainable=False, dtype="float32", name="lambda")
@@ -191,10 +169,8 @@ class Trainer:
             else None
         )
 
-    # -- compiled steps ----------------------------------------------------
     def _train_step(self, model):
-        """One optimizer step of `model` (this trainer's or a view) on a (distributed) batch;
-        wrapped in tf.function by fit."""
+        """One optimizer step of `model` (this trainer's or a view) on a (distributed) batch."""
         strategy = self.strategy
         replicas = strategy.num_replicas_in_sync
 
@@ -240,7 +216,6 @@ class Trainer:
 
         return train_step
 
-    # -- public ------------------------------------------------------------
     def evaluate(self, dataset: tf.data.Dataset, labels: np.ndarray) -> dict:
         """Dev metrics of the model on a labelled dataset."""
         if self._predictor is None:  # traced once, reused every epoch
@@ -342,8 +317,7 @@ class Trainer:
         best = max(best, record.metrics[self.metric])
         if checkpoint_path and (improved or not self.config.keep_best):
             save_checkpoint(self.model, checkpoint_path)
-        # The state before the log line: a line in the log is an epoch a rerun will not repeat.
-        # Epoch 0 (the start, scored) has nothing to resume: a rerun scores it again.
+        # The state before the log line: a logged epoch is one a rerun will not repeat.
         if resume is not None and record.epoch > 0:
             resume.save(
                 record.epoch,
@@ -393,8 +367,7 @@ class Trainer:
         return os.path.join(self.log_dir, f"{self.name}_log.jsonl")
 
     def _rewrite_log(self, history: Sequence[EpochRecord]) -> None:
-        """The log as the resume state knows it: one line per finished epoch, whatever a killed
-        run had written after its last saved state (or before it wrote its last line)."""
+        """The log as the resume state knows it: one line per finished epoch."""
         if not self.log_dir or (not history and not os.path.isfile(self._log_path())):
             return
         os.makedirs(self.log_dir, exist_ok=True)
@@ -419,8 +392,7 @@ class Trainer:
 
 
 def _global_batch_size(strategy, labels):
-    """Examples in this step over every replica of every worker (an all-reduce across workers:
-    a worker's local results hold only its own replicas)."""
+    """Examples in this step over every replica of every worker."""
     if strategy.num_replicas_in_sync == 1:
         return tf.shape(labels)[0]
     sizes = strategy.run(lambda t: tf.cast(tf.shape(t)[0], tf.float32), args=(labels,))
