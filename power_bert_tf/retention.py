@@ -1,14 +1,13 @@
-"""The retention configuration (how many word-vectors each encoder keeps) and the analytic FLOPs count.
-
-One FLOPs formula (`_encoder_flops`) serves `RetentionConfig.flops_fraction`, `full_model_flops` and
-`truncation_length` (the static-truncation length of about the same cost).
-"""
+"""The retention configuration (how many word-vectors each encoder keeps) and the analytic
+FLOPs count (one formula, `_flops_of_lengths`, serves every function here)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from power_bert_tf.errors import PowerBertError
 
@@ -37,7 +36,6 @@ class RetentionConfig:
     def __post_init__(self):
         object.__setattr__(self, "keep", tuple(self.keep))
 
-    # -- construction ------------------------------------------------------
     @classmethod
     def parse(
         cls,
@@ -50,16 +48,9 @@ class RetentionConfig:
         Raises:
             RetentionConfigError: naming the offending entry.
         """
-        if isinstance(text, str):
-            items = [item.strip() for item in text.split(",")]
-        else:
-            items = list(text)
-        values = []
-        for index, item in enumerate(items, start=1):
-            values.append(_as_int(item, index))
-        config = cls(tuple(values))
-        config.validate(num_layers=num_layers, seq_len=seq_len)
-        return config
+        items = [item.strip() for item in text.split(",")] if isinstance(text, str) else text
+        config = cls(tuple(_as_int(item, index) for index, item in enumerate(items, start=1)))
+        return config.validate(num_layers=num_layers, seq_len=seq_len)
 
     @classmethod
     def full(cls, num_layers: int, seq_len: int) -> RetentionConfig:
@@ -77,7 +68,6 @@ class RetentionConfig:
             keep.append(count)
         return cls(tuple(keep))
 
-    # -- checks ------------------------------------------------------------
     def validate(
         self, num_layers: int | None = None, seq_len: int | None = None
     ) -> RetentionConfig:
@@ -106,7 +96,6 @@ class RetentionConfig:
                 )
         return self
 
-    # -- use ---------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.keep)
 
@@ -135,10 +124,8 @@ class RetentionConfig:
     ) -> float:
         """Encoder FLOPs at this configuration over the full model's.
 
-        Counted as the implementation computes (`PowerBertEncoder` in hard
-        mode): a layer's Q/K/V projections and its two seq x seq products run on
-        its input length; its attention output projection (on the kept queries
-        only) and its feed-forward sublayer on its output length.
+        As hard mode computes: a layer's Q/K/V projections and seq x seq products run on its
+        input length; its attention output projection and feed-forward on its output length.
 
         Args:
             seq_len, hidden_dim, intermediate_dim: the model's input length and sizes.
@@ -166,11 +153,6 @@ def _layer_lengths(keep: Sequence[float], length: float) -> list[tuple[float, fl
     return lengths
 
 
-def _encoder_flops(config, seq_len, hidden_dim, intermediate_dim) -> float:
-    """The FLOPs of `config` (a `RetentionConfig`) on an input of `seq_len` tokens."""
-    return _flops_of_lengths(config.layer_lengths(seq_len), hidden_dim, intermediate_dim)
-
-
 def _flops_of_lengths(lengths, hidden_dim, intermediate_dim) -> float:
     """The one FLOPs count: per layer 2(3 n_in d^2 + n_out d^2 + 2 n_in^2 d) + 2(2 n_out d f)."""
     d, f = float(hidden_dim), float(intermediate_dim)
@@ -189,13 +171,8 @@ def flops_fraction_of(
     intermediate_dim: int,
     lengths: Mapping[int, int] | None = None,
 ) -> float:
-    """The FLOPs fraction of per-layer word-vector counts, whole or fractional.
-
-    What `RetentionConfig.flops_fraction` counts; fractional counts are the search's masses as
-    they are (a layer's output length is its mass, capped by its input length), so the budget
-    controller can follow the search step by step. `lengths` as in
-    `RetentionConfig.flops_fraction`: a mass beyond an input's length keeps all of it, which is
-    exact because padding ranks last.
+    """The FLOPs fraction of per-layer word-vector counts, whole or fractional (the search's
+    masses, each capped by its input length); `lengths` as in `RetentionConfig.flops_fraction`.
 
     Example:
     >>> round(flops_fraction_of([64.0] * 6, 64, 384, 1536), 6)
@@ -220,24 +197,15 @@ def flops_fraction_of(
 def full_model_flops(
     seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int
 ) -> float:
-    """Analytic encoder FLOPs of the model without elimination at `seq_len`.
-
-    The count `RetentionConfig.flops_fraction` divides by.
-    """
-    return _encoder_flops(
-        RetentionConfig.full(num_layers, seq_len), seq_len, hidden_dim, intermediate_dim
-    )
+    """Analytic encoder FLOPs of the model without elimination at `seq_len`."""
+    return _flops_of_lengths([(seq_len, seq_len)] * num_layers, hidden_dim, intermediate_dim)
 
 
 def truncation_length(
     flops_fraction: float, seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int
 ) -> int:
-    """The input length whose full-model FLOPs fraction is closest to `flops_fraction`.
-
-    What static truncation (the model without elimination on shorter inputs)
-    needs to cost about as much as a retention configuration. The fraction of
-    length L against `seq_len` S is ``L (2d + L + f) / (S (2d + S + f))``
-    (d: hidden, f: intermediate size). Ties go to the longer length.
+    """The input length whose full-model FLOPs fraction is closest to `flops_fraction` (static
+    truncation's match for a retention configuration); ties go to the longer length.
 
     Raises:
         ValueError: `flops_fraction` outside (0, 1].
@@ -268,10 +236,8 @@ def project_onto_budget(
 ) -> RetentionConfig:
     """The configuration of a search's masses whose FLOPs fraction is closest to `target`.
 
-    Every layer's mass is scaled by one factor, so the search's allocation across layers is
-    kept, and rounded as `RetentionConfig.from_masses` rounds; the factor is found by bisection
-    (the FLOPs fraction only grows with it). However far the search went, the result lands as
-    close to `target` as whole word-vector counts allow.
+    Every layer's mass is scaled by one factor (found by bisection), then rounded as
+    `RetentionConfig.from_masses` rounds.
 
     Args:
         masses: each layer's retention mass (the sum of its SoftExtract weights).
@@ -318,20 +284,11 @@ def project_onto_budget(
 def _as_int(value, index: int) -> int:
     if isinstance(value, bool):
         raise RetentionConfigError(f"retention entry {index} is {value!r}: not an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()):
         return int(value)
     if isinstance(value, str):
         try:
             return int(value)
         except ValueError:
             pass
-    try:  # numpy integers
-        import numpy as np
-
-        if isinstance(value, np.integer):
-            return int(value)
-    except ImportError:  # pragma: no cover
-        pass
     raise RetentionConfigError(f"retention entry {index} is {value!r}: not an integer")
