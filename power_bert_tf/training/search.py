@@ -2,33 +2,20 @@
 
 The search minimises `task loss + lambda * sum_j j * mass_j`; the goal decides `lambda`:
 
-- **lambda** (the original): `lambda` is fixed; the configuration is wherever it balances the task.
-- **target FLOPs F**: `lambda` is a multiplier on the constraint "FLOPs fraction <= target". After
-  every step it moves by `rate * lambda_0 * (fraction - target) / target` (never below 0), where
-  `fraction` is the FLOPs of the current masses and `lambda_0` the task's LAMBDA: it grows while they
-  cost more than the target and falls to 0 while they cost less (dual ascent; additive, so a long
-  stretch under budget does not leave it too small to react later). The target falls geometrically
-  from 1 to F over the first half of the search (the model adapts while
-  word-vectors go), then holds; the final masses are projected onto F
-  (`retention.project_onto_budget`), so the result lands on F however far the search got.
-- **max metric drop D**: the target falls geometrically from 1 to a floor over the search. At evenly
-  spaced points the masses are kept: each is a shape (how much each layer matters, as learned).
-  After the search every shape is projected onto a ladder of FLOPs fractions (`ladder`: 0.95,
-  0.90, ... down to the floor) and each configuration is judged as the fine-tuned model with that
-  elimination and no training, against the fine-tuned model itself, on a held-out part of the
-  training set (`training.selection.judge`: a paired bootstrap bound on the loss, and better than a
-  constant predictor). Both get the same treatment (neither is trained), and the judged model is
-  exactly where the retrain starts (its "epoch 0"), so a configuration that passes delivers a
-  model at least that good on held-out. Cut from the search's own weights instead, the judgement
-  measured the search's drift as much as the elimination: on CoLA its reference (those weights
-  without elimination) fell from 35.4 to 17-19 MCC while the penalty rose.
-  The retrain plan (`retrain_plan`): first the cheapest configuration within `RETRAIN_REACH` points
-  of passing (a retrain with distillation may win that back; the pipeline's final check decides),
-  then the cheapest that passes as it is; then the fine-tuned model.
+- **lambda**: fixed; the configuration is wherever it balances the task.
+- **target FLOPs F**: `lambda` is a multiplier on "FLOPs fraction <= target", moved after every
+  step by `rate * lambda_0 * (fraction - target) / target` (never below 0; dual ascent). The
+  target falls geometrically from 1 to F over the first half of the search, then holds; the
+  final masses are projected onto F (`retention.project_onto_budget`).
+- **max metric drop D**: the target falls geometrically from 1 to a floor. The masses at evenly
+  spaced points are projected onto a ladder of FLOPs fractions (`ladder`), and each
+  configuration is judged as the fine-tuned model with that elimination and no training against
+  the fine-tuned model itself (`training.selection.judge`). The retrain plan (`retrain_plan`):
+  the cheapest configuration within `RETRAIN_REACH` points of passing, then the cheapest that
+  passes.
 
-The retention weights move by about the learning rate per step (Adam), so how far they can travel
-over a search is the sum of their learning rate over its steps: `soft_extract_rate` scales the
-rate to the number of steps, and `travel` tells how far a given rate gets.
+`soft_extract_rate` scales the retention weights' learning rate to the number of steps (Adam
+moves a weight by about its rate per step); `travel` tells how far a given rate gets.
 """
 
 from __future__ import annotations
@@ -41,17 +28,11 @@ import keras
 from power_bert_tf.retention import RetentionConfig
 from power_bert_tf.training.schedule import WarmupLinearDecay
 
-# How far (in units of a weight's [0, 1] range) each retention weight can move over a search
-# whose learning rate is left at its default: twice, so a weight can fall and come back.
-SEARCH_TRAVEL = 2.0
-# Below this a weight cannot even go from kept to dropped: the search stops where the optimizer
-# runs out, not where its goal is met.
-MIN_TRAVEL = 1.0
+SEARCH_TRAVEL = 2.0  # a weight's [0, 1] range, twice: it can fall and come back
+MIN_TRAVEL = 1.0  # below it a weight cannot even go from kept to dropped
 CANDIDATES = 8  # points along a max-metric-drop search whose masses give a shape
 LADDER_STEP = 0.05  # between the FLOPs fractions each shape is projected onto
-# Points beyond passing (by the bound) that a retrain is trusted to win back: a configuration that
-# loses up to D + RETRAIN_REACH without training is worth one retrain before the safe one.
-RETRAIN_REACH = 2.0
+RETRAIN_REACH = 2.0  # points beyond passing (by the bound) a retrain is trusted to win back
 SWEEP_FLOOR = 0.1  # the cheapest FLOPs fraction a max-metric-drop search sweeps down to
 RAMP_FRACTION = 0.5  # of a target-FLOPs search spent ramping the target down
 MULTIPLIER_RATE = 0.2  # lambda_0 per step and per unit of relative excess
@@ -104,12 +85,8 @@ def travel(rate: float, steps: int, warmup_steps: int, decay: bool) -> float:
 
 @dataclass
 class Candidate:
-    """A configuration from a search point's shape, and how it was judged on the held-out part.
-
-    `step`, `masses`: the search point whose masses were projected (its shape); `target`: the
-    FLOPs fraction projected onto; `verdict`: the `selection.Verdict` record of the fine-tuned
-    model with this elimination against itself (None: a search point not judged yet).
-    """
+    """A search point's masses projected onto `target`, and its `selection.Verdict` record
+    (None: not judged yet)."""
 
     step: int
     target: float
@@ -178,8 +155,7 @@ class BudgetController:
         self.mass_fraction = mass_fraction
         self.project = project
         self.floor = floor
-        # A variable, so the compiled training step reads its current value.
-        self.multiplier = keras.Variable(
+        self.multiplier = keras.Variable(  # read by the compiled training step
             goal.lambda_, trainable=False, dtype="float32", name="lambda"
         )
         self.candidates: list[Candidate] = []
@@ -205,8 +181,7 @@ class BudgetController:
         if goal.kind == "target_flops":
             span = max(1, round(RAMP_FRACTION * span))
         progress = min(max((step - self.warmup_steps) / span, 0.0), 1.0)
-        # Geometric: the speedup (1 / FLOPs) grows evenly, and candidates are spaced evenly in it.
-        return end**progress
+        return end**progress  # geometric: the speedup grows evenly
 
     def after_step(self, step: int, masses: Sequence[float]) -> None:
         """Update the multiplier from the masses after `step` steps; take a candidate when due."""
@@ -225,16 +200,12 @@ class BudgetController:
             step=step,
             target=round(target, 4),
             retention=retention.to_list(),
-            flops_fraction=self.configuration_fraction(retention),
+            flops_fraction=self.mass_fraction(retention.to_list()),
             masses=[float(m) for m in masses],
         )
         self.candidates.append(candidate)
         return candidate
 
-    def configuration_fraction(self, retention: RetentionConfig) -> float:
-        return self.mass_fraction(retention.to_list())
-
-    # -- resume ------------------------------------------------------------------------
     def state(self) -> dict:
         return {
             "multiplier": float(self.multiplier.numpy()),
