@@ -1,9 +1,7 @@
 """`RunConfig`: everything a PoWER-BERT run needs, each setting declared once.
 
-Each field's metadata carries its command-line help (and, where it differs from the
-field name, its flag): `scripts/flags.py` builds `scripts/run_glue.py`'s parser from
-this dataclass, so a flag is declared here and nowhere else. None means: the task's
-default (the original README's per-task table).
+Each field's metadata carries its command-line help (and flag, where it differs from the
+name): `scripts/flags.py` builds the parser from it. None means: the task's default.
 """
 
 from __future__ import annotations
@@ -21,9 +19,7 @@ from power_bert_tf.runs import STEPS, RunDirectory
 if TYPE_CHECKING:
     from power_bert_tf.data.tasks import GlueTask
 
-# The per-task table (data/tasks.py, the original README's) is tuned for BERT-base.
-# Narrower backbones need a larger fine-tuning rate: on MiniLM (hidden 384) the table's
-# CoLA rate of 2e-5 learns little in 3 epochs, 1e-4 does (docs/RESULTS.md).
+# The per-task table is tuned for BERT-base; narrower backbones need a larger fine-tuning rate.
 BERT_BASE_HIDDEN = 768
 NARROW_BACKBONE_LR_BERT = 1e-4
 
@@ -198,9 +194,8 @@ class RunConfig:
     def resolved(self) -> RunConfig:
         """Fill defaults (the task's, adjusted to the backbone); refuse bad values before
         anything is built."""
+        # Imported here: the TensorFlow-free benchmark path imports this module.
         from power_bert_tf.backbones import default_backbone, peek_backbone
-
-        # Imported here, not at the top: the TensorFlow-free benchmark path imports this module.
         from power_bert_tf.training.budgets import parse_budgets
 
         task = self.get_task()
@@ -208,11 +203,10 @@ class RunConfig:
         for step in steps:
             if step not in STEPS:
                 raise PipelineError(f"--steps: unknown step '{step}'; steps are {', '.join(STEPS)}")
-        # Config files only: the model a checkpoint holds, else the backbone's.
+        # Config files only: the model a checkpoint (a run directory's delivered one) holds,
+        # else the backbone's.
         source = self.checkpoint or self.backbone or default_backbone()
-        if self.checkpoint and os.path.isdir(
-            self.checkpoint
-        ):  # a run directory: its delivered model
+        if self.checkpoint and os.path.isdir(self.checkpoint):
             source = RunDirectory(self.checkpoint).existing_checkpoint()
         facts = peek_backbone(source) if source else {}
         applied = {}
@@ -226,6 +220,13 @@ class RunConfig:
             if self.checkpoint and "sequence_length" in facts
             else default("seq_len", task.seq_len, f"the {task.name} task table")
         )
+        dims = ("num_layers", "hidden_dim", "intermediate_dim")
+
+        def check_flops(target: float, flag: str = "--target-flops") -> None:
+            if set(dims) <= facts.keys():
+                layers, hidden, intermediate = (facts[k] for k in dims)
+                check_target_flops(target, layers, seq_len, hidden, intermediate, flag=flag)
+
         lr_bert = self.lr_bert
         if lr_bert is None:
             hidden = facts.get("hidden_dim")
@@ -257,25 +258,19 @@ class RunConfig:
         for name in ("epochs", "search_epochs", "batch_size", "seq_len"):
             if getattr(config, name) < 1:
                 raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
-        if config.patience < 0:
-            raise PipelineError(f"--patience must be at least 0, got {config.patience}")
-        if not 0.0 < config.selection_confidence < 1.0:
-            raise PipelineError(
-                f"--selection-confidence must be in (0, 1), got {config.selection_confidence}"
-            )
+        for name, valid, bound in (
+            ("patience", lambda v: v >= 0, "at least 0"),
+            ("selection_confidence", lambda v: 0.0 < v < 1.0, "in (0, 1)"),
+            ("distill_weight", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
+            ("distill_temperature", lambda v: v > 0, "positive"),
+            ("held_out_fraction", lambda v: 0.0 < v < 1.0, "in (0, 1)"),
+        ):
+            if not valid(getattr(config, name)):
+                flag = "--" + name.replace("_", "-")
+                raise PipelineError(f"{flag} must be {bound}, got {getattr(config, name)}")
         if config.flops_count not in ("dynamic", "padded"):
             raise PipelineError(
                 f"--flops-count must be 'dynamic' or 'padded', got '{config.flops_count}'"
-            )
-        if not 0.0 <= config.distill_weight <= 1.0:
-            raise PipelineError(f"--distill-weight must be in [0, 1], got {config.distill_weight}")
-        if config.distill_temperature <= 0:
-            raise PipelineError(
-                f"--distill-temperature must be positive, got {config.distill_temperature}"
-            )
-        if not 0.0 < config.held_out_fraction < 1.0:
-            raise PipelineError(
-                f"--held-out-fraction must be in (0, 1), got {config.held_out_fraction}"
             )
         goals = [
             flag
@@ -310,14 +305,7 @@ class RunConfig:
         if config.target_flops is not None:
             if not 0.0 < config.target_flops <= 1.0:
                 raise PipelineError(f"--target-flops must be in (0, 1], got {config.target_flops}")
-            if {"num_layers", "hidden_dim", "intermediate_dim"} <= facts.keys():
-                check_target_flops(
-                    config.target_flops,
-                    facts["num_layers"],
-                    config.seq_len,
-                    facts["hidden_dim"],
-                    facts["intermediate_dim"],
-                )
+            check_flops(config.target_flops)
         if config.retention is not None:
             config.retention_config(num_layers=facts.get("num_layers"))
         if config.budgets:
@@ -327,16 +315,8 @@ class RunConfig:
                 budgets = parse_budgets(config.budgets)
             except ValueError as error:
                 raise PipelineError(str(error)) from None
-            if {"num_layers", "hidden_dim", "intermediate_dim"} <= facts.keys():
-                for budget in budgets:
-                    check_target_flops(
-                        budget,
-                        facts["num_layers"],
-                        config.seq_len,
-                        facts["hidden_dim"],
-                        facts["intermediate_dim"],
-                        flag="--budgets",
-                    )
+            for budget in budgets:
+                check_flops(budget, "--budgets")
             config = replace(config, budgets=tuple(f"{b:g}" for b in budgets))
         if "finetune" not in steps and config.checkpoint is None:
             raise PipelineError("--checkpoint is required when the finetune step is skipped")
