@@ -1,18 +1,11 @@
 """The three PoWER-BERT steps end to end on a GLUE task, one method per step.
 
-fine-tune ("none" mode, until the held-out metric stops improving) -> configuration search
-("soft" mode, towards a goal: `training.search`) -> retention configuration -> retrain
-("hard" mode, from whichever of the fine-tuned and the searched weights scores higher with that
-elimination, distilling from the fine-tuned model, until the held-out metric stops improving)
--> the final check against the fine-tuned model, which may fall back to the retrain plan's
-next (milder) configuration or to the fine-tuned model itself. Epochs and
-configurations are chosen on a held-out part of the training set; the dev set is read
-once per delivered model, for the reported number. What lands in the output
-directory, and which checkpoint each step starts from: `power_bert_tf.runs`.
-
-A run is resumable: each step's record in results.json says when it finished, the same
-command again skips finished steps and continues an interrupted one from its last
-finished epoch (`training.resume`); `--overwrite` starts afresh.
+fine-tune ("none" mode) -> configuration search ("soft" mode, `training.search`) -> retrain
+("hard" mode, distilling from the fine-tuned model) -> the final check against the fine-tuned
+model. Epochs and configurations are chosen on a held-out part of the training set; the dev
+set is read only for the reported numbers. The output directory: `power_bert_tf.runs`. A run
+is resumable: the same command skips finished steps and continues an interrupted one
+(`training.resume`); `--overwrite` starts afresh.
 """
 
 from __future__ import annotations
@@ -65,8 +58,7 @@ class Pipeline(SearchStep, CheckpointStep):
         (`accelerate`) instead of the files the config names."""
         self.config = config.resolved()
         self._splits = dict(splits or {})
-        # Called as on_epoch_end(step, record) after every epoch (`accelerate`'s callback).
-        self.on_epoch_end = None
+        self.on_epoch_end = None  # on_epoch_end(step, record) after every epoch (`accelerate`)
         self.task = self.config.get_task()
         if self.config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -80,7 +72,6 @@ class Pipeline(SearchStep, CheckpointStep):
         self._encoded: dict = {}  # id(examples) -> (examples, their features): `dataset`
         self._flops_lengths: dict[int, int] | None = None  # `flops_lengths` of the run's train part
 
-    # -- data ----------------------------------------------------------------------
     def examples(self, split: str) -> data.GlueExamples:
         if split in self._splits:
             return self._splits[split]
@@ -91,11 +82,8 @@ class Pipeline(SearchStep, CheckpointStep):
         return examples.take(limit, seed=self.config.seed) if limit else examples
 
     def training_split(self) -> tuple[data.GlueExamples, data.GlueExamples]:
-        """(train, held out): the training set less the part held out to choose on.
-
-        Each seed holds out its own part (`GlueExamples.hold_out`); the split, with how many drawn
-        examples went back to training for occurring inside one, stays in `self.held_out_split`.
-        """
+        """(train, held out): the training set less the part held out to choose on (the split
+        stays in `self.held_out_split`)."""
         train = self.examples("train")  # its data errors name the file, not this flag
         try:
             self.held_out_split = train.hold_out(
@@ -144,9 +132,7 @@ class Pipeline(SearchStep, CheckpointStep):
     @property
     def preprocessor(self):
         if self._preprocessor is None and self._started_from():
-            # The checkpoint's own preprocessor (a .keras file carries it): its vocabulary is
-            # the model's, whatever backbone a run directory beside it does or does not name.
-            self._load(self._started_from())
+            self._load(self._started_from())  # the checkpoint's own preprocessor
         if self._preprocessor is None:
             self._preprocessor = load_preprocessor(self._backbone_source(), self.config.seq_len)
         return self._preprocessor
@@ -179,7 +165,6 @@ class Pipeline(SearchStep, CheckpointStep):
         if model.preprocessor is not None:
             self._preprocessor = model.preprocessor
 
-    # -- models --------------------------------------------------------------------
     def initial_model(self) -> PowerBertClassifier:
         """The model the first step starts from: its predecessor's checkpoint, or a fresh backbone."""
         start = self._started_from()
@@ -258,6 +243,17 @@ class Pipeline(SearchStep, CheckpointStep):
             "converged": train_config.converged([r.metrics[self.task.metric] for r in history]),
         }, history
 
+    def _until_converged(self, **settings) -> TrainConfig:
+        """The fine-tune's and retrain's training: up to --epochs, stopping after --patience."""
+        config = self.config
+        return TrainConfig(
+            epochs=config.epochs,
+            lr_bert=config.lr_bert,
+            lambda_=0.0,
+            patience=config.patience,
+            **settings,
+        )
+
     def steps_per_epoch(self, train) -> int:
         return int(np.ceil(len(train) / self.config.batch_size))
 
@@ -272,16 +268,9 @@ class Pipeline(SearchStep, CheckpointStep):
     def _metrics(self, labels, predictions) -> dict:
         return data.compute_metrics(self.task, labels, predictions)
 
-    # -- the steps -----------------------------------------------------------------
     def finetune(self, train, held_out, dev) -> dict:
         model = self.initial_model()
-        plain = TrainConfig(
-            epochs=self.config.epochs,
-            lr_bert=self.config.lr_bert,
-            lambda_=0.0,
-            patience=self.config.patience,
-        )
-        record, _ = self._train(model, "finetune", train, held_out, plain)
+        record, _ = self._train(model, "finetune", train, held_out, self._until_converged())
         record["dev"] = self._evaluate(
             self._load(self.run_dir.checkpoint("finetune")), dev
         )  # the best epoch
@@ -311,17 +300,10 @@ class Pipeline(SearchStep, CheckpointStep):
     ) -> dict:
         """Hard-Extract training at `retention`, then the final check against the fine-tuned model.
 
-        The retrain starts from whichever of the fine-tuned weights and the search's scores higher
-        on held-out with this elimination (scored as its epoch 0, so the best epoch is never worse
-        than the start), distils from the fine-tuned model (`--no-distill`: labels only) and stops
-        on the held-out metric. Under --max-metric-drop the final check is the selection's own
-        paired bound (`_final_check`). Training can widen that bound while it raises the point
-        estimate (the trained predictions move away from the fine-tuned ones), so a best epoch
-        that fails it gives way to the untrained start when the start passes. A configuration
-        neither passes is refused, and the search's retrain plan goes on
-        (`training.search.retrain_plan`: an ambitious configuration first, then one that passed
-        without training); after it, the run delivers the fine-tuned model. Refused attempts are
-        kept (`retrain-refused-<n>.keras`) and recorded, in `earlier` too, so a killed run goes on.
+        A best epoch that fails the check gives way to its untrained start when the start
+        passes; a configuration neither passes is refused (kept as `retrain-refused-<n>.keras`,
+        recorded in `earlier` too) and the search's retrain plan goes on; after it, the run
+        delivers the fine-tuned model.
         """
         teacher = self._teacher()
         plan = self._retrain_plan(retention, search)
@@ -386,11 +368,7 @@ class Pipeline(SearchStep, CheckpointStep):
         # The best epoch is the chosen configuration's: it is what serving_default serves.
         draw = ConfigurationDraw(1 + len(views), self.config.seed) if views else None
         distil = self.config.distill and teacher is not None
-        retrain = TrainConfig(
-            epochs=self.config.epochs,
-            lr_bert=self.config.lr_bert,
-            lambda_=0.0,
-            patience=self.config.patience,
+        retrain = self._until_converged(
             distill_weight=self.config.distill_weight,
             temperature=self.config.distill_temperature,
             score_start=True,
@@ -409,21 +387,22 @@ class Pipeline(SearchStep, CheckpointStep):
         )
         return record
 
-    def _retrain_start(self, retention: RetentionConfig, teacher, held_out) -> tuple:
-        """The hard-mode model at `retention` the retrain starts from: the fine-tuned weights or
-        the search's (its predecessor's checkpoint), whichever scores higher on `held_out`
-        (ties: the fine-tuned); and a record of where it came from and both scores."""
+    def _starts(self, teacher) -> list[tuple[str, PowerBertClassifier]]:
+        """(name, weights) the retrain may start from: the fine-tuned model's, its predecessor's."""
         own = self.run_dir.start_of("retrain")
         predecessor = self.start_of("retrain")
         name = os.path.relpath(own, self.run_dir.path) if own else self._started_from()
         if teacher is None:
-            starts = [(name, predecessor)]
-        elif predecessor.mode == "none":  # a fine-tuned predecessor holds the teacher's weights
-            starts = [("finetune", teacher)]
-        else:
-            starts = [("finetune", teacher), (name, predecessor)]
+            return [(name, predecessor)]
+        if predecessor.mode == "none":  # a fine-tuned predecessor holds the teacher's weights
+            return [("finetune", teacher)]
+        return [("finetune", teacher), (name, predecessor)]
+
+    def _retrain_start(self, retention: RetentionConfig, teacher, held_out) -> tuple:
+        """The hard-mode model at `retention` of the start that scores higher on `held_out`
+        (ties: the fine-tuned); and a record of where it came from and both scores."""
         scored = []
-        for name, weights in starts:
+        for name, weights in self._starts(teacher):
             with self.strategy.scope():
                 model = weights.with_mode("hard", retention)
             scored.append((self._evaluate(model, held_out), name, model))
@@ -434,16 +413,12 @@ class Pipeline(SearchStep, CheckpointStep):
         }
 
     def _start_if_it_passes(self, retention: RetentionConfig, record: dict, teacher, held_out):
-        """The verdict of the retrain's untrained start (its epoch 0, rebuilt from the checkpoint it
-        came from), saved as the retrain's checkpoint when it passes; None when it fails too."""
-        weights = teacher if record["started_from"] == "finetune" else self.start_of("retrain")
+        """The verdict of the retrain's untrained start (rebuilt), saved as the retrain's
+        checkpoint when it passes; None when it fails too."""
+        weights = dict(self._starts(teacher))[record["started_from"]]
         with self.strategy.scope():
             start = weights.with_mode("hard", retention)
-        verdict = self._verdict(
-            held_out.labels,
-            self._predictions(teacher, held_out),
-            self._predictions(start, held_out),
-        )
+        verdict = self._check(teacher, start, held_out)
         if not verdict.passes:
             return None
         save_checkpoint(start, self.run_dir.checkpoint("retrain"))
@@ -466,11 +441,14 @@ class Pipeline(SearchStep, CheckpointStep):
         """The retrained model's (best epoch's) verdict against the fine-tuned one on `held_out`."""
         if teacher is None:
             return None
-        retrained = self._load(self.run_dir.checkpoint("retrain"))
+        return self._check(teacher, self._load(self.run_dir.checkpoint("retrain")), held_out)
+
+    def _check(self, teacher, model, held_out):
+        """`model`'s verdict against the fine-tuned `teacher` on `held_out`."""
         return self._verdict(
             held_out.labels,
             self._predictions(teacher, held_out),
-            self._predictions(retrained, held_out),
+            self._predictions(model, held_out),
         )
 
     def _refuse_attempt(self, number: int) -> str:
@@ -485,8 +463,7 @@ class Pipeline(SearchStep, CheckpointStep):
     def run(self) -> dict:
         """Run the configured steps, skipping finished ones; returns (and writes) results.json's content."""
         config = self.config
-        # The data first: a bad file stops the run before any model is built.
-        train, held_out = self.training_split()
+        train, held_out = self.training_split()  # first: a bad file stops the run early
         dev = self.examples("dev")
         self._flops_lengths = self.flops_lengths(train)
         if config.overwrite:
@@ -548,9 +525,7 @@ class Pipeline(SearchStep, CheckpointStep):
             retention = self._saved_retention()
         if "retrain" in config.steps and retention is not None:
             masses = self._search_masses(records, retention)
-            search = records.get("search") or (
-                self._saved_search() if config.retention is None else {}
-            )
+            search = self._search_record(records)
             earlier = records.get("retrain") or {}  # a killed run's refused attempts
 
             def save_progress(progress: dict) -> None:
@@ -587,7 +562,6 @@ class Pipeline(SearchStep, CheckpointStep):
         self.run_dir.write("results.json", results)
         return results
 
-    # -- scoring ---------------------------------------------------------------------
     def _predictions(self, model, examples: data.GlueExamples) -> np.ndarray:
         """Class ids (or scores) of `model` on `examples`, in their order."""
         return outputs_to_predictions(
@@ -597,7 +571,6 @@ class Pipeline(SearchStep, CheckpointStep):
     def _evaluate(self, model, examples: data.GlueExamples) -> float:
         return self._metrics(examples.labels, self._predictions(model, examples))[self.task.metric]
 
-    # -- files ---------------------------------------------------------------------
     def _write_run_config(self) -> None:
         self.run_dir.write(
             "run_config.json",
@@ -645,15 +618,17 @@ class Pipeline(SearchStep, CheckpointStep):
             )
         return RetentionConfig(tuple(search["retention"]))
 
-    def _search_masses(self, records: dict, retention: RetentionConfig) -> list[float]:
-        """What --budgets projects: this run's search masses, else a saved search's, else (a
-        --retention-config without a search) the configuration's own lengths."""
-        if not self.config.budgets:
-            return []
-        search = records.get("search") or (
+    def _search_record(self, records: dict) -> dict:
+        """This run's search record, else a saved one (none with --retention-config)."""
+        return records.get("search") or (
             self._saved_search() if self.config.retention is None else {}
         )
-        return list(search.get("masses") or retention.to_list())
+
+    def _search_masses(self, records: dict, retention: RetentionConfig) -> list[float]:
+        """What --budgets projects: the search's masses, else the configuration's lengths."""
+        if not self.config.budgets:
+            return []
+        return list(self._search_record(records).get("masses") or retention.to_list())
 
     def _budgets(self, model, masses) -> list[Budget]:
         """--budgets' configurations at the model's dimensions."""
