@@ -1,8 +1,4 @@
-"""The GLUE task table: one :class:`GlueTask` per task, with the original PoWER-BERT hyper-parameters.
-
-Tasks are looked up by name with :func:`get_task`, which ignores case, ``-`` and ``_`` (``"SST2"``,
-``"sts_b"``). Every other module takes a task object or its name and goes through :func:`as_task`.
-"""
+"""The GLUE task table (`TASKS`, with the original PoWER-BERT hyper-parameters) and its lookup."""
 
 from __future__ import annotations
 
@@ -17,11 +13,10 @@ SPLITS = ("train", "dev", "test")
 
 @dataclass(frozen=True)
 class GlueTask:
-    """One task: a GLUE preset with the original PoWER-BERT (IBM) hyper-parameters, or your own
-    files (``table``, built by :func:`power_bert_tf.data.tables.table_task`).
+    """One task: a GLUE preset, or your own files (``table``: `tables.table_task`).
 
-    ``num_classes`` is 1 (and ``label_names`` empty) for the regression task STS-B. ``metric`` names the
-    primary metric key returned by :func:`power_bert_tf.data.metrics.compute_metrics`.
+    ``num_classes`` is 1 (and ``label_names`` empty) for a regression task; ``metric`` is the
+    primary key of :func:`power_bert_tf.data.metrics.compute_metrics`.
     """
 
     name: str
@@ -38,16 +33,11 @@ class GlueTask:
     lr_soft_extract: float
     lambda_: float
     batch_size: int
-    # Your own files (`tables.table_task`); None for the GLUE presets.
-    table: TableSource | None = None
+    table: TableSource | None = None  # None for the GLUE presets
 
     @property
     def is_regression(self) -> bool:
-        """True for STS-B (a similarity score instead of a class id).
-
-        This is the one definition of "regression task" in the package: losses, metrics, readers and
-        submission writers all ask this property.
-        """
+        """A score instead of a class id (STS-B); the package's one definition of it."""
         return self.num_classes == 1
 
 
@@ -55,21 +45,21 @@ def _task(
     name: str,
     directory: str,
     seq_len: int,
-    label_names: tuple[str, ...],
+    label_names: str,
     is_pair: bool,
     metric: str,
-    tfds_name: str,
     hparams: tuple[float, float, float, int],
     dev_file: str = "dev.tsv",
     test_file: str = "test.tsv",
 ) -> GlueTask:
     lr_bert, lr_soft_extract, lambda_, batch_size = hparams
+    tfds_name = "glue/" + directory.lower().replace("-", "")  # e.g. glue/sst2
     return GlueTask(
         name,
         directory,
         seq_len,
-        max(len(label_names), 1),
-        tuple(label_names),
+        max(len(label_names.split()), 1),
+        tuple(label_names.split()),
         is_pair,
         metric,
         dev_file,
@@ -82,103 +72,26 @@ def _task(
     )
 
 
-# Hyper-parameters (LR_BERT, LR_SOFT_EXTRACT, LAMBDA, BATCH_SIZE) from the IBM PoWER-BERT repository;
-# WNLI is not in the original and uses RTE's.
+# (LR_BERT, LR_SOFT_EXTRACT, LAMBDA, BATCH_SIZE) of the IBM PoWER-BERT repository; WNLI uses RTE's.
 _RTE_HPARAMS = (3e-5, 3e-3, 1e-3, 16)
-_MNLI_LABELS = ("contradiction", "entailment", "neutral")  # GLUE / BERT order, not the TFDS order
-_NLI_LABELS = ("entailment", "not_entailment")
+_MNLI = "contradiction entailment neutral"  # GLUE / BERT order, not the TFDS order
+_NLI = "entailment not_entailment"
+_MNLI_M = {"dev_file": "dev_matched.tsv", "test_file": "test_matched.tsv"}
+_MNLI_MM = {"dev_file": "dev_mismatched.tsv", "test_file": "test_mismatched.tsv"}
 
-TASKS: dict[str, GlueTask] = {
-    t.name: t
-    for t in (
-        _task(
-            "cola",
-            "CoLA",
-            64,
-            ("unacceptable", "acceptable"),
-            False,
-            "mcc",
-            "glue/cola",
-            (2e-5, 1.5e-3, 7e-3, 32),
-        ),
-        _task(
-            "sst-2",
-            "SST-2",
-            64,
-            ("negative", "positive"),
-            False,
-            "accuracy",
-            "glue/sst2",
-            (3e-5, 5e-4, 2e-4, 64),
-        ),
-        _task(
-            "mrpc",
-            "MRPC",
-            128,
-            ("not_equivalent", "equivalent"),
-            True,
-            "f1",
-            "glue/mrpc",
-            (6e-5, 3e-3, 3e-3, 64),
-        ),
-        _task("sts-b", "STS-B", 64, (), True, "spearman", "glue/stsb", (3e-5, 3e-3, 1e-3, 64)),
-        _task(
-            "qqp",
-            "QQP",
-            128,
-            ("not_duplicate", "duplicate"),
-            True,
-            "f1",
-            "glue/qqp",
-            (3e-5, 1e-4, 3e-4, 64),
-        ),
-        _task(
-            "mnli-m",
-            "MNLI",
-            128,
-            _MNLI_LABELS,
-            True,
-            "accuracy",
-            "glue/mnli",
-            (3e-5, 2e-4, 1e-4, 64),
-            dev_file="dev_matched.tsv",
-            test_file="test_matched.tsv",
-        ),
-        _task(
-            "mnli-mm",
-            "MNLI",
-            128,
-            _MNLI_LABELS,
-            True,
-            "accuracy",
-            "glue/mnli",
-            (3e-5, 1e-4, 1e-4, 64),
-            dev_file="dev_mismatched.tsv",
-            test_file="test_mismatched.tsv",
-        ),
-        _task(
-            "qnli",
-            "QNLI",
-            128,
-            _NLI_LABELS,
-            True,
-            "accuracy",
-            "glue/qnli",
-            (3e-5, 2e-4, 1.5e-4, 16),
-        ),
-        _task("rte", "RTE", 256, _NLI_LABELS, True, "accuracy", "glue/rte", _RTE_HPARAMS),
-        _task(
-            "wnli",
-            "WNLI",
-            128,
-            ("not_entailment", "entailment"),
-            True,
-            "accuracy",
-            "glue/wnli",
-            _RTE_HPARAMS,
-        ),
-    )
-}
+_PRESETS = (
+    _task("cola", "CoLA", 64, "unacceptable acceptable", False, "mcc", (2e-5, 1.5e-3, 7e-3, 32)),
+    _task("sst-2", "SST-2", 64, "negative positive", False, "accuracy", (3e-5, 5e-4, 2e-4, 64)),
+    _task("mrpc", "MRPC", 128, "not_equivalent equivalent", True, "f1", (6e-5, 3e-3, 3e-3, 64)),
+    _task("sts-b", "STS-B", 64, "", True, "spearman", (3e-5, 3e-3, 1e-3, 64)),
+    _task("qqp", "QQP", 128, "not_duplicate duplicate", True, "f1", (3e-5, 1e-4, 3e-4, 64)),
+    _task("mnli-m", "MNLI", 128, _MNLI, True, "accuracy", (3e-5, 2e-4, 1e-4, 64), **_MNLI_M),
+    _task("mnli-mm", "MNLI", 128, _MNLI, True, "accuracy", (3e-5, 1e-4, 1e-4, 64), **_MNLI_MM),
+    _task("qnli", "QNLI", 128, _NLI, True, "accuracy", (3e-5, 2e-4, 1.5e-4, 16)),
+    _task("rte", "RTE", 256, _NLI, True, "accuracy", _RTE_HPARAMS),
+    _task("wnli", "WNLI", 128, "not_entailment entailment", True, "accuracy", _RTE_HPARAMS),
+)
+TASKS: dict[str, GlueTask] = {task.name: task for task in _PRESETS}
 
 
 def _normalize(name: str) -> str:
