@@ -1,9 +1,8 @@
 """GLUE splits read from the official directory layout (or, with no directory, from TFDS).
 
-The layout is the one ``download_glue_data.py`` writes: ``<dir>/train.tsv``, ``dev.tsv``, ``test.tsv``;
-MNLI ``dev_matched.tsv`` etc. Files are read by splitting on tabs only (no CSV quoting: MRPC, STS-B and QQP
-contain ``"``), with the columns taken from one per-task table (``_FORMATS``). Every data problem raises
-:class:`GlueDataError` naming the file and, where a line is at fault, its 1-based line number.
+Files are split on tabs only (no CSV quoting: MRPC, STS-B and QQP contain ``"``), with the
+columns of ``_FORMATS``. Every data problem raises :class:`GlueDataError` naming the file and,
+where a line is at fault, its 1-based line number.
 """
 
 from __future__ import annotations
@@ -18,9 +17,6 @@ from power_bert_tf.data import tfds as tfds_loader
 from power_bert_tf.data.examples import GlueDataError, GlueExamples
 from power_bert_tf.data.tables import read_table_split
 from power_bert_tf.data.tasks import GlueTask, as_task, split_file
-
-# --------------------------------------------------------------------------------------------------------
-# File layouts
 
 
 @dataclass(frozen=True)
@@ -46,9 +42,7 @@ class _Format:
     numeric_labels: bool  # raw labels are "0", "1", ... (else the label names themselves)
 
 
-# Column positions follow the GLUE reference readers (BERT's run_classifier.py / transformers' glue
-# processors). As there, the label of STS-B, MNLI, QNLI, RTE and WNLI is the last field, so a line with stray
-# extra fields after the texts (real MNLI has some) still gets its label; QQP is read by position only.
+# As the GLUE reference readers: a label at -1 is the last field (real MNLI has stray extra fields).
 _FORMATS: dict[str, _Format] = {
     "CoLA": _Format(_Columns((3,), label=1, header=False), _Columns((1,), index=0), True),
     "SST-2": _Format(_Columns((0,), label=1), _Columns((1,), index=0), True),
@@ -76,19 +70,16 @@ def raw_labels(task: GlueTask) -> tuple[str, ...]:
     return tuple(str(i) for i in range(len(task.label_names)))
 
 
-# --------------------------------------------------------------------------------------------------------
-# Examples
-
-
-# --------------------------------------------------------------------------------------------------------
-# TSV reading
+def _directory(data_dir: str | os.PathLike) -> str:
+    data_dir = os.fspath(data_dir)
+    if not os.path.isdir(data_dir):
+        raise GlueDataError(f"{data_dir}: GLUE data directory not found")
+    return data_dir
 
 
 def _split_path(task: GlueTask, split: str, data_dir: str | os.PathLike) -> str:
     """The path of a split's file, checking that the directory and file exist."""
-    data_dir = os.fspath(data_dir)
-    if not os.path.isdir(data_dir):
-        raise GlueDataError(f"{data_dir}: GLUE data directory not found")
+    data_dir = _directory(data_dir)
     path = os.path.join(data_dir, split_file(task, split))
     if not os.path.isfile(path):
         hint = ""
@@ -99,12 +90,8 @@ def _split_path(task: GlueTask, split: str, data_dir: str | os.PathLike) -> str:
 
 
 def _read_lines(path: str, columns: _Columns) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line number, fields)`` for each data line, split on tabs only (no quoting).
-
-    Lines are split on ``\\n`` alone (a stray ``\\r`` or Unicode separator inside a field stays in it); a
-    final ``\\r``, a UTF-8 BOM and a missing final newline are accepted. The header, if any, is checked for
-    the field count like any line and then skipped.
-    """
+    """Yield ``(line number, fields)`` for each data line (split on ``\\n`` and tabs only; a final
+    ``\\r`` and a BOM are dropped; the header is checked like any line, then skipped)."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             try:
@@ -206,10 +193,6 @@ def read_glue_split(task: GlueTask | str, split: str, data_dir: str | os.PathLik
     )
 
 
-# --------------------------------------------------------------------------------------------------------
-# Where the data come from
-
-
 def resolve_data_dir(task: GlueTask | str, data_dir: str | os.PathLike | None = None) -> str | None:
     """The directory to read ``task`` from, or None to use TFDS.
 
@@ -226,10 +209,7 @@ def resolve_data_dir(task: GlueTask | str, data_dir: str | os.PathLike | None = 
     """
     task = as_task(task)
     if data_dir is not None:
-        data_dir = os.fspath(data_dir)
-        if not os.path.isdir(data_dir):
-            raise GlueDataError(f"{data_dir}: GLUE data directory not found")
-        return data_dir
+        return _directory(data_dir)
     glue_dir = os.environ.get("GLUE_DIR")
     if glue_dir and os.path.isdir(os.path.join(glue_dir, task.directory)):
         return os.path.join(glue_dir, task.directory)
@@ -256,7 +236,6 @@ def load_split(
     if task.table is not None:  # your own files: their paths are the task's
         return read_table_split(task, split)
     directory = resolve_data_dir(task, data_dir)
-    if directory is None:
-        # Looked up on the module at call time, so that tests can replace the loader.
+    if directory is None:  # looked up at call time: tests replace the loader
         return tfds_loader.load_tfds_split(task, split)
     return read_glue_split(task, split, directory)
