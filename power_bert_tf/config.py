@@ -460,24 +460,12 @@ def command_line_fields(cls=RunConfig):
 def format_summary(results: dict) -> str:
     """A small aligned table of a run's (or an evaluation's) results, and the search's candidates."""
     rows = []
-    for key in (
-        "task",
-        "backbone",
-        "checkpoint",
-        "metric",
-        "baseline",
-        "baseline_held_out",
-        "power",
-        "power_held_out",
-        "delivered",
-        "within_max_metric_drop",
-        "metrics",
-        "retention",
-        "flops_count",
-        "flops_fraction",
-        "padded_flops_fraction",
-        "seconds",
-    ):
+    keys = (
+        "task backbone checkpoint metric baseline baseline_held_out power power_held_out "
+        "delivered within_max_metric_drop metrics retention flops_count flops_fraction "
+        "padded_flops_fraction seconds"
+    )
+    for key in keys.split():
         if key not in results or results[key] is None:
             continue
         value = results[key]

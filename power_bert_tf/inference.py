@@ -1,16 +1,6 @@
-"""Compiled inference: one predict function for evaluation, benchmarks and notebooks; which
-word-pieces of a sentence each encoder layer keeps (`surviving_words`).
-
-No optimizer and no training state: a `Predictor` holds the model and a compiled
-`features -> outputs` function (a `tf.function` on TensorFlow, `jax.jit` over
-`stateless_call` on JAX), traced once for every batch shape on TensorFlow.
-
-Two options bound what a call costs beyond the model's arithmetic. `jit_compile=True`
-compiles the TensorFlow function with XLA, which fuses away most of the per-op overhead that
-dominates a batch of one on a CPU. `length_multiple=16` pads every batch up to the next
-multiple of 16 tokens (exact: padding is masked and ranks below every real token), so a
-compiled function sees a few shapes instead of one per sentence length.
-"""
+"""Compiled inference (`Predictor`: a `tf.function`, or `jax.jit` over `stateless_call`) for
+evaluation, benchmarks and notebooks; which word-pieces each encoder layer keeps
+(`surviving_words`)."""
 
 from __future__ import annotations
 
@@ -103,7 +93,7 @@ class Predictor:
                 outputs, _ = model.stateless_call(trainable, non_trainable, inputs, training=False)
                 return outputs
 
-            # Read the variables at call time, so that later weight updates are seen.
+            # The variables read at call time: later weight updates are seen.
             return lambda inputs: call(
                 [v.value for v in model.trainable_variables],
                 [v.value for v in model.non_trainable_variables],
@@ -165,11 +155,7 @@ def outputs_to_predictions(outputs: np.ndarray, is_regression: bool) -> np.ndarr
 
 
 def surviving_words(model: PowerBertClassifier, sentence: str) -> tuple[list[str], np.ndarray]:
-    """The word-pieces of `sentence` and which of them survive each encoder layer.
-
-    The sentence is tokenized by the model's preprocessor and cut to its real length (no
-    padding, as the training pipeline's batches are), then run through the encoder with
-    `return_kept_positions=True`.
+    """The word-pieces of `sentence` (unpadded) and which of them survive each encoder layer.
 
     Args:
         model: a classifier with a preprocessor (e.g. a hard-mode `PowerBertClassifier`

@@ -1,20 +1,9 @@
 """The run directory: what a PoWER-BERT run writes, and which checkpoint each use reads.
 
-A run's `--output-dir` holds:
-
-    finetune.keras, search.keras, retrain.keras   each step's checkpoint (full model)
-    results.json                                   the run's summary
-    run_config.json                               task facts (task, backbone, seq_len, labels)
-    <step>_log.jsonl, tensorboard/<step>/          per-epoch logs
-
-Which checkpoint is read, in one place:
-
-- a step starts from its predecessor: search from `finetune.keras`, retrain from
-  `search.keras` (or `finetune.keras` when the configuration was given, not searched);
-- what a run *delivers* (evaluation, prediction, benchmark, export) is `retrain.keras`,
-  else `finetune.keras`; the search's soft-mode model is an intermediate, never served;
-- the baseline a run is compared with is its `finetune.keras`, or the fine-tuned model a
-  `--steps search,retrain` run started from (`run_config.json`'s `started_from`).
+A run's `--output-dir` holds `<step>.keras` checkpoints, `results.json` (the summary),
+`run_config.json` (task facts) and per-epoch logs. A step starts from its predecessor
+(`STARTS_FROM`); a run delivers `retrain.keras`, else `finetune.keras` (`DELIVERED`); its
+baseline is its `finetune.keras`, else the fine-tuned model it started from.
 """
 
 from __future__ import annotations
@@ -87,7 +76,6 @@ class RunDirectory:
         started_from = self.run_config().get("started_from")
         return started_from if started_from and os.path.isfile(started_from) else None
 
-    # -- JSON records --------------------------------------------------------------
     def read(self, name: str) -> dict:
         """The JSON object in `name`, or {} when absent; RunError naming the file if bad."""
         try:
@@ -125,14 +113,9 @@ class RunDirectory:
 def summarize(records: dict) -> dict:
     """results.json's summary, rebuilt from each step's own record (`steps`).
 
-    `baseline` / `baseline_held_out`: the fine-tuned model's dev and held-out metric (its
-    finetune step, or the fine-tuned checkpoint the run started from); `delivered`: "retrain"
-    or "finetune" (the search found no configuration, or every retrained one was refused);
-    `power` / `power_held_out`, `retention`, `flops_fraction`: the delivered model's (FLOPs as the
-    run counts them, `padded_flops_fraction` the paper's count beside it); `refused`:
-    the retrained configurations the final check refused; `budgets`: each
-    --budgets configuration trained with it (dev and held-out metric); `search`: the
-    goal, the candidates scored and the one chosen; `seconds`: each step's.
+    `baseline*`: the fine-tuned model's dev and held-out metric; `delivered`: "retrain" or
+    "finetune"; `power*`, `retention`, `flops_fraction`: the delivered model's; `refused`: the
+    retrained configurations the final check refused; `budgets`, `search`, `seconds`.
 
     Example:
     >>> summarize({"finetune": {"dev": 30.0, "held_out": 31.0, "seconds": 9.0}})
@@ -148,20 +131,8 @@ def summarize(records: dict) -> dict:
         summary["flops_fraction"] = search.get("flops_fraction")
         if "padded_flops_fraction" in search:
             summary["padded_flops_fraction"] = search["padded_flops_fraction"]
-        summary["search"] = {
-            key: search.get(key)
-            for key in (
-                "goal",
-                "lambda",
-                "target_flops",
-                "max_metric_drop",
-                "final_lambda",
-                "candidates",
-                "chosen",
-                "plan",
-            )
-            if key in search
-        }
+        keys = "goal lambda target_flops max_metric_drop final_lambda candidates chosen plan"
+        summary["search"] = {key: search.get(key) for key in keys.split() if key in search}
     retrain = records.get("retrain")
     nothing_chosen = (
         bool(search) and search.get("retention") is None and search.get("goal") == "max_metric_drop"
@@ -230,13 +201,8 @@ def run_directory_of(path: str | os.PathLike) -> RunDirectory:
 
 
 def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED):
-    """The `PowerBertClassifier` in a `.keras` file or a run directory.
-
-    The model computes under the current global precision policy (float32 or
-    `mixed_bfloat16`), whichever policy the checkpoint was saved under: see
-    `with_global_precision`. It is compiled as saved, or with the defaults of
-    `PowerBertClassifier.compile`. A file written before `PowerBertClassifier` was a
-    keras-hub task loads too (`power_bert_tf.models.legacy`).
+    """The `PowerBertClassifier` in a `.keras` file or a run directory, under the current global
+    precision policy (`with_global_precision`); earlier subclassed models load too.
 
     Raises:
         RunError: naming the file, when it is missing, unreadable or another kind of model.
