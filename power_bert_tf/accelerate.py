@@ -1,13 +1,6 @@
-"""`accelerate`: PoWER-BERT's search and retrain from Python, on your data in memory.
-
-You arrive with a fine-tuned classifier (a `PowerBertClassifier`, or a keras-hub
-`BertTextClassifier` / `AlbertTextClassifier` / `RobertaTextClassifier` /
-`DistilBertTextClassifier` with its preprocessor) and labelled texts (a `tf.data.Dataset`, or
-lists). `accelerate` skips fine-tuning and runs the same steps `scripts/run_glue.py` runs
-(`pipeline.Pipeline`: a held-out part drawn from `train`, the search towards its goal, the
-retrain with distillation and the final check), writing the same run directory and returning
-the same results record.
-"""
+"""`accelerate`: PoWER-BERT's search and retrain from Python, on a fine-tuned classifier and
+labelled texts in memory: the steps `scripts/run_glue.py` runs, the same run directory and
+results record."""
 
 from __future__ import annotations
 

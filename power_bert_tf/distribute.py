@@ -1,11 +1,5 @@
-"""The tf.distribute strategies of `--distribute`, and who writes what under them.
-
-"multiworker" is `tf.distribute.MultiWorkerMirroredStrategy` over the cluster of the
-standard `TF_CONFIG` variable, one process per worker, each training the same replicated
-model. The chief alone writes into the run directory, the others into a private copy of
-it (`worker_output_dir`). Create the strategy before any TensorFlow op runs: collective
-ops are configured at program start-up.
-"""
+"""The tf.distribute strategies of `--distribute`, and who writes what under them (the chief
+writes the run directory, other workers a private copy: `worker_output_dir`)."""
 
 from __future__ import annotations
 
@@ -76,11 +70,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
     Args:
         name: "default" (the current, one-device strategy); "mirrored" (every GPU, else
-            every logical CPU device, so that a CPU split into logical devices can run
-            it); "multiworker" (`MultiWorkerMirroredStrategy` over `TF_CONFIG`'s cluster).
-
-    Returns:
-        The strategy.
+            every logical CPU device); "multiworker" (over `TF_CONFIG`'s cluster; create it
+            before any TensorFlow op runs).
 
     Raises:
         PipelineError: an unknown name, a missing or malformed `TF_CONFIG`, or a
@@ -105,16 +96,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes the run's files.
-
-    Args:
-        strategy: any strategy; only a multi-worker one (with a `cluster_resolver`
-            naming a task) has non-chief processes.
-
-    Returns:
-        True for one-process strategies; under a cluster, True for the task "chief",
-        or worker 0 when the cluster has no chief.
-    """
+    """Whether this process writes the run's files: always for one-process strategies; under
+    a cluster, the task "chief", or worker 0 when the cluster has no chief."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
         return True
@@ -125,20 +108,9 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 
 def worker_output_dir(path: str, strategy: tf.distribute.Strategy) -> str:
-    """Where this process writes what belongs in `path`.
-
-    The chief writes into `path` itself. Any other worker gets a private temporary
-    directory (removed at exit) seeded with a copy of `path`'s files (a shared file
-    system), so that it resumes from, and reads, what the chief wrote before this run.
-    Call it at start, before training: the chief then writes nothing the copy needs.
-
-    Args:
-        path: the run's (or a file's) directory.
-        strategy: the run's strategy.
-
-    Returns:
-        `path` on the chief, else the worker's own directory.
-    """
+    """Where this process writes what belongs in `path`: `path` on the chief; on any other
+    worker a private temporary directory (removed at exit) seeded with a copy of `path`'s
+    files, so that it resumes from what the chief wrote. Call it at start, before training."""
     if is_chief(strategy):
         return path
     resolver = strategy.cluster_resolver
@@ -165,16 +137,8 @@ def _copy_if_present(source: str, target: str) -> None:
 
 
 def distribute_options() -> tf.data.Options:
-    """`tf.data` options that split every global batch across workers as one process sees it.
-
-    With `AutoShardPolicy.DATA` each worker runs the whole input pipeline (same order,
-    same shuffle seed) and keeps its near-equal part of each global batch (possibly
-    empty, for a last batch smaller than the number of workers). AUTO would shard a
-    file-based dataset by files, changing the order.
-
-    Returns:
-        Options for `dataset.with_options` before `experimental_distribute_dataset`.
-    """
+    """`tf.data` options (`AutoShardPolicy.DATA`) that split every global batch across workers
+    as one process sees it; for `dataset.with_options` before `experimental_distribute_dataset`."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return options

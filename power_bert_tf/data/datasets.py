@@ -1,9 +1,5 @@
-"""``tf.data`` pipelines from :class:`~power_bert_tf.data.readers.GlueExamples` and a keras-hub preprocessor.
-
-The preprocessor may be any keras-hub ``TextClassifierPreprocessor``: BERT's outputs ``token_ids``,
-``segment_ids`` and ``padding_mask``; RoBERTa's and DistilBERT's only ``token_ids`` and ``padding_mask``.
-Nothing here assumes a particular set of keys beyond ``padding_mask`` (for trimming).
-"""
+"""``tf.data`` pipelines from :class:`~power_bert_tf.data.readers.GlueExamples` and a keras-hub
+preprocessor (any feature keys; ``padding_mask`` is needed for trimming)."""
 
 from __future__ import annotations
 
@@ -42,7 +38,7 @@ def make_dataset(
         The dataset, preprocessed in parallel and prefetched.
     """
     texts = examples.texts[0] if len(examples.texts) == 1 else tuple(examples.texts)
-    # Elements are (texts,) or (texts, labels), so that map() passes pair texts as one tuple argument.
+    # (texts,) or (texts, labels): map() passes pair texts as one tuple argument.
     ds = tf.data.Dataset.from_tensor_slices(
         (texts,) if examples.labels is None else (texts, examples.labels)
     )
@@ -51,20 +47,15 @@ def make_dataset(
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     def preprocess(x, *y):
-        # y=None explicitly: called with one 2-tuple, a keras-hub preprocessor reads a pair (s1, s2) as (x, y).
-        features = preprocessor(x, y=None)
+        features = preprocessor(x, y=None)  # y=None: else a pair reads as (x, y)
         return (features, *y) if y else features
 
     return ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def trim_to_longest(features: dict[str, tf.Tensor], *labels: tf.Tensor):
-    """Cut a padded batch after its last real token.
-
-    Exact for every mode: padding is masked in attention, adds nothing to significance and
-    ranks below real tokens, so it never changes a real token's output; it only costs
-    time. Training batches and every exported signature (TF Serving pads its batches) go
-    through it.
+    """Cut a padded batch after its last real token (exact in every mode: padding never changes
+    a real token's output).
 
     Args:
         features: ``[batch, seq_len]`` tensors with at least ``padding_mask`` (real tokens
@@ -86,12 +77,8 @@ def trim_to_longest(features: dict[str, tf.Tensor], *labels: tf.Tensor):
 def encode_examples(
     examples: GlueExamples, preprocessor: Callable[..., Any], batch_size: int = 256
 ) -> dict[str, np.ndarray]:
-    """Every example's features, preprocessed once (padded to the preprocessor's length).
-
-    Tracing the preprocessor costs seconds; a run that reads the same split every epoch and
-    for every candidate it scores encodes it once and batches the arrays
-    (:func:`make_encoded_dataset`), and every split encoded with the same preprocessor
-    shares one trace (:func:`_traced`).
+    """Every example's features, preprocessed once (padded to the preprocessor's length), for
+    :func:`make_encoded_dataset`; one trace per preprocessor (:func:`_traced`).
 
     Returns:
         name -> ``[len(examples), seq_len]`` array.
@@ -106,8 +93,8 @@ def encode_examples(
     return {name: np.concatenate([part[name].numpy() for part in parts]) for name in parts[0]}
 
 
-# (id(preprocessor), pair) -> (a weak reference to it, its traced call). Weak: a cached
-# function must not keep a model's preprocessor alive; the id is checked against the reference.
+# (id(preprocessor), pair) -> (a weak reference to it, its traced call): weak, so a cached
+# function does not keep a preprocessor alive.
 _TRACES: dict[tuple[int, bool], tuple[Callable[[], Any], Callable[..., Any]]] = {}
 
 
@@ -124,7 +111,6 @@ def _traced(preprocessor: Callable[..., Any], pair: bool) -> Callable[..., Any]:
     except TypeError:  # not weakly referable: traced for this call only
         reference = lambda: preprocessor  # noqa: E731
     strings = tf.TensorSpec([None], tf.string)
-    # y=None explicitly: called with one 2-tuple, a keras-hub preprocessor reads a pair (s1, s2) as (x, y).
     function = tf.function(
         lambda x: reference()(x, y=None), input_signature=[(strings, strings) if pair else strings]
     )
@@ -142,11 +128,8 @@ def make_encoded_dataset(
     shuffle: bool = False,
     seed: int = 0,
 ) -> tf.data.Dataset:
-    """:func:`make_split_dataset`'s batches from :func:`encode_examples`'s arrays.
-
-    The same batches as :func:`make_split_dataset` on the same examples: the shuffle
-    draws the same order for the same seed and number of examples.
-    """
+    """:func:`make_split_dataset`'s batches (same order for the same seed) from
+    :func:`encode_examples`'s arrays."""
     ds = tf.data.Dataset.from_tensor_slices(features if labels is None else (features, labels))
     if shuffle:
         ds = ds.shuffle(
@@ -163,17 +146,6 @@ def make_split_dataset(
     shuffle: bool = False,
     seed: int = 0,
 ) -> tf.data.Dataset:
-    """:func:`make_dataset` with every batch cut by :func:`trim_to_longest`.
-
-    Args:
-        examples: the split to feed.
-        preprocessor: see :func:`make_dataset`.
-        batch_size: examples per batch.
-        shuffle: reshuffle the examples every epoch.
-        seed: the shuffle seed.
-
-    Returns:
-        Batches of width the longest real sequence in the batch.
-    """
+    """:func:`make_dataset` (same arguments) with every batch cut by :func:`trim_to_longest`."""
     dataset = make_dataset(examples, preprocessor, batch_size, shuffle=shuffle, seed=seed)
     return dataset.map(trim_to_longest, num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,8 +1,4 @@
-"""The examples of one GLUE split (`GlueExamples`) and the error every data problem raises.
-
-Readers (`readers` for the official files, `tfds` for TensorFlow Datasets) build them; the
-held-out split (`holdout`) and the tf.data pipelines (`datasets`) consume them.
-"""
+"""The examples of one GLUE split (`GlueExamples`) and the error every data problem raises."""
 
 from __future__ import annotations
 
@@ -24,9 +20,8 @@ class GlueDataError(PowerBertError, ValueError):
 class GlueExamples:
     """The examples of one split.
 
-    ``texts`` holds one list of strings per text column (one for single-sentence tasks, two for pairs);
-    ``labels`` holds int32 class ids, float32 scores (STS-B) or is None (test splits); ``indices`` is the
-    ``index``/``id`` column of test files (what a GLUE submission needs) and the row number otherwise.
+    ``texts``: one list of strings per text column; ``labels``: int32 class ids, float32 scores or
+    None (test splits); ``indices``: the test files' ``index`` column, else the row number.
     """
 
     task: GlueTask
@@ -40,15 +35,7 @@ class GlueExamples:
         return len(self.indices)
 
     def take(self, n: int, seed: int) -> GlueExamples:
-        """A reproducible random subsample of ``n`` examples, in their original order.
-
-        Args:
-            n: how many examples to keep (all of them if ``n >= len(self)``).
-            seed: the seed of the random choice.
-
-        Returns:
-            A new :class:`GlueExamples` of ``min(n, len(self))`` examples.
-        """
+        """A reproducible random subsample of ``min(n, len(self))`` examples, in their order."""
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         if n >= len(self):
@@ -73,25 +60,8 @@ class GlueExamples:
         return split.train, split.held_out
 
     def hold_out(self, fraction: float, seed: int = 0) -> HeldOutSplit:
-        """A reproducible random ``fraction`` of the examples set apart, none of them inside the rest.
-
-        What the pipeline holds out of the training set to choose epochs and configurations on, so the
-        dev set is only read for the reported number. The draw depends on ``seed`` (the pipeline passes
-        the run's seed, so runs with different seeds hold out different parts) and the examples only;
-        drawn examples whose words occur inside a training example go back to training
-        (:func:`power_bert_tf.data.holdout.hold_out`), so the part can be smaller than ``fraction``.
-
-        Args:
-            fraction: the part to draw, in (0, 1).
-            seed: the seed of the draw.
-
-        Returns:
-            The split, with how many drawn examples went back.
-
-        Raises:
-            ValueError: a fraction that holds out nothing or everything, or a draw that is all inside
-                training examples (naming the file).
-        """
+        """A reproducible random ``fraction`` of the examples set apart, none of them inside the
+        rest: :func:`power_bert_tf.data.holdout.hold_out` (Args, Returns, Raises)."""
         return holdout.hold_out(self, fraction, seed)
 
     def length_summary(self) -> dict:

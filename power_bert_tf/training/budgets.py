@@ -1,13 +1,8 @@
 """One set of weights for several FLOPs budgets: their configurations and the per-step draw.
 
-A retrain with `--budgets F1,F2,...` trains the chosen configuration and one configuration
-per budget together. Each budget's configuration is the search's masses projected onto
-that budget (`retention.project_onto_budget`), so every configuration comes from the same
-search. Hard extraction has no weights, so the configurations are views of one model
-(`PowerBertClassifier.sharing_weights`), and each training step trains one of them, drawn
-at random with the chosen configuration weighted most (LengthDrop in the Length-Adaptive
-Transformer, Kim and Cho 2021, samples a length configuration per step the same way).
-The export serves each as its own signature over the same variables.
+Each budget's configuration is the search's masses projected onto it; the configurations are
+views of one model (`PowerBertClassifier.sharing_weights`), and each training step trains one,
+drawn at random with the chosen configuration weighted most (as LengthDrop, Kim and Cho 2021).
 """
 
 from __future__ import annotations
@@ -91,10 +86,7 @@ def budget_configurations(
 
 class ConfigurationDraw:
     """Which configuration each training step trains: index 0 (the chosen one) with
-    probability `chosen_weight`, each of the others with an equal share of the rest.
-
-    The draw depends only on `(seed, step)`, so a resumed run draws what the killed
-    one would have.
+    probability `chosen_weight`, the others sharing the rest; a function of `(seed, step)`.
 
     Args:
         count: number of configurations (the chosen one first).
