@@ -1,12 +1,4 @@
-"""PoWER-BERT (progressive word-vector elimination) for Keras 3 and keras-hub.
-
-Where things are: `layers` (the three PoWER-BERT layers), `models` (encoder and task
-model), `backbones` (presets and the per-family adapters), `retention` (the
-configuration and FLOPs), `training` (the custom loop and the mass penalty), `data`
-(GLUE presets and your own files), `accelerate` (search and retrain a fine-tuned
-classifier on data in memory), `pipeline` (the three steps `scripts/run_glue.py` runs),
-`runs` (run directories), `inference`, `export` (TF Serving).
-"""
+"""PoWER-BERT (progressive word-vector elimination) for Keras 3 and keras-hub."""
 
 from power_bert_tf.backbones import (
     BackboneLoadError,

@@ -1,10 +1,7 @@
 """`PowerBertError`: the base of every error the package raises on purpose.
 
-Each says in one line what is wrong and names the file, line, flag or field at fault; the
-command-line tools print it and exit with status 2, without a traceback. Each subclass also
-derives from the built-in exception its kind of fault suggests (`ValueError` for bad data or
-settings, `TypeError` for an unsupported backbone, `RuntimeError` for a failed download), so
-code that catches those keeps working.
+Each says in one line what is wrong and names what is at fault (the command-line tools print
+it and exit with status 2); each subclass also derives from the fitting built-in exception.
 
 Example:
 >>> from power_bert_tf.retention import RetentionConfig, RetentionConfigError

@@ -1,9 +1,5 @@
-"""Atomic file writes: a result, log or checkpoint is either the old file or the whole new one.
-
-Every file the package writes goes through `atomic_path`: the content goes to a temporary
-file beside the target and is renamed over it only once complete, so an interrupted run
-never leaves a half-written checkpoint or JSON behind, and never destroys the previous one.
-"""
+"""Atomic file writes (`atomic_path`): a result, log or checkpoint is either the old file or
+the whole new one."""
 
 from __future__ import annotations
 

@@ -1,18 +1,5 @@
-"""GLUE data: the task table, TSV readers, TFDS fallback, tf.data pipelines, metrics and submission files.
-
-Modules, one concept each:
-
-    tasks       GlueTask, TASKS, get_task (names ignore case, "-" and "_")
-    tables      table_task, read_table_split, table_record: your own CSV / TSV / JSON Lines
-                files as a task
-    examples    GlueDataError, GlueExamples (one split's texts, labels and indices)
-    readers     read_glue_split, resolve_data_dir, load_split
-    tfds        load_tfds_split (online; fails fast offline)
-    datasets    make_dataset, trim_to_longest, make_split_dataset, encode_examples,
-                make_encoded_dataset
-    metrics     compute_metrics (0-100)
-    submission  write_glue_predictions, write_prediction_rows
-"""
+"""GLUE data: the task table (`tasks`), your own files (`tables`), TSV readers, TFDS fallback,
+tf.data pipelines (`datasets`), metrics and submission files."""
 
 from power_bert_tf.data.datasets import (
     encode_examples,

@@ -18,10 +18,8 @@ def write_glue_predictions(
     examples: GlueExamples,
     predictions: Sequence | np.ndarray,
 ) -> None:
-    """Write a GLUE-server submission file (``index<TAB>prediction``), atomically.
-
-    Predictions are written as the task's raw labels: 0/1 for CoLA, SST-2, MRPC, QQP and WNLI, label names
-    for MNLI, QNLI and RTE, and the score with 3 decimals for STS-B.
+    """Write a GLUE-server submission file (``index<TAB>prediction``; the task's raw labels, or
+    STS-B scores with 3 decimals), atomically.
 
     Args:
         path: the file to (over)write; its directory is created when missing.

@@ -1,8 +1,5 @@
-"""GLUE splits loaded through TensorFlow Datasets (needs network access or a prepared TFDS cache).
-
-Offline, the load fails fast (one connection attempt to the download host instead of TFDS's retries) with a
-:class:`~power_bert_tf.data.examples.GlueDataError` that says how to point at local files instead.
-"""
+"""GLUE splits loaded through TensorFlow Datasets (network or a prepared cache); offline, the
+load fails fast with a `GlueDataError` that says how to point at local files."""
 
 from __future__ import annotations
 
@@ -43,10 +40,8 @@ def _check_reachable(host: str, timeout: float = 5.0) -> None:
 
 
 def load_tfds_split(task: GlueTask | str, split: str) -> GlueExamples:
-    """Load a split through TensorFlow Datasets, downloading and preparing it if it is not cached.
-
-    Class ids are mapped by label name to this package's order (TFDS orders MNLI labels differently), and
-    rows are put back in file order.
+    """Load a split through TensorFlow Datasets (class ids in this package's order, rows in
+    file order).
 
     Args:
         task: the task or its name.

@@ -1,39 +1,10 @@
 """Export a trained `PowerBertClassifier` as a TensorFlow Serving SavedModel.
 
-The exported directory `<export_dir>/<version>/` holds:
-
-    saved_model.pb, variables/    the graph and weights
-    assets/vocabulary.txt         the tokenizer's vocabulary (keras-hub asset)
-    assets.extra/power_bert.json  task, labels, seq_len, mode, retention
-                                  configuration, FLOPs fraction, signatures
-
-and two signatures:
-
-    serving_default   raw text: `sentence` (single-sentence tasks) or
-                      `sentence1` + `sentence2` (pair tasks), string `[batch]`.
-                      Outputs `logits`, `probabilities`, `label` for
-                      classification; `score` for regression. BERT / ALBERT
-                      backbones (`[CLS] a [SEP] b [SEP]` with segment ids).
-    serve_token_ids   int32 `[batch, seq]` features, exactly those the model
-                      reads (`model.input_features`: `token_ids`,
-                      `segment_ids`, `padding_mask` for BERT / ALBERT;
-                      `token_ids`, `padding_mask` for RoBERTa / DistilBERT),
-                      `seq <= sequence_length`; same outputs. The only
-                      signature with `text_signature=False`.
-
-The graph needs only TensorFlow and the tensorflow-text kernels (which TF
-Serving links in); loading it needs neither Keras, keras-hub nor this package.
-The metadata is also readable from the loaded object:
-`loaded.retention_config`, `loaded.task`, `loaded.label_names`,
-`loaded.sequence_length`, `loaded.mode`, `loaded.flops_fraction`,
-`loaded.metadata_json` (variables) and `loaded.tokenize` (text -> features).
-
-Where things are: `versions` (version directories, never overwritten),
-`checkpoints` (what is read from a run, via `power_bert_tf.runs`), `packing`
-(in-graph UTF-8 sanitising, tokenization, truncation and packing), `metadata`
-(`power_bert.json`, signature names, what is exportable), `savedmodel` (the
-serving module, `export_model`, `export_savedmodel`), `client` (gRPC request,
-REST response).
+`<export_dir>/<version>/` holds the graph and weights, the tokenizer's assets and
+`assets.extra/power_bert.json`; its signatures are `serving_default` (raw text: `sentence`, or
+`sentence1` + `sentence2`; BERT / ALBERT backbones) and `serve_token_ids` (the features the
+model reads). Outputs: `logits`, `probabilities`, `label`, or `score` for regression. Loading
+needs only TensorFlow and the tensorflow-text kernels. docs/SERVING.md has the details.
 """
 
 from power_bert_tf.export.checkpoints import checkpoint_and_run_config, load_for_export

@@ -1,9 +1,5 @@
-"""Talking to TF Serving: a gRPC `PredictRequest` for raw text, and the REST answer's shape.
-
-`make_predict_request` needs `tensorflow-serving-api` (imported when called);
-`rest_response` writes what `POST /v1/models/<name>:predict` returns for a
-signature's outputs, for documentation and local checks.
-"""
+"""Talking to TF Serving: a gRPC `PredictRequest` for raw text (needs `tensorflow-serving-api`),
+and the REST answer's shape."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
-"""The family task classes: `PowerBertClassifier` named for each other keras-hub family.
-
-keras-hub has one classifier per backbone family (`BertTextClassifier`,
-`AlbertTextClassifier`, ...), each naming its `backbone_cls` and `preprocessor_cls`;
-`Task.from_preset` reads a preset's backbone class and picks the registered subclass
-that names it (`find_subclass`). These are PoWER-BERT's: the model is the same for
-every family (`PowerBertClassifier`, the BERT one; the adapters in
-`power_bert_tf.backbones` do the family's wiring), so each class only names its family.
-`PowerBertClassifier(backbone, ...)` on one of these backbones gives the family's class.
+"""The family task classes: `PowerBertClassifier` named for each other keras-hub family (so
+that keras-hub's `find_subclass` finds them); the model on such a backbone is of its class.
 
 Example:
 >>> backbone = keras_hub.models.DistilBertBackbone(

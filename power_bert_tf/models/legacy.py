@@ -1,16 +1,9 @@
 """`.keras` files written before `PowerBertClassifier` was a keras-hub task.
 
-Such a file holds a subclassed `keras.Model`: its weights file names each layer by the
-attribute that reached it first (`backbone/...`; `encoder/...` for soft mode's retention
-weights; `layers/dense` for the logits; the tokenizer's vocabulary under
-`layers/<preprocessor class>`), where a functional model names them by its graph
-(`layers/power_bert_encoder/backbone/...`). `PowerBertClassifier.from_config` knows such a
-file's configuration by keras' layer keys `trainable` and `dtype` (a keras-hub task's config
-has neither) and returns a `LegacyClassifier`, the old model's layers in the old order, which
-keras then fills with the file's weights and vocabulary. `to_task()` hands those very layers
-to a `PowerBertClassifier`; `power_bert_tf.runs.load_classifier` does it for every checkpoint.
-Checked on files the earlier code wrote (recorded MiniLM checkpoints: fine-tuned, retrained,
-an STS-B regressor; tiny ones of every family in every mode): identical predictions.
+Such a file holds a subclassed `keras.Model`, whose weights are named by attribute, not by a
+functional graph. `PowerBertClassifier.from_config` knows its configuration by the keys
+`trainable` and `dtype` and returns a `LegacyClassifier` (the old layers in the old order),
+which keras fills; `to_task()` hands those layers to a `PowerBertClassifier`.
 """
 
 from __future__ import annotations

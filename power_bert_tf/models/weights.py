@@ -1,9 +1,4 @@
-"""Weights between two `PowerBertClassifier`s: copied by path, and rebuilt under the run's policy.
-
-`copy_weights_by_path` is how the three PoWER-BERT steps hand weights on (`with_mode`).
-`with_global_precision` is what `power_bert_tf.runs.load_classifier` applies to a `.keras`
-checkpoint, which records the precision policy it was saved under.
-"""
+"""Weights between two `PowerBertClassifier`s: copied by path, and rebuilt under the run's policy."""
 
 from __future__ import annotations
 
@@ -31,24 +26,14 @@ def copy_weights_by_path(source, target) -> list[str]:
         if match is None or tuple(match.shape) != tuple(variable.shape):
             missing.append(variable.path)
         else:
-            # A copy, not `match` itself: under JAX both variables would hold one buffer, and
-            # keras' jitted predict/fit/evaluate donate it (the other model's weights deleted).
+            # A copy: under JAX one shared buffer would be donated by keras' jitted calls.
             variable.assign(ops.copy(match.value))
     return missing
 
 
 def with_global_precision(model):
-    """`model` computing under the current global precision policy.
-
-    Every layer of a `PowerBertClassifier` takes its backbone's dtype policy, and a
-    `.keras` file records the backbone's: `keras.saving.load_model` restores a
-    checkpoint saved under float32 in float32, even in a `mixed_bfloat16` run (and the
-    reverse). keras-hub's preset loader resolves a saved float policy to the global one
-    (`save_to_preset` / `from_preset` need nothing more); for a `.keras` file this does:
-    it rebuilds the model on a backbone whose policy is the global one (layers that pin
-    their own dtype, like the encoder's float32 `SignificanceScore`, keep it) and copies
-    the weights over by path. Variables are float32 under both policies, so the copy is
-    exact.
+    """`model` computing under the current global precision policy (a `.keras` file restores
+    the policy it was saved under): rebuilt on a backbone of the global policy, weights copied.
 
     Args:
         model: a built `PowerBertClassifier`, e.g. one just loaded from a `.keras` file.

@@ -1,8 +1,4 @@
-"""The two terms of the training loss: the task loss and the retention-mass penalty.
-
-Both in `keras.ops` (any backend). The configuration search adds
-`lambda * sum_j j * mass_j` over encoder layers j = 1..L to the task loss.
-"""
+"""The terms of the training loss (task, distillation, retention-mass penalty), in `keras.ops`."""
 
 from __future__ import annotations
 
@@ -28,9 +24,8 @@ def per_example_loss(is_regression: bool, labels, outputs):
 def distillation_loss(is_regression: bool, teacher_outputs, outputs, temperature: float = 2.0):
     """What the student loses against the unpruned teacher; float32 `[batch]`.
 
-    Classification: `T^2 * KL(softmax(teacher / T) || softmax(student / T))` (Hinton et al.;
-    the `T^2` keeps its gradients on the label loss's scale); regression: squared error to the
-    teacher's score.
+    Classification: `T^2 * KL(softmax(teacher / T) || softmax(student / T))` (Hinton et al.);
+    regression: squared error to the teacher's score.
 
     Args:
         is_regression: the task's kind.

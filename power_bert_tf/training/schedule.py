@@ -11,18 +11,13 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up to `peak` over `warmup_steps`, then linear decay from `peak` to 0
     (or, with `decay=False`, `peak` held to the end).
 
-    How it differs from the original: the original's AdamWarmup (keras-bert) decays along
-    the line `peak * (1 - step / total_steps)` drawn from step 0, so right after a 10%
-    warm-up it drops to 0.9 x peak. Here the decay starts from the full peak, so every
-    step after warm-up runs at `total / (total - warmup)` times the original's rate
-    (1.11x with 10% warm-up).
+    Unlike the original's AdamWarmup, the decay starts from the full peak after warm-up.
 
     Args:
         peak: learning rate reached at the end of warm-up.
         total_steps: optimizer steps in the whole run.
         warmup_steps: steps of linear warm-up.
-        decay: False holds `peak` after warm-up: the retention weights of a search that
-            follows a moving FLOPs target must still move at its end.
+        decay: False holds `peak` after warm-up (a search following a moving target).
     """
 
     def __init__(self, peak: float, total_steps: int, warmup_steps: int, decay: bool = True):
