@@ -1,11 +1,5 @@
-"""The pipeline's configuration-search step: the soft-mode model trained towards its goal.
-
-`SearchStep.search` builds the `training.search.BudgetController` for the run's goal
-(`--lambda`, `--target-flops` or `--max-metric-drop`), trains the soft-mode model, and
-reads the retention configuration off the result; under --max-metric-drop `_judge_ladder`
-judges configurations of the search's shapes on the held-out part (`training.selection`).
-A mixin of `pipeline.Pipeline`, whose data, models and training it uses.
-"""
+"""The pipeline's configuration-search step (a mixin of `pipeline.Pipeline`): the soft-mode
+model trained towards its goal, and the retention configuration read off it."""
 
 from __future__ import annotations
 
@@ -44,7 +38,7 @@ class SearchStep:
                 f"(hard-mode, retention {fine_tuned.retention}) model: pass the run's finetune.keras"
             )
         adapter = fine_tuned.encoder.adapter
-        # (seq_len, hidden, intermediate, lengths): how every FLOPs fraction here is counted.
+        # (seq_len, hidden, intermediate, lengths): how every FLOPs fraction is counted.
         budget = (config.seq_len, adapter.hidden_dim, adapter.intermediate_dim, self._flops_lengths)
         num_layers = fine_tuned.encoder.num_layers
         if config.target_flops is not None:  # counted as this run counts, from its lengths
@@ -164,10 +158,7 @@ class SearchStep:
         )
 
     def _judge_ladder(self, fine_tuned, points, held_out, budget, floor) -> list[Candidate]:
-        """Each search point's masses projected onto every rung of `ladder(floor)`, judged as the
-        fine-tuned model with that elimination (no training) against the fine-tuned model; a
-        shape stops descending once a rung is beyond `RETRAIN_REACH` (cheaper rungs lose more).
-        The judged configurations, cheapest first."""
+        """The search points' configurations down `ladder(floor)`, judged, cheapest first."""
         reference = self._predictions(fine_tuned, held_out)
         judged: dict[tuple[int, ...], Candidate] = {}
         for point in points:

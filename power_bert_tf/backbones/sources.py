@@ -131,10 +131,9 @@ def peek_backbone(source: str | os.PathLike | None) -> dict:
     else:
         return {}
     facts = _find_backbone_facts(config)
-    if isinstance(config.get("config"), dict) and "sequence_length" in config["config"]:
-        facts["sequence_length"] = int(
-            config["config"]["sequence_length"]
-        )  # a PowerBertClassifier's
+    inner = config.get("config")
+    if isinstance(inner, dict) and "sequence_length" in inner:  # a PowerBertClassifier's
+        facts["sequence_length"] = int(inner["sequence_length"])
     return facts
 
 

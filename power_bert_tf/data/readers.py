@@ -90,8 +90,7 @@ def _split_path(task: GlueTask, split: str, data_dir: str | os.PathLike) -> str:
 
 
 def _read_lines(path: str, columns: _Columns) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line number, fields)`` for each data line (split on ``\\n`` and tabs only; a final
-    ``\\r`` and a BOM are dropped; the header is checked like any line, then skipped)."""
+    """Yield ``(line number, fields)`` per data line (split on ``\\n`` and tabs only)."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             try:

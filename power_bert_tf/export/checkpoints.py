@@ -1,10 +1,5 @@
-"""What an export reads from a training run, through `power_bert_tf.runs`.
-
-A run directory exports what the run delivers (`retrain.keras`, else `finetune.keras`:
-`runs.DELIVERED`) with its `run_config.json`; a `.keras` file exports itself, with the
-`run_config.json` beside it when there is one. `runs.RunError` becomes `ExportError`
-(the message, naming the path, is kept).
-"""
+"""What an export reads from a training run (what it delivers, and its `run_config.json`),
+through `power_bert_tf.runs`, whose `RunError` becomes `ExportError`."""
 
 from __future__ import annotations
 

@@ -1,10 +1,4 @@
-"""Version directories: `<export_dir>/<version>/`, never overwritten, never seen half-written.
-
-TF Serving serves the largest integer directory under a model base path. A new export
-gets 1 + the largest existing version unless one is named; an existing version is never
-replaced. The SavedModel is written into a temporary directory beside the version
-directory and renamed into place, so TF Serving never picks up a partial version.
-"""
+"""Version directories: `<export_dir>/<version>/`, never overwritten, never seen half-written."""
 
 from __future__ import annotations
 
@@ -61,11 +55,8 @@ def version_directory(export_dir, version: int | None = None) -> Path:
 
 @contextlib.contextmanager
 def staged_version(final: Path) -> Iterator[Path]:
-    """Yield a temporary directory beside `final`; renamed to `final` when the block succeeds.
-
-    On any failure (or when `final` appeared meanwhile: ExportError) the temporary
-    directory is removed and nothing is left under the export directory.
-    """
+    """Yield a temporary directory beside `final`; renamed to `final` when the block succeeds,
+    removed on any failure (ExportError when `final` appeared meanwhile)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))

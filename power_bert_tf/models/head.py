@@ -1,9 +1,5 @@
-"""The classification head: `[pooled_dense] -> dropout -> logits` on the encoder's pooled output.
-
-BERT and ALBERT pool with their own `pooled_dense`; RoBERTa and DistilBERT have no pooler, so
-the head adds one on [CLS] (tanh / relu, as their keras-hub classifiers do). Every layer takes
-the backbone's dtype policy, as keras-hub's classifiers' heads do.
-"""
+"""The classification head: `[pooled_dense] -> dropout -> logits` on the encoder's pooled output
+(a `pooled_dense` only for backbones without a pooler), in the backbone's dtype policy."""
 
 from __future__ import annotations
 

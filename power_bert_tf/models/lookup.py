@@ -1,9 +1,4 @@
-"""Which task class: a backbone's family's, or the one a `save_to_preset` directory holds.
-
-keras-hub names one task class per backbone family (`backbone_cls`); `PowerBertClassifier`
-picks its family's subclass when built on another family's backbone (`family_class`), and
-loads a preset directory it wrote itself through keras-hub's loader (`saved_task_class`).
-"""
+"""Which task class: a backbone's family's, or the one a `save_to_preset` directory holds."""
 
 from __future__ import annotations
 
@@ -17,11 +12,8 @@ from power_bert_tf.backbones.sources import BackboneLoadError
 
 
 def family_class(cls: type, backbone) -> type:
-    """`cls`, or its subclass naming `backbone`'s family (the exact backbone class first).
-
-    `backbone` may be anything a constructor receives: not a backbone (None, a config
-    dict) leaves `cls`, as does a family no subclass names.
-    """
+    """`cls`, or its subclass naming `backbone`'s family (the exact backbone class first); `cls`
+    for anything else a constructor receives (None, a config dict)."""
     if not isinstance(backbone, keras.Model) or isinstance(backbone, cls.backbone_cls):
         return cls
     found, pending = [], list(cls.__subclasses__())

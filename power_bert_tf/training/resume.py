@@ -1,11 +1,7 @@
 """Where an interrupted training step continues from: its last finished epoch.
 
-After each epoch the trainer writes, into `<run>/<step>.resume/`, the model's weights, every
-optimizer variable (Adam's moments and step counters), the dropout layers' random states and
-`state.json` (the epoch, the best
-held-out metric so far, the search's multiplier and candidates). `state.json` is written last,
-atomically, and names the files of its epoch, so a run killed while writing resumes from the
-previous epoch, never from half-written files.
+`<run>/<step>.resume/` holds the weights, optimizer variables and dropout random states of an
+epoch, and `state.json`, written last and atomically, which names them.
 """
 
 from __future__ import annotations
@@ -107,8 +103,6 @@ class ResumeState:
 
 
 def _random_states(model) -> list:
-    """The dropout layers' random-generator states: variables of the model that are not weights
-    (`save_weights` leaves them out), in layer order; restored so a resumed epoch draws the
-    masks the uninterrupted run would have drawn."""
+    """The dropout layers' random-generator states (the variables `save_weights` leaves out)."""
     weights = {id(v) for v in model.weights}
     return [v for v in model.variables if id(v) not in weights]
