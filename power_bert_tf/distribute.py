@@ -19,14 +19,8 @@ TASK_TYPES = ("chief", "worker")
 
 
 def cluster_from_env(environ: Mapping[str, str] = os.environ) -> dict:
-    """The checked content of `TF_CONFIG`.
-
-    Args:
-        environ: where to read `TF_CONFIG` (default `os.environ`).
-
-    Returns:
-        The parsed JSON: a "cluster" of chief/worker address lists and the "task"
-        (type and index) this process runs.
+    """The checked content of `TF_CONFIG` in `environ`: a "cluster" of chief/worker address
+    lists and the "task" (type and index) this process runs.
 
     Raises:
         PipelineError: `TF_CONFIG` missing, not JSON, or not such a cluster and task.

@@ -25,17 +25,10 @@ def make_dataset(
     """Batched ``(x, y)`` (or ``x`` for unlabelled data), x being the preprocessor's dict of features.
 
     Args:
-        examples: the split to feed.
         preprocessor: a keras-hub ``TextClassifierPreprocessor``-like callable, called as
-            ``preprocessor(x, y=None)`` with x a batch of strings for single-sentence tasks and a tuple
-            ``(first, second)`` of batches for pairs; whatever dict it returns is passed on.
-        batch_size: examples per batch.
-        shuffle: reshuffle the examples every epoch.
-        seed: the shuffle seed.
+            ``preprocessor(x, y=None)`` with x a batch of strings, or a tuple of two for pairs.
+        shuffle: reshuffle the examples every epoch (with ``seed``).
         drop_remainder: drop a last, smaller batch.
-
-    Returns:
-        The dataset, preprocessed in parallel and prefetched.
     """
     texts = examples.texts[0] if len(examples.texts) == 1 else tuple(examples.texts)
     # (texts,) or (texts, labels): map() passes pair texts as one tuple argument.

@@ -57,14 +57,8 @@ class _Windows:
 
 
 def contained(held_out: Columns, training: Columns) -> np.ndarray:
-    """Which held-out examples occur inside some training example (see the module docstring).
-
-    Args:
-        held_out: the held-out examples' texts, one sequence per column (as ``GlueExamples.texts``).
-        training: the training examples' texts, with the same columns.
-
-    Returns:
-        A boolean array, one entry per held-out example.
+    """Which held-out examples occur inside some training example (a boolean array); both are
+    texts by column, as ``GlueExamples.texts``.
 
     Example:
     >>> contained((["good film", "bad", "a good film ."],), (["a good film .", "badly"],)).tolist()
@@ -91,13 +85,8 @@ def contained(held_out: Columns, training: Columns) -> np.ndarray:
 
 
 def length_summary(texts: Columns) -> dict:
-    """Count, mean and 10th/50th/90th percentiles of the examples' word counts (a pair's texts added).
-
-    Args:
-        texts: one sequence of strings per column (as ``GlueExamples.texts``).
-
-    Returns:
-        ``{"count", "mean", "p10", "p50", "p90"}``, rounded to 2 decimals; None for no examples.
+    """Count, mean and 10th/50th/90th percentiles (rounded to 2 decimals; None for no examples)
+    of the word counts of ``texts`` (by column, a pair's texts added).
 
     Example:
     >>> length_summary((["a b", "a b c d", "a"], ["x", "y", "z z z"]))  # 3, 5 and 4 words
@@ -140,15 +129,8 @@ class HeldOutSplit:
 
 
 def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit:
-    """Draw ``fraction`` of ``examples`` at random, then return those inside a training example.
-
-    Args:
-        examples: the training set.
-        fraction: the part to draw, in (0, 1).
-        seed: the seed of the draw (the run's seed, so each seed holds out its own part).
-
-    Returns:
-        The split; its held-out part can be smaller than ``fraction`` of the examples.
+    """Draw ``fraction`` (in (0, 1)) of ``examples`` at random with ``seed``, then return those
+    inside a training example: the held-out part can be smaller than ``fraction``.
 
     Raises:
         ValueError: a fraction outside (0, 1), one that draws no example or all of them, or a draw of

@@ -28,16 +28,8 @@ def compute_metrics(
 ) -> dict[str, float]:
     """GLUE metrics on a 0-100 scale; the task's primary metric (``task.metric``) is always a key.
 
-    CoLA: mcc; MRPC/QQP: f1 (of the positive class) and accuracy; STS-B: pearson and spearman; others:
-    accuracy. Undefined values (a constant side of a correlation, MCC with a single label) are 0.
-
-    Args:
-        task: the task or its name.
-        labels: the true class ids, or scores for STS-B.
-        predictions: predicted class ids, or scores for STS-B; as long as ``labels``.
-
-    Returns:
-        ``{metric name: value}``.
+    CoLA: mcc; MRPC/QQP: f1 (of the positive class) and accuracy; STS-B: pearson and spearman;
+    others: accuracy. Undefined values are 0. ``labels`` and ``predictions``: class ids or scores.
 
     Raises:
         ValueError: labels and predictions are not equally long non-empty vectors.

@@ -147,15 +147,8 @@ def _parse_index(value: str, where: str) -> int:
 
 
 def read_glue_split(task: GlueTask | str, split: str, data_dir: str | os.PathLike) -> GlueExamples:
-    """Read ``split`` of ``task`` from its directory in the official GLUE layout.
-
-    Args:
-        task: the task or its name.
-        split: "train", "dev" or "test".
-        data_dir: the task's own directory (e.g. ``.../glue/CoLA``).
-
-    Returns:
-        The split's examples; test files give ``labels=None``.
+    """Read ``split`` ("train", "dev" or "test") of ``task`` (or its name) from the task's own
+    directory (e.g. ``.../glue/CoLA``); test files give ``labels=None``.
 
     Raises:
         GlueDataError: a missing directory or file, or a bad line (the message names file and line).
@@ -193,15 +186,8 @@ def read_glue_split(task: GlueTask | str, split: str, data_dir: str | os.PathLik
 
 
 def resolve_data_dir(task: GlueTask | str, data_dir: str | os.PathLike | None = None) -> str | None:
-    """The directory to read ``task`` from, or None to use TFDS.
-
-    Args:
-        task: the task or its name.
-        data_dir: an explicit task directory, which must exist; when None, ``$GLUE_DIR/<task.directory>``
-            is used if it exists.
-
-    Returns:
-        The directory, or None when there is none (load from TFDS).
+    """The directory to read ``task`` from: ``data_dir`` (which must exist), else
+    ``$GLUE_DIR/<task.directory>`` if it exists, else None (use TFDS).
 
     Raises:
         GlueDataError: an explicit ``data_dir`` that is not a directory.
@@ -218,15 +204,8 @@ def resolve_data_dir(task: GlueTask | str, data_dir: str | os.PathLike | None = 
 def load_split(
     task: GlueTask | str, split: str, data_dir: str | os.PathLike | None = None
 ) -> GlueExamples:
-    """Read a split from ``data_dir`` / ``$GLUE_DIR`` (see :func:`resolve_data_dir`), else from TFDS.
-
-    Args:
-        task: the task or its name.
-        split: "train", "dev" or "test".
-        data_dir: the task's directory, or None for ``$GLUE_DIR`` and then TFDS.
-
-    Returns:
-        The split's examples.
+    """Read a split: a table task's file, else from :func:`resolve_data_dir`'s directory, else
+    from TFDS.
 
     Raises:
         GlueDataError: bad files, or no directory and TFDS unreachable.

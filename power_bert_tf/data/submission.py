@@ -22,8 +22,6 @@ def write_glue_predictions(
     STS-B scores with 3 decimals), atomically.
 
     Args:
-        path: the file to (over)write; its directory is created when missing.
-        task: the task or its name.
         examples: the test split the predictions are for (its ``indices`` fill the index column).
         predictions: one class id (an integer array) or STS-B score per example.
 

@@ -104,12 +104,6 @@ _ALIASES = {_normalize(name): task for name, task in TASKS.items()}
 def get_task(name: str) -> GlueTask:
     """Look a task up by name, ignoring case, ``-`` and ``_`` (so ``"SST2"``, ``"sts_b"`` work).
 
-    Args:
-        name: a key of :data:`TASKS` in any case, with or without ``-``/``_``.
-
-    Returns:
-        The task.
-
     Raises:
         ValueError: for an unknown name; the message lists the known ones.
     """
@@ -125,14 +119,8 @@ def as_task(task: GlueTask | str) -> GlueTask:
 
 
 def split_file(task: GlueTask, split: str) -> str:
-    """The file name of ``split`` ("train", "dev" or "test") in the task's GLUE directory.
-
-    Args:
-        task: the task (MNLI's dev and test files carry a ``_matched``/``_mismatched`` suffix).
-        split: one of :data:`SPLITS`.
-
-    Returns:
-        e.g. ``"train.tsv"``, ``"dev_matched.tsv"``.
+    """The file name of ``split`` (one of :data:`SPLITS`) in the task's GLUE directory, e.g.
+    ``"train.tsv"``, ``"dev_matched.tsv"``.
 
     Raises:
         ValueError: for an unknown split.

@@ -41,14 +41,7 @@ def _check_reachable(host: str, timeout: float = 5.0) -> None:
 
 def load_tfds_split(task: GlueTask | str, split: str) -> GlueExamples:
     """Load a split through TensorFlow Datasets (class ids in this package's order, rows in
-    file order).
-
-    Args:
-        task: the task or its name.
-        split: "train", "dev" or "test".
-
-    Returns:
-        The split's examples; ``path`` is ``"tfds:<name>/<split>"``.
+    file order, ``path`` ``"tfds:<name>/<split>"``).
 
     Raises:
         GlueDataError: TFDS failed (e.g. offline); the one-line message suggests ``--data-dir``/``GLUE_DIR``.
