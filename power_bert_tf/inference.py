@@ -26,12 +26,10 @@ class Predictor:
 
     Args:
         model: a Keras model taking a feature dict (e.g. `PowerBertClassifier`).
-        batch_size, seq_len: fix the TensorFlow input signature (None: any size,
-            one trace); ignored on JAX, which compiles once per shape.
-        dtypes: feature name -> dtype for the TensorFlow signature; only the
-            features named here are passed. Default: the model's
+        batch_size, seq_len: fix the TensorFlow input signature (None: any size).
+        dtypes: feature name -> dtype of the features passed; default the model's
             `input_features` (else `FEATURES`), ids int32 and the mask bool.
-        jit_compile: compile with XLA on TensorFlow (JAX always compiles with it).
+        jit_compile: compile with XLA on TensorFlow.
         length_multiple: pad each batch's length up to a multiple of this (None: as given).
 
     Example:

@@ -50,10 +50,6 @@ def gather_positions(tensor, positions):
     return ops.reshape(rows, (batch, -1) + tail)
 
 
-def _as_float_mask(padding_mask, dtype):
-    return ops.cast(ops.cast(padding_mask, "bool"), dtype)
-
-
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class SignificanceScore(keras.layers.Layer):
     """Significance of each word-vector: the attention it receives.
@@ -66,8 +62,7 @@ class SignificanceScore(keras.layers.Layer):
 
     Call arguments:
         attention_probs: `[batch, heads, queries, keys]` softmax probabilities.
-        padding_mask: `[batch, seq]`, 1/True for real tokens (queries and
-            keys share the mask: this is self-attention).
+        padding_mask: `[batch, seq]`, 1/True for real tokens (queries and keys alike).
 
     Returns:
         `[batch, seq]` significance, in the dtype of `attention_probs`.
@@ -86,7 +81,7 @@ class SignificanceScore(keras.layers.Layer):
 
     def call(self, attention_probs, padding_mask):
         probs = ops.mean(attention_probs, axis=1)  # [b, q, k]
-        mask = _as_float_mask(padding_mask, probs.dtype)
+        mask = ops.cast(ops.cast(padding_mask, "bool"), probs.dtype)
         probs = probs * ops.expand_dims(mask, -1)  # padding queries say nothing
         if self.exclude_self:
             seq_len = ops.shape(probs)[-1]
@@ -134,8 +129,7 @@ class SoftExtract(keras.layers.Layer):
     Call arguments:
         x: `[batch, seq, hidden]` word-vectors, `seq <= max_len`.
         significance: `[batch, seq]` from `SignificanceScore`.
-        padding_mask: `[batch, seq]` (accepted for a uniform call signature;
-            padding already ranks last through `significance`).
+        padding_mask: `[batch, seq]` (unused: padding ranks last through `significance`).
 
     Returns:
         `[batch, seq, hidden]`, `x` scaled position-wise.

@@ -41,16 +41,12 @@ class PowerBertEncoder(keras.layers.Layer):
     """A keras-hub backbone with progressive word-vector elimination.
 
     Args:
-        backbone: a keras-hub `BertBackbone`, `AlbertBackbone`, `RobertaBackbone`
-            or `DistilBertBackbone` (any size).
-        retention: `RetentionConfig`, a "64,48,..." string or list of ints, or None
-            (no elimination).
-        mode: "none", "soft" or "hard"; default "hard" when `retention` is given,
-            else "none".
-        sequence_length: the longest input of soft mode (one `SoftExtract` weight
-            per position) and the length `flops_fraction` counts at. Default:
-            `max(retention)` in hard mode, the backbone's maximum otherwise.
-        exclude_self: `SignificanceScore` option (original: True).
+        backbone: a keras-hub BERT, ALBERT, RoBERTa or DistilBERT backbone.
+        retention: `RetentionConfig`, a "64,48,..." string or list of ints, or None.
+        mode: "none", "soft" or "hard"; default "hard" when `retention` is given, else "none".
+        sequence_length: the longest input of soft mode and the length `flops_fraction`
+            counts at; default `max(retention)` in hard mode, else the backbone's maximum.
+        exclude_self: `SignificanceScore` option.
 
     Call arguments:
         inputs: dict of `token_ids`, `padding_mask` and (BERT, ALBERT) `segment_ids`,
@@ -58,11 +54,9 @@ class PowerBertEncoder(keras.layers.Layer):
         return_kept_positions: also return each layer's kept positions.
 
     Returns:
-        dict with `sequence_output` `[batch, l_L, hidden]` (the kept vectors in hard
-        mode), `pooled_output` `[batch, hidden]` (the backbone's pooler on [CLS], or
-        the [CLS] vector when the backbone has none) and `padding_mask` `[batch, l_L]`
-        (the mask of the kept vectors); with `return_kept_positions`, also
-        `kept_positions`, a list of `[batch, l_j]` int32 positions per layer.
+        dict with `sequence_output` `[batch, l_L, hidden]` (the kept vectors),
+        `pooled_output` `[batch, hidden]`, `padding_mask` `[batch, l_L]` and, with
+        `return_kept_positions`, `kept_positions` (`[batch, l_j]` int32 per layer).
 
     Example:
     >>> backbone = keras_hub.models.BertBackbone(

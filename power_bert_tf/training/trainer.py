@@ -99,12 +99,11 @@ class Trainer:
         strategy: a tf.distribute.Strategy; default the current one.
         log_dir: where TensorBoard scalars and `<name>_log.jsonl` go.
         name: the step's name in logs ("finetune", "search", "retrain").
-        controller: a `search.BudgetController` whose `multiplier` is the penalty's
-            weight and whose `after_step` sees the masses after every step; None: the
-            weight is `config.lambda_`.
+        controller: a `search.BudgetController` setting the penalty's weight after every
+            step; None: the weight is `config.lambda_`.
         eval_name: what the evaluation set is, in the progress bar ("held_out").
-        views: other models sharing `model`'s variables (`PowerBertClassifier.sharing_weights`:
-            one model, several budgets); each step trains the one `draw` picks.
+        views: other models sharing `model`'s variables (`sharing_weights`); each step
+            trains the one `draw` picks.
         draw: a `budgets.ConfigurationDraw` over `[model, *views]` (needed with `views`).
     """
 
@@ -266,8 +265,7 @@ class Trainer:
         else:
             self._rewrite_log([])  # a step run again from its start logs its epochs afresh
             if self.config.score_start:
-                start = time.time()
-                record = self._record(0, 0.0, 0.0, 0, start, eval_dataset, eval_labels)
+                record = self._record(0, 0.0, 0.0, 0, time.time(), eval_dataset, eval_labels)
                 best = self._end_epoch(record, history, best, checkpoint_path, resume, on_epoch_end)
         step = int(self.bert_optimizer.iterations.numpy())
         for epoch in range(first_epoch, self.config.epochs + 1):
@@ -368,18 +366,18 @@ class Trainer:
 
     def _rewrite_log(self, history: Sequence[EpochRecord]) -> None:
         """The log as the resume state knows it: one line per finished epoch."""
-        if not self.log_dir or (not history and not os.path.isfile(self._log_path())):
-            return
+        if self.log_dir and (history or os.path.isfile(self._log_path())):
+            self._write_log(history, "w")
+
+    def _write_log(self, records: Sequence[EpochRecord], mode: str) -> None:
         os.makedirs(self.log_dir, exist_ok=True)
-        with open(self._log_path(), "w") as log:
-            log.writelines(json.dumps(asdict(record)) + "\n" for record in history)
+        with open(self._log_path(), mode) as log:
+            log.writelines(json.dumps(asdict(record)) + "\n" for record in records)
 
     def _log(self, record: EpochRecord) -> None:
         if not self.log_dir:
             return
-        os.makedirs(self.log_dir, exist_ok=True)
-        with open(self._log_path(), "a") as log:
-            log.write(json.dumps(asdict(record)) + "\n")
+        self._write_log([record], "a")
         if self._writer is not None:
             with self._writer.as_default(step=record.epoch):
                 tf.summary.scalar("loss", record.loss)
