@@ -64,7 +64,6 @@ class Pipeline(SearchStep, CheckpointStep):
             keras.mixed_precision.set_global_policy("mixed_bfloat16")
         # Before any TensorFlow op: a multi-worker strategy configures collectives at start-up.
         self.strategy = make_strategy(self.config.distribute)
-        # The chief writes the run; other workers write a private copy of it (power_bert_tf.distribute).
         self.run_dir = RunDirectory(worker_output_dir(self.config.output_dir, self.strategy))
         in_files = not (self.task.table or self._splits)
         self.data_dir = data.resolve_data_dir(self.task, self.config.data_dir) if in_files else None
@@ -148,22 +147,16 @@ class Pipeline(SearchStep, CheckpointStep):
                 return recorded
         return default_backbone()
 
-    def _first_step(self) -> str:
-        return next(step for step in STEPS if step in self.config.steps)
-
     def _started_from(self) -> str | None:
         """The .keras file this run starts from (None: a fresh backbone)."""
         if not self.config.checkpoint:
             return None
-        prefer = STARTS_FROM.get(self._first_step(), ("finetune",))
+        first = next(step for step in STEPS if step in self.config.steps)
+        prefer = STARTS_FROM.get(first, ("finetune",))
         try:
             return os.path.abspath(resolve_checkpoint(self.config.checkpoint, prefer))
         except RunError as error:
             raise PipelineError(f"--checkpoint {error}") from None
-
-    def _adopt_preprocessor(self, model) -> None:
-        if model.preprocessor is not None:
-            self._preprocessor = model.preprocessor
 
     def initial_model(self) -> PowerBertClassifier:
         """The model the first step starts from: its predecessor's checkpoint, or a fresh backbone."""
@@ -182,18 +175,16 @@ class Pipeline(SearchStep, CheckpointStep):
 
     def start_of(self, step: str) -> PowerBertClassifier:
         """The model `step` starts from: this run's predecessor, else the --checkpoint's."""
-        own = [
-            s
-            for s in STARTS_FROM.get(step, ())
-            if s in self.config.steps[: self.config.steps.index(step)]
-        ]
-        path = self.run_dir.existing_checkpoint(tuple(own)) if own else None
+        earlier = self.config.steps[: self.config.steps.index(step)]
+        own = tuple(s for s in STARTS_FROM.get(step, ()) if s in earlier)
+        path = self.run_dir.existing_checkpoint(own) if own else None
         return self._load(path) if path else self.initial_model()
 
     def _load(self, path: str) -> PowerBertClassifier:
         with self.strategy.scope():
             model = _load(path)
-        self._adopt_preprocessor(model)
+        if model.preprocessor is not None:
+            self._preprocessor = model.preprocessor
         return model
 
     def _train(
@@ -229,19 +220,18 @@ class Pipeline(SearchStep, CheckpointStep):
             held_out.labels,
             checkpoint_path=self.run_dir.checkpoint(step),
             resume=self._resume_state(step),
-            on_epoch_end=(lambda record: self.on_epoch_end(step, record))
-            if self.on_epoch_end
-            else None,
+            on_epoch_end=self.on_epoch_end and (lambda record: self.on_epoch_end(step, record)),
         )
-        best = max(history, key=lambda record: record.metrics[self.task.metric])
+        scores = [record.metrics[self.task.metric] for record in history]
+        best = history[scores.index(max(scores))]
         # Summed over epochs: a resumed step counts the epochs of the run that was killed too.
         return {
             "seconds": sum(record.seconds for record in history),
             "best_epoch": best.epoch,
-            "held_out": best.metrics[self.task.metric],
+            "held_out": max(scores),
             "epochs": sum(1 for record in history if record.epoch > 0),  # not the scored start
-            "converged": train_config.converged([r.metrics[self.task.metric] for r in history]),
-        }, history
+            "converged": train_config.converged(scores),
+        }
 
     def _until_converged(self, **settings) -> TrainConfig:
         """The fine-tune's and retrain's training: up to --epochs, stopping after --patience."""
@@ -270,7 +260,7 @@ class Pipeline(SearchStep, CheckpointStep):
 
     def finetune(self, train, held_out, dev) -> dict:
         model = self.initial_model()
-        record, _ = self._train(model, "finetune", train, held_out, self._until_converged())
+        record = self._train(model, "finetune", train, held_out, self._until_converged())
         record["dev"] = self._evaluate(
             self._load(self.run_dir.checkpoint("finetune")), dev
         )  # the best epoch
@@ -374,7 +364,7 @@ class Pipeline(SearchStep, CheckpointStep):
             score_start=True,
         )
         outputs = Predictor(teacher).predict(self.dataset(train)) if distil else None
-        record, _ = self._train(
+        record = self._train(
             model, "retrain", train, held_out, retrain, views=views, draw=draw, teacher=outputs
         )
         record.update(

@@ -67,7 +67,7 @@ class SearchStep:
                 project=lambda masses, target: project_onto_budget(masses, target, *budget),
                 floor=floor,
             )
-        record, _ = self._train(model, "search", train, held_out, search, controller)
+        record = self._train(model, "search", train, held_out, search, controller)
         masses = model.encoder.retention_masses()
         record.update(
             {
