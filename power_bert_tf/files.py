@@ -16,8 +16,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
 
     Args:
         path: the file to (re)write; its directory is created when missing.
-        suffix: the temporary file's suffix (e.g. ``".keras"``, which `keras.Model.save`
-            insists on).
+        suffix: the temporary file's suffix (`keras.Model.save` insists on ``".keras"``).
 
     Example:
     >>> target = os.path.join(tempfile.mkdtemp(), "results.json")

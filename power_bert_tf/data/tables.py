@@ -236,11 +236,8 @@ def own_task(
     """A task that is not a GLUE preset: your files (`table`) or data in memory (`accelerate`).
 
     Args:
-        name: the task's name in the records.
         label_names: the class names in class-id order; empty for a regression task.
-        is_pair: two texts per example.
         metric: see `table_task`; None for the kind's default.
-        seq_len: the default sequence length.
         table: where the files are, or None for data in memory.
         flag: how the metric is named in an error.
 

@@ -188,16 +188,10 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
 
         return serve_token_ids, serve_text
 
+    multiple, jit = int(metadata.get("length_multiple", 1)), bool(metadata.get("jit_compile"))
     for index, budget in enumerate(metadata["budgets"]):
         served = model if index == 0 else model.sharing_weights(budget["retention"])
-        serve_token_ids, serve_text = serving_functions(
-            _head(
-                served,
-                label_names,
-                int(metadata.get("length_multiple", 1)),
-                bool(metadata.get("jit_compile", False)),
-            )
-        )
+        serve_token_ids, serve_text = serving_functions(_head(served, label_names, multiple, jit))
         module.functions[budget["token_ids_signature"]] = _function(
             serve_token_ids, feature_names, tf.int32, [None, None]
         )
@@ -211,21 +205,17 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
         module.tokenize = _function(featurize, text_names, tf.string, [None])
     signatures = {name: module.functions[name] for name in metadata["signatures"]}
 
-    def string_variable(value):
-        return tf.Variable(value, dtype=tf.string, trainable=False)
+    def variable(value, dtype=tf.string):
+        return tf.Variable(value, dtype=dtype, trainable=False)
 
-    module.retention_config = string_variable(metadata["retention_config"] or "")
-    module.task = string_variable(metadata["task"])
-    module.mode = string_variable(metadata["mode"])
-    module.label_names = tf.Variable(
-        tf.constant(metadata["label_names"], tf.string, shape=[len(metadata["label_names"])]),
-        trainable=False,
-    )
-    module.sequence_length = tf.Variable(text_length, dtype=tf.int32, trainable=False)
-    module.flops_fraction = tf.Variable(
-        metadata["flops_fraction"], dtype=tf.float32, trainable=False
-    )
-    module.metadata_json = string_variable(json.dumps(metadata, sort_keys=True))
+    names = metadata["label_names"]
+    module.retention_config = variable(metadata["retention_config"] or "")
+    module.task = variable(metadata["task"])
+    module.mode = variable(metadata["mode"])
+    module.label_names = variable(tf.constant(names, tf.string, shape=[len(names)]))
+    module.sequence_length = variable(text_length, tf.int32)
+    module.flops_fraction = variable(metadata["flops_fraction"], tf.float32)
+    module.metadata_json = variable(json.dumps(metadata, sort_keys=True))
 
     tokenizer = getattr(preprocessor, "tokenizer", None)  # its files go to assets/
     if asset_dir is not None and hasattr(tokenizer, "save_assets"):

@@ -86,10 +86,7 @@ def judge(
         reference, candidate: the two models' predictions on them, `[n]` each.
         metric: `(labels, predictions) -> points`.
         max_drop: D.
-        is_regression: for the constant predictor.
         confidence: the one-sided level of the bound, in (0, 1).
-        resamples: bootstrap resamples.
-        seed: the resampling seed (the same verdict every time).
 
     Example:
     >>> accuracy = lambda y, p: 100.0 * float(np.mean(y == p))
