@@ -209,7 +209,7 @@ class RunConfig:
         if self.checkpoint and os.path.isdir(self.checkpoint):
             source = RunDirectory(self.checkpoint).existing_checkpoint()
         facts = peek_backbone(source) if source else {}
-        applied = {}
+        applied, table = {}, f"the {task.name} task table"
 
         def default(name, value, why):
             applied[name] = {"value": value, "why": why}
@@ -218,7 +218,7 @@ class RunConfig:
         seq_len = self.seq_len or (
             default("seq_len", facts["sequence_length"], "the checkpoint's sequence_length")
             if self.checkpoint and "sequence_length" in facts
-            else default("seq_len", task.seq_len, f"the {task.name} task table")
+            else default("seq_len", task.seq_len, table)
         )
         dims = ("num_layers", "hidden_dim", "intermediate_dim")
 
@@ -238,20 +238,17 @@ class RunConfig:
                     f"{task.lr_bert:g} is tuned for BERT-base",
                 )
             else:
-                lr_bert = default("lr_bert", task.lr_bert, f"the {task.name} task table")
+                lr_bert = default("lr_bert", task.lr_bert, table)
         config = replace(
             self,
             task=task.name,
             output_dir=self.output_dir or f"runs/{task.name}",
-            batch_size=self.batch_size
-            or default("batch_size", task.batch_size, f"the {task.name} task table"),
+            batch_size=self.batch_size or default("batch_size", task.batch_size, table),
             seq_len=seq_len,
             lr_bert=lr_bert,
             lambda_=self.lambda_
             if self.lambda_ is not None
-            else default(
-                "lambda", task.lambda_, f"the {task.name} task table (the multiplier's start)"
-            ),
+            else default("lambda", task.lambda_, f"{table} (the multiplier's start)"),
             steps=steps,
             applied_defaults=applied,
         )
