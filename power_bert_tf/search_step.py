@@ -53,7 +53,8 @@ class SearchStep:
             keep_best=False,
             soft_extract_decay=not goal.moves_target,
         )
-        steps, warmup = self._search_steps(train, search)
+        per_epoch = self.steps_per_epoch(train)
+        steps, warmup = per_epoch * search.epochs, search.warmup_steps(per_epoch)
         rate, reach = self._soft_extract_rate(steps, warmup, search.soft_extract_decay)
         search.lr_soft_extract = rate
         cheapest = RetentionConfig((1,) * num_layers).flops_fraction(*budget)
@@ -101,10 +102,6 @@ class SearchStep:
         if retention is not None and self._flops_lengths is not None:
             record["padded_flops_fraction"] = retention.flops_fraction(*budget[:3])
         return record
-
-    def _search_steps(self, train, search: TrainConfig) -> tuple[int, int]:
-        per_epoch = self.steps_per_epoch(train)
-        return per_epoch * search.epochs, search.warmup_steps(per_epoch)
 
     def _soft_extract_rate(self, steps: int, warmup: int, decay: bool) -> tuple[float, float]:
         """--lr-soft-extract, else the rate that lets each weight travel SEARCH_TRAVEL; and its reach."""

@@ -160,15 +160,9 @@ class BudgetController:
         )
         self.candidates: list[Candidate] = []
         span = self.total_steps - self.warmup_steps
-        self.candidate_steps = (
-            sorted(
-                {
-                    self.warmup_steps + max(1, round(k * span / CANDIDATES))
-                    for k in range(1, CANDIDATES + 1)
-                }
-            )
-            if goal.kind == "max_metric_drop"
-            else []
+        points = range(1, CANDIDATES + 1) if goal.kind == "max_metric_drop" else ()
+        self.candidate_steps = sorted(
+            {self.warmup_steps + max(1, round(k * span / CANDIDATES)) for k in points}
         )
 
     def target_at(self, step: int) -> float | None:
