@@ -64,14 +64,9 @@ def make_predict_request(
 
 
 def rest_response(outputs) -> dict:
-    """TF Serving's REST answer (row format) for signature `outputs`.
-
-    What `POST /v1/models/<name>:predict` with `{"instances": [...]}` returns:
-    `{"predictions": [{output: value, ...}, ...]}`, one object per instance;
-    with a single output (regression's `score`) each prediction is the bare
-    value. Strings are decoded from UTF-8 (TF Serving writes non-UTF-8 bytes
-    as `{"b64": ...}`). TF Serving may print floats with fewer digits.
-    """
+    """TF Serving's REST answer (row format) for signature `outputs`: `{"predictions": [...]}`,
+    one `{output: value}` object per instance, or the bare value for a single output; bytes
+    that are not UTF-8 as `{"b64": ...}`."""
     arrays = {name: np.asarray(value) for name, value in outputs.items()}
 
     def plain(value):

@@ -1,11 +1,5 @@
-"""What an export promises: signature names, `assets.extra/power_bert.json`, exportability.
-
-`power_bert.json` (format version 1) holds the task, labels, sequence length, mode,
-retention configuration, FLOPs fraction, the signatures' inputs and outputs, the
-budgets (one entry per configuration served, `serving_default`'s first), the largest
-request, the source checkpoint and the library versions; the SavedModel also carries it as the
-`metadata_json` variable.
-"""
+"""What an export promises: signature names, `assets.extra/power_bert.json` (also the
+SavedModel's `metadata_json` variable), exportability."""
 
 from __future__ import annotations
 
@@ -19,8 +13,7 @@ from power_bert_tf.export.packing import PACKED_FEATURES, truncation
 SIGNATURE_TEXT = "serving_default"
 SIGNATURE_TOKEN_IDS = "serve_token_ids"
 TOKEN_IDS_SUFFIX = "_token_ids"  # a budget's token-id signature: "budget_25_token_ids"
-# The most examples one request may hold; more is refused with InvalidArgument.
-MAX_BATCH_SIZE = 1024
+MAX_BATCH_SIZE = 1024  # the most examples one request may hold (more: InvalidArgument)
 METADATA_FILENAME = "power_bert.json"
 METADATA_FORMAT_VERSION = 1
 
@@ -110,13 +103,10 @@ def export_metadata(
 
     Args:
         model: the `PowerBertClassifier` (with its preprocessor for the text signature).
-        run_config: the run's `run_config.json` (task, backbone,
-            label_names, is_pair); missing keys get defaults (no task,
-            labels "0".."n-1", single sentence).
+        run_config: the run's `run_config.json` (task, backbone, label_names, is_pair);
+            missing keys get defaults.
         checkpoint: recorded as the source of the export.
-        text_signature: whether the export has the raw-text signature; without it
-            `sequence_length` is the most tokens `serve_token_ids` takes, and
-            `lowercase` / `truncate` describe the preprocessor if there is one.
+        text_signature: whether the export has the raw-text signature.
         budgets, dev_metric: see `budget_entries`.
         max_batch_size: the most examples a request may hold.
     """
@@ -136,15 +126,10 @@ def export_metadata(
         raise ExportError(f"max_batch_size must be at least 1, got {max_batch_size}")
     entries = budget_entries(model, budgets, dev_metric, text_signature)
     text_inputs = ["sentence1", "sentence2"] if is_pair else ["sentence"]
-    signatures = {}
-    for entry in entries:
-        if entry["signature"]:
-            signatures[entry["signature"]] = {"inputs": text_inputs, "outputs": outputs}
-    for entry in entries:
-        signatures[entry["token_ids_signature"]] = {
-            "inputs": list(model.input_features),
-            "outputs": outputs,
-        }
+    text = {"inputs": text_inputs, "outputs": outputs}
+    signatures = {e["signature"]: text for e in entries if e["signature"]}
+    token_ids = {"inputs": list(model.input_features), "outputs": outputs}
+    signatures.update({e["token_ids_signature"]: token_ids for e in entries})
     sequence_length = preprocessor.sequence_length if text_signature else model.sequence_length
     return {
         "format_version": METADATA_FORMAT_VERSION,

@@ -1,11 +1,8 @@
 """Raw text to model features inside the graph: UTF-8 sanitising, tokenization, packing.
 
-keras-hub's own tokenizer layer is traced into the serving function (its TensorFlow
-path, which is what the training `tf.data` pipeline runs), so token ids match the
-preprocessor's exactly. The packing keras-hub's BERT preprocessors do with
-`MultiSegmentPacker` (`[CLS] a [SEP] (b [SEP])`, round-robin or waterfall truncation,
-padding, segment ids) is rebuilt here from core TensorFlow ops, so the exported graph
-needs only TensorFlow and the tensorflow-text tokenizer kernels that TF Serving links in.
+keras-hub's tokenizer is traced into the serving function (token ids match the preprocessor's);
+its `MultiSegmentPacker` is rebuilt from core TensorFlow ops, so the graph needs only
+TensorFlow and the tensorflow-text kernels TF Serving links in.
 """
 
 from __future__ import annotations
@@ -35,11 +32,8 @@ def sanitize_utf8(texts):
 
 
 def keep_per_segment(lengths, budget: int, truncate: str):
-    """How many tokens each segment keeps so that they fit in `budget`.
-
-    Same result as tf-text's `RoundRobinTrimmer` / `WaterfallTrimmer` (which
-    keras-hub's `MultiSegmentPacker` uses), in core ops only.
-    """
+    """How many tokens each segment keeps so that they fit in `budget` (as tf-text's
+    `RoundRobinTrimmer` / `WaterfallTrimmer`, in core ops)."""
     budget = tf.constant(max(int(budget), 0), tf.int32)
     if len(lengths) == 1:
         return [tf.minimum(lengths[0], budget)]
@@ -49,8 +43,7 @@ def keep_per_segment(lengths, budget: int, truncate: str):
     if truncate == "waterfall":
         keep_first = tf.minimum(first, budget)
     elif truncate == "round_robin":
-        # One token at a time, first segment first: the first gets
-        # ceil(budget / 2), or more when the second is short.
+        # One token at a time: the first gets ceil(budget / 2), more when the second is short.
         keep_first = tf.minimum(first, tf.maximum((budget + 1) // 2, budget - second))
     else:
         raise ExportError(f"unsupported truncation '{truncate}'")
@@ -97,11 +90,8 @@ def pack(segments, sequence_length: int, start_id: int, end_id: int, pad_id: int
 
 
 def text_featurizer(preprocessor):
-    """`features(*texts)`: string `[batch]` tensors (one per segment) -> packed features.
-
-    What `preprocessor` (a keras-hub BERT / ALBERT `TextClassifierPreprocessor`)
-    computes, traceable into a serving function.
-    """
+    """`features(*texts)`: string `[batch]` tensors (one per segment) -> the features a keras-hub
+    BERT / ALBERT `preprocessor` computes, traceable into a serving function."""
     tokenizer = preprocessor.tokenizer
     sequence_length = int(preprocessor.sequence_length)
     truncate = truncation(preprocessor)
