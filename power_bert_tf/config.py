@@ -203,8 +203,7 @@ class RunConfig:
         for step in steps:
             if step not in STEPS:
                 raise PipelineError(f"--steps: unknown step '{step}'; steps are {', '.join(STEPS)}")
-        # Config files only: the model a checkpoint (a run directory's delivered one) holds,
-        # else the backbone's.
+        # Config files only: the model a checkpoint (or run directory) holds, else the backbone's.
         source = self.checkpoint or self.backbone or default_backbone()
         if self.checkpoint and os.path.isdir(self.checkpoint):
             source = RunDirectory(self.checkpoint).existing_checkpoint()

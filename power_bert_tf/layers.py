@@ -218,8 +218,7 @@ class HardExtract(keras.layers.Layer):
             seq_len = ops.shape(significance)[1]
         ranks = significance_ranks(significance)
         positions = ops.arange(seq_len, dtype="int32")
-        # Distinct keys for kept positions (earlier = larger), 0 for dropped:
-        # top_k then returns the kept positions in ascending order.
+        # Kept positions get distinct keys (earlier = larger): top_k returns them ascending.
         order_key = ops.where(ranks < keep, seq_len - positions, 0)
         _, kept = ops.top_k(order_key, k=keep, sorted=True)
         return ops.cast(kept, "int32")

@@ -470,12 +470,10 @@ class Pipeline(SearchStep, CheckpointStep):
             "metric": self.task.metric,
             "seq_len": config.seq_len,
             "flops_count": config.flops_count,
-            # The token-count histogram of the training part that dynamic FLOPs are counted over.
             **({"flops_lengths": self._flops_lengths} if self._flops_lengths else {}),
             "train_examples": len(train),
             "held_out_examples": len(held_out),
             "dev_examples": len(dev),
-            # The held-out part's draw and word counts beside dev's: whether choosing on it stands for dev.
             "held_out_split": self.held_out_split.record(),
             "dev_lengths": dev.length_summary(),
             "hyper_parameters": config.hyper_parameters(),

@@ -15,10 +15,8 @@ from power_bert_tf.errors import PowerBertError
 from power_bert_tf.files import read_json_if_present, write_json_atomically
 
 STEPS = ("finetune", "search", "retrain")
-# What each step starts from, in order of preference.
-STARTS_FROM = {"search": ("finetune",), "retrain": ("search", "finetune")}
-# What a run delivers: the model to evaluate, predict with, benchmark and export.
-DELIVERED = ("retrain", "finetune")
+STARTS_FROM = {"search": ("finetune",), "retrain": ("search", "finetune")}  # by preference
+DELIVERED = ("retrain", "finetune")  # what a run evaluates, predicts with and exports
 RUN_FILES = ("results.json", "retention.json", "run_config.json", "eval_results.json")
 
 

@@ -86,8 +86,7 @@ def encode_examples(
     return {name: np.concatenate([part[name].numpy() for part in parts]) for name in parts[0]}
 
 
-# (id(preprocessor), pair) -> (a weak reference to it, its traced call): weak, so a cached
-# function does not keep a preprocessor alive.
+# (id(preprocessor), pair) -> (a weak reference to it, its traced call).
 _TRACES: dict[tuple[int, bool], tuple[Callable[[], Any], Callable[..., Any]]] = {}
 
 

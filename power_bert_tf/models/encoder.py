@@ -129,8 +129,7 @@ class PowerBertEncoder(keras.layers.Layer):
         return extractors
 
     def build(self, inputs_shape=None):
-        # Now, not on the first call: a loaded soft-mode model needs its retention weights,
-        # and JAX's predict() runs eagerly while any layer is unbuilt.
+        # Now: a loaded soft-mode model needs its retention weights, and JAX's predict() is eager.
         for extractor in self.soft_extract_layers:
             if not extractor.built:
                 extractor.build()
