@@ -1,10 +1,5 @@
-"""The pipeline's checkpoint modes: score a saved run on the dev set, or predict the test set.
-
-`run_glue.py --checkpoint RUN --eval-only` and `--predict-only [--pred-glue]` load what a run
-delivered (its retrained model, else its fine-tuned one), optionally at another
-`--retention-config`, and write `eval_results.json` or the test predictions beside it. A mixin
-of `pipeline.Pipeline`, whose data, loading and scoring it uses.
-"""
+"""The pipeline's checkpoint modes (`--eval-only`, `--predict-only`; a mixin of
+`pipeline.Pipeline`): score what a run delivered on the dev set, or predict the test set."""
 
 from __future__ import annotations
 

@@ -100,9 +100,7 @@ class SignificanceScore(keras.layers.Layer):
         return None
 
     def get_config(self):
-        config = super().get_config()
-        config.update({"exclude_self": self.exclude_self})
-        return config
+        return {**super().get_config(), "exclude_self": self.exclude_self}
 
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
@@ -170,9 +168,7 @@ class SoftExtract(keras.layers.Layer):
         return x_shape
 
     def get_config(self):
-        config = super().get_config()
-        config.update({"max_len": self.max_len})
-        return config
+        return {**super().get_config(), "max_len": self.max_len}
 
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
@@ -233,6 +229,4 @@ class HardExtract(keras.layers.Layer):
         return (x_shape[0], keep, x_shape[2]), (x_shape[0], keep)
 
     def get_config(self):
-        config = super().get_config()
-        config.update({"keep": self.keep})
-        return config
+        return {**super().get_config(), "keep": self.keep}

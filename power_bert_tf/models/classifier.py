@@ -311,18 +311,15 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         return model
 
     def get_config(self):
-        config = super().get_config()  # backbone, preprocessor, name
-        config.update(
-            {
-                "num_classes": self.num_classes,
-                "retention": None if self.retention is None else self.retention.to_list(),
-                "mode": self.mode,
-                "sequence_length": self.sequence_length,
-                "dropout": self.dropout,
-                "exclude_self": self.encoder.exclude_self,
-            }
-        )
-        return config
+        return {
+            **super().get_config(),  # backbone, preprocessor, name
+            "num_classes": self.num_classes,
+            "retention": None if self.retention is None else self.retention.to_list(),
+            "mode": self.mode,
+            "sequence_length": self.sequence_length,
+            "dropout": self.dropout,
+            "exclude_self": self.encoder.exclude_self,
+        }
 
     @classmethod
     def from_config(cls, config):

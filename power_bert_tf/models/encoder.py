@@ -276,17 +276,14 @@ class PowerBertEncoder(keras.layers.Layer):
         )
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "retention": None if self.retention is None else self.retention.to_list(),
-                "mode": self.mode,
-                "sequence_length": self.sequence_length,
-                "exclude_self": self.exclude_self,
-            }
-        )
-        return config
+        return {
+            **super().get_config(),
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "retention": None if self.retention is None else self.retention.to_list(),
+            "mode": self.mode,
+            "sequence_length": self.sequence_length,
+            "exclude_self": self.exclude_self,
+        }
 
     @classmethod
     def from_config(cls, config):
