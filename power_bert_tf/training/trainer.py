@@ -138,9 +138,8 @@ class Trainer:
         self.models = [model, *views]
         self.draw = draw
         self.steps_per_epoch = max(1, int(steps_per_epoch))
-        retention = retention_variables(model)
+        self.retention_vars = retention = retention_variables(model)
         retention_ids = {id(v) for v in retention}
-        self.retention_vars = retention
         self.bert_vars = [v for v in model.trainable_variables if id(v) not in retention_ids]
         with self.strategy.scope():
             self.bert_optimizer = keras.optimizers.Adam(
@@ -200,18 +199,11 @@ class Trainer:
 
         def train_step(iterator_batch):
             features, labels = iterator_batch
-            global_batch = tf.cast(
-                _global_batch_size(
-                    strategy, labels[0] if isinstance(labels, (tuple, list)) else labels
-                ),
-                tf.float32,
-            )
+            first = labels[0] if isinstance(labels, (tuple, list)) else labels
+            global_batch = tf.cast(_global_batch_size(strategy, first), tf.float32)
             task_loss, penalty = strategy.run(replica_step, args=(features, labels, global_batch))
-            reduce = tf.distribute.ReduceOp.SUM
-            return (
-                strategy.reduce(reduce, task_loss, axis=None),
-                strategy.reduce(reduce, penalty, axis=None),
-            )
+            total = tf.distribute.ReduceOp.SUM
+            return tuple(strategy.reduce(total, t, axis=None) for t in (task_loss, penalty))
 
         return train_step
 
