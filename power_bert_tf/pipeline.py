@@ -302,11 +302,7 @@ class Pipeline(SearchStep, CheckpointStep):
             if number <= len(attempts):
                 continue  # refused before this run was killed
             record = self._retrain_attempt(configuration, masses, train, held_out, teacher)
-            check = (
-                self._final_check(teacher, held_out)
-                if self.config.max_metric_drop is not None
-                else None
-            )
+            check = self._final_check(teacher, held_out)
             if check is not None and not check.passes:
                 start = self._start_if_it_passes(configuration, record, teacher, held_out)
                 if start is not None:
@@ -428,8 +424,9 @@ class Pipeline(SearchStep, CheckpointStep):
         return model if model.mode == "none" else None
 
     def _final_check(self, teacher, held_out):
-        """The retrained model's (best epoch's) verdict against the fine-tuned one on `held_out`."""
-        if teacher is None:
+        """The retrained model's (best epoch's) verdict against the fine-tuned one on `held_out`
+        (None without a fine-tuned model or --max-metric-drop)."""
+        if teacher is None or self.config.max_metric_drop is None:
             return None
         return self._check(teacher, self._load(self.run_dir.checkpoint("retrain")), held_out)
 
@@ -503,12 +500,8 @@ class Pipeline(SearchStep, CheckpointStep):
             records["baseline"] = self.baseline(held_out, dev)
         retention = config.retention_config(num_layers=None)
         if "search" in config.steps and retention is None:
-            searched = step("search", lambda: self.search(train, held_out))
-            retention = (
-                None
-                if searched["retention"] is None
-                else RetentionConfig(tuple(searched["retention"]))
-            )
+            keep = step("search", lambda: self.search(train, held_out))["retention"]
+            retention = None if keep is None else RetentionConfig(tuple(keep))
         elif "retrain" in config.steps and retention is None:
             retention = self._saved_retention()
         if "retrain" in config.steps and retention is not None:
