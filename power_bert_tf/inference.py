@@ -100,14 +100,10 @@ class Predictor:
         return lambda inputs: model(inputs, training=False)
 
     def _cast(self, features: dict) -> dict:
-        features = {
-            name: keras.ops.cast(features[name], dtype) for name, dtype in self.dtypes.items()
-        }
-        return (
-            features
-            if self.length_multiple is None
-            else pad_to_multiple(features, self.length_multiple)
-        )
+        features = {n: keras.ops.cast(features[n], dtype) for n, dtype in self.dtypes.items()}
+        if self.length_multiple is None:
+            return features
+        return pad_to_multiple(features, self.length_multiple)
 
     def __call__(self, features: dict):
         """Outputs of one batch, as a backend tensor (asynchronous on accelerators)."""
@@ -125,8 +121,7 @@ class Predictor:
             for batch in batches
         ]
         if not outputs:
-            width = getattr(self.model, "num_classes", 1)
-            return np.zeros((0, width), np.float32)
+            return np.zeros((0, getattr(self.model, "num_classes", 1)), np.float32)
         return np.concatenate(outputs, axis=0)
 
 
