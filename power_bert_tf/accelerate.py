@@ -153,9 +153,7 @@ def _task(model, name, rows, metric, label_names) -> GlueTask:
 def _examples(task: GlueTask, split: str, rows) -> GlueExamples:
     labels = np.asarray([label for _, label in rows])
     if not task.is_regression:
-        bad = [
-            label for label in labels if label != int(label) or not 0 <= label < task.num_classes
-        ]
+        bad = [y for y in labels if y != int(y) or not 0 <= y < task.num_classes]
         if bad:
             raise PipelineError(
                 f"{split}: label {bad[0]:g} is not a class id in [0, {task.num_classes})"

@@ -129,9 +129,8 @@ class RetentionConfig:
 
         Args:
             seq_len, hidden_dim, intermediate_dim: the model's input length and sizes.
-            lengths: None: every input padded to `seq_len` (the paper's count). Else a
-                histogram {token count: examples}: the expected cost of inputs trimmed to
-                their own length (dynamic padding), over the full model's on the same inputs.
+            lengths: None: every input padded to `seq_len` (the paper's count); else a
+                histogram {token count: examples} of inputs trimmed to their own length.
 
         Example:
         >>> config = RetentionConfig((32, 16, 8))

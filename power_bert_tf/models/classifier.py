@@ -39,9 +39,8 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         num_classes: number of labels; 1 for regression.
         retention, mode, sequence_length, exclude_self: see `PowerBertEncoder`.
         dropout: dropout on the pooled output.
-        preprocessor: optional keras-hub `TextClassifierPreprocessor`; with it,
-            `fit` / `evaluate` / `predict` also take raw strings, and export
-            tokenizes in the graph.
+        preprocessor: optional keras-hub `TextClassifierPreprocessor`; with it, `fit` /
+            `evaluate` / `predict` also take raw strings.
         compile: compile with the defaults of `compile()` (keras-hub's default).
 
     Call arguments:
@@ -243,9 +242,8 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
                 internet), a local keras-hub preset or Hugging Face directory, or "minilm"
                 (offline); None: `power_bert_tf.backbones.default_backbone()`.
             load_weights: False for random weights of the same shape.
-            **kwargs: for a new task, the class's arguments: `num_classes` (default 2),
-                `sequence_length` (the preprocessor's, and soft mode's; default 128),
-                `retention`, `mode`, ...
+            **kwargs: for a new task, the class's arguments (`num_classes` default 2,
+                `sequence_length` default 128).
         """
         if saved_task_class(preset, PowerBertClassifier) is not None:
             return super().from_preset(resolve_source(preset), load_weights=load_weights, **kwargs)
