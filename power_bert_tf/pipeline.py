@@ -524,14 +524,12 @@ class Pipeline(SearchStep, CheckpointStep):
     def _records(self) -> dict:
         """Each step's record from an earlier run in --output-dir; refuses one of other settings."""
         records = self._read("results.json").get("steps", {})
+        identity = self.config.identity()
         for name in self.config.steps:
             recorded = records.get(name, {}).get("identity")
-            if recorded is not None and recorded != self.config.identity():
-                changed = sorted(
-                    k
-                    for k in set(recorded) | set(self.config.identity())
-                    if recorded.get(k) != self.config.identity().get(k)
-                )
+            if recorded is not None and recorded != identity:
+                keys = set(recorded) | set(identity)
+                changed = sorted(k for k in keys if recorded.get(k) != identity.get(k))
                 raise PipelineError(
                     f"{self.run_dir.path} holds a {name} step run with other settings ({', '.join(changed)}): "
                     "pass --overwrite to start afresh, or another --output-dir"
