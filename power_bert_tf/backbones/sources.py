@@ -78,10 +78,8 @@ def load_backbone(source: str | os.PathLike | None = None, load_weights: bool = 
     """A keras-hub backbone from a preset name, a local preset or HF directory.
 
     Args:
-        source: keras-hub preset name (needs internet), a local keras-hub
-            preset directory, a local Hugging Face directory (BERT, ALBERT,
-            RoBERTa, DistilBERT), or "minilm" (offline). None picks
-            `default_backbone()`.
+        source: keras-hub preset name (needs internet), a local keras-hub preset or Hugging
+            Face directory, or "minilm" (offline); None: `default_backbone()`.
         load_weights: load pretrained weights (False: random init, same shape).
     """
     backbone = _from_preset(

@@ -57,14 +57,8 @@ _FORMATS: dict[str, _Format] = {
 
 
 def raw_labels(task: GlueTask) -> tuple[str, ...]:
-    """The label strings of the task's files (and of GLUE submissions), in class-id order.
-
-    Args:
-        task: a classification task.
-
-    Returns:
-        ``("0", "1", ...)`` where GLUE files hold numbers, else ``task.label_names``.
-    """
+    """The label strings of a classification task's files (and of GLUE submissions), in
+    class-id order: ``("0", "1", ...)`` where GLUE files hold numbers, else its label names."""
     if task.table is not None or not _FORMATS[task.directory].numeric_labels:
         return task.label_names  # a table's labels are its files' own values
     return tuple(str(i) for i in range(len(task.label_names)))

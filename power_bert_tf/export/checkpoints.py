@@ -23,8 +23,7 @@ def checkpoint_and_run_config(checkpoint) -> tuple[Path, dict]:
         checkpoint: a run output directory or a `.keras` file (`~` is expanded).
 
     Raises:
-        ExportError: naming the path, when nothing exportable is there or the
-            run config is unreadable.
+        ExportError: naming the path: nothing exportable there, or an unreadable run config.
     """
     path = Path(os.fspath(checkpoint)).expanduser()
     try:

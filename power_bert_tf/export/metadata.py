@@ -63,8 +63,7 @@ def budget_entries(
     one entry per budget of a `--budgets` retrain (`training.budgets`), all over the same variables.
 
     Args:
-        budgets: the retrain record's "budgets" (each with "signature", "retention",
-            "flops_fraction", "dev").
+        budgets: the retrain record's "budgets" ("signature", "retention", "flops_fraction", "dev").
         dev_metric: the delivered model's dev metric (the retrain record's "dev").
     """
     entries = [

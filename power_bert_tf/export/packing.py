@@ -58,8 +58,7 @@ def pack(segments, sequence_length: int, start_id: int, end_id: int, pad_id: int
         segments: list of int32 ragged `[batch, (tokens)]`.
 
     Returns:
-        `token_ids`, `segment_ids` (int32) and `padding_mask` (bool), each
-        `[batch, sequence_length]`.
+        `token_ids`, `segment_ids` (int32), `padding_mask` (bool): `[batch, sequence_length]`.
     """
     lengths = [tf.cast(s.row_lengths(), tf.int32) for s in segments]
     num_special = 1 + len(segments)  # [CLS] and one [SEP] after each segment

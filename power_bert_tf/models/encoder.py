@@ -263,8 +263,7 @@ class PowerBertEncoder(keras.layers.Layer):
 
         Args:
             seq_len: input length; default `sequence_length`.
-            lengths: a histogram {token count: examples} to count over inputs trimmed to their
-                own length (see `RetentionConfig.flops_fraction`); default: padded to `seq_len`.
+            lengths: as in `RetentionConfig.flops_fraction`; default: padded to `seq_len`.
         """
         if self.mode != "hard":
             return 1.0
