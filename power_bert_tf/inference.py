@@ -110,12 +110,8 @@ class Predictor:
         return self._call(self._cast(features))
 
     def predict(self, batches: Iterable) -> np.ndarray:
-        """float32 outputs of every batch, concatenated: `[examples, outputs]`.
-
-        Args:
-            batches: an iterable (e.g. a `tf.data.Dataset`) of feature dicts or
-                `(features, labels)` tuples.
-        """
+        """float32 outputs of every batch (feature dicts or `(features, labels)` tuples, e.g. a
+        `tf.data.Dataset`), concatenated: `[examples, outputs]`."""
         outputs = [
             np.asarray(keras.ops.convert_to_numpy(self(_features_of(batch))), dtype=np.float32)
             for batch in batches

@@ -15,14 +15,8 @@ PADDING_SIGNIFICANCE = -1.0
 
 
 def significance_ranks(significance):
-    """Rank of every position: 0 for [CLS], then by significance (pairwise: exact for ties).
-
-    Args:
-        significance: float tensor `[batch, seq]`.
-
-    Returns:
-        int32 tensor `[batch, seq]`, a permutation of `0..seq-1` per row.
-    """
+    """Rank of every position of float `significance` `[batch, seq]`: 0 for [CLS], then by
+    significance (pairwise: exact for ties); int32 `[batch, seq]`, a permutation per row."""
     seq_len = ops.shape(significance)[1]
     positions = ops.arange(seq_len, dtype="int32")
     # [CLS] outranks everything, including a real token with equal score.

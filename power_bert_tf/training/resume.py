@@ -26,8 +26,7 @@ class ResumeState:
 
     Args:
         path: the directory (`<run>/<step>.resume`); created on the first save.
-        identity: what the run's results depend on (JSON-able), saved with every state;
-            `load` refuses a state saved under another one.
+        identity: what the run's results depend on (JSON-able); `load` refuses another's state.
     """
 
     def __init__(self, path: str, identity: dict | None = None):
