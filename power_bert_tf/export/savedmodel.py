@@ -140,8 +140,7 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     """A `tf.Module` whose tf.functions run `model` (TensorFlow backend).
 
     Args:
-        model: a built `PowerBertClassifier` (with a keras-hub preprocessor for
-            the text signature).
+        model: a built `PowerBertClassifier` (with a preprocessor for the text signature).
         metadata: `export_metadata(...)`, plus `length_multiple` and `jit_compile`; each
             budget after the first is served by `model.sharing_weights`.
         asset_dir: where the tokenizer's asset files are written so the
@@ -288,21 +287,19 @@ def export_savedmodel(
     """Export a training run's model for TF Serving (with its `--budgets` signatures, if any).
 
     Args:
-        checkpoint: a run output directory (uses `retrain.keras`, else
-            `finetune.keras`, and `run_config.json`) or a `.keras` file.
+        checkpoint: a run output directory (what it delivers, with `run_config.json`) or a
+            `.keras` file.
         export_dir: the TF Serving model base path.
-        version: the version directory to write; default 1 + the largest
-            existing one (1 if none). An existing version is never replaced.
-        task, label_names, is_pair: override (or, for a bare `.keras` file,
-            supply) the `run_config.json` values.
+        version: the version directory to write (never an existing one); default the next.
+        task, label_names, is_pair: override (or supply) the `run_config.json` values.
         text_signature, max_batch_size, length_multiple, jit_compile: see `export_model`.
 
     Returns:
         the path of the written version directory.
 
     Raises:
-        ExportError: bad checkpoint, existing version, a model whose text
-            signature cannot be built.
+        ExportError: bad checkpoint, existing version, a model whose text signature cannot
+            be built.
     """
     checkpoint_and_run_config(checkpoint)  # fail fast, before loading anything
     version_directory(export_dir, version)
