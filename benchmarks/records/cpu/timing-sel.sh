@@ -3,6 +3,7 @@
 # batch 1, padded): random MiniLM-shaped weights with the run's retention, on its task's dev set
 # tokenized once (the speedup does not depend on the weights). It waits until no pipeline run is
 # left on the machine, then refuses to time a busy one (--require-idle).
+# (waits for pytest too: a test run beside it would fail --require-idle)
 # usage: RUNS_DIR=<the checkout the runs were made in>/runs bash benchmarks/records/cpu/timing-sel.sh
 # (each run directory under RUNS_DIR by its ledger name; CoLA seeds 0 and 2 are the sel2 reruns)
 cd "$(dirname "$0")/../../.." && . .venv/bin/activate
@@ -11,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL=3
 runs=${RUNS_DIR:-runs}; O=benchmarks/records/cpu; L=runs/timing-sel.log
 mkdir -p runs
 t() { echo "$(date -u +%FT%TZ) start $*" >> $L; python benchmarks/benchmark.py "$@" 2>&1 | grep -v -E "UserWarning|warnings.warn|cudart_stub|absl::" | tail -14 >> $L; rc=${PIPESTATUS[0]}; echo "$(date -u +%FT%TZ) end rc=$rc" >> $L; }
-while pgrep -f "scripts/run_glue.py" > /dev/null; do sleep 120; done
+while pgrep -f "scripts/run_glue.py|pytest" > /dev/null; do sleep 120; done
 echo "$(date -u +%FT%TZ) commit $(git rev-parse --short HEAD), $(nproc) cores, $(python -c "import tensorflow as tf, keras; print('tensorflow', tf.__version__, 'keras', keras.__version__)" 2>/dev/null)" >> $L
 uptime >> $L
 declare -A SEQ=([cola]=64 [mrpc]=128 [sst-2]=64 [sts-b]=64)
