@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepared, not run yet: the machine was not idle long enough after timing-sel.sh (next free idle window).
+# Ran 2026-12-05T22:10Z to 22:28Z on an idle machine (log: timing-xla-sel.log).
 # Batch 1, graph against XLA, after timing-sel.sh (it waits for it and for every pipeline run):
 # - the new-selection seed-0 configurations of MRPC and STS-B, random MiniLM-shaped weights on
 #   their dev sentences (the graph/XLA pair of timing-xla.sh, which timed earlier configurations);
