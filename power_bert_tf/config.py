@@ -376,51 +376,39 @@ class RunConfig:
         return RetentionConfig.parse(self.retention, num_layers=num_layers, seq_len=self.seq_len)
 
     def hyper_parameters(self) -> dict:
-        """The training settings, as results.json records them."""
-        return {
-            "epochs": self.epochs,
-            "patience": self.patience,
-            "search_epochs": self.search_epochs,
-            "batch_size": self.batch_size,
-            "lr_bert": self.lr_bert,
-            "lr_soft_extract": self.lr_soft_extract,
-            "lambda": self.lambda_,
-            "target_flops": self.target_flops,
-            "max_metric_drop": self.max_metric_drop,
-            "held_out_fraction": self.held_out_fraction,
-            "seed": self.seed,
-            "selection_confidence": self.selection_confidence,
-            # Only when not the paper's: runs recorded before the choice existed counted padded.
-            **({"flops_count": self.flops_count} if self.flops_count != "padded" else {}),
-            "distill": self.distill,
-            "distill_weight": self.distill_weight,
-            "distill_temperature": self.distill_temperature,
-        }
+        """The training settings, as results.json records them ("lambda" for `lambda_`)."""
+        names = (
+            "epochs patience search_epochs batch_size lr_bert lr_soft_extract lambda_ target_flops "
+            "max_metric_drop held_out_fraction seed selection_confidence flops_count distill "
+            "distill_weight distill_temperature"
+        )
+        record = {name.rstrip("_"): getattr(self, name) for name in names.split()}
+        if self.flops_count == "padded":  # runs recorded before the choice existed counted padded
+            del record["flops_count"]
+        return record
 
     def identity(self) -> dict:
         """What a run's results depend on: a run continued in the same --output-dir must match."""
+        own = {}
+        if self.train_file:
+            task = self.get_task()
+            own = {
+                "train_file": self.train_file,
+                "validation_file": self.validation_file,
+                "text_columns": list(task.table.text_columns),
+                "label_column": self.label_column,
+                "label_names": list(task.label_names),
+                "metric": task.metric,
+            }
+        names = (
+            "backbone seq_len checkpoint retention mixed_precision max_train_examples "
+            "max_dev_examples"
+        )
         return {
             **self.hyper_parameters(),
             "task": self.task,
-            **(
-                {
-                    "train_file": self.train_file,
-                    "validation_file": self.validation_file,
-                    "text_columns": list(self.get_task().table.text_columns),
-                    "label_column": self.label_column,
-                    "label_names": list(self.get_task().label_names),
-                    "metric": self.get_task().metric,
-                }
-                if self.train_file
-                else {}
-            ),
-            "backbone": self.backbone,
-            "seq_len": self.seq_len,
-            "checkpoint": self.checkpoint,
-            "retention": self.retention,
-            "mixed_precision": self.mixed_precision,
-            "max_train_examples": self.max_train_examples,
-            "max_dev_examples": self.max_dev_examples,
+            **own,
+            **{name: getattr(self, name) for name in names.split()},
             # Only when given: runs recorded before --budgets existed keep their identity.
             **({"budgets": list(self.budgets)} if self.budgets else {}),
         }
