@@ -25,7 +25,6 @@ from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
 from power_bert_tf.runs import (
-    DELIVERED,
     STARTS_FROM,
     STEPS,
     RunDirectory,
@@ -41,13 +40,6 @@ from power_bert_tf.training.budgets import Budget, ConfigurationDraw, budget_con
 from power_bert_tf.training.resume import ResumeError, ResumeState
 
 __all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
-
-
-def _load(path: str, prefer: tuple[str, ...] = DELIVERED) -> PowerBertClassifier:
-    try:
-        return load_classifier(path, prefer)
-    except RunError as error:
-        raise PipelineError(f"--checkpoint {error}") from None
 
 
 class Pipeline(SearchStep, CheckpointStep):
@@ -181,8 +173,11 @@ class Pipeline(SearchStep, CheckpointStep):
         return self._load(path) if path else self.initial_model()
 
     def _load(self, path: str) -> PowerBertClassifier:
-        with self.strategy.scope():
-            model = _load(path)
+        try:
+            with self.strategy.scope():
+                model = load_classifier(path)
+        except RunError as error:
+            raise PipelineError(f"--checkpoint {error}") from None
         if model.preprocessor is not None:
             self._preprocessor = model.preprocessor
         return model
@@ -568,9 +563,9 @@ class Pipeline(SearchStep, CheckpointStep):
             },
         )
 
-    def _read(self, name: str) -> dict:
+    def _read(self, name: str, directory: RunDirectory | None = None) -> dict:
         try:
-            return self.run_dir.read(name)
+            return (directory or self.run_dir).read(name)
         except RunError as error:
             raise PipelineError(str(error)) from None
 
@@ -580,10 +575,7 @@ class Pipeline(SearchStep, CheckpointStep):
             [run_directory_of(self.config.checkpoint)] if self.config.checkpoint else []
         )
         for directory in directories:
-            try:
-                search = directory.results().get("steps", {}).get("search", {})
-            except RunError as error:
-                raise PipelineError(str(error)) from None
+            search = self._read("results.json", directory).get("steps", {}).get("search", {})
             if search.get("retention"):
                 return search
         return {}
