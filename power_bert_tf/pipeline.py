@@ -114,12 +114,6 @@ class Pipeline(SearchStep, CheckpointStep):
             self._encoded[key] = (examples, data.encode_examples(examples, self.preprocessor))
         return self._encoded[key][1]
 
-    def epoch_datasets(self, examples, teacher: np.ndarray | None = None):
-        """epoch -> that epoch's shuffled batches (a resumed run sees the same order)."""
-        return lambda epoch: self.dataset(
-            examples, shuffle=True, seed=self.config.seed * 1000 + epoch, teacher=teacher
-        )
-
     @property
     def preprocessor(self):
         if self._preprocessor is None and self._started_from():
@@ -209,8 +203,10 @@ class Pipeline(SearchStep, CheckpointStep):
             views=views,
             draw=draw,
         )
-        history = trainer.fit(
-            self.epoch_datasets(train, teacher),
+        history = trainer.fit(  # each epoch's own shuffle: a resumed run sees the same order
+            lambda epoch: self.dataset(
+                train, shuffle=True, seed=self.config.seed * 1000 + epoch, teacher=teacher
+            ),
             self.dataset(held_out),
             held_out.labels,
             checkpoint_path=self.run_dir.checkpoint(step),
@@ -501,8 +497,9 @@ class Pipeline(SearchStep, CheckpointStep):
         elif "retrain" in config.steps and retention is None:
             retention = self._saved_retention()
         if "retrain" in config.steps and retention is not None:
-            masses = self._search_masses(records, retention)
             search = self._search_record(records)
+            # What --budgets projects: the search's masses, else the configuration's lengths.
+            masses = list(search.get("masses") or retention.to_list()) if config.budgets else []
             earlier = records.get("retrain") or {}  # a killed run's refused attempts
 
             def save_progress(progress: dict) -> None:
@@ -595,12 +592,6 @@ class Pipeline(SearchStep, CheckpointStep):
         return records.get("search") or (
             self._saved_search() if self.config.retention is None else {}
         )
-
-    def _search_masses(self, records: dict, retention: RetentionConfig) -> list[float]:
-        """What --budgets projects: the search's masses, else the configuration's lengths."""
-        if not self.config.budgets:
-            return []
-        return list(self._search_record(records).get("masses") or retention.to_list())
 
     def _budgets(self, model, masses) -> list[Budget]:
         """--budgets' configurations at the model's dimensions."""
