@@ -464,37 +464,27 @@ def format_summary(results: dict) -> str:
         rows.append((key, str(value)))
     width = max(len(key) for key, _ in rows)
     rule = "-" * (width + 2 + max(len(value) for _, value in rows))
-    table = "\n".join([rule] + [f"{key:<{width}}  {value}" for key, value in rows] + [rule])
-    return table + _format_budgets(results) + _format_candidates(results)
-
-
-def _format_budgets(results: dict) -> str:
-    budgets = results.get("budgets") or []
-    if not budgets:
-        return ""
+    lines = ["\n".join([rule] + [f"{key:<{width}}  {value}" for key, value in rows] + [rule])]
     metric = results.get("metric", "metric")
-    lines = [f"\nbudgets (one set of weights; dev / held-out {metric}):"]
+    budgets = results.get("budgets") or []
+    if budgets:
+        lines.append(f"budgets (one set of weights; dev / held-out {metric}):")
     for budget in budgets:
         keep = ",".join(str(k) for k in budget["retention"])
         lines.append(
             f"  {budget['signature']:<11} FLOPs {budget['flops_fraction']:.3f}  {keep:<24} "
             f"{budget['dev']:6.2f} / {budget['held_out']:6.2f}"
         )
-    return "\n".join(lines)
-
-
-def _format_candidates(results: dict) -> str:
     search = results.get("search") or {}
     candidates = search.get("candidates") or []
-    if not candidates or not any(c.get("verdict") for c in candidates):
-        return ""
+    if not any(c.get("verdict") for c in candidates):
+        return "\n".join(lines)
     plan = [tuple(keep) for keep in search.get("plan") or []]
     refused = {tuple(r["retention"]) for r in results.get("refused") or []}
-    metric = results.get("metric", "metric")
-    lines = [
-        f"\ncandidates (held-out {metric} of the fine-tuned model with elimination, no training; "
+    lines.append(
+        f"candidates (held-out {metric} of the fine-tuned model with elimination, no training; "
         "the loss and its bound):"
-    ]
+    )
     for candidate in candidates:
         verdict = candidate.get("verdict") or {}
         keep = tuple(candidate["retention"])
