@@ -161,11 +161,9 @@ class Trainer:
                 else keras.Variable(config.lambda_, trainable=False, dtype="float32", name="lambda")
             )
         self._predictor = None
-        self._writer = (
-            tf.summary.create_file_writer(os.path.join(log_dir, "tensorboard", name))
-            if log_dir
-            else None
-        )
+        if log_dir:
+            self._log_file = os.path.join(log_dir, f"{name}_log.jsonl")
+            self._writer = tf.summary.create_file_writer(os.path.join(log_dir, "tensorboard", name))
 
     def _train_step(self, model):
         """One optimizer step of `model` (this trainer's or a view) on a (distributed) batch."""
@@ -353,32 +351,28 @@ class Trainer:
         print(f"{self.name}: resuming after epoch {state['epoch']} of {self.config.epochs}")
         return state["best"], history, state["epoch"] + 1
 
-    def _log_path(self) -> str:
-        return os.path.join(self.log_dir, f"{self.name}_log.jsonl")
-
     def _rewrite_log(self, history: Sequence[EpochRecord]) -> None:
         """The log as the resume state knows it: one line per finished epoch."""
-        if self.log_dir and (history or os.path.isfile(self._log_path())):
+        if self.log_dir and (history or os.path.isfile(self._log_file)):
             self._write_log(history, "w")
 
     def _write_log(self, records: Sequence[EpochRecord], mode: str) -> None:
         os.makedirs(self.log_dir, exist_ok=True)
-        with open(self._log_path(), mode) as log:
+        with open(self._log_file, mode) as log:
             log.writelines(json.dumps(asdict(record)) + "\n" for record in records)
 
     def _log(self, record: EpochRecord) -> None:
         if not self.log_dir:
             return
         self._write_log([record], "a")
-        if self._writer is not None:
-            with self._writer.as_default(step=record.epoch):
-                tf.summary.scalar("loss", record.loss)
-                tf.summary.scalar("penalty", record.penalty)
-                for key, value in record.metrics.items():
-                    tf.summary.scalar(f"dev/{key}", value)
-                for j, mass in enumerate(record.masses, 1):
-                    tf.summary.scalar(f"mass/layer_{j}", mass)
-            self._writer.flush()
+        with self._writer.as_default(step=record.epoch):
+            tf.summary.scalar("loss", record.loss)
+            tf.summary.scalar("penalty", record.penalty)
+            for key, value in record.metrics.items():
+                tf.summary.scalar(f"dev/{key}", value)
+            for j, mass in enumerate(record.masses, 1):
+                tf.summary.scalar(f"mass/layer_{j}", mass)
+        self._writer.flush()
 
 
 def _global_batch_size(strategy, labels):
