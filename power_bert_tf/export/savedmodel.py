@@ -28,16 +28,6 @@ from power_bert_tf.export.packing import text_featurizer
 from power_bert_tf.export.versions import staged_version, version_directory
 
 
-def _check_backend() -> None:
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        raise ExportError(
-            "SavedModel export needs the TensorFlow Keras backend "
-            f"(KERAS_BACKEND=tensorflow), not '{keras.backend.backend()}'"
-        )
-
-
 def _function(python_function, names, dtype, shape):
     """A tf.function of `python_function(*tensors)` whose signature names its inputs `names`."""
     specs = [tf.TensorSpec(shape, dtype, name=name) for name in names]
@@ -149,7 +139,13 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
     Returns:
         `(module, signatures)`: pass both to `tf.saved_model.save`.
     """
-    _check_backend()
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ExportError(
+            "SavedModel export needs the TensorFlow Keras backend "
+            f"(KERAS_BACKEND=tensorflow), not '{keras.backend.backend()}'"
+        )
     text = has_text_signature(metadata)
     check_exportable(model, text)
     preprocessor = getattr(model, "preprocessor", None)
