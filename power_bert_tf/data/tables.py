@@ -146,9 +146,7 @@ def _text_columns(path: str, columns: list[str], label: str, given) -> tuple[str
         names = tuple(given)
         for name in names:
             if name not in columns:
-                raise GlueDataError(
-                    f"{path}: --text-columns: no column {name!r} (columns: {', '.join(columns)})"
-                )
+                raise _no_column(f"{path}: --text-columns: no column", name, columns)
     else:
         names = tuple(c for c in columns if c != label and c.lower() not in ID_COLUMNS)
     if len(names) not in (1, 2):
@@ -157,6 +155,10 @@ def _text_columns(path: str, columns: list[str], label: str, given) -> tuple[str
             "--text-columns with one column, or two for a pair"
         )
     return names
+
+
+def _no_column(where: str, column: str, columns: list[str], hint: str = "") -> GlueDataError:
+    return GlueDataError(f"{where} {column!r} (columns: {', '.join(columns)}){hint}")
 
 
 def _is_number(value: str) -> bool:
@@ -194,9 +196,8 @@ def table_task(
     """
     columns, rows = read_rows(train_file)
     if label_column not in columns:
-        raise GlueDataError(
-            f"{train_file}: no label column {label_column!r} (columns: {', '.join(columns)}); "
-            "pass --label-column"
+        raise _no_column(
+            f"{train_file}: no label column", label_column, columns, "; pass --label-column"
         )
     texts = _text_columns(train_file, columns, label_column, text_columns)
     values = [_cell(train_file, line, row, label_column) for line, row in rows]
@@ -291,14 +292,10 @@ def read_table_split(task: GlueTask, split: str) -> GlueExamples:
     columns, rows = read_rows(path)
     for column in source.text_columns:
         if column not in columns:
-            raise GlueDataError(
-                f"{path}: no text column {column!r} (columns: {', '.join(columns)})"
-            )
+            raise _no_column(f"{path}: no text column", column, columns)
     labelled = source.label_column in columns
     if not labelled and split != "test":
-        raise GlueDataError(
-            f"{path}: no label column {source.label_column!r} (columns: {', '.join(columns)})"
-        )
+        raise _no_column(f"{path}: no label column", source.label_column, columns)
     texts: tuple[list[str], ...] = tuple([] for _ in source.text_columns)
     labels = []
     ids = {label: i for i, label in enumerate(task.label_names)}
