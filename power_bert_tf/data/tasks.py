@@ -52,23 +52,10 @@ def _task(
     dev_file: str = "dev.tsv",
     test_file: str = "test.tsv",
 ) -> GlueTask:
-    lr_bert, lr_soft_extract, lambda_, batch_size = hparams
-    tfds_name = "glue/" + directory.lower().replace("-", "")  # e.g. glue/sst2
+    names = tuple(label_names.split())
+    files = (dev_file, test_file, "glue/" + directory.lower().replace("-", ""))  # e.g. glue/sst2
     return GlueTask(
-        name,
-        directory,
-        seq_len,
-        max(len(label_names.split()), 1),
-        tuple(label_names.split()),
-        is_pair,
-        metric,
-        dev_file,
-        test_file,
-        tfds_name,
-        lr_bert,
-        lr_soft_extract,
-        lambda_,
-        batch_size,
+        name, directory, seq_len, max(len(names), 1), names, is_pair, metric, *files, *hparams
     )
 
 
