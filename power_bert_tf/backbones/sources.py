@@ -63,11 +63,15 @@ def _from_preset(cls, source: str, what: str, **kwargs):
     resolved = resolve_source(source)
     try:
         return cls.from_preset(resolved, **kwargs)
-    except (OSError, ConnectionError) as error:
-        raise BackboneLoadError(_offline_message(source, what, error)) from error
     except Exception as error:  # keras-hub wraps network errors in many types
-        if _looks_offline(error):
-            raise BackboneLoadError(_offline_message(source, what, error)) from error
+        text = f"{type(error).__name__} {error}".lower()
+        hints = ("connection", "resolve", "network", "timed out", "unreachable", "offline")
+        if isinstance(error, OSError) or any(hint in text for hint in hints):
+            raise BackboneLoadError(
+                f"could not download {what} preset '{source}' (no network?): pass a "
+                "local keras-hub preset directory or Hugging Face model directory, or "
+                f"'minilm' for the offline MiniLM weights [{type(error).__name__}]"
+            ) from error
         raise BackboneLoadError(
             f"could not load {what} from '{source}': {type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else ''}"
@@ -161,18 +165,3 @@ def _find_backbone_facts(config) -> dict:
         if found:
             return found
     return {}
-
-
-def _looks_offline(error: BaseException) -> bool:
-    text = f"{type(error).__name__} {error}".lower()
-    hints = ("connection", "resolve", "network", "timed out", "unreachable", "offline")
-    return any(hint in text for hint in hints)
-
-
-def _offline_message(source: str, what: str, error: BaseException) -> str:
-    return (
-        f"could not download {what} preset '{source}' (no network?): pass a "
-        "local keras-hub preset directory or Hugging Face model directory, or "
-        "'minilm' for the offline MiniLM weights "
-        f"[{type(error).__name__}]"
-    )
