@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from power_bert_tf.config import PipelineError, RunConfig
+from power_bert_tf.config import PipelineError, RunConfig, as_pipeline_error
 from power_bert_tf.data import GlueDataError, GlueExamples, GlueTask
 from power_bert_tf.data.tables import own_task
 from power_bert_tf.models import PowerBertClassifier
@@ -142,12 +142,10 @@ def _task(model, name, rows, metric, label_names) -> GlueTask:
     names = () if regression else tuple(label_names or (str(i) for i in range(model.num_classes)))
     if not regression and len(names) != model.num_classes:
         raise PipelineError(f"label_names has {len(names)} names for {model.num_classes} classes")
-    try:
+    with as_pipeline_error(GlueDataError):
         return own_task(
             name, names, len(rows[0][0]) == 2, metric, model.sequence_length, flag="metric"
         )
-    except GlueDataError as error:
-        raise PipelineError(str(error)) from None
 
 
 def _examples(task: GlueTask, split: str, rows) -> GlueExamples:

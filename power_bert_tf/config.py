@@ -6,9 +6,10 @@ name): `scripts/flags.py` builds the parser from it. None means: the task's defa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,15 @@ NARROW_BACKBONE_LR_BERT = 1e-4
 
 class PipelineError(PowerBertError, ValueError):
     """A run that cannot start as asked; the message names the flag or file."""
+
+
+@contextlib.contextmanager
+def as_pipeline_error(errors, prefix: str = "") -> Iterator[None]:
+    """Re-raise `errors` from the block as a PipelineError: `prefix` + the message."""
+    try:
+        yield
+    except errors as error:
+        raise PipelineError(f"{prefix}{error}") from None
 
 
 def warn(message: str) -> None:
@@ -307,10 +317,8 @@ class RunConfig:
         if config.budgets:
             if "retrain" not in steps:
                 raise PipelineError("--budgets trains in the retrain step: add retrain to --steps")
-            try:
+            with as_pipeline_error(ValueError):
                 budgets = parse_budgets(config.budgets)
-            except ValueError as error:
-                raise PipelineError(str(error)) from None
             for budget in budgets:
                 check_flops(budget, "--budgets")
             config = replace(config, budgets=tuple(f"{b:g}" for b in budgets))
@@ -342,10 +350,8 @@ class RunConfig:
                 raise PipelineError(f"{', '.join(given)} go with --train-file (your own data)")
             if self.task is None:
                 raise PipelineError("give --task (a GLUE task) or --train-file (your own data)")
-            try:
+            with as_pipeline_error(ValueError, "--task: "):
                 return get_task(self.task)
-            except ValueError as error:
-                raise PipelineError(f"--task: {error}") from None
         if self.task is not None and self._task is None:
             raise PipelineError(f"--task {self.task} and --train-file exclude each other")
         if self.data_dir is not None:
@@ -355,7 +361,7 @@ class RunConfig:
         if self.regression and self.classification:
             raise PipelineError("--regression and --classification exclude each other")
         if self._task is None:
-            try:
+            with as_pipeline_error(GlueDataError):
                 self._task = table_task(
                     self.train_file,
                     self.validation_file,
@@ -365,8 +371,6 @@ class RunConfig:
                     regression=True if self.regression else False if self.classification else None,
                     metric=self.metric,
                 )
-            except GlueDataError as error:
-                raise PipelineError(str(error)) from None
         return self._task
 
     def retention_config(self, num_layers: int | None) -> RetentionConfig | None:
@@ -425,12 +429,10 @@ def check_target_flops(
 ):
     """Refuse a FLOPs target no configuration reaches (below one word-vector per layer), counted
     at `seq_len` or over `lengths` (see `RetentionConfig.flops_fraction`)."""
-    try:
+    with as_pipeline_error(RetentionConfigError, f"{flag}: "):
         project_onto_budget(
             [1.0] * num_layers, target, seq_len, hidden_dim, intermediate_dim, lengths
         )
-    except RetentionConfigError as error:
-        raise PipelineError(f"{flag}: {error}") from None
 
 
 def command_line_fields(cls=RunConfig):

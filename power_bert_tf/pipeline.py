@@ -18,7 +18,13 @@ import numpy as np
 from power_bert_tf import data
 from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
 from power_bert_tf.checkpoint_step import CheckpointStep
-from power_bert_tf.config import PipelineError, RunConfig, format_summary, warn
+from power_bert_tf.config import (
+    PipelineError,
+    RunConfig,
+    as_pipeline_error,
+    format_summary,
+    warn,
+)
 from power_bert_tf.distribute import distribute_options, is_chief, make_strategy, worker_output_dir
 from power_bert_tf.files import save_checkpoint
 from power_bert_tf.inference import Predictor, outputs_to_predictions
@@ -76,12 +82,10 @@ class Pipeline(SearchStep, CheckpointStep):
         """(train, held out): the training set less the part held out to choose on (the split
         stays in `self.held_out_split`)."""
         train = self.examples("train")  # its data errors name the file, not this flag
-        try:
+        with as_pipeline_error(ValueError, "--held-out-fraction: "):
             self.held_out_split = train.hold_out(
                 self.config.held_out_fraction, seed=self.config.seed
             )
-        except ValueError as error:
-            raise PipelineError(f"--held-out-fraction: {error}") from None
         return self.held_out_split.train, self.held_out_split.held_out
 
     def flops_lengths(self, train) -> dict[int, int] | None:
@@ -139,10 +143,8 @@ class Pipeline(SearchStep, CheckpointStep):
             return None
         first = next(step for step in STEPS if step in self.config.steps)
         prefer = STARTS_FROM.get(first, ("finetune",))
-        try:
+        with as_pipeline_error(RunError, "--checkpoint "):
             return os.path.abspath(resolve_checkpoint(self.config.checkpoint, prefer))
-        except RunError as error:
-            raise PipelineError(f"--checkpoint {error}") from None
 
     def initial_model(self) -> PowerBertClassifier:
         """The model the first step starts from: its predecessor's checkpoint, or a fresh backbone."""
@@ -167,11 +169,8 @@ class Pipeline(SearchStep, CheckpointStep):
         return self._load(path) if path else self.initial_model()
 
     def _load(self, path: str) -> PowerBertClassifier:
-        try:
-            with self.strategy.scope():
-                model = load_classifier(path)
-        except RunError as error:
-            raise PipelineError(f"--checkpoint {error}") from None
+        with as_pipeline_error(RunError, "--checkpoint "), self.strategy.scope():
+            model = load_classifier(path)
         if model.preprocessor is not None:
             self._preprocessor = model.preprocessor
         return model
@@ -240,10 +239,8 @@ class Pipeline(SearchStep, CheckpointStep):
 
     def _resume_state(self, step: str) -> ResumeState:
         state = ResumeState(self.run_dir.file(f"{step}.resume"), self.config.identity())
-        try:
+        with as_pipeline_error(ResumeError):
             state.load()
-        except ResumeError as error:
-            raise PipelineError(str(error)) from None
         return state
 
     def _metrics(self, labels, predictions) -> dict:
@@ -561,10 +558,8 @@ class Pipeline(SearchStep, CheckpointStep):
         )
 
     def _read(self, name: str, directory: RunDirectory | None = None) -> dict:
-        try:
+        with as_pipeline_error(RunError):
             return (directory or self.run_dir).read(name)
-        except RunError as error:
-            raise PipelineError(str(error)) from None
 
     def _saved_search(self) -> dict:
         """The search step's record: in --output-dir, else in the --checkpoint's run ({} if none)."""
@@ -598,7 +593,7 @@ class Pipeline(SearchStep, CheckpointStep):
         if not self.config.budgets:
             return []
         adapter = model.encoder.adapter
-        try:
+        with as_pipeline_error(RetentionConfigError, "--budgets: "):
             return budget_configurations(
                 masses,
                 [float(b) for b in self.config.budgets],
@@ -607,8 +602,6 @@ class Pipeline(SearchStep, CheckpointStep):
                 adapter.intermediate_dim,
                 self._flops_lengths,
             )
-        except RetentionConfigError as error:
-            raise PipelineError(f"--budgets: {error}") from None
 
     def _flops_record(self, model) -> dict:
         """A hard-mode model's FLOPs fraction as the run counts it, and the paper's padded count."""
