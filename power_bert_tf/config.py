@@ -278,16 +278,13 @@ class RunConfig:
             raise PipelineError(
                 f"--flops-count must be 'dynamic' or 'padded', got '{config.flops_count}'"
             )
-        goals = [
-            flag
-            for flag, value in (
-                ("--lambda", self.lambda_),
-                ("--target-flops", self.target_flops),
-                ("--max-metric-drop", self.max_metric_drop),
-                ("--retention-config", self.retention),
-            )
-            if value is not None
-        ]
+        given = {
+            "--lambda": self.lambda_,
+            "--target-flops": self.target_flops,
+            "--max-metric-drop": self.max_metric_drop,
+            "--retention-config": self.retention,
+        }
+        goals = [flag for flag, value in given.items() if value is not None]
         if len(goals) > 1:
             raise PipelineError(
                 f"{' and '.join(goals)} exclude each other: give the search one goal"
