@@ -93,16 +93,11 @@ def length_summary(texts: Columns) -> dict:
     {'count': 3, 'mean': 4.0, 'p10': 3.2, 'p50': 4.0, 'p90': 4.8}
     """
     counts = np.sum([[len(words(text)) for text in column] for column in texts], axis=0)
+    keys = ("mean", "p10", "p50", "p90")
     if len(counts) == 0:
-        return {"count": 0, "mean": None, "p10": None, "p50": None, "p90": None}
-    p10, p50, p90 = np.percentile(counts, [10, 50, 90])
-    return {
-        "count": len(counts),
-        "mean": round(float(np.mean(counts)), 2),
-        "p10": round(float(p10), 2),
-        "p50": round(float(p50), 2),
-        "p90": round(float(p90), 2),
-    }
+        return {"count": 0, **dict.fromkeys(keys)}
+    values = [np.mean(counts), *np.percentile(counts, [10, 50, 90])]
+    return {"count": len(counts), **{k: round(float(v), 2) for k, v in zip(keys, values)}}
 
 
 @dataclass(frozen=True)
