@@ -66,27 +66,24 @@ def budget_entries(
         budgets: the retrain record's "budgets" ("signature", "retention", "flops_fraction", "dev").
         dev_metric: the delivered model's dev metric (the retrain record's "dev").
     """
-    entries = [
-        {
-            "signature": SIGNATURE_TEXT if text_signature else None,
-            "token_ids_signature": SIGNATURE_TOKEN_IDS,
-            "retention": None if model.retention is None else model.retention.to_list(),
-            "flops_fraction": float(model.flops_fraction()),
-            "dev_metric": dev_metric,
-        }
+    retention = None if model.retention is None else model.retention.to_list()
+    rows = [
+        (SIGNATURE_TEXT, SIGNATURE_TOKEN_IDS, retention, float(model.flops_fraction()), dev_metric)
     ]
     for budget in budgets:
         name = str(budget["signature"])
-        entries.append(
-            {
-                "signature": name if text_signature else None,
-                "token_ids_signature": name + TOKEN_IDS_SUFFIX,
-                "retention": list(budget["retention"]),
-                "flops_fraction": float(budget["flops_fraction"]),
-                "dev_metric": budget.get("dev"),
-            }
-        )
-    return entries
+        keep, fraction = list(budget["retention"]), float(budget["flops_fraction"])
+        rows.append((name, name + TOKEN_IDS_SUFFIX, keep, fraction, budget.get("dev")))
+    return [
+        {
+            "signature": text if text_signature else None,
+            "token_ids_signature": token_ids,
+            "retention": keep,
+            "flops_fraction": fraction,
+            "dev_metric": dev,
+        }
+        for text, token_ids, keep, fraction, dev in rows
+    ]
 
 
 def export_metadata(
