@@ -16,11 +16,6 @@ if TYPE_CHECKING:
 FEATURES = ("token_ids", "segment_ids", "padding_mask")
 
 
-def _features_of(batch):
-    """The feature dict of a `features` or `(features, labels, ...)` batch."""
-    return batch[0] if isinstance(batch, tuple) else batch
-
-
 class Predictor:
     """A model's compiled inference call.
 
@@ -112,10 +107,8 @@ class Predictor:
     def predict(self, batches: Iterable) -> np.ndarray:
         """float32 outputs of every batch (feature dicts or `(features, labels)` tuples, e.g. a
         `tf.data.Dataset`), concatenated: `[examples, outputs]`."""
-        outputs = [
-            np.asarray(keras.ops.convert_to_numpy(self(_features_of(batch))), dtype=np.float32)
-            for batch in batches
-        ]
+        features = (batch[0] if isinstance(batch, tuple) else batch for batch in batches)
+        outputs = [np.asarray(keras.ops.convert_to_numpy(self(f)), np.float32) for f in features]
         if not outputs:
             return np.zeros((0, getattr(self.model, "num_classes", 1)), np.float32)
         return np.concatenate(outputs, axis=0)
