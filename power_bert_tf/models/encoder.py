@@ -199,11 +199,6 @@ class PowerBertEncoder(keras.layers.Layer):
             )
         return adapter.feedforward(layer, x, training), padding_mask, positions
 
-    def _inputs(self, inputs: dict) -> dict:
-        if self.adapter.has_segments and "segment_ids" not in inputs:
-            return {**inputs, "segment_ids": ops.zeros_like(inputs["token_ids"])}
-        return inputs
-
     def compute_output_spec(self, inputs, training=None, return_kept_positions: bool = False):
         # From the shapes alone: tracing `call` on an unknown length fails under JAX.
         mask = inputs["padding_mask"]
@@ -230,7 +225,9 @@ class PowerBertEncoder(keras.layers.Layer):
                 f"inputs have {length} tokens but this soft-mode PowerBertEncoder has "
                 f"retention weights for sequence_length={self.sequence_length}"
             )
-        x = self.adapter.embed(self._inputs(inputs), training)
+        if self.adapter.has_segments and "segment_ids" not in inputs:
+            inputs = {**inputs, "segment_ids": ops.zeros_like(inputs["token_ids"])}
+        x = self.adapter.embed(inputs, training)
         batch, seq = ops.shape(padding_mask)[0], ops.shape(padding_mask)[1]
         positions = ops.broadcast_to(
             ops.expand_dims(ops.arange(seq, dtype="int32"), 0), (batch, seq)
