@@ -8,7 +8,7 @@ where a line is at fault, its 1-based line number.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,32 +105,21 @@ def _read_lines(path: str, columns: _Columns) -> Iterator[tuple[int, list[str]]]
                 yield lineno, fields
 
 
-def _label_parser(task: GlueTask) -> Callable[[str, str], float]:
-    """A function ``(raw label, "file:line") -> class id or score`` that raises GlueDataError."""
-    if task.is_regression:
-
-        def parse_score(value: str, where: str) -> float:
-            try:
-                score = float(value)
-            except ValueError:
-                raise GlueDataError(f"{where}: STS-B score {value!r} is not a number") from None
-            if not 0.0 <= score <= 5.0:
-                raise GlueDataError(f"{where}: STS-B score {value!r} is outside [0, 5]")
-            return score
-
-        return parse_score
-
-    ids = {raw: i for i, raw in enumerate(raw_labels(task))}
-
-    def parse_label(value: str, where: str) -> int:
-        try:
-            return ids[value.strip()]
-        except KeyError:
+def _label(value: str, where: str, ids: dict[str, int] | None) -> float:
+    """A raw label's class id in `ids`, or (None: STS-B) its score; GlueDataError if bad."""
+    if ids is not None:
+        if value.strip() not in ids:
             raise GlueDataError(
                 f"{where}: unknown label {value!r} (expected one of {', '.join(ids)})"
-            ) from None
-
-    return parse_label
+            )
+        return ids[value.strip()]
+    try:
+        score = float(value)
+    except ValueError:
+        raise GlueDataError(f"{where}: STS-B score {value!r} is not a number") from None
+    if not 0.0 <= score <= 5.0:
+        raise GlueDataError(f"{where}: STS-B score {value!r} is outside [0, 5]")
+    return score
 
 
 def _parse_index(value: str, where: str) -> int:
@@ -152,14 +141,14 @@ def read_glue_split(task: GlueTask | str, split: str, data_dir: str | os.PathLik
     path = _split_path(task, split, data_dir)
     fmt = _FORMATS[task.directory]
     columns = fmt.test if split == "test" else fmt.labeled
-    parse_label = _label_parser(task)
+    ids = None if task.is_regression else {raw: i for i, raw in enumerate(raw_labels(task))}
     texts: tuple[list[str], ...] = tuple([] for _ in columns.text)
     labels, indices = [], []
     for lineno, fields in _read_lines(path, columns):
         for out, c in zip(texts, columns.text):
             out.append(fields[c])
         if columns.label is not None:
-            labels.append(parse_label(fields[columns.label], f"{path}:{lineno}"))
+            labels.append(_label(fields[columns.label], f"{path}:{lineno}", ids))
         indices.append(
             len(indices)
             if columns.index is None
