@@ -27,12 +27,6 @@ _TFDS_TEXT: dict[str, tuple[str, ...]] = {
 }
 
 
-def _tfds_split(task: GlueTask, split: str) -> str:
-    """TFDS split name: "validation" for dev; MNLI's carry the file suffix ("validation_matched")."""
-    name = split_file(task, split).removesuffix(".tsv")
-    return name.replace("dev", "validation", 1) if split == "dev" else name
-
-
 def _check_reachable(host: str, timeout: float = 5.0) -> None:
     """Fail fast (OSError) when the download host cannot be reached, instead of after TFDS's retries."""
     if not urllib.request.getproxies():  # behind a proxy, a direct connection says nothing
@@ -47,7 +41,9 @@ def load_tfds_split(task: GlueTask | str, split: str) -> GlueExamples:
         GlueDataError: TFDS failed (e.g. offline); the one-line message suggests ``--data-dir``/``GLUE_DIR``.
     """
     task = as_task(task)
-    tfds_split = _tfds_split(task, split)
+    # "validation" for dev; MNLI's carry the file suffix ("validation_matched").
+    name = split_file(task, split).removesuffix(".tsv")
+    tfds_split = name.replace("dev", "validation", 1) if split == "dev" else name
     import tensorflow_datasets as tfds
 
     try:
