@@ -71,18 +71,6 @@ def _directory(data_dir: str | os.PathLike) -> str:
     return data_dir
 
 
-def _split_path(task: GlueTask, split: str, data_dir: str | os.PathLike) -> str:
-    """The path of a split's file, checking that the directory and file exist."""
-    data_dir = _directory(data_dir)
-    path = os.path.join(data_dir, split_file(task, split))
-    if not os.path.isfile(path):
-        hint = ""
-        if os.path.isdir(os.path.join(data_dir, task.directory)):
-            hint = f" (pass the task directory {os.path.join(data_dir, task.directory)})"
-        raise GlueDataError(f"{path}: file not found{hint}")
-    return path
-
-
 def _read_lines(path: str, columns: _Columns) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line number, fields)`` per data line (split on ``\\n`` and tabs only)."""
     with open(path, "rb") as f:
@@ -138,7 +126,12 @@ def read_glue_split(task: GlueTask | str, split: str, data_dir: str | os.PathLik
         ValueError: an unknown task or split.
     """
     task = as_task(task)
-    path = _split_path(task, split, data_dir)
+    data_dir = _directory(data_dir)
+    path = os.path.join(data_dir, split_file(task, split))
+    if not os.path.isfile(path):
+        inner = os.path.join(data_dir, task.directory)
+        hint = f" (pass the task directory {inner})" if os.path.isdir(inner) else ""
+        raise GlueDataError(f"{path}: file not found{hint}")
     fmt = _FORMATS[task.directory]
     columns = fmt.test if split == "test" else fmt.labeled
     ids = None if task.is_regression else {raw: i for i, raw in enumerate(raw_labels(task))}
