@@ -49,9 +49,7 @@ def make_predict_request(
         pairs = [tuple(p) for p in texts]
         if any(len(p) != 2 for p in pairs):
             raise ValueError("pair=True needs (sentence1, sentence2) pairs")
-        first = [p[0] for p in pairs]
-        second = [p[1] for p in pairs]
-        inputs = {"sentence1": as_bytes(first), "sentence2": as_bytes(second)}
+        inputs = {f"sentence{i + 1}": as_bytes([p[i] for p in pairs]) for i in (0, 1)}
     else:
         if isinstance(texts, (str, bytes)):
             texts = [texts]
