@@ -16,8 +16,7 @@ import numpy as np
 from keras import ops
 
 from power_bert_tf.backbones import load_backbone, load_preprocessor, resolve_source
-from power_bert_tf.models.encoder import PowerBertEncoder
-from power_bert_tf.models.head import apply_head, copy_head_weights, make_head
+from power_bert_tf.models.head import apply_head, copy_head_weights, make_encoder, make_head
 from power_bert_tf.models.legacy import LegacyClassifier, is_legacy_config
 from power_bert_tf.models.lookup import family_class, saved_task_class
 from power_bert_tf.models.weights import copy_weights_by_path
@@ -84,15 +83,7 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         # Layers first: the base class's __init__ compiles.
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.encoder = PowerBertEncoder(
-            backbone,
-            retention=retention,
-            mode=mode,
-            sequence_length=sequence_length,
-            exclude_self=exclude_self,
-            dtype=backbone.dtype_policy,
-            name="power_bert_encoder",
-        )
+        self.encoder = make_encoder(backbone, retention, mode, sequence_length, exclude_self)
         self.num_classes = int(num_classes)
         self.dropout = float(dropout)
         self.pooled_dense, self.output_dropout, self.output_dense = shared or make_head(

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from power_bert_tf.models.encoder import PowerBertEncoder
-from power_bert_tf.models.head import apply_head, make_head
+from power_bert_tf.models.head import apply_head, make_encoder, make_head
 from power_bert_tf.models.weights import copy_weights_by_path
 
 LEGACY_KEYS = ("trainable", "dtype")
@@ -47,15 +46,7 @@ class LegacyClassifier(keras.Model):
         # The recorded file's order: backbone, preprocessor, encoder, then the head.
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.encoder = PowerBertEncoder(
-            backbone,
-            retention=retention,
-            mode=mode,
-            sequence_length=sequence_length,
-            exclude_self=exclude_self,
-            dtype=backbone.dtype_policy,
-            name="power_bert_encoder",
-        )
+        self.encoder = make_encoder(backbone, retention, mode, sequence_length, exclude_self)
         self.pooled_dense, self.output_dropout, self.output_dense = make_head(
             backbone, self.encoder.adapter.pool_activation, num_classes, dropout
         )
