@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # The per-task table is tuned for BERT-base; narrower backbones need a larger fine-tuning rate.
 BERT_BASE_HIDDEN = 768
 NARROW_BACKBONE_LR_BERT = 1e-4
+FLOPS_COUNTS = ("batched", "dynamic", "padded")  # --flops-count
 
 
 class PipelineError(PowerBertError, ValueError):
@@ -144,12 +145,13 @@ class RunConfig:
         "(default 1.0 when neither --lambda nor --target-flops is given)",
     )
     flops_count: str = option(
-        "dynamic",
+        "batched",
         "what the search's FLOPs fractions (--target-flops, --budgets, candidates) are counted over: "
-        "'dynamic', each training example at its own length, as a request trimmed to its longest "
-        "sentence runs; 'padded', every input at --seq-len, the paper's count (where removing padding "
-        "alone already looks like a saving)",
-        choices=("dynamic", "padded"),
+        "'batched', the training examples in shuffled batches of --batch-size, each at its batch's "
+        "longest, as dynamic padding serves a batch of requests; 'dynamic', each example at its own "
+        "length, as a single request trimmed to its sentence runs; 'padded', every input at "
+        "--seq-len, the paper's count (where removing padding alone already looks like a saving)",
+        choices=FLOPS_COUNTS,
     )
     selection_confidence: float = option(
         0.8,
@@ -274,9 +276,10 @@ class RunConfig:
             if not valid(getattr(config, name)):
                 flag = "--" + name.replace("_", "-")
                 raise PipelineError(f"{flag} must be {bound}, got {getattr(config, name)}")
-        if config.flops_count not in ("dynamic", "padded"):
+        if config.flops_count not in FLOPS_COUNTS:
+            choices = ", ".join(f"'{count}'" for count in FLOPS_COUNTS)
             raise PipelineError(
-                f"--flops-count must be 'dynamic' or 'padded', got '{config.flops_count}'"
+                f"--flops-count must be one of {choices}, got '{config.flops_count}'"
             )
         given = {
             "--lambda": self.lambda_,

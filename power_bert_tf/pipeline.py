@@ -29,7 +29,7 @@ from power_bert_tf.distribute import distribute_options, is_chief, make_strategy
 from power_bert_tf.files import save_checkpoint
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
-from power_bert_tf.retention import RetentionConfig, RetentionConfigError
+from power_bert_tf.retention import RetentionConfig, RetentionConfigError, batch_longest
 from power_bert_tf.runs import (
     STARTS_FROM,
     STEPS,
@@ -90,11 +90,14 @@ class Pipeline(SearchStep, CheckpointStep):
 
     def flops_lengths(self, train) -> dict[int, int] | None:
         """What FLOPs fractions are counted over (`--flops-count`): None, every input at --seq-len;
-        else the histogram {token count: examples} of the training part, trimmed as served."""
+        else a histogram {token count: examples} of the training part, trimmed as served: each
+        example at its own length ('dynamic') or at its batch's longest ('batched')."""
         if self.config.flops_count == "padded":
             return None
-        counts = self._features(train)["padding_mask"].sum(axis=1)
-        lengths, examples = np.unique(counts.astype(int), return_counts=True)
+        counts = self._features(train)["padding_mask"].sum(axis=1).astype(int)
+        if self.config.flops_count == "batched":
+            return batch_longest(counts, self.config.batch_size, self.config.seed)
+        lengths, examples = np.unique(counts, return_counts=True)
         return {int(n): int(c) for n, c in zip(lengths, examples)}
 
     def dataset(

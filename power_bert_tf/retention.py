@@ -193,6 +193,29 @@ def flops_fraction_of(
     return spent / full
 
 
+def batch_longest(lengths: Sequence[int], batch_size: int, seed: int) -> dict[int, int]:
+    """The histogram {token count: examples} of `lengths` as dynamic padding serves them in
+    batches: shuffled (by `seed`), cut into batches of `batch_size`, each example counted at its
+    batch's longest. Elimination only saves what a batch computes, and a batch runs at its longest
+    sentence, so a short sentence in a long batch costs the long one's layers.
+
+    Example:
+    >>> batch_longest([3, 5, 9, 4], batch_size=2, seed=0)  # batches (3, 5) and (9, 4)
+    {5: 2, 9: 2}
+    >>> batch_longest([3, 5, 9, 4], batch_size=1, seed=0)
+    {3: 1, 4: 1, 5: 1, 9: 1}
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    shuffled = np.random.default_rng(seed).permutation(np.asarray(lengths, dtype=int))
+    batches = [
+        shuffled[start : start + batch_size] for start in range(0, len(shuffled), batch_size)
+    ]
+    padded = np.repeat([batch.max() for batch in batches], [len(batch) for batch in batches])
+    served, examples = np.unique(padded.astype(int), return_counts=True)
+    return {int(n): int(c) for n, c in zip(served, examples)}
+
+
 def full_model_flops(
     seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int
 ) -> float:

@@ -87,7 +87,7 @@ def test_pipeline_writes_every_artifact(cola_run, tiny_glue):
     lengths = {int(n): c for n, c in results["flops_lengths"].items()}
     spent = sum(c * hand_flops(retention.keep, n, 16, 32) for n, c in lengths.items())
     full = sum(c * hand_flops([n, n], n, 16, 32) for n, c in lengths.items())
-    assert results["flops_count"] == "dynamic"
+    assert results["flops_count"] == "batched"
     assert results["flops_fraction"] == pytest.approx(spent / full)
     assert results["padded_flops_fraction"] == pytest.approx(
         hand_flops(retention.keep, 24, 16, 32) / hand_flops([24, 24], 24, 16, 32)
@@ -332,8 +332,15 @@ def test_flops_lengths_are_the_preprocessors_token_counts(tiny_preset, tiny_glue
     )
     counts = np.asarray(preprocessor(list(train.texts[0]))["padding_mask"]).sum(axis=1)
     expected = {int(n): int((counts == n).sum()) for n in set(counts.tolist())}
-    assert pipeline.flops_lengths(train) == expected and max(expected) == 12
+    dynamic = Pipeline(replace(config, seq_len=12, flops_count="dynamic"))
+    assert dynamic.flops_lengths(train) == expected and max(expected) == 12
     assert Pipeline(replace(config, flops_count="padded")).flops_lengths(train) is None
+    # The default, 'batched': each example at the longest of its batch of --batch-size.
+    batched = pipeline.flops_lengths(train)
+    assert sum(batched.values()) == len(counts) and max(batched) == max(expected)
+    assert sum(n * c for n, c in batched.items()) > counts.sum()  # short ones pay for long ones
+    whole = Pipeline(replace(config, seq_len=12, batch_size=len(counts))).flops_lengths(train)
+    assert whole == {int(counts.max()): len(counts)}
 
 
 def test_default_search_records_its_judgements_and_delivers_what_passed(

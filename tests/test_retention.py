@@ -9,7 +9,12 @@ import pytest
 
 from conftest import hand_flops
 from power_bert_tf import RetentionConfig, RetentionConfigError
-from power_bert_tf.retention import full_model_flops, project_onto_budget, truncation_length
+from power_bert_tf.retention import (
+    batch_longest,
+    full_model_flops,
+    project_onto_budget,
+    truncation_length,
+)
 
 # --------------------------------------------------------------------------------------------------------
 # Parsing
@@ -380,3 +385,25 @@ def test_project_onto_budget_over_lengths_lands_on_the_target(target):
     )
     assert abs(fraction(got.keep) - target) <= best + 1e-9
     assert abs(fraction(got.keep) - target) < 0.03
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 50])
+def test_batch_longest_counts_each_example_at_its_batchs_longest(batch_size):
+    """Independent of the shuffle: every example is counted once, never below its own length,
+    and each batch's count is its size (the batches partition the examples)."""
+    lengths = np.random.default_rng(5).integers(1, 40, size=23)
+    served = batch_longest(lengths.tolist(), batch_size, seed=3)
+    assert sum(served.values()) == len(lengths)
+    assert sum(n * c for n, c in served.items()) >= lengths.sum()
+    if batch_size == 1:
+        assert served == {int(n): int((lengths == n).sum()) for n in set(lengths.tolist())}
+    if batch_size >= len(lengths):
+        assert served == {int(lengths.max()): len(lengths)}
+    # A batch's members all share its longest: each served length's count is a sum of batch
+    # sizes, at most len // batch_size full batches plus the last.
+    assert len(served) <= -(-len(lengths) // batch_size)
+
+
+def test_batch_longest_rejects_a_batch_size_below_one():
+    with pytest.raises(ValueError, match="batch_size"):
+        batch_longest([3, 4], 0, seed=0)
