@@ -296,7 +296,7 @@ def test_stronger_baseline_and_targets(tmp_path, capsys):
     assert record["gpu"] is None
 
 
-def test_dynamic_flops_beside_the_padded_count_when_every_run_counted_so(tmp_path, capsys):
+def test_searched_flops_beside_the_padded_count_when_every_run_counted_alike(tmp_path, capsys):
     runs = []
     for seed, (dynamic, count) in enumerate([(0.6, "dynamic"), (0.7, "dynamic"), (0.8, "padded")]):
         name = f"mrpc-s{seed}"
@@ -307,11 +307,12 @@ def test_dynamic_flops_beside_the_padded_count_when_every_run_counted_so(tmp_pat
         )  # fmt: skip
     _ledger(tmp_path, runs[:2])
     (record,) = _collect(tmp_path, capsys)[1]
-    assert record["flops_fraction_dynamic"] == pytest.approx(0.65)
-    assert "| 0.650 (0.650) |" in readme_block([record])  # no widths in this ledger: as recorded
+    assert record["flops_fraction_searched"]["count"] == "dynamic"
+    assert record["flops_fraction_searched"]["value"] == pytest.approx(0.65)
+    assert "| 0.650 (dynamic 0.650) |" in readme_block([record])  # no widths in this ledger: as recorded
     _ledger(tmp_path, runs)  # the third counted at the padded length: no dynamic mean
     (record,) = _collect(tmp_path, capsys)[1]
-    assert record["flops_fraction_dynamic"] is None
+    assert record["flops_fraction_searched"] is None
     assert "| 0.700 |" in readme_block([record])
 
 

@@ -48,13 +48,15 @@ def _implemented_flops(run: Run, model: dict | None) -> float | None:
     )
 
 
-def _dynamic_flops(power: list[Run]) -> float | None:
-    """The mean FLOPs fraction the runs recorded over their sentences' own lengths; None unless
-    every run counted that way (`flops_count` "dynamic")."""
+def _searched_flops(power: list[Run]) -> dict | None:
+    """The mean FLOPs fraction as the runs' search counted it (`flops_count` "batched" or
+    "dynamic", over their training sentences), with that count's name; None unless every run
+    counted the same non-padded way."""
     results = [run.results or {} for run in power]
-    if not results or any(r.get("flops_count") != "dynamic" for r in results):
+    counts = {r.get("flops_count") for r in results}
+    if not results or len(counts) != 1 or counts & {None, "padded"}:
         return None
-    return mean([finite(r.get("flops_fraction")) for r in results])
+    return {"count": counts.pop(), "value": mean([finite(r.get("flops_fraction")) for r in results])}
 
 
 def _metric_name(task: str, runs: list[Run], ledger_path: str) -> str | None:
@@ -265,7 +267,7 @@ def task_record(task: str, ledger: Ledger) -> dict:
         "flops_fraction_recorded_per_seed": _values(power, "flops_fraction"),
         "flops_count": "as implemented" if ledger.model else "as recorded by each run",
         # Over the sentences' own lengths (the pipeline's default count), when every run counted so.
-        "flops_fraction_dynamic": _dynamic_flops(power),
+        "flops_fraction_searched": _searched_flops(power),
     }
     if record["baseline"] is None:
         record["stronger_baseline"] = None

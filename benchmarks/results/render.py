@@ -141,15 +141,15 @@ def _fixed(value: float | None, digits: int = 3) -> str:
 
 
 def _flops(record: dict) -> str:
-    dynamic = record.get("flops_fraction_dynamic")
+    searched = record.get("flops_fraction_searched")
     padded = _fixed(record["flops_fraction"])
-    return padded if dynamic is None else f"{padded} ({dynamic:.3f})"
+    return padded if not searched else f"{padded} ({searched['count']} {searched['value']:.3f})"
 
 
 def summary_table(records: list[dict]) -> list[str]:
     """The one-row-per-task table with its legend (README's block, RESULTS.md's first part)."""
     lines = [
-        "| task | metric | seeds | baseline | equal-training baseline | PoWER-BERT | FLOPs, padded (dynamic) | speedup, padded "
+        "| task | metric | seeds | baseline | equal-training baseline | PoWER-BERT | FLOPs, padded (as searched) | speedup, padded "
         "| speedup, dynamic | speedup, batch 1 | targets: accuracy, padded, dynamic, batch 1 |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -172,8 +172,9 @@ def summary_table(records: list[dict]) -> list[str]:
     lines += [
         "",
         "Dev-set metric in points: mean ± sample standard deviation over the seeds (n=1: one seed, no "
-        "deviation); FLOPs: PoWER-BERT's fraction of the baseline's at the padded length, and in brackets over the "
-        "training sentences' own lengths (the count the pipeline chooses by), mean over seeds; speedups: baseline time / "
+        "deviation); FLOPs: PoWER-BERT's fraction of the baseline's at the padded length, and in brackets as the "
+        "search counted it over the training sentences (batched: each at its batch's longest; dynamic: each "
+        "at its own length), mean over seeds; speedups: baseline time / "
         "PoWER-BERT time [bootstrap 95% interval]: padded (one batch of 128 padded to seq_len, the paper's), "
         "dynamic (the dev set in file order, batches of 64 each trimmed to its longest) and batch 1 (each "
         "sentence alone, trimmed), "
