@@ -309,7 +309,8 @@ def test_searched_flops_beside_the_padded_count_when_every_run_counted_alike(tmp
     (record,) = _collect(tmp_path, capsys)[1]
     assert record["flops_fraction_searched"]["count"] == "dynamic"
     assert record["flops_fraction_searched"]["value"] == pytest.approx(0.65)
-    assert "| 0.650 (dynamic 0.650) |" in readme_block([record])  # no widths in this ledger: as recorded
+    # no widths in this ledger: as recorded
+    assert "| 0.650 (dynamic 0.650) |" in readme_block([record])
     _ledger(tmp_path, runs)  # the third counted at the padded length: no dynamic mean
     (record,) = _collect(tmp_path, capsys)[1]
     assert record["flops_fraction_searched"] is None

@@ -56,7 +56,10 @@ def _searched_flops(power: list[Run]) -> dict | None:
     counts = {r.get("flops_count") for r in results}
     if not results or len(counts) != 1 or counts & {None, "padded"}:
         return None
-    return {"count": counts.pop(), "value": mean([finite(r.get("flops_fraction")) for r in results])}
+    return {
+        "count": counts.pop(),
+        "value": mean([finite(r.get("flops_fraction")) for r in results]),
+    }
 
 
 def _metric_name(task: str, runs: list[Run], ledger_path: str) -> str | None:
