@@ -95,10 +95,9 @@ class Pipeline(SearchStep, CheckpointStep):
         if self.config.flops_count == "padded":
             return None
         counts = self._features(train)["padding_mask"].sum(axis=1).astype(int)
-        if self.config.flops_count == "batched":
-            return batch_longest(counts, self.config.batch_size, self.config.seed)
-        lengths, examples = np.unique(counts, return_counts=True)
-        return {int(n): int(c) for n, c in zip(lengths, examples)}
+        # 'dynamic' is the batched count with batches of one: each example at its own length.
+        batch_size = self.config.batch_size if self.config.flops_count == "batched" else 1
+        return batch_longest(counts, batch_size, self.config.seed)
 
     def dataset(
         self, examples, shuffle=False, seed: int | None = None, teacher: np.ndarray | None = None

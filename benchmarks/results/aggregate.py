@@ -269,7 +269,7 @@ def task_record(task: str, ledger: Ledger) -> dict:
         "flops_fraction_per_seed": flops,
         "flops_fraction_recorded_per_seed": _values(power, "flops_fraction"),
         "flops_count": "as implemented" if ledger.model else "as recorded by each run",
-        # Over the sentences' own lengths (the pipeline's default count), when every run counted so.
+        # As the runs' search counted it (batched or dynamic), when every run counted the same way.
         "flops_fraction_searched": _searched_flops(power),
     }
     if record["baseline"] is None:
