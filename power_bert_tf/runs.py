@@ -200,7 +200,7 @@ def run_directory_of(path: str | os.PathLike) -> RunDirectory:
 
 def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED):
     """The `PowerBertClassifier` in a `.keras` file or a run directory, under the current global
-    precision policy (`with_global_precision`); earlier subclassed models load too.
+    precision policy (`with_global_precision`).
 
     Raises:
         RunError: naming the file, when it is missing, unreadable or another kind of model.
@@ -208,7 +208,6 @@ def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED
     import keras
 
     from power_bert_tf.models import PowerBertClassifier, with_global_precision
-    from power_bert_tf.models.legacy import LegacyClassifier
 
     keras_file = resolve_checkpoint(path, prefer)
     try:
@@ -218,8 +217,6 @@ def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED
         raise RunError(
             f"{keras_file}: not a loadable .keras model ({type(error).__name__}: {first})"
         ) from error
-    if isinstance(model, LegacyClassifier):  # written before the model was a keras-hub task
-        model = model.to_task()
     if not isinstance(model, PowerBertClassifier):
         raise RunError(f"{keras_file}: holds a {type(model).__name__}, not a PowerBertClassifier")
     return with_global_precision(model)

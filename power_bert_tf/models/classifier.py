@@ -1,8 +1,7 @@
 """`PowerBertClassifier`: the task model, a functional keras-hub `TextClassifier` on a
 `PowerBertEncoder`, which calls the stock keras-hub backbone's sublayers (so `task.backbone`
 and a preset's backbone files stay plain keras-hub ones). This is the BERT class;
-`families.py` holds the others. `.keras` files of the earlier, subclassed model load through
-`legacy.py`. With this package imported, keras-hub's generic `TextClassifier.from_preset` may
+`families.py` holds the others. With this package imported, keras-hub's generic `TextClassifier.from_preset` may
 build a `PowerBertClassifier`: name the class you want (e.g. `BertTextClassifier.from_preset`).
 """
 
@@ -17,7 +16,6 @@ from keras import ops
 
 from power_bert_tf.backbones import load_backbone, load_preprocessor, resolve_source
 from power_bert_tf.models.head import apply_head, copy_head_weights, make_encoder, make_head
-from power_bert_tf.models.legacy import LegacyClassifier, is_legacy_config
 from power_bert_tf.models.lookup import family_class, saved_task_class
 from power_bert_tf.models.weights import copy_weights_by_path
 from power_bert_tf.retention import RetentionConfig
@@ -309,12 +307,6 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
             "dropout": self.dropout,
             "exclude_self": self.encoder.exclude_self,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        if is_legacy_config(config):  # a `.keras` file of the first PowerBertClassifier
-            return LegacyClassifier.from_config({**config, "task_class": cls})
-        return super().from_config(config)
 
 
 def _has_strings(x) -> bool:

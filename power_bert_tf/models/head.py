@@ -25,8 +25,7 @@ def make_encoder(backbone, retention, mode: str, sequence_length, exclude_self: 
 
 
 def make_head(backbone, pool_activation: str | None, num_classes: int, dropout: float) -> tuple:
-    """`(pooled_dense or None, output_dropout, output_dense)`, unbuilt, in this order (a `.keras`
-    file of the first `PowerBertClassifier` names them by it)."""
+    """`(pooled_dense or None, output_dropout, output_dense)`, unbuilt."""
     policy = backbone.dtype_policy
     pooled_dense = None
     if pool_activation is not None:
