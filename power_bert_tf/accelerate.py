@@ -41,7 +41,8 @@ def accelerate(
             choose epochs and configurations on.
         validation: the same kind of examples; only read for the reported numbers.
         output_dir: the run directory (checkpoints, logs, `results.json`); running again with
-            the same arguments resumes.
+            the same arguments resumes (another model there is refused; `overwrite=True`
+            starts afresh).
         metric: accuracy (default), f1 or mcc; pearson (default) or spearman for a regressor.
         label_names: the class names, in class-id order (recorded for export).
         name: the task's name in the records.
@@ -82,8 +83,13 @@ def accelerate(
     }
     os.makedirs(output_dir, exist_ok=True)
     given = os.path.join(output_dir, GIVEN_CHECKPOINT)
-    if not os.path.isfile(given):
+    if options.get("overwrite") or not os.path.isfile(given):
         model.save(given)
+    elif not _same_weights(model, given):  # resuming would search and retrain the other model
+        raise PipelineError(
+            f"{given}: {output_dir} holds a run of another model; pass overwrite=True to start "
+            "afresh, or another output_dir"
+        )
     config = RunConfig(
         task=name,
         output_dir=output_dir,
@@ -95,6 +101,20 @@ def accelerate(
     pipeline = Pipeline(replace(config, _task=task), splits=splits)
     pipeline.on_epoch_end = on_epoch_end
     return pipeline.run()
+
+
+def _same_weights(model, path: str) -> bool:
+    """`model`'s weights are those of the `PowerBertClassifier` saved at `path`."""
+    import keras
+
+    from power_bert_tf.runs import load_classifier
+
+    saved = {v.path: v for v in load_classifier(path).weights}
+    ours = {v.path: v for v in model.weights}
+    return saved.keys() == ours.keys() and all(
+        np.array_equal(keras.ops.convert_to_numpy(v), keras.ops.convert_to_numpy(saved[k]))
+        for k, v in ours.items()
+    )
 
 
 def _rows(data, which: str) -> list[tuple[tuple[str, ...], float]]:

@@ -445,7 +445,7 @@ class Pipeline(SearchStep, CheckpointStep):
         dev = self.examples("dev")
         self._flops_lengths = self.flops_lengths(train)
         if config.overwrite:
-            self.run_dir.clear()
+            self.run_dir.clear(keep=self._started_from())
         records = self._records()
         # A step skipped as finished keeps the defaults it applied (e.g. the search's rate).
         for name, applied in self._read("results.json").get("defaults_applied", {}).items():

@@ -84,14 +84,17 @@ class RunDirectory:
     def write(self, name: str, payload: dict) -> None:
         write_json_atomically(self.file(name), payload)
 
-    def clear(self) -> None:
-        """Remove everything a run writes here (`--overwrite`); other files stay."""
+    def clear(self, keep: str | None = None) -> None:
+        """Remove everything a run writes here (`--overwrite`); other files stay, and so does
+        `keep` (the --checkpoint the run starts from, when it lies here)."""
         import shutil
 
         if not os.path.isdir(self.path):
             return
         for name in os.listdir(self.path):
             path = self.file(name)
+            if keep is not None and os.path.abspath(path) == os.path.abspath(keep):
+                continue
             ours = (
                 name in RUN_FILES
                 or name.endswith((".keras", "_log.jsonl", ".resume"))

@@ -129,3 +129,20 @@ def test_accelerate_searches_and_retrains_a_keras_hub_classifier(classifier, tmp
 def test_bad_data_is_named(classifier, train, message, tmp_path):
     with pytest.raises(PipelineError, match=message):
         accelerate(classifier, train, [("a b", 0)], str(tmp_path), verbose=0)
+
+
+def test_another_model_in_the_run_directory_is_refused(classifier, tmp_path):
+    """A run directory holds one model's run: accelerate() with another model there stops before
+    writing anything (resuming would search and retrain the saved one); the same model goes on."""
+    from power_bert_tf.accelerate import GIVEN_CHECKPOINT, _same_weights
+
+    model = PowerBertClassifier.from_text_classifier(classifier)
+    model.save(tmp_path / GIVEN_CHECKPOINT)
+    assert _same_weights(model, str(tmp_path / GIVEN_CHECKPOINT))
+    other = PowerBertClassifier.from_text_classifier(classifier)
+    kernel = other.output_dense.kernel
+    kernel.assign(keras.ops.convert_to_numpy(kernel) + 1.0)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(PipelineError, match="holds a run of another model; pass overwrite=True"):
+        accelerate(other, [("a b", 0)], [("a b", 0)], str(tmp_path), verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -249,6 +249,12 @@ def test_benchmark_baseline_is_the_checkpoint_the_run_started_from(cola_run, ret
         ),
         (["--task", "cola", "--lr-soft-extract", "0"], "--lr-soft-extract must be positive"),
         (
+            ["--task", "cola", "--max-train-examples", "0"],
+            "--max-train-examples must be at least 1",
+        ),
+        (["--task", "cola", "--max-dev-examples", "-3"], "--max-dev-examples must be at least 1"),
+        (["--task", "cola", "--epochs", "0"], "--epochs must be at least 1"),
+        (
             ["--task", "cola", "--target-flops", "0.2"],
             "--target-flops: target FLOPs fraction 0.2 is below the cheapest configuration's 0.298",
         ),

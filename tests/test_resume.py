@@ -200,3 +200,17 @@ def test_resume_state_round_trip_and_refusals(tmp_path):
         state.load()
     state.clear()
     assert not (tmp_path / "step.resume").exists() and state.load() is None
+
+
+def test_overwrite_keeps_the_checkpoint_the_run_starts_from(tmp_path):
+    """--overwrite removes what a run wrote, but not your files, nor a --checkpoint lying in
+    --output-dir (a run started from it would find it gone)."""
+    from power_bert_tf.runs import RunDirectory
+
+    names = ["given.keras", "search.keras", "results.json", "search_log.jsonl", "notes.txt"]
+    for name in names:
+        (tmp_path / name).write_text(name)
+    RunDirectory(str(tmp_path)).clear(keep=str(tmp_path / "given.keras"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["given.keras", "notes.txt"]
+    RunDirectory(str(tmp_path)).clear()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

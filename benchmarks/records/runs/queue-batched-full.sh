@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The batched-count runs after a machine change lost runs/finetuned: each run is the default
+# command in full (fine-tune, search, retrain; no flags beyond --seed and --output-dir, and
+# SST-2's --max-train-examples 8000), two queues of queue-25.sh at once, one intra-op thread each.
+# Run from a pinned checkout with GLUE_DIR set. Lanes E and F (commit 193ddd2):
+cd "$(dirname "$0")/../../.."
+Q=benchmarks/records/runs/queue-25.sh
+bash $Q E "mrpc-bat-s1 --task mrpc --seed 1" "stsb-bat-s0 --task sts-b --seed 0" &
+bash $Q F "mrpc-bat-s2 --task mrpc --seed 2" "stsb-bat-s1 --task sts-b --seed 1" &
+wait
