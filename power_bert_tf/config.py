@@ -387,10 +387,7 @@ class RunConfig:
             "max_metric_drop held_out_fraction seed selection_confidence flops_count distill "
             "distill_weight distill_temperature"
         )
-        record = {name.rstrip("_"): getattr(self, name) for name in names.split()}
-        if self.flops_count == "padded":  # runs recorded before the choice existed counted padded
-            del record["flops_count"]
-        return record
+        return {name.rstrip("_"): getattr(self, name) for name in names.split()}
 
     def identity(self) -> dict:
         """What a run's results depend on: a run continued in the same --output-dir must match."""
@@ -414,8 +411,7 @@ class RunConfig:
             "task": self.task,
             **own,
             **{name: getattr(self, name) for name in names.split()},
-            # Only when given: runs recorded before --budgets existed keep their identity.
-            **({"budgets": list(self.budgets)} if self.budgets else {}),
+            "budgets": list(self.budgets),
         }
 
 

@@ -193,6 +193,13 @@ def flops_fraction_of(
     return spent / full
 
 
+def full_model_flops(
+    seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int
+) -> float:
+    """Analytic encoder FLOPs of the model without elimination at `seq_len`."""
+    return _flops_of_lengths([(seq_len, seq_len)] * num_layers, hidden_dim, intermediate_dim)
+
+
 def batch_longest(lengths: Sequence[int], batch_size: int, seed: int) -> dict[int, int]:
     """The histogram {token count: examples} of `lengths` as dynamic padding serves them in
     batches: shuffled (by `seed`), cut into batches of `batch_size`, each example counted at its
@@ -214,38 +221,6 @@ def batch_longest(lengths: Sequence[int], batch_size: int, seed: int) -> dict[in
     padded = np.repeat([batch.max() for batch in batches], [len(batch) for batch in batches])
     served, examples = np.unique(padded.astype(int), return_counts=True)
     return {int(n): int(c) for n, c in zip(served, examples)}
-
-
-def full_model_flops(
-    seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int
-) -> float:
-    """Analytic encoder FLOPs of the model without elimination at `seq_len`."""
-    return _flops_of_lengths([(seq_len, seq_len)] * num_layers, hidden_dim, intermediate_dim)
-
-
-def truncation_length(
-    flops_fraction: float, seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int
-) -> int:
-    """The input length whose full-model FLOPs fraction is closest to `flops_fraction` (static
-    truncation's match for a retention configuration); ties go to the longer length.
-
-    Raises:
-        ValueError: `flops_fraction` outside (0, 1].
-
-    Example:
-    >>> truncation_length(0.5, 64, 6, 384, 1536)
-    32
-    """
-    if not 0.0 < flops_fraction <= 1.0:
-        raise ValueError(f"flops_fraction must be in (0, 1], got {flops_fraction}")
-    full = full_model_flops(seq_len, num_layers, hidden_dim, intermediate_dim)
-    best, best_gap = seq_len, float("inf")
-    for length in range(seq_len, 0, -1):
-        fraction = full_model_flops(length, num_layers, hidden_dim, intermediate_dim) / full
-        gap = abs(fraction - flops_fraction)
-        if gap < best_gap - 1e-12:
-            best, best_gap = length, gap
-    return best
 
 
 def project_onto_budget(

@@ -17,7 +17,7 @@ from power_bert_tf.files import read_json_if_present, write_json_atomically
 STEPS = ("finetune", "search", "retrain")
 STARTS_FROM = {"search": ("finetune",), "retrain": ("search", "finetune")}  # by preference
 DELIVERED = ("retrain", "finetune")  # what a run evaluates, predicts with and exports
-RUN_FILES = ("results.json", "retention.json", "run_config.json", "eval_results.json")
+RUN_FILES = ("results.json", "run_config.json", "eval_results.json")
 
 
 class RunError(PowerBertError, ValueError):
@@ -66,14 +66,6 @@ class RunDirectory:
         """The checkpoint `step` starts from in this directory (None: fine-tuning starts afresh)."""
         return self.existing_checkpoint(STARTS_FROM.get(step, ()))
 
-    def baseline_checkpoint(self) -> str | None:
-        """The fine-tuned model this run is compared with, or None."""
-        own = self.existing_checkpoint(("finetune",))
-        if own:
-            return own
-        started_from = self.run_config().get("started_from")
-        return started_from if started_from and os.path.isfile(started_from) else None
-
     def read(self, name: str) -> dict:
         """The JSON object in `name`, or {} when absent; RunError naming the file if bad."""
         try:
@@ -98,8 +90,7 @@ class RunDirectory:
             ours = (
                 name in RUN_FILES
                 or name.endswith((".keras", "_log.jsonl", ".resume"))
-                # search.candidates: the search's weights at each candidate, in earlier versions
-                or name in ("tensorboard", "search.candidates")
+                or name == "tensorboard"
             )
             if ours:
                 shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)

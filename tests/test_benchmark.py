@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from benchmarks import speed as B
+from benchmarks.speed.comparisons import truncation_length
 from conftest import hand_flops, load_script
 from power_bert_tf import PowerBertClassifier, RetentionConfig
-from power_bert_tf.retention import truncation_length
 
 SEQ_LEN = 16
 RETENTION = "12,6"

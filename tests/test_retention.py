@@ -7,13 +7,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from benchmarks.speed.comparisons import truncation_length
 from conftest import hand_flops
 from power_bert_tf import RetentionConfig, RetentionConfigError
 from power_bert_tf.retention import (
     batch_longest,
     full_model_flops,
     project_onto_budget,
-    truncation_length,
 )
 
 # --------------------------------------------------------------------------------------------------------

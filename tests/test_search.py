@@ -150,9 +150,6 @@ def test_the_plan_is_the_cheapest_within_reach_then_the_cheapest_passing():
     assert [c.step for c in retrain_plan(failing)] == [5]
     assert retrain_plan([_PICKS[5], _PICKS[6], _PICKS[7]]) == []
     assert choose_candidate([]) is None and retrain_plan([]) == []
-    # A record of another version (extra fields) still reads.
-    record = {"step": 1, "target": 0.9, "retention": [3], "flops_fraction": 0.9, "probed": None}
-    assert Candidate.from_record(record) == Candidate(1, 0.9, [3], 0.9)
 
 
 def test_the_ladder_steps_down_to_the_floor():

@@ -2,7 +2,7 @@
 
 * Static truncation: the baseline on inputs tokenized to a shorter length, the
   one whose full-model FLOPs fraction is closest to PoWER-BERT's
-  (`power_bert_tf.retention.truncation_length`).
+  (`truncation_length`).
 * Length-bucketed (dynamic padding) inference on the real dev sentences:
   sorted by length, batched, each batch trimmed to its longest sentence; the
   whole dev set, for the baseline, PoWER-BERT and the truncation.
@@ -20,7 +20,32 @@ import numpy as np
 from benchmarks.speed.inputs import bucket_batches, padded_batches, tokenize, truncate, unsort
 from benchmarks.speed.timing import median, time_interleaved, to_device
 from power_bert_tf.inference import Predictor, outputs_to_predictions
-from power_bert_tf.retention import full_model_flops, truncation_length
+from power_bert_tf.retention import full_model_flops
+
+
+def truncation_length(
+    flops_fraction: float, seq_len: int, num_layers: int, hidden_dim: int, intermediate_dim: int
+) -> int:
+    """The input length whose full-model FLOPs fraction is closest to `flops_fraction` (static
+    truncation's match for a retention configuration); ties go to the longer length.
+
+    Raises:
+        ValueError: `flops_fraction` outside (0, 1].
+
+    Example:
+    >>> truncation_length(0.5, 64, 6, 384, 1536)
+    32
+    """
+    if not 0.0 < flops_fraction <= 1.0:
+        raise ValueError(f"flops_fraction must be in (0, 1], got {flops_fraction}")
+    full = full_model_flops(seq_len, num_layers, hidden_dim, intermediate_dim)
+    best, best_gap = seq_len, float("inf")
+    for length in range(seq_len, 0, -1):
+        fraction = full_model_flops(length, num_layers, hidden_dim, intermediate_dim) / full
+        gap = abs(fraction - flops_fraction)
+        if gap < best_gap - 1e-12:
+            best, best_gap = length, gap
+    return best
 
 
 def truncation_inputs(

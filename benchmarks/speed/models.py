@@ -16,11 +16,22 @@ Or, with no checkpoint, a randomly initialised BERT of a given shape
 
 from __future__ import annotations
 
+import os
+
 import keras
 
 from benchmarks.speed.config import BERT_BASE_SEQ_LEN, BenchmarkConfig, BenchmarkError
 from power_bert_tf.retention import RetentionConfig
 from power_bert_tf.runs import RunError, load_classifier, resolve_checkpoint, run_directory_of
+
+
+def baseline_checkpoint(run) -> str | None:
+    """The fine-tuned model a run directory's model is compared with, or None."""
+    own = run.existing_checkpoint(("finetune",))
+    if own:
+        return own
+    started_from = run.run_config().get("started_from")
+    return started_from if started_from and os.path.isfile(started_from) else None
 
 
 def load_models(config: BenchmarkConfig, default_seq_len: int | None = None):
@@ -103,7 +114,7 @@ def _checkpoint_models(config: BenchmarkConfig):
 
     run = run_directory_of(path)
     run_config = run.run_config()
-    finetuned = run.baseline_checkpoint()
+    finetuned = baseline_checkpoint(run)
     if config.baseline == "finetune" and finetuned is None:
         raise BenchmarkError(
             f"--baseline finetune: {run.path} has no finetune.keras and its run_config.json "

@@ -44,21 +44,6 @@ class GlueExamples:
             np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
         )
 
-    def split_off(self, fraction: float, seed: int = 0) -> tuple[GlueExamples, GlueExamples]:
-        """``(rest, part)``: the two parts of :meth:`hold_out`.
-
-        Example:
-        >>> from power_bert_tf.data import get_task
-        >>> texts = ([f"sentence {i}" for i in range(8)],)
-        >>> labels, rows = np.zeros(8, "int32"), np.arange(8)
-        >>> examples = GlueExamples(get_task("cola"), "train", texts, labels, rows, "train.tsv")
-        >>> rest, part = examples.split_off(0.25)
-        >>> len(rest), len(part), sorted(set(rest.indices) | set(part.indices)) == list(examples.indices)
-        (6, 2, True)
-        """
-        split = self.hold_out(fraction, seed)
-        return split.train, split.held_out
-
     def hold_out(self, fraction: float, seed: int = 0) -> HeldOutSplit:
         """A reproducible random ``fraction`` of the examples set apart, none of them inside the
         rest: :func:`power_bert_tf.data.holdout.hold_out` (Args, Returns, Raises)."""

@@ -4,7 +4,6 @@ with a class per backbone family)."""
 from power_bert_tf.models.classifier import PowerBertClassifier
 from power_bert_tf.models.encoder import MODES, PowerBertEncoder
 from power_bert_tf.models.families import (
-    FAMILY_CLASSIFIERS,
     PowerAlbertClassifier,
     PowerDistilBertClassifier,
     PowerRobertaClassifier,
@@ -12,7 +11,6 @@ from power_bert_tf.models.families import (
 from power_bert_tf.models.weights import copy_weights_by_path, with_global_precision
 
 __all__ = [
-    "FAMILY_CLASSIFIERS",
     "MODES",
     "PowerAlbertClassifier",
     "PowerBertClassifier",

@@ -39,11 +39,3 @@ class PowerDistilBertClassifier(PowerBertClassifier):
 
     backbone_cls = keras_hub.models.DistilBertBackbone
     preprocessor_cls = keras_hub.models.DistilBertTextClassifierPreprocessor
-
-
-FAMILY_CLASSIFIERS = (
-    PowerBertClassifier,
-    PowerAlbertClassifier,
-    PowerRobertaClassifier,
-    PowerDistilBertClassifier,
-)

@@ -95,11 +95,6 @@ class Candidate:
     masses: list[float] = field(default_factory=list)
     verdict: dict | None = None
 
-    @classmethod
-    def from_record(cls, record: dict) -> Candidate:
-        """A candidate from results.json (fields other versions wrote are left out)."""
-        return cls(**{k: v for k, v in record.items() if k in cls.__dataclass_fields__})
-
     @property
     def drop(self) -> float | None:
         """Points lost to elimination, by the verdict (None: not judged)."""
@@ -208,7 +203,7 @@ class BudgetController:
 
     def restore(self, state: dict) -> None:
         self.multiplier.assign(state["multiplier"])
-        self.candidates = [Candidate.from_record(c) for c in state.get("candidates", [])]
+        self.candidates = [Candidate(**c) for c in state.get("candidates", [])]
 
 
 def choose_candidate(candidates: Sequence[Candidate]) -> Candidate | None:
