@@ -7,7 +7,6 @@ model reads). Outputs: `logits`, `probabilities`, `label`, or `score` for regres
 needs only TensorFlow and the tensorflow-text kernels. docs/SERVING.md has the details.
 """
 
-from power_bert_tf.export.checkpoints import checkpoint_and_run_config, load_for_export
 from power_bert_tf.export.client import make_predict_request, rest_response
 from power_bert_tf.export.errors import ExportError
 from power_bert_tf.export.metadata import (
@@ -23,6 +22,7 @@ from power_bert_tf.export.savedmodel import (
     LENGTH_MULTIPLE,
     bucketed,
     build_serving_module,
+    checkpoint_and_run_config,
     export_model,
     export_savedmodel,
 )
@@ -43,7 +43,6 @@ __all__ = [
     "export_metadata",
     "export_model",
     "export_savedmodel",
-    "load_for_export",
     "make_predict_request",
     "next_version",
     "read_metadata",

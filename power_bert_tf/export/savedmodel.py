@@ -9,11 +9,11 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import tensorflow as tf
 
 from power_bert_tf.data.datasets import trim_to_longest
-from power_bert_tf.export.checkpoints import checkpoint_and_run_config, load_for_export, step_record
 from power_bert_tf.export.errors import ExportError
 from power_bert_tf.export.metadata import (
     MAX_BATCH_SIZE,
@@ -26,6 +26,13 @@ from power_bert_tf.export.metadata import (
 )
 from power_bert_tf.export.packing import text_featurizer
 from power_bert_tf.export.versions import staged_version, version_directory
+from power_bert_tf.runs import (
+    DELIVERED,
+    RunError,
+    load_classifier,
+    resolve_checkpoint,
+    run_directory_of,
+)
 
 
 def _function(python_function, names, dtype, shape):
@@ -297,12 +304,16 @@ def export_savedmodel(
         ExportError: bad checkpoint, existing version, a model whose text signature cannot
             be built.
     """
-    checkpoint_and_run_config(checkpoint)  # fail fast, before loading anything
-    version_directory(export_dir, version)
-    model, keras_file, run_config = load_for_export(checkpoint)
+    keras_file, run_config = checkpoint_and_run_config(checkpoint)
+    version_directory(export_dir, version)  # fail fast, before loading anything
+    try:
+        model = load_classifier(keras_file)
+        # The step that wrote it (`retrain.keras`: steps.retrain): its dev metric and budgets.
+        record = run_directory_of(keras_file).results().get("steps", {}).get(keras_file.stem, {})
+    except RunError as error:
+        raise ExportError(str(error)) from None
     overrides = {"task": task, "label_names": label_names, "is_pair": is_pair}
     run_config.update({k: v for k, v in overrides.items() if v is not None})
-    record = step_record(keras_file)
     return export_model(
         model,
         export_dir,
@@ -316,3 +327,21 @@ def export_savedmodel(
         length_multiple=length_multiple,
         jit_compile=jit_compile,
     )
+
+
+def checkpoint_and_run_config(checkpoint) -> tuple[Path, dict]:
+    """The `.keras` file to export (what a run directory delivers) and its run's
+    `run_config.json` (or {}).
+
+    Args:
+        checkpoint: a run output directory or a `.keras` file (`~` is expanded).
+
+    Raises:
+        ExportError: naming the path: nothing exportable there, or an unreadable run config.
+    """
+    path = Path(os.fspath(checkpoint)).expanduser()
+    try:
+        keras_file = Path(resolve_checkpoint(path, DELIVERED))
+        return keras_file, run_directory_of(keras_file).run_config()
+    except RunError as error:
+        raise ExportError(str(error)) from None
