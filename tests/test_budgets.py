@@ -95,7 +95,8 @@ def test_training_a_view_trains_the_shared_weights(tiny_preset, tiny_glue):
             str(tiny_preset), num_classes=2, sequence_length=16, retention="16,12", dropout=0.0
         )
         model, views, draw = make(base)
-        dataset = data.make_split_dataset(examples, base.preprocessor, 8)
+        features = data.encode_examples(examples, base.preprocessor)
+        dataset = data.make_encoded_dataset(features, examples.labels, 8)
         trainer = Trainer(
             model,
             TrainConfig(epochs=1, lr_bert=1e-3, warmup_fraction=0.0),

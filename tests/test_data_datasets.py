@@ -12,9 +12,7 @@ from power_bert_tf.data import (
     GlueExamples,
     encode_examples,
     get_task,
-    make_dataset,
     make_encoded_dataset,
-    make_split_dataset,
     trim_to_longest,
 )
 
@@ -43,7 +41,20 @@ def preprocessor():
     return keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=16)
 
 
-def test_make_dataset_single(preprocessor):
+def _batches(ex: GlueExamples, preprocessor, batch_size: int, **kwargs) -> list:
+    """`ex` encoded once, then batched and trimmed: the pipeline's path."""
+    features = encode_examples(ex, preprocessor)
+    return list(make_encoded_dataset(features, ex.labels, batch_size, **kwargs))
+
+
+def _reference(ex: GlueExamples, preprocessor) -> dict[str, np.ndarray]:
+    """keras-hub's own features for `ex`, the preprocessor called eagerly on every text."""
+    texts = ex.texts[0] if len(ex.texts) == 1 else tuple(ex.texts)
+    features = preprocessor(texts, y=None)  # y=None: else a pair reads as (x, y)
+    return {key: np.asarray(value) for key, value in features.items()}
+
+
+def test_encoded_batches_single(preprocessor):
     ex = GlueExamples(
         get_task("sst-2"),
         "train",
@@ -52,17 +63,20 @@ def test_make_dataset_single(preprocessor):
         np.arange(3),
         "x",
     )
-    batches = list(make_dataset(ex, preprocessor, batch_size=2))
+    features = encode_examples(ex, preprocessor)
+    reference = _reference(ex, preprocessor)
+    assert set(features) == set(reference) == {"token_ids", "segment_ids", "padding_mask"}
+    for key in reference:
+        np.testing.assert_array_equal(features[key], reference[key], err_msg=key)
+    batches = _batches(ex, preprocessor, batch_size=2)
     assert [b[1].shape[0] for b in batches] == [2, 1]
     x, y = batches[0]
-    assert set(x) == {"token_ids", "segment_ids", "padding_mask"}
-    assert x["token_ids"].shape == (2, 16) and x["token_ids"].dtype.name == "int32"
-    assert x["padding_mask"].dtype.name == "bool" and x["segment_ids"].dtype.name == "int32"
+    assert x["token_ids"].dtype.name == "int32" and x["padding_mask"].dtype.name == "bool"
     assert y.dtype.name == "int32" and y.numpy().tolist() == [1, 0]
     assert not x["segment_ids"].numpy().any()
 
 
-def test_make_dataset_pairs(preprocessor):
+def test_encoded_pairs(preprocessor):
     first, second = ["the cat sat", "hello"], ["on the mat .", "world"]
     n1, n2 = ([len(ids) for ids in preprocessor.tokenizer(texts)] for texts in (first, second))
     ex = GlueExamples(
@@ -73,15 +87,16 @@ def test_make_dataset_pairs(preprocessor):
         np.arange(2),
         "x",
     )
-    ((x, y),) = list(make_dataset(ex, preprocessor, batch_size=4))
+    x = encode_examples(ex, preprocessor)
     assert x["token_ids"].shape == (2, 16)
-    assert y.dtype.name == "float32" and y.numpy().tolist() == [1.5, 4.0]
     for row in range(2):
         # [CLS] first [SEP] -> 0, second [SEP] -> 1, padding -> 0
-        assert x["segment_ids"].numpy()[row].tolist() == (
+        assert x["segment_ids"][row].tolist() == (
             [0] * (n1[row] + 2) + [1] * (n2[row] + 1) + [0] * (16 - n1[row] - n2[row] - 3)
         )
-        assert x["padding_mask"].numpy()[row].sum() == n1[row] + n2[row] + 3
+        assert x["padding_mask"][row].sum() == n1[row] + n2[row] + 3
+    ((_, y),) = _batches(ex, preprocessor, batch_size=4)
+    assert y.dtype.name == "float32" and y.numpy().tolist() == [1.5, 4.0]
 
 
 def _lengths(x, y=None):
@@ -95,36 +110,28 @@ def _lengths(x, y=None):
     }
 
 
-def test_make_dataset_unlabelled_pairs():
+def test_encoded_unlabelled_pairs():
     ex = GlueExamples(
         get_task("rte"), "test", (["a", "bb"], ["ccc", "dddd"]), None, np.array([4, 9]), "x"
     )
-    (x,) = list(make_dataset(ex, _lengths, batch_size=4))
-    assert isinstance(x, dict) and x["lengths"].numpy().tolist() == [[1, 3], [2, 4]]
+    assert encode_examples(ex, _lengths)["lengths"].tolist() == [[1, 3], [2, 4]]
 
 
-def test_make_dataset_shuffle_and_drop_remainder():
-    ex = GlueExamples(
-        get_task("cola"),
-        "train",
-        ([f"s{i}" for i in range(10)],),
-        np.arange(10, dtype=np.int32),
-        np.arange(10),
-        "x",
-    )
-    ordered = [y.numpy().tolist() for _, y in make_dataset(ex, _lengths, batch_size=4)]
-    assert ordered == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
-    assert len(list(make_dataset(ex, _lengths, batch_size=4, drop_remainder=True))) == 2
-    epochs = [
-        np.concatenate([y for _, y in make_dataset(ex, _lengths, 4, shuffle=True, seed=s)]).tolist()
-        for s in (1, 1, 2)
-    ]
+def test_encoded_dataset_order_and_shuffle():
+    features = {"padding_mask": np.ones((10, 3), bool)}
+    labels = np.arange(10, dtype=np.int32)
+
+    def epoch(**kwargs):
+        return [y.numpy().tolist() for _, y in make_encoded_dataset(features, labels, 4, **kwargs)]
+
+    assert epoch() == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    epochs = [sum(epoch(shuffle=True, seed=s), []) for s in (1, 1, 2)]
     assert epochs[0] == epochs[1] != epochs[2] and sorted(epochs[0]) == list(range(10))
     assert epochs[0] != list(range(10))
 
 
 # --------------------------------------------------------------------------------------------------------
-# trim_to_longest / make_split_dataset, with and without segment_ids
+# trim_to_longest and the encoded batches, with and without segment_ids
 
 
 def test_trim_to_longest_without_segment_ids_matches_numpy():
@@ -153,17 +160,19 @@ def test_trim_to_longest_without_segment_ids_matches_numpy():
 
 
 def _check_split_dataset(ex: GlueExamples, preprocessor, keys: set[str]) -> None:
-    """make_split_dataset's batches are make_dataset's cut, in numpy, to the longest padding_mask row."""
-    full = list(make_dataset(ex, preprocessor, batch_size=2))
-    trimmed = list(make_split_dataset(ex, preprocessor, batch_size=2))
-    assert len(full) == len(trimmed) == 2
-    for (xf, yf), (xt, yt) in zip(full, trimmed):
-        assert set(xt) == set(xf) == keys
-        longest = max(int(xf["padding_mask"].numpy().sum(axis=1).max()), 1)
-        assert longest < xf["token_ids"].shape[1]
+    """The encoded batches are keras-hub's features cut, in numpy, to each batch's longest
+    padding_mask row."""
+    full = _reference(ex, preprocessor)
+    trimmed = _batches(ex, preprocessor, batch_size=2)
+    assert len(trimmed) == 2
+    for start, (xt, yt) in zip((0, 2), trimmed):
+        rows = slice(start, start + 2)
+        assert set(xt) == set(full) == keys
+        longest = max(int(full["padding_mask"][rows].sum(axis=1).max()), 1)
+        assert longest < full["token_ids"].shape[1]
         for key in keys:
-            np.testing.assert_array_equal(xt[key].numpy(), xf[key].numpy()[:, :longest])
-        np.testing.assert_array_equal(yt.numpy(), yf.numpy())
+            np.testing.assert_array_equal(xt[key].numpy(), full[key][rows, :longest])
+        np.testing.assert_array_equal(yt.numpy(), ex.labels[rows])
 
 
 def _pair_examples() -> GlueExamples:
@@ -176,7 +185,7 @@ def _pair_examples() -> GlueExamples:
     )
 
 
-def test_make_split_dataset_without_segment_ids():
+def test_encoded_batches_without_segment_ids():
     """A DistilBERT preprocessor (like RoBERTa's) outputs token_ids and padding_mask only."""
     import keras_hub
 
@@ -190,7 +199,7 @@ def test_make_split_dataset_without_segment_ids():
     _check_split_dataset(_pair_examples(), preprocessor, {"token_ids", "padding_mask"})
 
 
-def test_make_split_dataset_with_segment_ids(preprocessor):
+def test_encoded_batches_with_segment_ids(preprocessor):
     _check_split_dataset(
         _pair_examples(), preprocessor, {"token_ids", "segment_ids", "padding_mask"}
     )
@@ -213,23 +222,6 @@ def test_trim_to_longest_with_padding_inside_rows_matches_numpy():
         np.testing.assert_array_equal(trimmed["padding_mask"], mask[:, :longest])
     empty = trim_to_longest({"padding_mask": tf.zeros((0, 7), tf.bool)})
     assert tuple(empty["padding_mask"].shape) == (0, 1)
-
-
-@pytest.mark.parametrize("shuffle", [False, True])
-def test_encoded_dataset_gives_make_split_datasets_batches(preprocessor, shuffle):
-    """Tokenized once, then batched: the same batches, in the same shuffled order, as
-    make_split_dataset tokenizing on the fly."""
-    ex = _pair_examples()
-    features = encode_examples(ex, preprocessor)
-    assert all(len(v) == len(ex) for v in features.values())
-    expected = list(make_split_dataset(ex, preprocessor, batch_size=3, shuffle=shuffle, seed=5))
-    got = list(make_encoded_dataset(features, ex.labels, batch_size=3, shuffle=shuffle, seed=5))
-    assert len(got) == len(expected) == 2
-    for (xg, yg), (xe, ye) in zip(got, expected):
-        assert set(xg) == set(xe)
-        for key in xe:
-            np.testing.assert_array_equal(xg[key].numpy(), xe[key].numpy())
-        np.testing.assert_array_equal(yg.numpy(), ye.numpy())
 
 
 def test_encoding_traces_a_preprocessor_once_and_forgets_it():

@@ -64,7 +64,8 @@ def test_warmup_linear_decay_shape():
 def _tiny_data(tiny_preset: Path, tiny_glue: Path, batch_size: int = 8):
     examples = data.read_glue_split("cola", "train", tiny_glue / "CoLA")
     preprocessor = _soft_model(tiny_preset).preprocessor
-    dataset = data.make_split_dataset(examples, preprocessor, batch_size)
+    features = data.encode_examples(examples, preprocessor)
+    dataset = data.make_encoded_dataset(features, examples.labels, batch_size)
     return examples, dataset
 
 

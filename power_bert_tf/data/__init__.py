@@ -3,9 +3,7 @@ tf.data pipelines (`datasets`), metrics and submission files."""
 
 from power_bert_tf.data.datasets import (
     encode_examples,
-    make_dataset,
     make_encoded_dataset,
-    make_split_dataset,
     trim_to_longest,
 )
 from power_bert_tf.data.metrics import compute_metrics
@@ -38,9 +36,7 @@ __all__ = [
     "load_split",
     "load_tfds_split",
     "encode_examples",
-    "make_dataset",
     "make_encoded_dataset",
-    "make_split_dataset",
     "raw_labels",
     "read_glue_split",
     "resolve_data_dir",

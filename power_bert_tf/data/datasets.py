@@ -1,5 +1,6 @@
 """``tf.data`` pipelines from :class:`~power_bert_tf.data.readers.GlueExamples` and a keras-hub
-preprocessor (any feature keys; ``padding_mask`` is needed for trimming)."""
+preprocessor (any feature keys; ``padding_mask`` is needed for trimming): every example
+tokenized once (:func:`encode_examples`), then batched and trimmed (:func:`make_encoded_dataset`)."""
 
 from __future__ import annotations
 
@@ -12,38 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 from power_bert_tf.data.readers import GlueExamples
-
-
-def make_dataset(
-    examples: GlueExamples,
-    preprocessor: Callable[..., Any],
-    batch_size: int,
-    shuffle: bool = False,
-    seed: int = 0,
-    drop_remainder: bool = False,
-) -> tf.data.Dataset:
-    """Batched ``(x, y)`` (or ``x`` for unlabelled data), x being the preprocessor's dict of features.
-
-    Args:
-        preprocessor: a keras-hub ``TextClassifierPreprocessor``-like callable, called as
-            ``preprocessor(x, y=None)`` with x a batch of strings, or a tuple of two for pairs.
-        shuffle: reshuffle the examples every epoch (with ``seed``).
-        drop_remainder: drop a last, smaller batch.
-    """
-    texts = examples.texts[0] if len(examples.texts) == 1 else tuple(examples.texts)
-    # (texts,) or (texts, labels): map() passes pair texts as one tuple argument.
-    ds = tf.data.Dataset.from_tensor_slices(
-        (texts,) if examples.labels is None else (texts, examples.labels)
-    )
-    if shuffle:
-        ds = ds.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-
-    def preprocess(x, *y):
-        features = preprocessor(x, y=None)  # y=None: else a pair reads as (x, y)
-        return (features, *y) if y else features
-
-    return ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def trim_to_longest(features: dict[str, tf.Tensor], *labels: tf.Tensor):
@@ -120,8 +89,8 @@ def make_encoded_dataset(
     shuffle: bool = False,
     seed: int = 0,
 ) -> tf.data.Dataset:
-    """:func:`make_split_dataset`'s batches (same order for the same seed) from
-    :func:`encode_examples`'s arrays."""
+    """Batches of :func:`encode_examples`'s arrays (and `labels`, if any), each cut by
+    :func:`trim_to_longest`; `shuffle` reshuffles every epoch, the same order for the same seed."""
     ds = tf.data.Dataset.from_tensor_slices(features if labels is None else (features, labels))
     if shuffle:
         ds = ds.shuffle(
@@ -129,15 +98,3 @@ def make_encoded_dataset(
         )
     ds = ds.batch(batch_size).map(trim_to_longest, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def make_split_dataset(
-    examples: GlueExamples,
-    preprocessor: Callable[..., Any],
-    batch_size: int,
-    shuffle: bool = False,
-    seed: int = 0,
-) -> tf.data.Dataset:
-    """:func:`make_dataset` (same arguments) with every batch cut by :func:`trim_to_longest`."""
-    dataset = make_dataset(examples, preprocessor, batch_size, shuffle=shuffle, seed=seed)
-    return dataset.map(trim_to_longest, num_parallel_calls=tf.data.AUTOTUNE)
