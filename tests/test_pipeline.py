@@ -563,3 +563,17 @@ def test_retention_gradients_cli(cola_run, tiny_glue, tmp_path, capsys):
         == 2
     )
     assert "none.keras: no such file" in capsys.readouterr().err
+
+
+def test_tensorboard_names_the_held_out_part(cola_run):
+    """Each step's TensorBoard scalars are named for what they score: the held-out part of the
+    training set (the dev set is read only for the reported numbers)."""
+    import tensorflow as tf
+
+    tags = set()
+    for event_file in (cola_run / "tensorboard").rglob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(event_file)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags |= {value.tag for value in event.summary.value}
+    assert "held_out/mcc" in tags and "loss" in tags
+    assert not [tag for tag in tags if tag.startswith("dev/")]

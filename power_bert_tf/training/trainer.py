@@ -101,7 +101,7 @@ class Trainer:
         name: the step's name in logs ("finetune", "search", "retrain").
         controller: a `search.BudgetController` setting the penalty's weight after every
             step; None: the weight is `config.lambda_`.
-        eval_name: what the evaluation set is, in the progress bar ("held_out").
+        eval_name: what the evaluation set is, in the progress bar and TensorBoard ("held_out").
         views: other models sharing `model`'s variables (`sharing_weights`); each step
             trains the one `draw` picks.
         draw: a `budgets.ConfigurationDraw` over `[model, *views]` (needed with `views`).
@@ -369,7 +369,7 @@ class Trainer:
             tf.summary.scalar("loss", record.loss)
             tf.summary.scalar("penalty", record.penalty)
             for key, value in record.metrics.items():
-                tf.summary.scalar(f"dev/{key}", value)
+                tf.summary.scalar(f"{self.eval_name}/{key}", value)  # e.g. held_out/mcc
             for j, mass in enumerate(record.masses, 1):
                 tf.summary.scalar(f"mass/layer_{j}", mass)
         self._writer.flush()
