@@ -265,7 +265,8 @@ class RunConfig:
         )
         counts = "epochs search_epochs batch_size seq_len max_train_examples max_dev_examples"
         for name in counts.split():  # the max_* are None unless given (0 is not "all")
-            if getattr(config, name) is not None and getattr(config, name) < 1:
+            value = getattr(config, name)
+            if value is not None and value < 1:
                 raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
         for name, valid, bound in (
             ("patience", lambda v: v >= 0, "at least 0"),

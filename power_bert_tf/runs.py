@@ -83,9 +83,10 @@ class RunDirectory:
 
         if not os.path.isdir(self.path):
             return
+        kept = os.path.abspath(keep) if keep is not None else None
         for name in os.listdir(self.path):
             path = self.file(name)
-            if keep is not None and os.path.abspath(path) == os.path.abspath(keep):
+            if os.path.abspath(path) == kept:
                 continue
             ours = (
                 name in RUN_FILES

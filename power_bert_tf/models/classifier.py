@@ -1,8 +1,9 @@
 """`PowerBertClassifier`: the task model, a functional keras-hub `TextClassifier` on a
 `PowerBertEncoder`, which calls the stock keras-hub backbone's sublayers (so `task.backbone`
 and a preset's backbone files stay plain keras-hub ones). This is the BERT class;
-`families.py` holds the others. With this package imported, keras-hub's generic `TextClassifier.from_preset` may
-build a `PowerBertClassifier`: name the class you want (e.g. `BertTextClassifier.from_preset`).
+`families.py` holds the others. With this package imported, keras-hub's generic
+`TextClassifier.from_preset` may build a `PowerBertClassifier`: name the class you want (e.g.
+`BertTextClassifier.from_preset`).
 """
 
 from __future__ import annotations
