@@ -119,13 +119,10 @@ def _same_weights(model, path: str) -> bool:
 
 def _rows(data, which: str) -> list[tuple[tuple[str, ...], float]]:
     """[(texts, label)] from a tf.data.Dataset (batched or not) or an iterable of pairs."""
-    try:
-        import tensorflow as tf
+    import tensorflow as tf  # loaded already: the pipeline runs on it
 
-        if isinstance(data, tf.data.Dataset):
-            data = data.as_numpy_iterator()
-    except ImportError:  # TensorFlow-free backends: lists only
-        pass
+    if isinstance(data, tf.data.Dataset):
+        data = data.as_numpy_iterator()
     rows = []
     for number, item in enumerate(data if isinstance(data, Iterable) else [], start=1):
         try:

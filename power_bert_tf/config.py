@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 BERT_BASE_HIDDEN = 768
 NARROW_BACKBONE_LR_BERT = 1e-4
 FLOPS_COUNTS = ("batched", "dynamic", "padded")  # --flops-count
+STRATEGIES = ("default", "mirrored")  # --distribute
 
 
 class PipelineError(PowerBertError, ValueError):
@@ -189,9 +190,7 @@ class RunConfig:
         "comma-separated subset of finetune,search,retrain (others need --checkpoint)",
         csv=True,
     )
-    distribute: str = option(
-        "default", "tf.distribute strategy", choices=("default", "mirrored", "multiworker")
-    )
+    distribute: str = option("default", "one device, or every GPU (mirrored)", choices=STRATEGIES)
     mixed_precision: bool = option(False, "mixed_bfloat16 compute")
     overwrite: bool = option(
         False,
@@ -250,39 +249,6 @@ class RunConfig:
                 )
             else:
                 lr_bert = default("lr_bert", task.lr_bert, table)
-        config = replace(
-            self,
-            task=task.name,
-            output_dir=self.output_dir or f"runs/{task.name}",
-            batch_size=self.batch_size or default("batch_size", task.batch_size, table),
-            seq_len=seq_len,
-            lr_bert=lr_bert,
-            lambda_=self.lambda_
-            if self.lambda_ is not None
-            else default("lambda", task.lambda_, f"{table} (the multiplier's start)"),
-            steps=steps,
-            applied_defaults=applied,
-        )
-        counts = "epochs search_epochs batch_size seq_len max_train_examples max_dev_examples"
-        for name in counts.split():  # the max_* are None unless given (0 is not "all")
-            value = getattr(config, name)
-            if value is not None and value < 1:
-                raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
-        for name, valid, bound in (
-            ("patience", lambda v: v >= 0, "at least 0"),
-            ("selection_confidence", lambda v: 0.0 < v < 1.0, "in (0, 1)"),
-            ("distill_weight", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
-            ("distill_temperature", lambda v: v > 0, "positive"),
-            ("held_out_fraction", lambda v: 0.0 < v < 1.0, "in (0, 1)"),
-        ):
-            if not valid(getattr(config, name)):
-                flag = "--" + name.replace("_", "-")
-                raise PipelineError(f"{flag} must be {bound}, got {getattr(config, name)}")
-        if config.flops_count not in FLOPS_COUNTS:
-            choices = ", ".join(f"'{count}'" for count in FLOPS_COUNTS)
-            raise PipelineError(
-                f"--flops-count must be one of {choices}, got '{config.flops_count}'"
-            )
         given = {
             "--lambda": self.lambda_,
             "--target-flops": self.target_flops,
@@ -294,25 +260,45 @@ class RunConfig:
             raise PipelineError(
                 f"{' and '.join(goals)} exclude each other: give the search one goal"
             )
+        max_metric_drop = self.max_metric_drop
         if not goals and "search" in steps:
-            config = replace(
-                config,
-                max_metric_drop=default(
-                    "max_metric_drop",
-                    1.0,
-                    "no --lambda, --target-flops or --retention-config: the paper's "
-                    "promise, within 1 point of the fine-tuned model (trained to convergence)",
-                ),
+            max_metric_drop = default(
+                "max_metric_drop",
+                1.0,
+                "no --lambda, --target-flops or --retention-config: the paper's "
+                "promise, within 1 point of the fine-tuned model (trained to convergence)",
             )
-        if config.max_metric_drop is not None and config.max_metric_drop < 0:
-            raise PipelineError(
-                f"--max-metric-drop must be at least 0, got {config.max_metric_drop}"
-            )
-        if config.lr_soft_extract is not None and config.lr_soft_extract <= 0:
-            raise PipelineError(f"--lr-soft-extract must be positive, got {config.lr_soft_extract}")
+        config = replace(
+            self,
+            task=task.name,
+            output_dir=self.output_dir or f"runs/{task.name}",
+            batch_size=self.batch_size or default("batch_size", task.batch_size, table),
+            seq_len=seq_len,
+            lr_bert=lr_bert,
+            lambda_=self.lambda_
+            if self.lambda_ is not None
+            else default("lambda", task.lambda_, f"{table} (the multiplier's start)"),
+            max_metric_drop=max_metric_drop,
+            steps=steps,
+            applied_defaults=applied,
+        )
+        counts = "epochs search_epochs batch_size seq_len max_train_examples max_dev_examples"
+        bounds = [(name, lambda v: v >= 1, "at least 1") for name in counts.split()] + [
+            ("patience", lambda v: v >= 0, "at least 0"),
+            ("selection_confidence", lambda v: 0.0 < v < 1.0, "in (0, 1)"),
+            ("distill_weight", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
+            ("distill_temperature", lambda v: v > 0, "positive"),
+            ("held_out_fraction", lambda v: 0.0 < v < 1.0, "in (0, 1)"),
+            ("max_metric_drop", lambda v: v >= 0, "at least 0"),
+            ("lr_soft_extract", lambda v: v > 0, "positive"),
+            ("target_flops", lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
+            ("flops_count", lambda v: v in FLOPS_COUNTS, f"one of {', '.join(FLOPS_COUNTS)}"),
+        ]
+        for name, valid, bound in bounds:  # None: not given (the max_* too: 0 is not "all")
+            value = getattr(config, name)
+            if value is not None and not valid(value):
+                raise PipelineError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
         if config.target_flops is not None:
-            if not 0.0 < config.target_flops <= 1.0:
-                raise PipelineError(f"--target-flops must be in (0, 1], got {config.target_flops}")
             check_flops(config.target_flops)
         if config.retention is not None:
             config.retention_config(num_layers=facts.get("num_layers"))

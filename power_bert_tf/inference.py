@@ -96,9 +96,8 @@ class Predictor:
 
     def _cast(self, features: dict) -> dict:
         features = {n: keras.ops.cast(features[n], dtype) for n, dtype in self.dtypes.items()}
-        if self.length_multiple is None:
-            return features
-        return pad_to_multiple(features, self.length_multiple)
+        multiple = self.length_multiple
+        return features if multiple is None else pad_to_multiple(features, multiple)
 
     def __call__(self, features: dict):
         """Outputs of one batch, as a backend tensor (asynchronous on accelerators)."""

@@ -23,13 +23,12 @@ from power_bert_tf.config import (
     RunConfig,
     as_pipeline_error,
     format_summary,
-    warn,
 )
-from power_bert_tf.distribute import distribute_options, is_chief, make_strategy, worker_output_dir
-from power_bert_tf.files import save_checkpoint
+from power_bert_tf.distribute import make_strategy
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
-from power_bert_tf.retention import RetentionConfig, RetentionConfigError, batch_longest
+from power_bert_tf.retention import RetentionConfig, batch_longest
+from power_bert_tf.retrain_step import RetrainStep
 from power_bert_tf.runs import (
     STARTS_FROM,
     STEPS,
@@ -42,13 +41,12 @@ from power_bert_tf.runs import (
 )
 from power_bert_tf.search_step import SearchStep
 from power_bert_tf.training import TrainConfig, Trainer
-from power_bert_tf.training.budgets import Budget, ConfigurationDraw, budget_configurations
 from power_bert_tf.training.resume import ResumeError, ResumeState
 
 __all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
 
 
-class Pipeline(SearchStep, CheckpointStep):
+class Pipeline(SearchStep, RetrainStep, CheckpointStep):
     """One task's data, model and steps, sharing a strategy and a run directory."""
 
     def __init__(self, config: RunConfig, splits: dict[str, data.GlueExamples] | None = None):
@@ -60,9 +58,8 @@ class Pipeline(SearchStep, CheckpointStep):
         self.task = self.config.get_task()
         if self.config.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        # Before any TensorFlow op: a multi-worker strategy configures collectives at start-up.
         self.strategy = make_strategy(self.config.distribute)
-        self.run_dir = RunDirectory(worker_output_dir(self.config.output_dir, self.strategy))
+        self.run_dir = RunDirectory(self.config.output_dir)
         in_files = not (self.task.table or self._splits)
         self.data_dir = data.resolve_data_dir(self.task, self.config.data_dir) if in_files else None
         self._preprocessor = None
@@ -73,9 +70,8 @@ class Pipeline(SearchStep, CheckpointStep):
         if split in self._splits:
             return self._splits[split]
         examples = data.load_split(self.task, split, self.data_dir)
-        limit = {"train": self.config.max_train_examples, "dev": self.config.max_dev_examples}.get(
-            split
-        )
+        limits = {"train": self.config.max_train_examples, "dev": self.config.max_dev_examples}
+        limit = limits.get(split)
         return examples.take(limit, seed=self.config.seed) if limit else examples
 
     def training_split(self) -> tuple[data.GlueExamples, data.GlueExamples]:
@@ -111,7 +107,7 @@ class Pipeline(SearchStep, CheckpointStep):
             self.config.batch_size,
             shuffle=shuffle,
             seed=self.config.seed if seed is None else seed,
-        ).with_options(distribute_options())
+        )
 
     def _features(self, examples) -> dict[str, np.ndarray]:
         """`examples` tokenized, once per split (`data.encode_examples`)."""
@@ -133,11 +129,8 @@ class Pipeline(SearchStep, CheckpointStep):
         if self.config.backbone:
             return self.config.backbone
         start = self._started_from()
-        if start:
-            recorded = run_directory_of(start).run_config().get("backbone")
-            if recorded:
-                return recorded
-        return default_backbone()
+        recorded = run_directory_of(start).run_config().get("backbone") if start else None
+        return recorded or default_backbone()
 
     def _started_from(self) -> str | None:
         """The .keras file this run starts from (None: a fresh backbone)."""
@@ -198,7 +191,7 @@ class Pipeline(SearchStep, CheckpointStep):
             strategy=self.strategy,
             log_dir=self.run_dir.path,
             name=step,
-            verbose=self.config.verbose if is_chief(self.strategy) else 0,
+            verbose=self.config.verbose,
             controller=controller,
             eval_name="held_out",
             views=views,
@@ -227,12 +220,11 @@ class Pipeline(SearchStep, CheckpointStep):
 
     def _until_converged(self, **settings) -> TrainConfig:
         """The fine-tune's and retrain's training: up to --epochs, stopping after --patience."""
-        config = self.config
         return TrainConfig(
-            epochs=config.epochs,
-            lr_bert=config.lr_bert,
+            epochs=self.config.epochs,
+            lr_bert=self.config.lr_bert,
             lambda_=0.0,
-            patience=config.patience,
+            patience=self.config.patience,
             **settings,
         )
 
@@ -251,9 +243,8 @@ class Pipeline(SearchStep, CheckpointStep):
     def finetune(self, train, held_out, dev) -> dict:
         model = self.initial_model()
         record = self._train(model, "finetune", train, held_out, self._until_converged())
-        record["dev"] = self._evaluate(
-            self._load(self.run_dir.checkpoint("finetune")), dev
-        )  # the best epoch
+        best = self._load(self.run_dir.checkpoint("finetune"))  # the best epoch
+        record["dev"] = self._evaluate(best, dev)
         return record
 
     def baseline(self, held_out, dev) -> dict:
@@ -266,177 +257,6 @@ class Pipeline(SearchStep, CheckpointStep):
             "held_out": self._evaluate(model, held_out),
             "dev": self._evaluate(model, dev),
         }
-
-    def retrain(
-        self,
-        retention: RetentionConfig,
-        masses,
-        train,
-        held_out,
-        dev,
-        search: dict,
-        earlier: dict,
-        save_progress,
-    ) -> dict:
-        """Hard-Extract training at `retention`, then the final check against the fine-tuned model.
-
-        A best epoch that fails the check gives way to its untrained start when the start
-        passes; a configuration neither passes is refused (kept as `retrain-refused-<n>.keras`,
-        recorded in `earlier` too) and the search's retrain plan goes on; after it, the run
-        delivers the fine-tuned model.
-        """
-        teacher = self._teacher()
-        plan = self._retrain_plan(retention, search)
-        attempts = list(earlier.get("attempts", []))
-        for number, configuration in enumerate(plan, 1):
-            if number <= len(attempts):
-                continue  # refused before this run was killed
-            record = self._retrain_attempt(configuration, masses, train, held_out, teacher)
-            check = self._final_check(teacher, held_out)
-            if check is not None and not check.passes:
-                start = self._start_if_it_passes(configuration, record, teacher, held_out)
-                if start is not None:
-                    record.update(trained_check=check.as_record(), best_epoch=0)
-                    record["held_out"], check = start.metric, start
-            if check is not None:
-                record["check"] = check.as_record()
-                record["within_max_metric_drop"] = check.passes
-            if check is None or record["within_max_metric_drop"]:
-                delivered = self._load(self.run_dir.checkpoint("retrain"))
-                record["dev"] = self._evaluate(delivered, dev)
-                if self.config.budgets:
-                    record["budgets"] = [
-                        self._budget_record(delivered, budget, held_out, dev)
-                        for budget in self._budgets(delivered, masses)
-                    ]
-                return {**record, "attempts": attempts, "delivered": "retrain"}
-            warn(
-                f"retrained at {configuration}, the held-out {self.task.metric} is {check.metric:.2f} against the "
-                f"fine-tuned model's {check.reference:.2f}, a loss of at most {check.bound:.2f} "
-                f"(constant predictor {check.constant:.2f}), and its start fails too: refused"
-            )
-            attempts.append({**record, "refused_as": self._refuse_attempt(number)})
-            save_progress({"attempts": attempts})
-        warn(
-            "no retrained configuration passed the final check: the run delivers the fine-tuned model"
-        )
-        return {
-            "attempts": attempts,
-            "delivered": "finetune",
-            "within_max_metric_drop": False,
-            "seconds": sum(a["seconds"] for a in attempts),
-        }
-
-    def _retrain_plan(self, retention: RetentionConfig, search: dict) -> list[RetentionConfig]:
-        """The configurations to retrain in turn: the search's plan, else `retention` alone."""
-        plan = search.get("plan") or []
-        if self.config.retention is not None or retention.to_list() not in plan:
-            return [retention]
-        return [RetentionConfig(tuple(keep)) for keep in plan[plan.index(retention.to_list()) :]]
-
-    def _retrain_attempt(
-        self, retention: RetentionConfig, masses, train, held_out, teacher
-    ) -> dict:
-        model, started_from = self._retrain_start(retention, teacher, held_out)
-        budgets = self._budgets(model, masses)
-        with self.strategy.scope():
-            views = [model.sharing_weights(budget.retention) for budget in budgets]
-        # The best epoch is the chosen configuration's: it is what serving_default serves.
-        draw = ConfigurationDraw(1 + len(views), self.config.seed) if views else None
-        distil = self.config.distill and teacher is not None
-        retrain = self._until_converged(
-            distill_weight=self.config.distill_weight,
-            temperature=self.config.distill_temperature,
-            score_start=True,
-        )
-        outputs = Predictor(teacher).predict(self.dataset(train)) if distil else None
-        record = self._train(
-            model, "retrain", train, held_out, retrain, views=views, draw=draw, teacher=outputs
-        )
-        record.update(
-            {
-                "retention": retention.to_list(),
-                **self._flops_record(model),
-                **started_from,
-                "distilled": distil,
-            }
-        )
-        return record
-
-    def _starts(self, teacher) -> list[tuple[str, PowerBertClassifier]]:
-        """(name, weights) the retrain may start from: the fine-tuned model's, its predecessor's."""
-        own = self.run_dir.start_of("retrain")
-        predecessor = self.start_of("retrain")
-        name = os.path.relpath(own, self.run_dir.path) if own else self._started_from()
-        if teacher is None:
-            return [(name, predecessor)]
-        if predecessor.mode == "none":  # a fine-tuned predecessor holds the teacher's weights
-            return [("finetune", teacher)]
-        return [("finetune", teacher), (name, predecessor)]
-
-    def _retrain_start(self, retention: RetentionConfig, teacher, held_out) -> tuple:
-        """The hard-mode model at `retention` of the start that scores higher on `held_out`
-        (ties: the fine-tuned); and a record of where it came from and both scores."""
-        scored = []
-        for name, weights in self._starts(teacher):
-            with self.strategy.scope():
-                model = weights.with_mode("hard", retention)
-            scored.append((self._evaluate(model, held_out), name, model))
-        best = max(scored, key=lambda s: s[0])  # the first of equals: the fine-tuned
-        return best[2], {
-            "started_from": best[1],
-            "start_scores": {name: score for score, name, _ in scored},
-        }
-
-    def _start_if_it_passes(self, retention: RetentionConfig, record: dict, teacher, held_out):
-        """The verdict of the retrain's untrained start (rebuilt), saved as the retrain's
-        checkpoint when it passes; None when it fails too."""
-        starts = self._starts(teacher)  # by name; else the predecessor (a run dir moved since)
-        weights = next((w for n, w in starts if n == record["started_from"]), starts[-1][1])
-        with self.strategy.scope():
-            start = weights.with_mode("hard", retention)
-        verdict = self._check(teacher, start, held_out)
-        if not verdict.passes:
-            return None
-        save_checkpoint(start, self.run_dir.checkpoint("retrain"))
-        return verdict
-
-    def _teacher(self) -> PowerBertClassifier | None:
-        """The fine-tuned model every retrained one is compared with (and distils from), if any."""
-        path = self.run_dir.existing_checkpoint(("finetune",))
-        if path is None and self.config.checkpoint:
-            try:  # a run directory's finetune.keras, or the .keras file itself
-                path = resolve_checkpoint(self.config.checkpoint, ("finetune",))
-            except RunError:
-                return None
-        if path is None:
-            return None
-        model = self._load(path)
-        return model if model.mode == "none" else None
-
-    def _final_check(self, teacher, held_out):
-        """The retrained model's (best epoch's) verdict against the fine-tuned one on `held_out`
-        (None without a fine-tuned model or --max-metric-drop)."""
-        if teacher is None or self.config.max_metric_drop is None:
-            return None
-        return self._check(teacher, self._load(self.run_dir.checkpoint("retrain")), held_out)
-
-    def _check(self, teacher, model, held_out):
-        """`model`'s verdict against the fine-tuned `teacher` on `held_out`."""
-        return self._verdict(
-            held_out.labels,
-            self._predictions(teacher, held_out),
-            self._predictions(model, held_out),
-        )
-
-    def _refuse_attempt(self, number: int) -> str:
-        """Set a refused retrain's files aside; its resume state goes, so the next attempt starts afresh."""
-        kept = f"retrain-refused-{number}"
-        os.replace(self.run_dir.checkpoint("retrain"), self.run_dir.file(f"{kept}.keras"))
-        if os.path.isfile(self.run_dir.log("retrain")):
-            os.replace(self.run_dir.log("retrain"), self.run_dir.file(f"{kept}_log.jsonl"))
-        ResumeState(self.run_dir.file("retrain.resume")).clear()
-        return f"{kept}.keras"
 
     def run(self) -> dict:
         """Run the configured steps, skipping finished ones; returns (and writes) results.json's content."""
@@ -490,13 +310,14 @@ class Pipeline(SearchStep, CheckpointStep):
         ):
             records["baseline"] = self.baseline(held_out, dev)
         retention = config.retention_config(num_layers=None)
-        if "search" in config.steps and retention is None:
-            keep = step("search", lambda: self.search(train, held_out))["retention"]
-            retention = None if keep is None else RetentionConfig(tuple(keep))
-        elif "retrain" in config.steps and retention is None:
-            retention = self._saved_retention()
+        search = records.get("search") or {}
+        if retention is None and "search" in config.steps:
+            search = step("search", lambda: self.search(train, held_out))
+        elif retention is None and "retrain" in config.steps:
+            search = self._saved_search()
+        if retention is None and search.get("retention"):  # the configuration the search found
+            retention = RetentionConfig(tuple(search["retention"]))
         if "retrain" in config.steps and retention is not None:
-            search = self._search_record(records)
             # What --budgets projects: the search's masses, else the configuration's lengths.
             masses = list(search.get("masses") or retention.to_list()) if config.budgets else []
             earlier = records.get("retrain") or {}  # a killed run's refused attempts
@@ -564,7 +385,8 @@ class Pipeline(SearchStep, CheckpointStep):
             return (directory or self.run_dir).read(name)
 
     def _saved_search(self) -> dict:
-        """The search step's record: in --output-dir, else in the --checkpoint's run ({} if none)."""
+        """The record of a search that found a configuration: in --output-dir, else in the
+        --checkpoint's run."""
         directories = [self.run_dir] + (
             [run_directory_of(self.config.checkpoint)] if self.config.checkpoint else []
         )
@@ -572,58 +394,10 @@ class Pipeline(SearchStep, CheckpointStep):
             search = self._read("results.json", directory).get("steps", {}).get("search", {})
             if search.get("retention"):
                 return search
-        return {}
-
-    def _saved_retention(self) -> RetentionConfig:
-        """The configuration a search found (`_saved_search`)."""
-        search = self._saved_search()
-        if not search:
-            raise PipelineError(
-                "the retrain step needs --retention-config, or a finished search step in "
-                f"{self.config.output_dir} or in the --checkpoint's run"
-            )
-        return RetentionConfig(tuple(search["retention"]))
-
-    def _search_record(self, records: dict) -> dict:
-        """This run's search record, else a saved one (none with --retention-config)."""
-        return records.get("search") or (
-            self._saved_search() if self.config.retention is None else {}
+        raise PipelineError(
+            "the retrain step needs --retention-config, or a finished search step in "
+            f"{self.config.output_dir} or in the --checkpoint's run"
         )
-
-    def _budgets(self, model, masses) -> list[Budget]:
-        """--budgets' configurations at the model's dimensions."""
-        if not self.config.budgets:
-            return []
-        adapter = model.encoder.adapter
-        with as_pipeline_error(RetentionConfigError, "--budgets: "):
-            return budget_configurations(
-                masses,
-                [float(b) for b in self.config.budgets],
-                self.config.seq_len,
-                adapter.hidden_dim,
-                adapter.intermediate_dim,
-                self._flops_lengths,
-            )
-
-    def _flops_record(self, model) -> dict:
-        """A hard-mode model's FLOPs fraction as the run counts it, and the paper's padded count."""
-        return {
-            "flops_fraction": model.flops_fraction(self.config.seq_len, self._flops_lengths),
-            "padded_flops_fraction": model.flops_fraction(self.config.seq_len),
-        }
-
-    def _budget_record(self, delivered, budget: Budget, held_out, dev) -> dict:
-        """One budget of the retrained family: its configuration and both scores."""
-        with self.strategy.scope():
-            view = delivered.sharing_weights(budget.retention)
-        return {
-            "target": budget.target,
-            "signature": budget.signature,
-            "retention": budget.retention.to_list(),
-            **self._flops_record(view),
-            "held_out": self._evaluate(view, held_out),
-            "dev": self._evaluate(view, dev),
-        }
 
 
 def run_glue(config: RunConfig) -> dict:

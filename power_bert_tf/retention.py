@@ -3,6 +3,9 @@ FLOPs count (one formula, `_flops_of_lengths`, serves every function here)."""
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,10 +41,7 @@ class RetentionConfig:
 
     @classmethod
     def parse(
-        cls,
-        text: str | Sequence[int],
-        num_layers: int | None = None,
-        seq_len: int | None = None,
+        cls, text: str | Sequence[int], num_layers: int | None = None, seq_len: int | None = None
     ) -> RetentionConfig:
         """Parse "64,48,32" (or a list) and validate it.
 
@@ -60,13 +60,8 @@ class RetentionConfig:
     @classmethod
     def from_masses(cls, masses: Iterable[float]) -> RetentionConfig:
         """The paper's rule: floor each layer's mass, at least 1, non-increasing."""
-        keep: list[int] = []
-        for mass in masses:
-            count = max(1, int(math.floor(float(mass))))
-            if keep:
-                count = min(count, keep[-1])
-            keep.append(count)
-        return cls(tuple(keep))
+        floors = [max(1, math.floor(float(mass))) for mass in masses]
+        return cls(tuple(itertools.accumulate(floors, min)))
 
     def validate(
         self, num_layers: int | None = None, seq_len: int | None = None
@@ -90,9 +85,8 @@ class RetentionConfig:
                 )
             if index > 1 and value > self.keep[index - 2]:
                 raise RetentionConfigError(
-                    f"retention entry {index} is {value}: larger than entry "
-                    f"{index - 1} ({self.keep[index - 2]}); the configuration "
-                    "must be non-increasing"
+                    f"retention entry {index} is {value}: larger than entry {index - 1} "
+                    f"({self.keep[index - 2]}); the configuration must be non-increasing"
                 )
         return self
 
@@ -144,12 +138,10 @@ class RetentionConfig:
 
 def _layer_lengths(keep: Sequence[float], length: float) -> list[tuple[float, float]]:
     """(input, output) length of each layer for one input of `length` real tokens."""
-    lengths, current = [], float(length)
-    for kept in keep:
-        out = min(max(float(kept), 0.0), current)
-        lengths.append((current, out))
-        current = out
-    return lengths
+    # A layer's input is the previous layer's output, and it keeps at most all of it.
+    kept = (max(float(count), 0.0) for count in keep)
+    bounds = list(itertools.accumulate(kept, min, initial=float(length)))
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _flops_of_lengths(lengths, hidden_dim, intermediate_dim) -> float:
@@ -181,15 +173,11 @@ def flops_fraction_of(
     >>> round(flops_fraction_of([32.5, 16.0], 64, 384, 1536, lengths={16: 10}), 6)
     1.0
     """
-    histogram = {seq_len: 1} if lengths is None else lengths
+    dims = (hidden_dim, intermediate_dim)
     spent = full = 0.0
-    for length, count in histogram.items():
-        spent += count * _flops_of_lengths(
-            _layer_lengths(keep, length), hidden_dim, intermediate_dim
-        )
-        full += count * _flops_of_lengths(
-            [(float(length), float(length))] * len(keep), hidden_dim, intermediate_dim
-        )
+    for length, count in ({seq_len: 1} if lengths is None else lengths).items():
+        spent += count * _flops_of_lengths(_layer_lengths(keep, length), *dims)
+        full += count * full_model_flops(length, len(keep), *dims)
     return spent / full
 
 
@@ -201,9 +189,8 @@ def full_model_flops(
 
 
 def batch_longest(lengths: Sequence[int], batch_size: int, seed: int) -> dict[int, int]:
-    """The histogram {token count: examples} of `lengths` as dynamic padding serves them in
-    batches: shuffled (by `seed`), cut into batches of `batch_size`, each example counted at its
-    batch's longest. Elimination only saves what a batch computes, and a batch runs at its longest
+    """The histogram {token count: examples} of `lengths` served in shuffled (by `seed`) batches
+    of `batch_size`, each example counted at its batch's longest: a batch runs at its longest
     sentence, so a short sentence in a long batch costs the long one's layers.
 
     Example:
@@ -215,12 +202,11 @@ def batch_longest(lengths: Sequence[int], batch_size: int, seed: int) -> dict[in
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     shuffled = np.random.default_rng(seed).permutation(np.asarray(lengths, dtype=int))
-    batches = [
-        shuffled[start : start + batch_size] for start in range(0, len(shuffled), batch_size)
-    ]
-    padded = np.repeat([batch.max() for batch in batches], [len(batch) for batch in batches])
-    served, examples = np.unique(padded.astype(int), return_counts=True)
-    return {int(n): int(c) for n, c in zip(served, examples)}
+    served: collections.Counter[int] = collections.Counter()
+    for start in range(0, len(shuffled), batch_size):
+        batch = shuffled[start : start + batch_size]
+        served[int(batch.max())] += len(batch)
+    return dict(sorted(served.items()))
 
 
 def project_onto_budget(
@@ -279,13 +265,10 @@ def project_onto_budget(
 
 
 def _as_int(value, index: int) -> int:
-    if isinstance(value, bool):
-        raise RetentionConfigError(f"retention entry {index} is {value!r}: not an integer")
-    if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()):
+    whole_float = isinstance(value, float) and value.is_integer()
+    if not isinstance(value, bool) and (isinstance(value, (int, np.integer)) or whole_float):
         return int(value)
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             return int(value)
-        except ValueError:
-            pass
     raise RetentionConfigError(f"retention entry {index} is {value!r}: not an integer")

@@ -17,7 +17,7 @@ from power_bert_tf.files import read_json_if_present, write_json_atomically
 STEPS = ("finetune", "search", "retrain")
 STARTS_FROM = {"search": ("finetune",), "retrain": ("search", "finetune")}  # by preference
 DELIVERED = ("retrain", "finetune")  # what a run evaluates, predicts with and exports
-RUN_FILES = ("results.json", "run_config.json", "eval_results.json")
+RUN_FILES = ("results.json", "run_config.json", "eval_results.json", "tensorboard")
 
 
 class RunError(PowerBertError, ValueError):
@@ -88,12 +88,7 @@ class RunDirectory:
             path = self.file(name)
             if os.path.abspath(path) == kept:
                 continue
-            ours = (
-                name in RUN_FILES
-                or name.endswith((".keras", "_log.jsonl", ".resume"))
-                or name == "tensorboard"
-            )
-            if ours:
+            if name in RUN_FILES or name.endswith((".keras", "_log.jsonl", ".resume")):
                 shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
     def run_config(self) -> dict:
@@ -148,10 +143,9 @@ def summarize(records: dict) -> dict:
             retention=retrain.get("retention"),
             flops_fraction=retrain.get("flops_fraction"),
         )
-        if "padded_flops_fraction" in retrain:
-            summary["padded_flops_fraction"] = retrain["padded_flops_fraction"]
-        if retrain.get("budgets"):
-            summary["budgets"] = retrain["budgets"]
+        summary.update(
+            {key: retrain[key] for key in ("padded_flops_fraction", "budgets") if key in retrain}
+        )
     if retrain and "within_max_metric_drop" in retrain:
         summary["within_max_metric_drop"] = retrain["within_max_metric_drop"]
     if retrain and retrain.get("attempts"):

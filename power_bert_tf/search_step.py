@@ -124,8 +124,7 @@ class SearchStep:
 
     def _warn_none_passed(self, candidates: list[Candidate], held_out_size: int) -> None:
         drop, confidence = self.config.max_metric_drop, self.config.selection_confidence
-        judged = [c.verdict for c in candidates if c.verdict]
-        informative = [v for v in judged if v["informative"]]
+        informative = [c.verdict for c in candidates if c.verdict and c.verdict["informative"]]
         if not informative:
             why = "no candidate did better than a constant predictor on the held-out part"
         elif min(v["drop"] for v in informative) <= drop:

@@ -27,6 +27,7 @@ APPLICATION = (
     "power_bert_tf.config",
     "power_bert_tf.pipeline",
     "power_bert_tf.search_step",
+    "power_bert_tf.retrain_step",
     "power_bert_tf.checkpoint_step",
 )
 

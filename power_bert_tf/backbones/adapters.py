@@ -1,10 +1,9 @@
 """Backbone adapters: how PoWER-BERT reaches inside each keras-hub encoder family.
 
-Extraction sits between a transformer layer's self-attention and feed-forward sublayers, so
-the sublayers are called one by one. This is the only module that touches keras / keras-hub
-private attributes, and it refuses untested library versions (`check_versions`). One adapter
-per family says how to embed, which layer runs at each depth, and whether it has a pooler.
-"""
+Extraction sits between a transformer layer's self-attention and feed-forward sublayers, so the
+sublayers are called one by one. This module alone touches keras / keras-hub private attributes,
+and refuses untested library versions (`check_versions`). One adapter per family says how to
+embed, which layer runs at each depth, and whether it has a pooler."""
 
 from __future__ import annotations
 
@@ -222,15 +221,11 @@ class TokenAndPositionAdapter(BackboneAdapter):
 
 
 class RobertaAdapter(TokenAndPositionAdapter):
-    """`keras_hub.models.RobertaBackbone`."""
-
     backbone_cls = keras_hub.models.RobertaBackbone
     pool_activation = "tanh"
 
 
 class DistilBertAdapter(TokenAndPositionAdapter):
-    """`keras_hub.models.DistilBertBackbone`."""
-
     backbone_cls = keras_hub.models.DistilBertBackbone
     pool_activation = "relu"
 
@@ -252,10 +247,7 @@ def adapter_for(backbone) -> BackboneAdapter:
     >>> type(adapter_for(backbone)).__name__, len(adapter_for(backbone).schedule())
     ('BertAdapter', 2)
     """
-    for adapter in ADAPTERS:
-        if type(backbone) is adapter.backbone_cls:
-            return adapter(backbone)
-    for adapter in ADAPTERS:  # user subclasses of a supported family
+    for adapter in ADAPTERS:  # a supported family's class, or a user subclass of it
         if isinstance(backbone, adapter.backbone_cls):
             return adapter(backbone)
     names = ", ".join(cls.__name__ for cls in SUPPORTED_BACKBONES)

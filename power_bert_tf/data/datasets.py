@@ -20,14 +20,13 @@ def trim_to_longest(features: dict[str, tf.Tensor], *labels: tf.Tensor):
     a real token's output).
 
     Args:
-        features: ``[batch, seq_len]`` tensors with at least ``padding_mask`` (real tokens
-            true / nonzero, anywhere in a row); every key present (``token_ids``,
-            ``segment_ids`` when there are any, ...) is cut.
+        features: ``[batch, seq_len]`` tensors, ``padding_mask`` among them (real tokens true /
+            nonzero, anywhere in a row); each one is cut.
         *labels: passed through unchanged.
 
     Returns:
-        The cut features dict, or ``(features, *labels)`` when labels were given. At least one position
-        is kept, even for an all-padding or empty batch.
+        The cut features, or ``(features, *labels)``; at least one position is kept, even for an
+        all-padding or empty batch.
     """
     mask = tf.cast(features["padding_mask"], tf.bool)
     ends = tf.where(mask, tf.range(1, tf.shape(mask)[1] + 1)[tf.newaxis, :], 0)

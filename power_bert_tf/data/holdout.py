@@ -50,9 +50,7 @@ class _Windows:
             if length > len(tokens):
                 break
             for start in range(len(tokens) - length + 1):
-                rows = self.rows.get(tokens[start : start + length])
-                if rows:
-                    found.update(rows)
+                found.update(self.rows.get(tokens[start : start + length], ()))
         return found
 
 
@@ -150,9 +148,9 @@ def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit
         )
     chosen = np.zeros(len(examples), dtype=bool)
     chosen[np.random.default_rng(seed).choice(len(examples), size=count, replace=False)] = True
-    held = np.flatnonzero(chosen)
+    held, rest = np.flatnonzero(chosen), np.flatnonzero(~chosen)
     # One pass suffices: containment is transitive.
-    held = held[~contained(_texts(examples, held), _texts(examples, np.flatnonzero(~chosen)))]
+    held = held[~contained(examples.select(held).texts, examples.select(rest).texts)]
     if not len(held):
         raise ValueError(
             f"{examples.path}: each of the {count} examples held out ({fraction:g} of {len(examples)}, "
@@ -167,7 +165,3 @@ def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit
         drawn=count,
         moved_back=count - len(held),
     )
-
-
-def _texts(examples: GlueExamples, rows: np.ndarray) -> tuple[list[str], ...]:
-    return tuple([column[i] for i in rows] for column in examples.texts)

@@ -1,26 +1,15 @@
-"""GLUE metrics on a 0-100 scale: MCC (CoLA), F1 and accuracy (MRPC, QQP), Pearson/Spearman (STS-B),
-accuracy (the others)."""
+"""GLUE metrics on a 0-100 scale (`compute_metrics`)."""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
 from power_bert_tf.data.tasks import GlueTask, as_task
-
-
-def _correlation(
-    fn: Callable[[np.ndarray, np.ndarray], Any], a: np.ndarray, b: np.ndarray
-) -> float:
-    """100 * correlation, defined as 0 when either side is constant (where it is undefined)."""
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return 0.0
-    return 100.0 * float(fn(a, b)[0])
 
 
 def compute_metrics(
@@ -43,9 +32,11 @@ def compute_metrics(
         )
     if task.is_regression:
         a, b = labels.astype(np.float64), predictions.astype(np.float64)
+        if np.ptp(a) == 0 or np.ptp(b) == 0:  # a constant side: undefined, so 0
+            return {"pearson": 0.0, "spearman": 0.0}
         return {
-            "pearson": _correlation(stats.pearsonr, a, b),
-            "spearman": _correlation(stats.spearmanr, a, b),
+            "pearson": 100.0 * float(stats.pearsonr(a, b)[0]),
+            "spearman": 100.0 * float(stats.spearmanr(a, b)[0]),
         }
     if task.metric == "mcc":
         with warnings.catch_warnings():  # "A single label was found": MCC is then 0, as intended

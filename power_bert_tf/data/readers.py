@@ -138,15 +138,15 @@ def read_glue_split(task: GlueTask | str, split: str, data_dir: str | os.PathLik
     texts: tuple[list[str], ...] = tuple([] for _ in columns.text)
     labels, indices = [], []
     for lineno, fields in _read_lines(path, columns):
+        where = f"{path}:{lineno}"
         for out, c in zip(texts, columns.text):
             out.append(fields[c])
         if columns.label is not None:
-            labels.append(_label(fields[columns.label], f"{path}:{lineno}", ids))
-        indices.append(
-            len(indices)
-            if columns.index is None
-            else _parse_index(fields[columns.index], f"{path}:{lineno}")
-        )
+            labels.append(_label(fields[columns.label], where, ids))
+        if columns.index is None:
+            indices.append(len(indices))
+        else:
+            indices.append(_parse_index(fields[columns.index], where))
     if not indices:
         raise GlueDataError(f"{path}: no data rows")
     return GlueExamples(
@@ -180,8 +180,7 @@ def resolve_data_dir(task: GlueTask | str, data_dir: str | os.PathLike | None = 
 def load_split(
     task: GlueTask | str, split: str, data_dir: str | os.PathLike | None = None
 ) -> GlueExamples:
-    """Read a split: a table task's file, else from :func:`resolve_data_dir`'s directory, else
-    from TFDS.
+    """Read a split: a table task's file, else :func:`resolve_data_dir`'s directory, else TFDS.
 
     Raises:
         GlueDataError: bad files, or no directory and TFDS unreachable.

@@ -36,8 +36,8 @@ ID_COLUMNS = ("id", "idx", "index", "guid")
 CLASSIFICATION_METRICS = ("accuracy", "f1", "mcc")
 REGRESSION_METRICS = ("pearson", "spearman")
 # BERT-base's usual fine-tuning settings and a mid-range LAMBDA start.
-TABLE_HPARAMS = {"seq_len": 128, "lr_bert": 2e-5, "lr_soft_extract": 1e-3, "lambda_": 1e-3}
-TABLE_BATCH_SIZE = 32
+TABLE_SEQ_LEN = 128
+TABLE_HPARAMS = {"lr_bert": 2e-5, "lr_soft_extract": 1e-3, "lambda_": 1e-3, "batch_size": 32}
 
 
 @dataclass(frozen=True)
@@ -62,32 +62,25 @@ class TableSource:
         return path
 
 
-def file_format(path: str) -> str:
-    """ "csv", "tsv" or "jsonl", from the file's extension."""
+def read_rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """(column names, [(line number, {column: value})]) of a CSV, TSV or JSON Lines file.
+
+    Raises:
+        GlueDataError: an unknown extension, a missing or empty file, invalid UTF-8, a row with
+            the wrong number of fields, a JSON line that is not an object (naming file and line).
+    """
     extension = os.path.splitext(path)[1].lower()
     if extension not in FORMATS:
         raise GlueDataError(
             f"{path}: unknown format {extension or '(no extension)'}; "
             "name the file .csv, .tsv or .jsonl (JSON Lines)"
         )
-    return FORMATS[extension]
-
-
-def read_rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """(column names, [(line number, {column: value})]) of a CSV, TSV or JSON Lines file.
-
-    Raises:
-        GlueDataError: a missing or empty file, invalid UTF-8, a row with the wrong number of
-            fields, a JSON line that is not an object (naming the file and line).
-    """
-    kind = file_format(path)
     if not os.path.isfile(path):
         raise GlueDataError(f"{path}: file not found")
+    kind = FORMATS[extension]
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            rows = (
-                _json_rows(path, handle) if kind == "jsonl" else _delimited_rows(path, handle, kind)
-            )
+            rows = _json_rows(path, handle) if kind == "jsonl" else _csv_rows(path, handle, kind)
     except UnicodeDecodeError as error:
         raise GlueDataError(
             f"{path}: not valid UTF-8 ({error.reason} at byte {error.start})"
@@ -97,10 +90,10 @@ def read_rows(path: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     return rows
 
 
-def _delimited_rows(path, handle, kind):
+def _csv_rows(path, handle, kind):
     reader = csv.reader(handle, delimiter="," if kind == "csv" else "\t")
     try:
-        header = next(reader, None)
+        header = [name.strip() for name in next(reader, [])]
         if not header:
             raise GlueDataError(f"{path}: empty file (expected a header row of column names)")
         rows = []
@@ -117,9 +110,7 @@ def _delimited_rows(path, handle, kind):
         raise GlueDataError(
             f"{path}:{reader.line_num}: not valid {kind.upper()} ({error})"
         ) from None
-    return [name.strip() for name in header], [
-        (line, {k.strip(): v for k, v in row.items()}) for line, row in rows
-    ]
+    return header, rows
 
 
 def _json_rows(path, handle):
@@ -144,9 +135,7 @@ def _json_rows(path, handle):
 def _text_columns(path: str, columns: list[str], label: str, given) -> tuple[str, ...]:
     if given:
         names = tuple(given)
-        for name in names:
-            if name not in columns:
-                raise _no_column(f"{path}: --text-columns: no column", name, columns)
+        _check_columns(f"{path}: --text-columns: no column", names, columns)
     else:
         names = tuple(c for c in columns if c != label and c.lower() not in ID_COLUMNS)
     if len(names) not in (1, 2):
@@ -157,8 +146,10 @@ def _text_columns(path: str, columns: list[str], label: str, given) -> tuple[str
     return names
 
 
-def _no_column(where: str, column: str, columns: list[str], hint: str = "") -> GlueDataError:
-    return GlueDataError(f"{where} {column!r} (columns: {', '.join(columns)}){hint}")
+def _check_columns(where: str, wanted: tuple[str, ...], columns: list[str], hint: str = "") -> None:
+    for column in wanted:
+        if column not in columns:
+            raise GlueDataError(f"{where} {column!r} (columns: {', '.join(columns)}){hint}")
 
 
 def _is_number(value: str) -> bool:
@@ -166,6 +157,15 @@ def _is_number(value: str) -> bool:
         return math.isfinite(float(value))
     except ValueError:
         return False
+
+
+def _number(path: str, line: int, column: str, value: str) -> float:
+    if not _is_number(value):
+        raise GlueDataError(
+            f"{path}:{line}: column {column!r}: {value!r} is not a number "
+            "(a regression task needs numeric labels)"
+        )
+    return float(value)
 
 
 def table_task(
@@ -195,21 +195,17 @@ def table_task(
         GlueDataError: naming the file, line and column at fault.
     """
     columns, rows = read_rows(train_file)
-    if label_column not in columns:
-        raise _no_column(
-            f"{train_file}: no label column", label_column, columns, "; pass --label-column"
-        )
+    _check_columns(
+        f"{train_file}: no label column", (label_column,), columns, "; pass --label-column"
+    )
     texts = _text_columns(train_file, columns, label_column, text_columns)
     values = [_cell(train_file, line, row, label_column) for line, row in rows]
     numbers = all(_is_number(v) for v in values)
     if regression is None:
-        regression = numbers and any(float(v) != int(float(v)) for v in values)
-    if regression and not numbers:
-        bad = next((line, v) for (line, _), v in zip(rows, values) if not _is_number(v))
-        raise GlueDataError(
-            f"{train_file}:{bad[0]}: column {label_column!r}: {bad[1]!r} is not a number "
-            "(a regression task needs numeric labels)"
-        )
+        regression = numbers and any(not float(v).is_integer() for v in values)
+    if regression:
+        for (line, _), value in zip(rows, values):
+            _number(train_file, line, label_column, value)
     labels = () if regression else tuple(sorted(set(values), key=float if numbers else None))
     if not regression and len(labels) < 2:
         raise GlueDataError(
@@ -230,7 +226,7 @@ def own_task(
     label_names: tuple[str, ...],
     is_pair: bool,
     metric: str | None,
-    seq_len: int = TABLE_HPARAMS["seq_len"],
+    seq_len: int = TABLE_SEQ_LEN,
     table: TableSource | None = None,
     flag: str = "--metric",
 ) -> GlueTask:
@@ -265,11 +261,8 @@ def own_task(
         dev_file=files.get("dev", ""),
         test_file=files.get("test", ""),
         tfds_name="",
-        lr_bert=TABLE_HPARAMS["lr_bert"],
-        lr_soft_extract=TABLE_HPARAMS["lr_soft_extract"],
-        lambda_=TABLE_HPARAMS["lambda_"],
-        batch_size=TABLE_BATCH_SIZE,
         table=table,
+        **TABLE_HPARAMS,
     )
 
 
@@ -290,12 +283,10 @@ def read_table_split(task: GlueTask, split: str) -> GlueExamples:
     source = task.table
     path = source.file(split)
     columns, rows = read_rows(path)
-    for column in source.text_columns:
-        if column not in columns:
-            raise _no_column(f"{path}: no text column", column, columns)
+    _check_columns(f"{path}: no text column", source.text_columns, columns)
+    if split != "test":
+        _check_columns(f"{path}: no label column", (source.label_column,), columns)
     labelled = source.label_column in columns
-    if not labelled and split != "test":
-        raise _no_column(f"{path}: no label column", source.label_column, columns)
     texts: tuple[list[str], ...] = tuple([] for _ in source.text_columns)
     labels = []
     ids = {label: i for i, label in enumerate(task.label_names)}
@@ -324,9 +315,7 @@ def read_table_split(task: GlueTask, split: str) -> GlueExamples:
 def _label(path: str, line: int, value: str, task: GlueTask, ids: dict) -> float:
     column = task.table.label_column
     if task.is_regression:
-        if not _is_number(value):
-            raise GlueDataError(f"{path}:{line}: column {column!r}: {value!r} is not a number")
-        return float(value)
+        return _number(path, line, column, value)
     if value in ids:
         return ids[value]
     numeric = _is_number(value) and all(_is_number(label) for label in ids)

@@ -11,7 +11,7 @@ import numpy as np
 from power_bert_tf.data.examples import GlueDataError, GlueExamples
 from power_bert_tf.data.tasks import GlueTask, as_task, split_file
 
-_TFDS_HOST = "dl.fbaipublicfiles.com"  # where TFDS downloads the GLUE archives from
+_TFDS_HOST = "dl.fbaipublicfiles.com"  # TFDS's GLUE downloads; tried first to fail fast offline
 
 # TFDS feature names of each task's texts, by task directory.
 _TFDS_TEXT: dict[str, tuple[str, ...]] = {
@@ -25,12 +25,6 @@ _TFDS_TEXT: dict[str, tuple[str, ...]] = {
     "RTE": ("sentence1", "sentence2"),
     "WNLI": ("sentence1", "sentence2"),
 }
-
-
-def _check_reachable(host: str, timeout: float = 5.0) -> None:
-    """Fail fast (OSError) when the download host cannot be reached, instead of after TFDS's retries."""
-    if not urllib.request.getproxies():  # behind a proxy, a direct connection says nothing
-        socket.create_connection((host, 443), timeout=timeout).close()
 
 
 def load_tfds_split(task: GlueTask | str, split: str) -> GlueExamples:
@@ -49,7 +43,8 @@ def load_tfds_split(task: GlueTask | str, split: str) -> GlueExamples:
     try:
         builder = tfds.builder(task.tfds_name)
         if not builder.is_prepared():
-            _check_reachable(_TFDS_HOST)
+            if not urllib.request.getproxies():  # behind a proxy, a direct try says nothing
+                socket.create_connection((_TFDS_HOST, 443), timeout=5.0).close()
             builder.download_and_prepare()
         data = tfds.as_numpy(builder.as_dataset(split=tfds_split, batch_size=-1))
     except Exception as e:  # noqa: BLE001 - any failure here means "no TFDS data"
@@ -62,17 +57,13 @@ def load_tfds_split(task: GlueTask | str, split: str) -> GlueExamples:
     texts = tuple(
         [s.decode("utf-8") for s in data[key][order]] for key in _TFDS_TEXT[task.directory]
     )
-    labels = None
-    if split != "test":
-        if task.is_regression:
-            labels = data["label"][order].astype(np.float32)
-        else:
-            names = builder.info.features["label"].names
-            to_ours = np.array([task.label_names.index(n) for n in names], np.int32)
-            labels = to_ours[data["label"][order]]
-    indices = (
-        data["idx"][order].astype(np.int64)
-        if split == "test"
-        else np.arange(len(order), dtype=np.int64)
-    )
+    labels, indices = None, np.arange(len(order), dtype=np.int64)
+    if split == "test":
+        indices = data["idx"][order].astype(np.int64)
+    elif task.is_regression:
+        labels = data["label"][order].astype(np.float32)
+    else:
+        names = builder.info.features["label"].names
+        to_ours = np.array([task.label_names.index(n) for n in names], np.int32)
+        labels = to_ours[data["label"][order]]
     return GlueExamples(task, split, texts, labels, indices, f"tfds:{task.tfds_name}/{tfds_split}")

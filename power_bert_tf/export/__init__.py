@@ -4,8 +4,7 @@
 `assets.extra/power_bert.json`; its signatures are `serving_default` (raw text: `sentence`, or
 `sentence1` + `sentence2`; BERT / ALBERT backbones) and `serve_token_ids` (the features the
 model reads). Outputs: `logits`, `probabilities`, `label`, or `score` for regression. Loading
-needs only TensorFlow and the tensorflow-text kernels. docs/SERVING.md has the details.
-"""
+needs only TensorFlow and the tensorflow-text kernels. docs/SERVING.md has the details."""
 
 from power_bert_tf.export.client import make_predict_request, rest_response
 from power_bert_tf.export.errors import ExportError

@@ -36,8 +36,7 @@ def make_predict_request(
 
     def as_bytes(values):
         return np.array(
-            [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values],
-            dtype=object,
+            [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values], dtype=object
         )
 
     request = predict_pb2.PredictRequest()
@@ -78,11 +77,7 @@ def rest_response(outputs) -> dict:
         return value.item() if isinstance(value, np.generic) else value
 
     count = len(next(iter(arrays.values()))) if arrays else 0
+    rows = [{name: plain(arrays[name][i]) for name in sorted(arrays)} for i in range(count)]
     if len(arrays) == 1:
-        (values,) = arrays.values()
-        return {"predictions": [plain(values[i]) for i in range(count)]}
-    return {
-        "predictions": [
-            {name: plain(arrays[name][i]) for name in sorted(arrays)} for i in range(count)
-        ]
-    }
+        rows = [value for row in rows for value in row.values()]
+    return {"predictions": rows}

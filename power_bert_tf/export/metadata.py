@@ -51,11 +51,6 @@ def label_names(model, names=None) -> list[str]:
     return names or [str(i) for i in range(model.num_classes)]
 
 
-def output_names(model) -> list[str]:
-    """Both signatures' outputs."""
-    return ["score"] if model.is_regression else ["logits", "probabilities", "label"]
-
-
 def budget_entries(
     model, budgets=(), dev_metric: float | None = None, text_signature: bool = True
 ) -> list[dict]:
@@ -117,12 +112,12 @@ def export_metadata(
     is_pair = bool(run_config.get("is_pair", False))
     retention = model.retention
     preprocessor = getattr(model, "preprocessor", None)
-    outputs = output_names(model)
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    outputs = ["score"] if model.is_regression else ["logits", "probabilities", "label"]
     if int(max_batch_size) < 1:
         raise ExportError(f"max_batch_size must be at least 1, got {max_batch_size}")
     entries = budget_entries(model, budgets, dev_metric, text_signature)
-    text_inputs = ["sentence1", "sentence2"] if is_pair else ["sentence"]
-    text = {"inputs": text_inputs, "outputs": outputs}
+    text = {"inputs": ["sentence1", "sentence2"] if is_pair else ["sentence"], "outputs": outputs}
     signatures = {e["signature"]: text for e in entries if e["signature"]}
     token_ids = {"inputs": list(model.input_features), "outputs": outputs}
     signatures.update({e["token_ids_signature"]: token_ids for e in entries})
@@ -141,11 +136,7 @@ def export_metadata(
         "retention": None if retention is None else retention.to_list(),
         "flops_fraction": float(model.flops_fraction()),
         "vocabulary_size": int(model.backbone.vocabulary_size),
-        "lowercase": (
-            None
-            if preprocessor is None
-            else bool(getattr(preprocessor.tokenizer, "lowercase", False))
-        ),
+        "lowercase": None if preprocessor is None else bool(getattr(tokenizer, "lowercase", False)),
         "truncate": None if preprocessor is None else truncation(preprocessor),
         "signatures": signatures,
         "budgets": entries,
@@ -159,10 +150,6 @@ def export_metadata(
             "keras_hub": keras_hub.__version__,
         },
     }
-
-
-def has_text_signature(metadata: dict) -> bool:
-    return SIGNATURE_TEXT in metadata["signatures"]
 
 
 def metadata_path(version_dir) -> Path:

@@ -2,8 +2,7 @@
 
 keras-hub's tokenizer is traced into the serving function (token ids match the preprocessor's);
 its `MultiSegmentPacker` is rebuilt from core TensorFlow ops, so the graph needs only
-TensorFlow and the tensorflow-text kernels TF Serving links in.
-"""
+TensorFlow and the tensorflow-text kernels TF Serving links in."""
 
 from __future__ import annotations
 

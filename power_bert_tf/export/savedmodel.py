@@ -1,7 +1,6 @@
 """The serving module, its signatures (`serving_default` on raw text, `serve_token_ids` on
 `model.input_features`), and writing it as a TF Serving version directory. The saved object
-graph tracks the model's variables, not the Keras model: loading needs neither.
-"""
+graph tracks the model's variables, not the Keras model: loading needs neither."""
 
 from __future__ import annotations
 
@@ -21,7 +20,6 @@ from power_bert_tf.export.metadata import (
     SIGNATURE_TOKEN_IDS,
     check_exportable,
     export_metadata,
-    has_text_signature,
     write_metadata,
 )
 from power_bert_tf.export.packing import text_featurizer
@@ -77,18 +75,13 @@ def _token_id_checks(features: dict, max_length: int, vocabulary_size: int, num_
     return checks
 
 
-def _checked(tensors: dict, checks: list) -> dict:
-    """`tensors`, computed only after `checks` pass."""
+def _checked(tensors: dict, checks: list, max_batch_size: int) -> dict:
+    """`tensors`, computed only after `checks` and the batch-size check pass."""
+    batch_size = tf.shape(next(iter(tensors.values())))[0]
+    message = f"a request may hold at most {max_batch_size} examples (max_batch_size)"
+    checks = [*checks, tf.debugging.assert_less_equal(batch_size, max_batch_size, message=message)]
     with tf.control_dependencies(checks):
         return {name: tf.identity(value) for name, value in tensors.items()}
-
-
-def _batch_size_check(tensor, max_batch_size: int):
-    return tf.debugging.assert_less_equal(
-        tf.shape(tensor)[0],
-        max_batch_size,
-        message=f"a request may hold at most {max_batch_size} examples (max_batch_size)",
-    )
 
 
 LENGTH_MULTIPLE = 16  # request lengths are padded up to a multiple: few shapes to compile
@@ -153,7 +146,7 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
             "SavedModel export needs the TensorFlow Keras backend "
             f"(KERAS_BACKEND=tensorflow), not '{keras.backend.backend()}'"
         )
-    text = has_text_signature(metadata)
+    text = SIGNATURE_TEXT in metadata["signatures"]
     check_exportable(model, text)
     preprocessor = getattr(model, "preprocessor", None)
     max_length = int(model.sequence_length)
@@ -178,14 +171,10 @@ def build_serving_module(model, metadata: dict, asset_dir: str | None = None):
         def serve_token_ids(*tensors):
             features = dict(zip(feature_names, tensors))
             checks = _token_id_checks(features, max_length, vocabulary_size, num_segments)
-            return head(
-                _checked(features, checks + [_batch_size_check(tensors[0], max_batch_size)])
-            )
+            return head(_checked(features, checks, max_batch_size))
 
         def serve_text(*texts):
-            texts = _checked(
-                dict(zip(text_names, texts)), [_batch_size_check(texts[0], max_batch_size)]
-            )
+            texts = _checked(dict(zip(text_names, texts)), [], max_batch_size)
             return head(featurize(*texts.values()))
 
         return serve_token_ids, serve_text
@@ -339,9 +328,8 @@ def checkpoint_and_run_config(checkpoint) -> tuple[Path, dict]:
     Raises:
         ExportError: naming the path: nothing exportable there, or an unreadable run config.
     """
-    path = Path(os.fspath(checkpoint)).expanduser()
     try:
-        keras_file = Path(resolve_checkpoint(path, DELIVERED))
+        keras_file = Path(resolve_checkpoint(Path(checkpoint).expanduser(), DELIVERED))
         return keras_file, run_directory_of(keras_file).run_config()
     except RunError as error:
         raise ExportError(str(error)) from None

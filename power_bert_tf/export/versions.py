@@ -29,8 +29,7 @@ def existing_versions(export_dir) -> list[int]:
 
 def next_version(export_dir) -> int:
     """1 + the largest existing integer version directory (1 if none)."""
-    versions = existing_versions(export_dir)
-    return versions[-1] + 1 if versions else 1
+    return max(existing_versions(export_dir), default=0) + 1
 
 
 def version_directory(export_dir, version: int | None = None) -> Path:
@@ -57,7 +56,6 @@ def version_directory(export_dir, version: int | None = None) -> Path:
 def staged_version(final: Path) -> Iterator[Path]:
     """Yield a temporary directory beside `final`; renamed to `final` when the block succeeds,
     removed on any failure (ExportError when `final` appeared meanwhile)."""
-    final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
     try:

@@ -1,10 +1,8 @@
-"""`PowerBertClassifier`: the task model, a functional keras-hub `TextClassifier` on a
-`PowerBertEncoder`, which calls the stock keras-hub backbone's sublayers (so `task.backbone`
-and a preset's backbone files stay plain keras-hub ones). This is the BERT class;
-`families.py` holds the others. With this package imported, keras-hub's generic
-`TextClassifier.from_preset` may build a `PowerBertClassifier`: name the class you want (e.g.
-`BertTextClassifier.from_preset`).
-"""
+"""`PowerBertClassifier`: a functional keras-hub `TextClassifier` on a `PowerBertEncoder`, which
+calls the stock backbone's sublayers (so `task.backbone` and a preset's backbone files stay plain
+keras-hub ones); `families.py` holds the other families' classes. With this package imported,
+keras-hub's generic `TextClassifier.from_preset` may build one: name the class you want (e.g.
+`BertTextClassifier.from_preset`)."""
 
 from __future__ import annotations
 
@@ -16,7 +14,8 @@ import numpy as np
 from keras import ops
 
 from power_bert_tf.backbones import load_backbone, load_preprocessor, resolve_source
-from power_bert_tf.models.head import apply_head, copy_head_weights, make_encoder, make_head
+from power_bert_tf.models.encoder import PowerBertEncoder
+from power_bert_tf.models.head import apply_head, copy_head_weights, make_head
 from power_bert_tf.models.lookup import family_class, saved_task_class
 from power_bert_tf.models.weights import copy_weights_by_path
 from power_bert_tf.retention import RetentionConfig
@@ -82,7 +81,15 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         # Layers first: the base class's __init__ compiles.
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.encoder = make_encoder(backbone, retention, mode, sequence_length, exclude_self)
+        self.encoder = PowerBertEncoder(
+            backbone,
+            retention=retention,
+            mode=mode,
+            sequence_length=sequence_length,
+            exclude_self=exclude_self,
+            dtype=backbone.dtype_policy,
+            name="power_bert_encoder",  # the name its saved files use
+        )
         self.num_classes = int(num_classes)
         self.dropout = float(dropout)
         self.pooled_dense, self.output_dropout, self.output_dense = shared or make_head(
@@ -179,9 +186,8 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         return new
 
     def sharing_weights(self, retention: Retention) -> PowerBertClassifier:
-        """A hard-mode model at `retention` whose variables are this model's own.
-
-        Training either one trains both, and one export serves both. Not for soft mode.
+        """A hard-mode model at `retention` whose variables are this model's own: training either
+        one trains both, and one export serves both. Not for soft mode.
 
         Example:
         >>> view = model.sharing_weights("8,4,2,1,1,1")  # doctest: +SKIP

@@ -1,10 +1,7 @@
-"""`PowerBertEncoder`: a keras-hub backbone with progressive word-vector elimination.
-
-It runs the backbone's own layers (through `backbones.adapter_for`) with extraction between
-each layer's self-attention and feed-forward sublayers (Goyal et al., 2020, Fig. 3). Modes:
-"none" (the backbone's outputs), "soft" (the configuration search: a `SoftExtract` per layer)
-and "hard" (a `HardExtract` on each layer whose length shrinks, at any input length).
-"""
+"""`PowerBertEncoder`: a keras-hub backbone's own layers (through `backbones.adapter_for`) with
+word-vector extraction between each layer's self-attention and feed-forward sublayers (Goyal et
+al., 2020, Fig. 3). Modes: "none" (the backbone's outputs), "soft" (the configuration search: a
+`SoftExtract` per layer), "hard" (a `HardExtract` where the length shrinks, any input length)."""
 
 from __future__ import annotations
 
@@ -130,9 +127,6 @@ class PowerBertEncoder(keras.layers.Layer):
 
     def build(self, inputs_shape=None):
         # Now: a loaded soft-mode model needs its retention weights, and JAX's predict() is eager.
-        for extractor in self.soft_extract_layers:
-            if not extractor.built:
-                extractor.build()
         for layer in (self.significance, *self.extractors):
             if layer is not None and not layer.built:
                 layer.build(None)
@@ -185,18 +179,14 @@ class PowerBertEncoder(keras.layers.Layer):
             significance = self._significance(probs, padding_mask)
             if isinstance(extractor, HardExtract):
                 kept = extractor.kept_positions(significance)
-                attended, residual = (
-                    gather_positions(attended, kept),
-                    gather_positions(residual, kept),
-                )
+                attended = gather_positions(attended, kept)
+                residual = gather_positions(residual, kept)
         x = adapter.attention_residual(layer, attended, residual, training)
         if isinstance(extractor, SoftExtract):
             x = extractor(x, significance, padding_mask)
         if kept is not None:
-            padding_mask, positions = (
-                gather_positions(padding_mask, kept),
-                gather_positions(positions, kept),
-            )
+            padding_mask = gather_positions(padding_mask, kept)
+            positions = gather_positions(positions, kept)
         return adapter.feedforward(layer, x, training), padding_mask, positions
 
     def compute_output_spec(self, inputs, training=None, return_kept_positions: bool = False):

@@ -1,27 +1,10 @@
-"""A task model's parts, in the backbone's dtype policy: the encoder around the backbone
-(`make_encoder`) and the classification head, `[pooled_dense] -> dropout -> logits` on the
-encoder's pooled output (a `pooled_dense` only for backbones without a pooler)."""
+"""The classification head, in the backbone's dtype policy: `[pooled_dense] -> dropout -> logits`
+on the encoder's pooled output (a `pooled_dense` only for backbones without a pooler)."""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
-
-from power_bert_tf.models.encoder import PowerBertEncoder
-
-
-def make_encoder(backbone, retention, mode: str, sequence_length, exclude_self: bool):
-    """The `PowerBertEncoder` a task model wraps around `backbone`, in its dtype policy and under
-    the name its saved files use."""
-    return PowerBertEncoder(
-        backbone,
-        retention=retention,
-        mode=mode,
-        sequence_length=sequence_length,
-        exclude_self=exclude_self,
-        dtype=backbone.dtype_policy,
-        name="power_bert_encoder",
-    )
 
 
 def make_head(backbone, pool_activation: str | None, num_classes: int, dropout: float) -> tuple:

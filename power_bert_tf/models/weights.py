@@ -8,9 +8,7 @@ from keras import ops
 
 def _relative_path(variable, model) -> str:
     """A variable's path without the owning model's (uniquified) name."""
-    path = variable.path
-    prefix = model.name + "/"
-    return path[len(prefix) :] if path.startswith(prefix) else path
+    return variable.path.removeprefix(model.name + "/")
 
 
 def copy_weights_by_path(source, target) -> list[str]:
@@ -39,10 +37,9 @@ def with_global_precision(model):
         model: a built `PowerBertClassifier`, e.g. one just loaded from a `.keras` file.
 
     Returns:
-        `model` itself when its backbone already uses
-        `keras.mixed_precision.global_policy()`; otherwise a new built model of the same
-        class, configuration, weights, attached preprocessor and compile configuration
-        (not the optimizer's state).
+        `model` itself when its backbone already uses the global policy; otherwise a new built
+        model of the same class, configuration, weights, attached preprocessor and compile
+        configuration (not the optimizer's state).
     """
     policy = keras.mixed_precision.global_policy().name
     if model.backbone.dtype_policy.name == policy:

@@ -72,12 +72,11 @@ def budget_configurations(
     Raises:
         RetentionConfigError: a target below one word-vector per layer.
     """
+    counted_at = (seq_len, hidden_dim, intermediate_dim, lengths)
     budgets = []
     for target in targets:
         try:
-            retention = project_onto_budget(
-                masses, target, seq_len, hidden_dim, intermediate_dim, lengths
-            )
+            retention = project_onto_budget(masses, target, *counted_at)
         except RetentionConfigError as error:
             raise RetentionConfigError(f"budget {target:g}: {error}") from None
         budgets.append(Budget(float(target), retention, budget_signature(target)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 
 import numpy as np
 
@@ -59,20 +60,12 @@ class ResumeState:
             for i, optimizer in enumerate(optimizers)
             for j, v in enumerate(optimizer.variables)
         }
-        arrays.update(
-            {f"rng_{j}": np.asarray(v.numpy()) for j, v in enumerate(_random_states(model))}
-        )
+        for j, v in enumerate(_random_states(model)):
+            arrays[f"rng_{j}"] = np.asarray(v.numpy())
         np.savez(os.path.join(self.path, variables), **arrays)
-        write_json_atomically(
-            os.path.join(self.path, STATE_FILE),
-            {
-                **record,
-                "epoch": epoch,
-                "weights": weights,
-                "optimizers": variables,
-                "identity": self.identity,
-            },
-        )
+        state = {**record, "epoch": epoch, "weights": weights, "optimizers": variables}
+        state["identity"] = self.identity
+        write_json_atomically(os.path.join(self.path, STATE_FILE), state)
         for stale in glob.glob(os.path.join(self.path, "*-epoch*")):
             if os.path.basename(stale) not in (weights, variables):
                 os.remove(stale)
@@ -96,9 +89,7 @@ class ResumeState:
     def clear(self) -> None:
         """Remove the directory (the step finished)."""
         if os.path.isdir(self.path):
-            for name in os.listdir(self.path):
-                os.remove(os.path.join(self.path, name))
-            os.rmdir(self.path)
+            shutil.rmtree(self.path)
 
 
 def _random_states(model) -> list:

@@ -8,10 +8,8 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `peak` over `warmup_steps`, then linear decay from `peak` to 0
-    (or, with `decay=False`, `peak` held to the end).
-
-    Unlike the original's AdamWarmup, the decay starts from the full peak after warm-up.
+    """Linear warm-up to `peak` over `warmup_steps`, then linear decay to 0 (unlike the original's
+    AdamWarmup, from the full peak).
 
     Args:
         peak: learning rate reached at the end of warm-up.
@@ -30,12 +28,10 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         step = ops.cast(step, "float32")  # optimizer steps already taken
         warmup = float(self.warmup_steps)
         rising = self.peak * (step + 1.0) / max(warmup, 1.0)
-        falling = (
-            self.peak
-            * ops.maximum(self.total_steps - step, 0.0)
-            / max(self.total_steps - warmup, 1.0)
-        )
-        if not self.decay:
+        if self.decay:
+            remaining = ops.maximum(self.total_steps - step, 0.0)
+            falling = self.peak * remaining / max(self.total_steps - warmup, 1.0)
+        else:
             falling = ops.full_like(step, self.peak)
         return ops.where(step < warmup, rising, falling)
 
@@ -44,15 +40,10 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         warmup = min(self.warmup_steps, self.total_steps)
         rising = self.peak * (warmup + 1) / 2 if warmup else 0.0
         after = self.total_steps - warmup
-        falling = (
-            (self.peak * (after + 1) / 2 if after else 0.0) if self.decay else self.peak * after
-        )
+        falling = self.peak * (after + 1) / 2 if self.decay and after else self.peak * after
         return rising + falling
 
     def get_config(self):
         return {
-            "peak": self.peak,
-            "total_steps": self.total_steps,
-            "warmup_steps": self.warmup_steps,
-            "decay": self.decay,
+            name: getattr(self, name) for name in ("peak", "total_steps", "warmup_steps", "decay")
         }

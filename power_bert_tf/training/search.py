@@ -3,19 +3,12 @@
 The search minimises `task loss + lambda * sum_j j * mass_j`; the goal decides `lambda`:
 
 - **lambda**: fixed; the configuration is wherever it balances the task.
-- **target FLOPs F**: `lambda` is a multiplier on "FLOPs fraction <= target", moved after every
-  step by `rate * lambda_0 * (fraction - target) / target` (never below 0; dual ascent). The
-  target falls geometrically from 1 to F over the first half of the search, then holds; the
-  final masses are projected onto F (`retention.project_onto_budget`).
-- **max metric drop D**: the target falls geometrically from 1 to a floor. The masses at evenly
-  spaced points are projected onto a ladder of FLOPs fractions (`ladder`), and each
-  configuration is judged as the fine-tuned model with that elimination and no training against
-  the fine-tuned model itself (`training.selection.judge`). The retrain plan (`retrain_plan`):
-  the cheapest configuration within `RETRAIN_REACH` points of passing, then the cheapest that
-  passes.
-
-`soft_extract_rate` scales the retention weights' learning rate to the number of steps (Adam
-moves a weight by about its rate per step); `travel` tells how far a given rate gets.
+- **target FLOPs F**: `lambda` is a dual-ascent multiplier on "FLOPs fraction <= target", the
+  target falling geometrically from 1 to F over the first half of the search; the final masses
+  are projected onto F (`retention.project_onto_budget`).
+- **max metric drop D**: the target falls geometrically from 1 to a floor; the masses at evenly
+  spaced points, projected down a `ladder` of FLOPs fractions, are judged with no training
+  against the fine-tuned model (`selection.judge`), and `retrain_plan` picks what to retrain.
 """
 
 from __future__ import annotations
@@ -69,7 +62,8 @@ class SearchGoal:
 def soft_extract_rate(
     steps: int, warmup_steps: int, decay: bool, travel: float = SEARCH_TRAVEL
 ) -> float:
-    """The retention weights' peak learning rate that lets each travel `travel` over `steps`.
+    """The retention weights' peak learning rate that lets each travel `travel` over `steps`
+    (Adam moves a weight by about its rate per step).
 
     Example:
     >>> round(soft_extract_rate(1000, 100, decay=True), 6)
@@ -85,8 +79,7 @@ def travel(rate: float, steps: int, warmup_steps: int, decay: bool) -> float:
 
 @dataclass
 class Candidate:
-    """A search point's masses projected onto `target`, and its `selection.Verdict` record
-    (None: not judged yet)."""
+    """A search point's masses projected onto `target`, and its `selection.Verdict` record."""
 
     step: int
     target: float
@@ -165,10 +158,9 @@ class BudgetController:
         goal = self.goal
         if goal.kind == "lambda":
             return None
-        end = goal.target_flops if goal.kind == "target_flops" else self.floor
-        span = self.total_steps - self.warmup_steps
+        end, span = self.floor, self.total_steps - self.warmup_steps
         if goal.kind == "target_flops":
-            span = max(1, round(RAMP_FRACTION * span))
+            end, span = goal.target_flops, max(1, round(RAMP_FRACTION * span))
         progress = min(max((step - self.warmup_steps) / span, 0.0), 1.0)
         return end**progress  # geometric: the speedup grows evenly
 
@@ -181,19 +173,10 @@ class BudgetController:
         value = float(self.multiplier.numpy()) + MULTIPLIER_RATE * self.goal.lambda_ * excess
         self.multiplier.assign(max(value, 0.0))
         if step in self.candidate_steps:
-            self.take_candidate(step, masses, target)
-
-    def take_candidate(self, step: int, masses: Sequence[float], target: float) -> Candidate:
-        retention = self.project(masses, target)
-        candidate = Candidate(
-            step=step,
-            target=round(target, 4),
-            retention=retention.to_list(),
-            flops_fraction=self.mass_fraction(retention.to_list()),
-            masses=[float(m) for m in masses],
-        )
-        self.candidates.append(candidate)
-        return candidate
+            retention = self.project(masses, target).to_list()
+            fraction = self.mass_fraction(retention)
+            masses = [float(m) for m in masses]
+            self.candidates.append(Candidate(step, round(target, 4), retention, fraction, masses))
 
     def state(self) -> dict:
         return {
@@ -218,9 +201,7 @@ def choose_candidate(candidates: Sequence[Candidate]) -> Candidate | None:
     [5]
     """
     passing = [c for c in candidates if c.passes]
-    if not passing:
-        return None
-    return min(passing, key=lambda c: (c.flops_fraction, c.drop))
+    return min(passing, key=lambda c: (c.flops_fraction, c.drop), default=None)
 
 
 def retrain_plan(candidates: Sequence[Candidate], reach: float = RETRAIN_REACH) -> list[Candidate]:

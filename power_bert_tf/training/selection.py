@@ -102,10 +102,8 @@ def judge(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     labels, reference, candidate = (np.asarray(a) for a in (labels, reference, candidate))
-    if (
-        not labels.shape == reference.shape == candidate.shape
-        or labels.ndim != 1
-        or not len(labels)
+    if not (
+        labels.ndim == 1 and len(labels) and labels.shape == reference.shape == candidate.shape
     ):
         raise ValueError(
             f"labels and predictions must be equally long non-empty vectors, got shapes "
@@ -115,8 +113,7 @@ def judge(
     if np.array_equal(reference, candidate):
         drops = np.zeros(1)  # every resample agrees: no need to draw them
     else:
-        rng = np.random.default_rng(seed)
-        rows = rng.integers(0, len(labels), size=(resamples, len(labels)))
+        rows = np.random.default_rng(seed).integers(0, len(labels), size=(resamples, len(labels)))
         drops = np.array(
             [metric(labels[r], reference[r]) - metric(labels[r], candidate[r]) for r in rows]
         )

@@ -1,10 +1,8 @@
 """The custom training loop (TensorFlow, under a tf.distribute.Strategy) of all three steps.
 
-In soft mode the loss gains `lambda * sum_j j * mass_j` and the retention weights learn at
-their own rate; `lambda` is fixed or set after every step by a `search.BudgetController`.
-With a teacher's outputs beside the labels, the task loss mixes in `losses.distillation_loss`.
-Each epoch ends with an evaluation, the best (or last) checkpoint, a resume state and one log
-line; with `patience`, training stops once the metric stops improving.
+In soft mode the loss gains `lambda * sum_j j * mass_j` (`lambda` fixed or set after every step
+by a `search.BudgetController`) and the retention weights learn at their own rate; with a
+teacher's outputs beside the labels, the task loss mixes in `losses.distillation_loss`.
 """
 
 from __future__ import annotations
@@ -36,21 +34,18 @@ MetricFn = Callable[[np.ndarray, np.ndarray], dict]
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of one training step (fine-tune, search or retrain).
-
-    `lambda_` and `lr_soft_extract` only matter in soft mode; `distill_weight` and
-    `temperature` only when the batches carry a teacher's outputs.
-    """
+    """Hyper-parameters of one training step (fine-tune, search or retrain)."""
 
     epochs: int = 3  # with `patience`, the most epochs
     lr_bert: float = 3e-5
-    lr_soft_extract: float = 1e-3
-    lambda_: float = 1e-3
+    lr_soft_extract: float = 1e-3  # soft mode only
+    lambda_: float = 1e-3  # soft mode only
     warmup_fraction: float = 0.1
     keep_best: bool = True  # False: keep the last epoch (configuration search)
     soft_extract_decay: bool = True  # False: hold lr_soft_extract after warm-up (moving targets)
     patience: int = 0  # stop after this many epochs without improvement (0: train every epoch)
-    distill_weight: float = 0.5  # of the distillation term; the labels get the rest
+    # With a teacher's outputs: the distillation term's weight (the labels get the rest), its T.
+    distill_weight: float = 0.5
     temperature: float = 2.0
     score_start: bool = False  # score the untrained model as "epoch 0" (a candidate best)
 
@@ -137,30 +132,26 @@ class Trainer:
         self.eval_name = eval_name
         self.models = [model, *views]
         self.draw = draw
-        self.steps_per_epoch = max(1, int(steps_per_epoch))
+        self.steps_per_epoch = per_epoch = max(1, int(steps_per_epoch))
         self.retention_vars = retention = retention_variables(model)
         retention_ids = {id(v) for v in retention}
         self.bert_vars = [v for v in model.trainable_variables if id(v) not in retention_ids]
         with self.strategy.scope():
-            self.bert_optimizer = keras.optimizers.Adam(
-                config.schedule(config.lr_bert, self.steps_per_epoch), name="adam_bert"
-            )
+            rate = config.schedule(config.lr_bert, per_epoch)
+            self.bert_optimizer = keras.optimizers.Adam(rate, name="adam_bert")
             self.bert_optimizer.build(self.bert_vars)
             self.soft_optimizer = None
             if retention:
-                self.soft_optimizer = keras.optimizers.Adam(
-                    config.schedule(
-                        config.lr_soft_extract, self.steps_per_epoch, config.soft_extract_decay
-                    ),
-                    name="adam_soft_extract",
-                )
+                rate = config.schedule(config.lr_soft_extract, per_epoch, config.soft_extract_decay)
+                self.soft_optimizer = keras.optimizers.Adam(rate, name="adam_soft_extract")
                 self.soft_optimizer.build(retention)
             self.penalty_weight = (  # a variable: the compiled step reads its current value
                 controller.multiplier
                 if controller is not None
                 else keras.Variable(config.lambda_, trainable=False, dtype="float32", name="lambda")
             )
-        self._predictor = None
+        self._optimizers = [o for o in (self.bert_optimizer, self.soft_optimizer) if o is not None]
+        self._predictor = Predictor(model)  # traced once, reused every epoch
         if log_dir:
             self._log_file = os.path.join(log_dir, f"{name}_log.jsonl")
             self._writer = tf.summary.create_file_writer(os.path.join(log_dir, "tensorboard", name))
@@ -169,6 +160,7 @@ class Trainer:
         """One optimizer step of `model` (this trainer's or a view) on a (distributed) batch."""
         strategy = self.strategy
         replicas = strategy.num_replicas_in_sync
+        total = tf.distribute.ReduceOp.SUM
 
         def replica_step(features, labels, global_batch):
             teacher = None
@@ -187,8 +179,7 @@ class Trainer:
                 penalty = ops.cast(self.penalty_weight, "float32") * mass_penalty(model, 1.0)
                 # Gradients are summed over replicas: each adds its share.
                 loss = task_loss + penalty / replicas
-            variables = self.bert_vars + self.retention_vars
-            gradients = tape.gradient(loss, variables)
+            gradients = tape.gradient(loss, self.bert_vars + self.retention_vars)
             split = len(self.bert_vars)
             self.bert_optimizer.apply_gradients(zip(gradients[:split], self.bert_vars))
             if self.soft_optimizer is not None:
@@ -198,21 +189,19 @@ class Trainer:
         def train_step(iterator_batch):
             features, labels = iterator_batch
             first = labels[0] if isinstance(labels, (tuple, list)) else labels
-            global_batch = tf.cast(_global_batch_size(strategy, first), tf.float32)
+            # Examples in this step over every replica of every worker.
+            sizes = strategy.run(lambda t: tf.cast(tf.shape(t)[0], tf.float32), args=(first,))
+            global_batch = strategy.reduce(total, sizes, axis=None)
             task_loss, penalty = strategy.run(replica_step, args=(features, labels, global_batch))
-            total = tf.distribute.ReduceOp.SUM
             return tuple(strategy.reduce(total, t, axis=None) for t in (task_loss, penalty))
 
         return train_step
 
     def evaluate(self, dataset: tf.data.Dataset, labels: np.ndarray) -> dict:
         """Dev metrics of the model on a labelled dataset."""
-        if self._predictor is None:  # traced once, reused every epoch
-            self._predictor = Predictor(self.model)
         outputs = self._predictor.predict(dataset)
-        return self.compute_metrics(
-            labels, outputs_to_predictions(outputs, self.model.is_regression)
-        )
+        predictions = outputs_to_predictions(outputs, self.model.is_regression)
+        return self.compute_metrics(labels, predictions)
 
     def fit(
         self,
@@ -241,22 +230,20 @@ class Trainer:
         """
         epoch_data = train_dataset if callable(train_dataset) else (lambda epoch: train_dataset)
         distribute = self.strategy.experimental_distribute_dataset
-        distributed = distribute(epoch_data(1))
+        state = resume.load() if resume is not None else None
+        best, history, first_epoch = self._restore(resume, state) if state else (-np.inf, [], 1)
+        distributed = distribute(epoch_data(first_epoch))
         # One trace for every batch shape (trimmed batches vary in length); one per view.
         train_steps = [
             tf.function(self._train_step(model), input_signature=[distributed.element_spec])
             for model in self.models
         ]
-        best, history, first_epoch = -np.inf, [], 1
-        state = resume.load() if resume is not None else None
-        if state is not None:
-            best, history, first_epoch = self._restore(resume, state)
-            distributed = distribute(epoch_data(first_epoch))
-        else:
-            self._rewrite_log([])  # a step run again from its start logs its epochs afresh
-            if self.config.score_start:
-                record = self._record(0, 0.0, 0.0, 0, time.time(), eval_dataset, eval_labels)
-                best = self._end_epoch(record, history, best, checkpoint_path, resume, on_epoch_end)
+        # The log as the resume state knows it (one line per finished epoch; none when run afresh).
+        if self.log_dir and (history or os.path.isfile(self._log_file)):
+            self._write_log(history, "w")
+        if state is None and self.config.score_start:
+            record = self._record(0, 0.0, 0.0, 0, time.time(), eval_dataset, eval_labels)
+            best = self._end_epoch(record, history, best, checkpoint_path, resume, on_epoch_end)
         step = int(self.bert_optimizer.iterations.numpy())
         for epoch in range(first_epoch, self.config.epochs + 1):
             if self.config.converged([r.metrics[self.metric] for r in history]):
@@ -265,9 +252,7 @@ class Trainer:
                 distributed = distribute(epoch_data(epoch))
             start = time.time()
             progress = keras.utils.Progbar(
-                self.steps_per_epoch,
-                verbose=self.verbose,
-                stateful_metrics=["loss", "penalty"],
+                self.steps_per_epoch, verbose=self.verbose, stateful_metrics=["loss", "penalty"]
             )
             total_loss, total_penalty, steps = 0.0, 0.0, 0
             for batch in distributed:
@@ -285,16 +270,8 @@ class Trainer:
             record = self._record(
                 epoch, total_loss, total_penalty, steps, start, eval_dataset, eval_labels
             )
-            if self.verbose:
-                progress.update(
-                    self.steps_per_epoch,
-                    [
-                        ("loss", record.loss),
-                        ("penalty", record.penalty),
-                        (f"{self.eval_name}_{self.metric}", record.metrics[self.metric]),
-                    ],
-                    finalize=True,
-                )
+            score = (f"{self.eval_name}_{self.metric}", record.metrics[self.metric])
+            progress.update(self.steps_per_epoch, [score], finalize=True)  # loss, penalty: as last
             best = self._end_epoch(record, history, best, checkpoint_path, resume, on_epoch_end)
         return history
 
@@ -307,17 +284,9 @@ class Trainer:
             save_checkpoint(self.model, checkpoint_path)
         # The state before the log line: a logged epoch is one a rerun will not repeat.
         if resume is not None and record.epoch > 0:
-            resume.save(
-                record.epoch,
-                self.model,
-                self._optimizers(),
-                {
-                    "step": self.name,
-                    "best": best,
-                    "history": [asdict(r) for r in history],
-                    "controller": self.controller.state() if self.controller is not None else None,
-                },
-            )
+            state = {"step": self.name, "best": best, "history": [asdict(r) for r in history]}
+            state["controller"] = self.controller.state() if self.controller is not None else None
+            resume.save(record.epoch, self.model, self._optimizers, state)
         self._log(record)
         if on_epoch_end and record.epoch > 0:  # as Keras callbacks: trained epochs only
             on_epoch_end(record)
@@ -337,24 +306,15 @@ class Trainer:
             learning_rate=float(self.bert_optimizer.learning_rate),
         )
 
-    def _optimizers(self) -> list:
-        return [o for o in (self.bert_optimizer, self.soft_optimizer) if o is not None]
-
     def _restore(self, resume: ResumeState, state: dict):
-        """Continue after `state`'s epoch; the log keeps each earlier epoch once."""
-        resume.restore(state, self.model, self._optimizers())
+        """Load `state`; returns the best score, the history and the epoch to continue from."""
+        resume.restore(state, self.model, self._optimizers)
         if self.controller is not None and state.get("controller"):
             self.controller.restore(state["controller"])
         history = [EpochRecord(**record) for record in state["history"]]
-        self._rewrite_log(history)
         # Said even with --quiet: a resumed step is not a fresh one.
         print(f"{self.name}: resuming after epoch {state['epoch']} of {self.config.epochs}")
         return state["best"], history, state["epoch"] + 1
-
-    def _rewrite_log(self, history: Sequence[EpochRecord]) -> None:
-        """The log as the resume state knows it: one line per finished epoch."""
-        if self.log_dir and (history or os.path.isfile(self._log_file)):
-            self._write_log(history, "w")
 
     def _write_log(self, records: Sequence[EpochRecord], mode: str) -> None:
         os.makedirs(self.log_dir, exist_ok=True)
@@ -373,11 +333,3 @@ class Trainer:
             for j, mass in enumerate(record.masses, 1):
                 tf.summary.scalar(f"mass/layer_{j}", mass)
         self._writer.flush()
-
-
-def _global_batch_size(strategy, labels):
-    """Examples in this step over every replica of every worker."""
-    if strategy.num_replicas_in_sync == 1:
-        return tf.shape(labels)[0]
-    sizes = strategy.run(lambda t: tf.cast(tf.shape(t)[0], tf.float32), args=(labels,))
-    return strategy.reduce(tf.distribute.ReduceOp.SUM, sizes, axis=None)
