@@ -22,7 +22,6 @@ from power_bert_tf.config import (
     PipelineError,
     RunConfig,
     as_pipeline_error,
-    format_summary,
 )
 from power_bert_tf.distribute import make_strategy
 from power_bert_tf.inference import Predictor, outputs_to_predictions
@@ -34,6 +33,7 @@ from power_bert_tf.runs import (
     STEPS,
     RunDirectory,
     RunError,
+    format_summary,
     load_classifier,
     resolve_checkpoint,
     run_directory_of,

@@ -3,7 +3,8 @@
 A run's `--output-dir` holds `<step>.keras` checkpoints, `results.json` (the summary),
 `run_config.json` (task facts) and per-epoch logs. A step starts from its predecessor
 (`STARTS_FROM`); a run delivers `retrain.keras`, else `finetune.keras` (`DELIVERED`); its
-baseline is its `finetune.keras`, else the fine-tuned model it started from.
+baseline is its `finetune.keras`, else the fine-tuned model it started from. `format_summary`
+prints what `results.json` says.
 """
 
 from __future__ import annotations
@@ -209,3 +210,60 @@ def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED
     if not isinstance(model, PowerBertClassifier):
         raise RunError(f"{keras_file}: holds a {type(model).__name__}, not a PowerBertClassifier")
     return with_global_precision(model)
+
+
+def format_summary(results: dict) -> str:
+    """A small aligned table of a run's (or an evaluation's) results, and the search's candidates."""
+    rows = []
+    keys = (
+        "task backbone checkpoint metric baseline baseline_held_out power power_held_out "
+        "delivered within_max_metric_drop metrics retention flops_count flops_fraction "
+        "padded_flops_fraction seconds"
+    )
+    for key in keys.split():
+        if key not in results or results[key] is None:
+            continue
+        value = results[key]
+        if isinstance(value, float):
+            value = f"{value:.3f}" if key.endswith("flops_fraction") else f"{value:.2f}"
+        elif isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = ", ".join(
+                f"{k} {v:.1f}" + ("s" if key == "seconds" else "") for k, v in value.items()
+            )
+        rows.append((key, str(value)))
+    width = max(len(key) for key, _ in rows)
+    rule = "-" * (width + 2 + max(len(value) for _, value in rows))
+    lines = ["\n".join([rule] + [f"{key:<{width}}  {value}" for key, value in rows] + [rule])]
+    metric = results.get("metric", "metric")
+    budgets = results.get("budgets") or []
+    if budgets:
+        lines.append(f"budgets (one set of weights; dev / held-out {metric}):")
+    for budget in budgets:
+        keep = ",".join(str(k) for k in budget["retention"])
+        lines.append(
+            f"  {budget['signature']:<11} FLOPs {budget['flops_fraction']:.3f}  {keep:<24} "
+            f"{budget['dev']:6.2f} / {budget['held_out']:6.2f}"
+        )
+    search = results.get("search") or {}
+    candidates = search.get("candidates") or []
+    if not any(c.get("verdict") for c in candidates):
+        return "\n".join(lines)
+    plan = [tuple(keep) for keep in search.get("plan") or []]
+    refused = {tuple(r["retention"]) for r in results.get("refused") or []}
+    lines.append(
+        f"candidates (held-out {metric} of the fine-tuned model with elimination, no training; "
+        "the loss and its bound):"
+    )
+    for candidate in candidates:
+        verdict = candidate.get("verdict") or {}
+        keep = tuple(candidate["retention"])
+        mark = f"  <- retrain {plan.index(keep) + 1}" if keep in plan else ""
+        mark += ", refused" if keep in refused else ""
+        passed = " pass" if verdict.get("passes") else " fail"
+        lines.append(
+            f"  FLOPs {candidate['flops_fraction']:.3f}  {','.join(map(str, keep)):<24} "
+            f"{verdict['metric']:6.2f}  {verdict['drop']:6.2f} <= {verdict['bound']:6.2f}{passed}{mark}"
+        )
+    return "\n".join(lines)
