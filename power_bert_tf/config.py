@@ -282,8 +282,14 @@ class RunConfig:
             steps=steps,
             applied_defaults=applied,
         )
-        counts = "epochs search_epochs batch_size seq_len max_train_examples max_dev_examples"
-        bounds = [(name, lambda v: v >= 1, "at least 1") for name in counts.split()] + [
+        at_least_one = lambda v: v >= 1  # noqa: E731
+        bounds = [  # (setting, its check, what it must be); None passes only where it is the default
+            ("epochs", at_least_one, "at least 1"),
+            ("search_epochs", at_least_one, "at least 1"),
+            ("batch_size", at_least_one, "at least 1"),
+            ("seq_len", at_least_one, "at least 1"),
+            ("max_train_examples", at_least_one, "at least 1"),  # 0 is not "all"
+            ("max_dev_examples", at_least_one, "at least 1"),
             ("patience", lambda v: v >= 0, "at least 0"),
             ("selection_confidence", lambda v: 0.0 < v < 1.0, "in (0, 1)"),
             ("distill_weight", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
@@ -294,10 +300,13 @@ class RunConfig:
             ("target_flops", lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
             ("flops_count", lambda v: v in FLOPS_COUNTS, f"one of {', '.join(FLOPS_COUNTS)}"),
         ]
-        for name, valid, bound in bounds:  # None: not given (the max_* too: 0 is not "all")
+        optional = {f.name for f in fields(RunConfig) if f.default is None}
+        for name, valid, bound in bounds:
             value = getattr(config, name)
-            if value is not None and not valid(value):
-                raise PipelineError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
+            if value is None and name in optional:
+                continue  # not given
+            if value is None or not valid(value):
+                raise PipelineError(f"--{name.replace('_', '-')} must be {bound}, got {value!r}")
         if config.target_flops is not None:
             check_flops(config.target_flops)
         if config.retention is not None:

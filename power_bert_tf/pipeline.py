@@ -386,7 +386,11 @@ class Pipeline(SearchStep, RetrainStep, CheckpointStep):
 
     def _saved_search(self) -> dict:
         """The record of a search that found a configuration: in --output-dir, else in the
-        --checkpoint's run."""
+        --checkpoint's run.
+
+        Raises:
+            PipelineError: no such search (the retrain step then needs --retention-config).
+        """
         directories = [self.run_dir] + (
             [run_directory_of(self.config.checkpoint)] if self.config.checkpoint else []
         )

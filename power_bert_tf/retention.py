@@ -265,8 +265,9 @@ def project_onto_budget(
 
 
 def _as_int(value, index: int) -> int:
-    whole_float = isinstance(value, float) and value.is_integer()
-    if not isinstance(value, bool) and (isinstance(value, (int, np.integer)) or whole_float):
+    if isinstance(value, bool):  # an int to Python, not a length
+        raise RetentionConfigError(f"retention entry {index} is {value!r}: not an integer")
+    if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer()):
         return int(value)
     if isinstance(value, str):
         with contextlib.suppress(ValueError):

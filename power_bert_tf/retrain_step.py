@@ -141,7 +141,8 @@ class RetrainStep:
     def _start_if_it_passes(self, retention: RetentionConfig, record: dict, teacher, held_out):
         """The verdict of the retrain's untrained start (rebuilt), saved as the retrain's
         checkpoint when it passes; None when it fails too."""
-        weights = dict(self._starts(teacher))[record["started_from"]]
+        starts = self._starts(teacher)  # by name; else the predecessor (a run dir moved since)
+        weights = next((w for n, w in starts if n == record["started_from"]), starts[-1][1])
         with self.strategy.scope():
             start = weights.with_mode("hard", retention)
         verdict = self._check(teacher, start, held_out)

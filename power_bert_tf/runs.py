@@ -4,7 +4,7 @@ A run's `--output-dir` holds `<step>.keras` checkpoints, `results.json` (the sum
 `run_config.json` (task facts) and per-epoch logs. A step starts from its predecessor
 (`STARTS_FROM`); a run delivers `retrain.keras`, else `finetune.keras` (`DELIVERED`); its
 baseline is its `finetune.keras`, else the fine-tuned model it started from. `format_summary`
-prints what `results.json` says.
+lays out what `results.json` says for printing.
 """
 
 from __future__ import annotations

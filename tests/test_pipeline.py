@@ -16,7 +16,7 @@ from glue_files import write_task
 from conftest import hand_flops, load_script
 from power_bert_tf import data
 from power_bert_tf.models import PowerBertClassifier
-from power_bert_tf.pipeline import Pipeline, RunConfig
+from power_bert_tf.pipeline import Pipeline, PipelineError, RunConfig
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
 from power_bert_tf.runs import load_classifier as load_checkpoint
 
@@ -271,6 +271,25 @@ def test_bad_flags_are_refused_in_one_line(
     error = capsys.readouterr().err.strip()
     assert code == 2
     assert len(error.splitlines()) == 1 and message in error, error
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"flops_count": None}, "--flops-count must be one of batched, dynamic, padded, got None"),
+        ({"flops_count": ""}, "got ''"),
+        ({"patience": None}, "--patience must be at least 0, got None"),
+        ({"held_out_fraction": None}, "--held-out-fraction must be in (0, 1), got None"),
+        ({"distill_temperature": None}, "--distill-temperature must be positive, got None"),
+        ({"epochs": None}, "--epochs must be at least 1, got None"),
+    ],
+)
+def test_python_api_refuses_none_where_a_setting_has_no_task_default(setting, message, tiny_preset):
+    """From Python (RunConfig, accelerate), None means "the task's default" only for settings
+    that have one; elsewhere it is refused at once, not met mid-run or counted otherwise."""
+    with pytest.raises(PipelineError) as raised:
+        RunConfig(task="cola", backbone=str(tiny_preset), **setting).resolved()
+    assert message in str(raised.value)
 
 
 def test_target_flops_lands_on_the_budget(cola_run, tiny_glue, tmp_path):

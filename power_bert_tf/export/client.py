@@ -77,7 +77,8 @@ def rest_response(outputs) -> dict:
         return value.item() if isinstance(value, np.generic) else value
 
     count = len(next(iter(arrays.values()))) if arrays else 0
+    if len(arrays) == 1:  # a single output: the bare values
+        (values,) = arrays.values()
+        return {"predictions": [plain(values[i]) for i in range(count)]}
     rows = [{name: plain(arrays[name][i]) for name in sorted(arrays)} for i in range(count)]
-    if len(arrays) == 1:
-        rows = [value for row in rows for value in row.values()]
     return {"predictions": rows}

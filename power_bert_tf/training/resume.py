@@ -63,8 +63,13 @@ class ResumeState:
         for j, v in enumerate(_random_states(model)):
             arrays[f"rng_{j}"] = np.asarray(v.numpy())
         np.savez(os.path.join(self.path, variables), **arrays)
-        state = {**record, "epoch": epoch, "weights": weights, "optimizers": variables}
-        state["identity"] = self.identity
+        state = {
+            **record,
+            "epoch": epoch,
+            "weights": weights,
+            "optimizers": variables,
+            "identity": self.identity,
+        }
         write_json_atomically(os.path.join(self.path, STATE_FILE), state)
         for stale in glob.glob(os.path.join(self.path, "*-epoch*")):
             if os.path.basename(stale) not in (weights, variables):

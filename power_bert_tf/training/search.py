@@ -175,8 +175,15 @@ class BudgetController:
         if step in self.candidate_steps:
             retention = self.project(masses, target).to_list()
             fraction = self.mass_fraction(retention)
-            masses = [float(m) for m in masses]
-            self.candidates.append(Candidate(step, round(target, 4), retention, fraction, masses))
+            self.candidates.append(
+                Candidate(
+                    step=step,
+                    target=round(target, 4),
+                    retention=retention,
+                    flops_fraction=fraction,
+                    masses=[float(m) for m in masses],
+                )
+            )
 
     def state(self) -> dict:
         return {

@@ -3,6 +3,8 @@
 In soft mode the loss gains `lambda * sum_j j * mass_j` (`lambda` fixed or set after every step
 by a `search.BudgetController`) and the retention weights learn at their own rate; with a
 teacher's outputs beside the labels, the task loss mixes in `losses.distillation_loss`.
+Each epoch ends with an evaluation, the best (or last) checkpoint, a resume state and one log
+line; with `patience`, training stops once the metric stops improving.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class TrainConfig:
     keep_best: bool = True  # False: keep the last epoch (configuration search)
     soft_extract_decay: bool = True  # False: hold lr_soft_extract after warm-up (moving targets)
     patience: int = 0  # stop after this many epochs without improvement (0: train every epoch)
-    # With a teacher's outputs: the distillation term's weight (the labels get the rest), its T.
+    # With a teacher's outputs: the distillation term's weight (the labels get the rest) and
+    # the temperature that softens both distributions.
     distill_weight: float = 0.5
     temperature: float = 2.0
     score_start: bool = False  # score the untrained model as "epoch 0" (a candidate best)
@@ -132,17 +135,19 @@ class Trainer:
         self.eval_name = eval_name
         self.models = [model, *views]
         self.draw = draw
-        self.steps_per_epoch = per_epoch = max(1, int(steps_per_epoch))
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
         self.retention_vars = retention = retention_variables(model)
         retention_ids = {id(v) for v in retention}
         self.bert_vars = [v for v in model.trainable_variables if id(v) not in retention_ids]
         with self.strategy.scope():
-            rate = config.schedule(config.lr_bert, per_epoch)
+            rate = config.schedule(config.lr_bert, self.steps_per_epoch)
             self.bert_optimizer = keras.optimizers.Adam(rate, name="adam_bert")
             self.bert_optimizer.build(self.bert_vars)
             self.soft_optimizer = None
             if retention:
-                rate = config.schedule(config.lr_soft_extract, per_epoch, config.soft_extract_decay)
+                rate = config.schedule(
+                    config.lr_soft_extract, self.steps_per_epoch, config.soft_extract_decay
+                )
                 self.soft_optimizer = keras.optimizers.Adam(rate, name="adam_soft_extract")
                 self.soft_optimizer.build(retention)
             self.penalty_weight = (  # a variable: the compiled step reads its current value
@@ -189,7 +194,7 @@ class Trainer:
         def train_step(iterator_batch):
             features, labels = iterator_batch
             first = labels[0] if isinstance(labels, (tuple, list)) else labels
-            # Examples in this step over every replica of every worker.
+            # Examples in this step over every replica.
             sizes = strategy.run(lambda t: tf.cast(tf.shape(t)[0], tf.float32), args=(first,))
             global_batch = strategy.reduce(total, sizes, axis=None)
             task_loss, penalty = strategy.run(replica_step, args=(features, labels, global_batch))
@@ -231,7 +236,9 @@ class Trainer:
         epoch_data = train_dataset if callable(train_dataset) else (lambda epoch: train_dataset)
         distribute = self.strategy.experimental_distribute_dataset
         state = resume.load() if resume is not None else None
-        best, history, first_epoch = self._restore(resume, state) if state else (-np.inf, [], 1)
+        best, history, first_epoch = (
+            self._restore(resume, state) if state is not None else (-np.inf, [], 1)
+        )
         distributed = distribute(epoch_data(first_epoch))
         # One trace for every batch shape (trimmed batches vary in length); one per view.
         train_steps = [

@@ -12,3 +12,10 @@ bash $Q E "mrpc-bat-s1 --task mrpc --seed 1" "sst2-bat-s0 --task sst-2 --max-tra
 bash $Q F "mrpc-bat-s2 --task mrpc --seed 2" "sst2-bat-s1 --task sst-2 --max-train-examples 8000 --seed 1" \
   "stsb-bat-s1 --task sts-b --seed 1" &
 wait
+# The session ended with sst2-bat-s0 and sst2-bat-s1 in their fine-tune (epoch 3 saved); the
+# runs/ directory survived, so the same queue commands resumed them from their resume states
+# (2026-12-06T03:37Z), and each lane went on once its SST-2 run ended:
+#   bash $Q E "sst2-bat-s0 --task sst-2 --max-train-examples 8000 --seed 0"
+#   bash $Q F "sst2-bat-s1 --task sst-2 --max-train-examples 8000 --seed 1"
+#   then lane E: "sst2-bat-s2 --task sst-2 --max-train-examples 8000 --seed 2" "stsb-bat-s1 --task sts-b --seed 1"
+#   and lane F:  "stsb-bat-s0 --task sts-b --seed 0" "stsb-bat-s2 --task sts-b --seed 2"
