@@ -94,13 +94,13 @@ def main(argv: list[str]) -> int:
             data_dir=args.data_dir,
             checkpoint=args.checkpoint,
             batch_size=batch_size,
-            max_train_examples=args.batches * batch_size,
             seed=args.seed,
             verbose=0,
         )
         pipeline = Pipeline(config)
         model = pipeline.initial_model()  # --checkpoint: the fine-tuned model
-        batches = pipeline.dataset(pipeline.examples("train"), shuffle=True)
+        examples = pipeline.examples("train").take(args.batches * batch_size, seed=args.seed)
+        batches = pipeline.dataset(examples, shuffle=True)
         gradients = retention_gradients(model, batches, args.batches)
     except PowerBertError as error:
         return _fail(str(error))

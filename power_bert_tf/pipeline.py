@@ -67,20 +67,22 @@ class Pipeline(SearchStep, RetrainStep, CheckpointStep):
         self._flops_lengths: dict[int, int] | None = None  # `flops_lengths` of the run's train part
 
     def examples(self, split: str) -> data.GlueExamples:
+        """A split's examples: dev subsampled to --max-dev-examples; train whole (its training
+        part is subsampled to --max-train-examples once the held-out part is drawn)."""
         if split in self._splits:
             return self._splits[split]
         examples = data.load_split(self.task, split, self.data_dir)
-        limits = {"train": self.config.max_train_examples, "dev": self.config.max_dev_examples}
-        limit = limits.get(split)
+        limit = self.config.max_dev_examples if split == "dev" else None
         return examples.take(limit, seed=self.config.seed) if limit else examples
 
     def training_split(self) -> tuple[data.GlueExamples, data.GlueExamples]:
-        """(train, held out): the training set less the part held out to choose on (the split
-        stays in `self.held_out_split`)."""
+        """(train, held out): the training set less the part held out to choose on,
+        --max-train-examples of them in all (the split stays in `self.held_out_split`)."""
         train = self.examples("train")  # its data errors name the file, not this flag
+        config = self.config
         with as_pipeline_error(ValueError, "--held-out-fraction: "):
             self.held_out_split = train.hold_out(
-                self.config.held_out_fraction, seed=self.config.seed
+                config.held_out_fraction, seed=config.seed, total=config.max_train_examples
             )
         return self.held_out_split.train, self.held_out_split.held_out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def _inside(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
     return all(p.split() and _padded(p) in _padded(w) for p, w in zip(part, whole))
 
 
-def _examples(*columns: list[str], task: str = "sst-2") -> GlueExamples:
+def _examples(*columns: list[str], task: str = "cola") -> GlueExamples:
     n = len(columns[0])
     labels, rows = np.zeros(n, "int32"), np.arange(n)
     return GlueExamples(get_task(task), "train", tuple(columns), labels, rows, "train.tsv")
@@ -44,6 +45,27 @@ def _reference_held_out(examples: GlueExamples, fraction: float, seed: int) -> l
     drawn = set(np.random.default_rng(seed).choice(len(rows), size=count, replace=False))
     rest = [rows[i] for i in range(len(rows)) if i not in drawn]
     return sorted(i for i in drawn if not any(_inside(rows[i], other) for other in rest))
+
+
+def _reference_whole_texts(examples: GlueExamples, fraction: float, seed: int, total=None):
+    """(held out, train) rows where the training file holds phrases: the seed's draw among the
+    examples inside no other one, and the rest less those inside a held-out one (brute force)."""
+    rows = list(zip(*examples.texts))
+    used = len(rows) if total is None else min(total, len(rows))
+    count = round(fraction * used)
+    whole = [
+        i
+        for i in range(len(rows))
+        if not any(_inside(rows[i], rows[j]) for j in range(len(rows)) if j != i)
+    ]
+    picks = np.random.default_rng(seed).choice(len(whole), size=count, replace=False)
+    held = sorted(whole[k] for k in picks)
+    train = [
+        i
+        for i in range(len(rows))
+        if i not in held and not any(_inside(rows[i], rows[h]) for h in held)
+    ]
+    return held, train
 
 
 def _phrases(n: int) -> list[str]:
@@ -174,26 +196,49 @@ def test_record_describes_the_split():
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_pipeline_holds_out_by_the_runs_seed(tmp_path, seed):
+    """SST-2 (a phrase bank): whole texts held out, their phrases out of training."""
     directory = tmp_path / "SST-2"
     directory.mkdir()
     phrases = _phrases(30)
     rows = "".join(f"{phrase}\t{i % 2}\n" for i, phrase in enumerate(phrases))
     (directory / "train.tsv").write_text("sentence\tlabel\n" + rows)
-    pipeline = Pipeline(
-        RunConfig(
-            task="sst-2",
-            data_dir=str(directory),
-            output_dir=str(tmp_path / "run"),
-            seed=seed,
-            held_out_fraction=0.3,
-        )
+    config = RunConfig(
+        task="sst-2",
+        data_dir=str(directory),
+        output_dir=str(tmp_path / "run"),
+        seed=seed,
+        held_out_fraction=0.3,
     )
-    train, held_out = pipeline.training_split()
     examples = read_glue_split("sst-2", "train", directory)
-    assert list(held_out.indices) == _reference_held_out(examples, 0.3, seed)
-    assert pipeline.held_out_split.record()["seed"] == seed and len(train) + len(held_out) == len(
-        phrases
-    )
+    pipeline = Pipeline(config)
+    train, held_out = pipeline.training_split()
+    held, kept = _reference_whole_texts(examples, 0.3, seed)
+    assert list(held_out.indices) == held and list(train.indices) == kept
+    record = pipeline.held_out_split.record()
+    assert record["seed"] == seed and record["whole_texts"] and record["drawn"] == 27
+    assert record["dropped_phrases"] == len(phrases) - len(held) - len(kept) > 0
+    # --max-train-examples: the held-out part is a fraction of it, the training part the rest.
+    pipeline = Pipeline(replace(config, max_train_examples=40))
+    train, held_out = pipeline.training_split()
+    assert len(held_out) == 12 and len(train) == 28
+    held, kept = _reference_whole_texts(examples, 0.3, seed, total=40)
+    assert list(held_out.indices) == held and set(train.indices) <= set(kept)
+
+
+def test_a_task_without_phrases_subsamples_after_the_draw(tmp_path):
+    examples = _examples([f"sentence number {i}" for i in range(200)])
+    split = examples.hold_out(0.1, seed=2, total=50)
+    assert len(split.held_out) == 5 and len(split.train) == 45 and not split.whole_texts
+    drawn = np.random.default_rng(2).choice(200, size=5, replace=False)
+    assert sorted(split.held_out.indices) == sorted(drawn)
+    assert not set(split.train.indices) & set(drawn)
+
+
+def test_too_few_whole_texts_are_refused_naming_the_file():
+    with pytest.raises(ValueError, match=r"train\.tsv: holding out 4 .* there are 3"):
+        _examples(["a b c", "a b", "b c", "x y", "z"] * 1 + ["a"] * 5, task="sst-2").hold_out(
+            0.4, 0
+        )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -204,26 +249,26 @@ def test_pipeline_holds_out_by_the_runs_seed(tmp_path, seed):
 @pytest.mark.skipif(
     not (GLUE_DIR / "SST-2" / "train.tsv").is_file(), reason=f"no GLUE SST-2 at {GLUE_DIR}"
 )
-def test_sst2_no_held_out_phrase_inside_a_training_phrase():
+def test_sst2_holds_out_whole_sentences_as_long_as_dev():
     examples = read_glue_split("sst-2", "train", GLUE_DIR / "SST-2")
     start = time.perf_counter()
-    split = examples.hold_out(0.1, seed=0)
+    split = examples.hold_out(0.1, seed=0, total=8000)  # the default command's subsample
     seconds = time.perf_counter() - start
     print(
-        f"SST-2: drew {split.drawn}, {split.moved_back} went back, {len(split.held_out)} held out, "
-        f"{seconds:.1f} s"
+        f"SST-2: {len(split.held_out)} held out, {split.dropped_phrases} phrases dropped, "
+        f"{len(split.train)} to train on, {seconds:.1f} s"
     )
-    held, train = split.held_out.indices, split.train.indices
-    assert sorted([*held, *train]) == list(range(len(examples)))
-    assert len(held) == split.drawn - split.moved_back and seconds < 60
-    # Reference: 300 held-out phrases against every training phrase, Python `in` on padded strings.
-    every_training_phrase = "\n".join(_padded(text) for text in split.train.texts[0])
+    assert len(split.held_out) == 800 and len(split.train) == 7200 and seconds < 90
+    every_text = list(examples.texts[0])
+    others = "\n".join(_padded(text) for text in every_text)
+    held = "\n".join(_padded(text) for text in split.held_out.texts[0])
     rng = np.random.default_rng(0)
-    for text in rng.choice(split.held_out.texts[0], size=300, replace=False):
-        assert _padded(text) not in every_training_phrase, text
-    # And 300 of those that went back do occur inside a training phrase (none went back for nothing).
-    drawn = np.random.default_rng(0).choice(len(examples), size=split.drawn, replace=False)
-    moved = np.setdiff1d(drawn, held)
-    assert len(moved) == split.moved_back
-    for row in rng.choice(moved, size=300, replace=False):
-        assert _padded(examples.texts[0][row]) in every_training_phrase, examples.texts[0][row]
+    # Reference, Python `in` on padded strings: a held-out text occurs once in the whole file
+    # (itself: inside no other example), and no training text occurs inside a held-out one.
+    for text in rng.choice(split.held_out.texts[0], size=200, replace=False):
+        assert others.count(_padded(text)) == 1, text
+    for text in rng.choice(split.train.texts[0], size=300, replace=False):
+        assert _padded(text) not in held, text
+    # What it is for: the held-out sentences are as long as dev's (19.55 words on average).
+    dev = read_glue_split("sst-2", "dev", GLUE_DIR / "SST-2")
+    assert abs(split.held_out.length_summary()["mean"] - dev.length_summary()["mean"]) < 1.5

@@ -44,10 +44,12 @@ class GlueExamples:
             np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
         )
 
-    def hold_out(self, fraction: float, seed: int = 0) -> HeldOutSplit:
+    def hold_out(self, fraction: float, seed: int = 0, total: int | None = None) -> HeldOutSplit:
         """A reproducible random ``fraction`` of the examples set apart, none of them inside the
-        rest: :func:`power_bert_tf.data.holdout.hold_out` (Args, Returns, Raises)."""
-        return holdout.hold_out(self, fraction, seed)
+        rest (whole texts where the task's training file holds phrases), the rest subsampled to
+        ``total`` in all: :func:`power_bert_tf.data.holdout.hold_out` (Args, Returns, Raises)."""
+        whole_texts = self.task.train_holds_phrases
+        return holdout.hold_out(self, fraction, seed, total=total, whole_texts=whole_texts)
 
     def length_summary(self) -> dict:
         """Count, mean and 10th/50th/90th percentiles of the word counts: :func:`holdout.length_summary`."""

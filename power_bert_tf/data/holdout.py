@@ -1,9 +1,11 @@
 """The held-out part of a training set: drawn per seed, with no held-out text inside a training example.
 
 :func:`hold_out` moves drawn examples that occur inside a training example back to the training
-part (on SST-2, phrases of the same sentences, a third of them would). A text is inside another
-when its words (case-folded, split on whitespace) are a contiguous run of the other's; a pair's
-texts must each be inside the same column of one example; a text of no words is inside nothing.
+part. Where the training file holds the phrases of its sentences (SST-2), it draws whole texts
+instead (inside no other example: SST-2's sentences, as long as its dev sentences), and their
+phrases leave the training part. A text is inside another when its words (case-folded, split on
+whitespace) are a contiguous run of the other's; a pair's texts must each be inside the same
+column of one example; a text of no words is inside nothing.
 """
 
 from __future__ import annotations
@@ -54,29 +56,36 @@ class _Windows:
         return found
 
 
-def contained(held_out: Columns, training: Columns) -> np.ndarray:
+def contained(held_out: Columns, training: Columns | None = None) -> np.ndarray:
     """Which held-out examples occur inside some training example (a boolean array); both are
-    texts by column, as ``GlueExamples.texts``.
+    texts by column, as ``GlueExamples.texts``. Without ``training``: which examples of
+    ``held_out`` occur inside another of its examples (an identical one counts).
 
     Example:
     >>> contained((["good film", "bad", "a good film ."],), (["a good film .", "badly"],)).tolist()
     [True, False, True]
     >>> contained((["a b"], ["c"]), (["x a b", "a b"], ["y", "c d"])).tolist()  # pairs: both texts
     [True]
+    >>> contained((["a good film", "good", "dull", "dull"],)).tolist()  # within one set
+    [False, True, True, True]
     """
+    within = training is None
+    training = held_out if within else training
     if len(held_out) != len(training):
         raise ValueError(
             f"held-out examples have {len(held_out)} text columns, training ones {len(training)}"
         )
     inside = np.zeros(len(held_out[0]), dtype=bool)
     columns = [_Windows(column) for column in held_out]
-    for example in zip(*training):
+    for index, example in enumerate(zip(*training)):
         rows: set[int] | None = None
         for windows, text in zip(columns, example):
             found = windows.inside(text)
             rows = found if rows is None else rows & found
             if not rows:
                 break
+        if rows and within:
+            rows.discard(index)  # every text is inside itself
         if rows:
             inside[list(rows)] = True
     return inside
@@ -108,6 +117,8 @@ class HeldOutSplit:
     fraction: float
     drawn: int  # examples drawn at random, before those inside a training example went back
     moved_back: int  # drawn examples found inside a training example and returned to `train`
+    whole_texts: bool = False  # drawn among whole texts (`GlueTask.train_holds_phrases`)
+    dropped_phrases: int = 0  # training examples inside a held-out one, left out of `train`
 
     def record(self) -> dict:
         """The split as results.json records it: seed, sizes, how many went back, word-count lengths."""
@@ -117,17 +128,36 @@ class HeldOutSplit:
             "drawn": self.drawn,
             "size": len(self.held_out),
             "moved_back_contained": self.moved_back,
+            "whole_texts": self.whole_texts,
+            "dropped_phrases": self.dropped_phrases,
+            "train_size": len(self.train),
             "lengths": length_summary(self.held_out.texts),
         }
 
 
-def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit:
+def hold_out(
+    examples: GlueExamples,
+    fraction: float,
+    seed: int,
+    total: int | None = None,
+    whole_texts: bool = False,
+) -> HeldOutSplit:
     """Draw ``fraction`` (in (0, 1)) of ``examples`` at random with ``seed``, then return those
     inside a training example: the held-out part can be smaller than ``fraction``.
 
+    Args:
+        examples: the training file's examples.
+        fraction: the part held out, of ``total``.
+        seed: the draw's (and the subsample's) seed.
+        total: use this many examples in all (a subsample, `--max-train-examples`): the held-out
+            part is drawn from every example, then the training part subsampled to the rest.
+        whole_texts: draw among the examples inside no other example, and leave out of the
+            training part each example inside a held-out one (a phrase bank such as SST-2's).
+
     Raises:
-        ValueError: a fraction outside (0, 1), one that draws no example or all of them, or a draw of
-            which every example is inside a training example (the messages name the file).
+        ValueError: a fraction outside (0, 1), one that draws no example or all of them, more
+            than there are whole texts, or a draw of which every example is inside a training
+            example (the messages name the file).
 
     Example:
     >>> from power_bert_tf.data import GlueExamples, get_task
@@ -137,31 +167,55 @@ def hold_out(examples: GlueExamples, fraction: float, seed: int) -> HeldOutSplit
     >>> split = hold_out(examples, 0.5, seed=4)  # draws "dull", "plot twist" and "slow"
     >>> split.drawn, split.moved_back, split.held_out.texts[0]  # "dull" is inside "a dull plot"
     (3, 1, ['plot twist', 'slow'])
+    >>> split = hold_out(examples, 0.2, seed=1, whole_texts=True)  # one of the 4 whole texts
+    >>> split.held_out.texts[0], split.dropped_phrases, split.train.texts[0]
+    (['a dull plot'], 1, ['a fine film', 'fine', 'plot twist', 'slow'])
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    count = round(fraction * len(examples))
-    if count < 1 or count >= len(examples):
+    used = len(examples) if total is None else min(total, len(examples))
+    count = round(fraction * used)
+    if count < 1 or count >= used:
         raise ValueError(
-            f"{examples.path}: holding out {fraction:g} of {len(examples)} examples leaves "
-            f"{count} held out and {len(examples) - count} to train on; both need at least one"
+            f"{examples.path}: holding out {fraction:g} of {used} examples leaves "
+            f"{count} held out and {used - count} to train on; both need at least one"
         )
-    chosen = np.zeros(len(examples), dtype=bool)
-    chosen[np.random.default_rng(seed).choice(len(examples), size=count, replace=False)] = True
-    held, rest = np.flatnonzero(chosen), np.flatnonzero(~chosen)
-    # One pass suffices: containment is transitive.
-    held = held[~contained(examples.select(held).texts, examples.select(rest).texts)]
-    if not len(held):
-        raise ValueError(
-            f"{examples.path}: each of the {count} examples held out ({fraction:g} of {len(examples)}, "
-            f"seed {seed}) occurs inside a training example; none is left to choose on"
-        )
-    train = np.setdiff1d(np.arange(len(examples)), held)  # sorted: the file's order
+    rng = np.random.default_rng(seed)
+    dropped = moved_back = 0
+    if whole_texts:
+        whole = np.flatnonzero(~contained(examples.texts))
+        if count > len(whole):
+            raise ValueError(
+                f"{examples.path}: holding out {count} examples ({fraction:g} of {used}) needs as "
+                f"many whole texts (inside no other example); there are {len(whole)}"
+            )
+        held = np.sort(whole[rng.choice(len(whole), size=count, replace=False)])
+        rest = np.setdiff1d(np.arange(len(examples)), held)
+        # A held-out sentence's phrases would teach its labels: they leave the training part.
+        phrase = contained(examples.select(rest).texts, examples.select(held).texts)
+        train, dropped = rest[~phrase], int(phrase.sum())
+    else:
+        chosen = np.zeros(len(examples), dtype=bool)
+        chosen[rng.choice(len(examples), size=count, replace=False)] = True
+        held, rest = np.flatnonzero(chosen), np.flatnonzero(~chosen)
+        # One pass suffices: containment is transitive.
+        held = held[~contained(examples.select(held).texts, examples.select(rest).texts)]
+        if not len(held):
+            raise ValueError(
+                f"{examples.path}: each of the {count} examples held out ({fraction:g} of "
+                f"{used}, seed {seed}) occurs inside a training example; none is left to choose on"
+            )
+        train, moved_back = np.setdiff1d(np.arange(len(examples)), held), count - len(held)
+    training = examples.select(train)  # sorted: the file's order
+    if total is not None:
+        training = training.take(max(used - len(held), 1), seed=seed)
     return HeldOutSplit(
-        train=examples.select(train),
+        train=training,
         held_out=examples.select(held),
         seed=seed,
         fraction=fraction,
         drawn=count,
-        moved_back=count - len(held),
+        moved_back=moved_back,
+        whole_texts=whole_texts,
+        dropped_phrases=dropped,
     )

@@ -34,6 +34,10 @@ class GlueTask:
     lambda_: float
     batch_size: int
     table: TableSource | None = None  # None for the GLUE presets
+    # The training file holds the phrases of its sentences as examples of their own (SST-2's
+    # parse-tree phrases), while dev holds whole sentences: the held-out part is drawn from
+    # whole texts, and their phrases leave the training part (`holdout.hold_out`).
+    train_holds_phrases: bool = False
 
     @property
     def is_regression(self) -> bool:
@@ -51,11 +55,21 @@ def _task(
     hparams: tuple[float, float, float, int],
     dev_file: str = "dev.tsv",
     test_file: str = "test.tsv",
+    train_holds_phrases: bool = False,
 ) -> GlueTask:
     names = tuple(label_names.split())
     files = (dev_file, test_file, "glue/" + directory.lower().replace("-", ""))  # e.g. glue/sst2
     return GlueTask(
-        name, directory, seq_len, max(len(names), 1), names, is_pair, metric, *files, *hparams
+        name,
+        directory,
+        seq_len,
+        max(len(names), 1),
+        names,
+        is_pair,
+        metric,
+        *files,
+        *hparams,
+        train_holds_phrases=train_holds_phrases,
     )
 
 
@@ -68,7 +82,16 @@ _MNLI_MM = {"dev_file": "dev_mismatched.tsv", "test_file": "test_mismatched.tsv"
 
 _PRESETS = (
     _task("cola", "CoLA", 64, "unacceptable acceptable", False, "mcc", (2e-5, 1.5e-3, 7e-3, 32)),
-    _task("sst-2", "SST-2", 64, "negative positive", False, "accuracy", (3e-5, 5e-4, 2e-4, 64)),
+    _task(
+        "sst-2",
+        "SST-2",
+        64,
+        "negative positive",
+        False,
+        "accuracy",
+        (3e-5, 5e-4, 2e-4, 64),
+        train_holds_phrases=True,
+    ),
     _task("mrpc", "MRPC", 128, "not_equivalent equivalent", True, "f1", (6e-5, 3e-3, 3e-3, 64)),
     _task("sts-b", "STS-B", 64, "", True, "spearman", (3e-5, 3e-3, 1e-3, 64)),
     _task("qqp", "QQP", 128, "not_duplicate duplicate", True, "f1", (3e-5, 1e-4, 3e-4, 64)),
