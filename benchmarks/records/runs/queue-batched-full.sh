@@ -22,3 +22,6 @@ wait
 # sst2-bat-s0 (dev 83.14 against 86.47) showed the SST-2 held-out phrases too short to judge
 # elimination; sst2-bat-s2 was stopped 10 minutes into its fine-tune (05:08Z) and lane E went on
 # to stsb-bat-s1. SST-2 is redone as sst2-whole-s* from a checkout with whole-text held-out parts.
+# From a pinned checkout at 527bfa7 (its own venv), once each lane's STS-B runs end:
+#   lane E: bash $Q E "sst2-whole-s0 --task sst-2 --max-train-examples 8000 --seed 0" "sst2-whole-s1 --task sst-2 --max-train-examples 8000 --seed 1"
+#   lane F: bash $Q F "sst2-whole-s2 --task sst-2 --max-train-examples 8000 --seed 2"
