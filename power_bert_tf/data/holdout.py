@@ -208,7 +208,7 @@ def hold_out(
         train, moved_back = np.setdiff1d(np.arange(len(examples)), held), count - len(held)
     training = examples.select(train)  # sorted: the file's order
     if total is not None:
-        training = training.take(max(used - len(held), 1), seed=seed)
+        training = training.take(used - len(held), seed=seed)  # at least 1: count < used
     return HeldOutSplit(
         train=training,
         held_out=examples.select(held),
