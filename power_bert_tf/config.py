@@ -426,11 +426,3 @@ def check_target_flops(
         project_onto_budget(
             [1.0] * num_layers, target, seq_len, hidden_dim, intermediate_dim, lengths
         )
-
-
-def command_line_fields(cls=RunConfig):
-    """`(field, flag)` for every field of a config dataclass that has a flag."""
-    for item in fields(cls):
-        flag = item.metadata.get("flag", "--" + item.name.strip("_").replace("_", "-"))
-        if flag is not None and "help" in item.metadata:
-            yield item, flag

@@ -8,15 +8,8 @@ from power_bert_tf.config import STRATEGIES, PipelineError
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The tf.distribute strategy of `--distribute`.
-
-    Args:
-        name: "default" (the current, one-device strategy) or "mirrored" (every GPU, else
-            every logical CPU device, of this machine).
-
-    Raises:
-        PipelineError: an unknown name.
-    """
+    """The strategy named `name`: "default" (the current, one-device strategy) or "mirrored"
+    (every GPU, else every logical CPU device, of this machine); PipelineError for another."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":

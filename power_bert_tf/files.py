@@ -17,14 +17,6 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
     Args:
         path: the file to (re)write; its directory is created when missing.
         suffix: the temporary file's suffix (`keras.Model.save` insists on ``".keras"``).
-
-    Example:
-    >>> target = os.path.join(tempfile.mkdtemp(), "results.json")
-    >>> with atomic_path(target) as temporary:
-    ...     with open(temporary, "w") as handle:
-    ...         _ = handle.write("{}")
-    >>> open(target).read()
-    '{}'
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))

@@ -114,13 +114,7 @@ class Predictor:
 
 
 def pad_to_multiple(features: dict, multiple: int) -> dict:
-    """`[batch, length]` features padded with zeros (a false mask) up to a multiple of `multiple`.
-
-    Example:
-    >>> padded = pad_to_multiple({"padding_mask": np.ones((2, 5), bool)}, 4)
-    >>> tuple(padded["padding_mask"].shape), int(keras.ops.sum(keras.ops.cast(padded["padding_mask"], "int32")))
-    ((2, 8), 10)
-    """
+    """`[batch, length]` features padded with zeros (a false mask) up to a multiple of `multiple`."""
     length = keras.ops.shape(next(iter(features.values())))[1]
     extra = -length % multiple
     if extra == 0:

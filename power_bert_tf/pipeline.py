@@ -1,12 +1,9 @@
-"""The three PoWER-BERT steps end to end on a GLUE task, one method per step.
-
-fine-tune ("none" mode) -> configuration search ("soft" mode, `training.search`) -> retrain
-("hard" mode, distilling from the fine-tuned model) -> the final check against the fine-tuned
-model. Epochs and configurations are chosen on a held-out part of the training set; the dev
-set is read only for the reported numbers. The output directory: `power_bert_tf.runs`. A run
-is resumable: the same command skips finished steps and continues an interrupted one
-(`training.resume`); `--overwrite` starts afresh.
-"""
+"""The three PoWER-BERT steps end to end on a GLUE task: fine-tune ("none" mode) -> configuration
+search ("soft" mode, `training.search`) -> retrain ("hard" mode, distilling from the fine-tuned
+model) -> the final check against the fine-tuned model. Epochs and configurations are chosen on a
+held-out part of the training set; dev is read only for the reported numbers. The same command
+resumes a run: finished steps are skipped, an interrupted one continues (`training.resume`);
+`--overwrite` starts afresh; the output directory: `power_bert_tf.runs`."""
 
 from __future__ import annotations
 

@@ -163,16 +163,7 @@ def flops_fraction_of(
     lengths: Mapping[int, int] | None = None,
 ) -> float:
     """The FLOPs fraction of per-layer word-vector counts, whole or fractional (the search's
-    masses, each capped by its input length); `lengths` as in `RetentionConfig.flops_fraction`.
-
-    Example:
-    >>> round(flops_fraction_of([64.0] * 6, 64, 384, 1536), 6)
-    1.0
-    >>> flops_fraction_of([32.5, 16.0], 64, 384, 1536) < 0.6
-    True
-    >>> round(flops_fraction_of([32.5, 16.0], 64, 384, 1536, lengths={16: 10}), 6)
-    1.0
-    """
+    masses, each capped by its input length); `lengths` as in `RetentionConfig.flops_fraction`."""
     dims = (hidden_dim, intermediate_dim)
     spent = full = 0.0
     for length, count in ({seq_len: 1} if lengths is None else lengths).items():
@@ -191,14 +182,7 @@ def full_model_flops(
 def batch_longest(lengths: Sequence[int], batch_size: int, seed: int) -> dict[int, int]:
     """The histogram {token count: examples} of `lengths` served in shuffled (by `seed`) batches
     of `batch_size`, each example counted at its batch's longest: a batch runs at its longest
-    sentence, so a short sentence in a long batch costs the long one's layers.
-
-    Example:
-    >>> batch_longest([3, 5, 9, 4], batch_size=2, seed=0)  # batches (3, 5) and (9, 4)
-    {5: 2, 9: 2}
-    >>> batch_longest([3, 5, 9, 4], batch_size=1, seed=0)
-    {3: 1, 4: 1, 5: 1, 9: 1}
-    """
+    sentence, so a short sentence in a long batch costs the long one's layers."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     shuffled = np.random.default_rng(seed).permutation(np.asarray(lengths, dtype=int))
@@ -231,11 +215,6 @@ def project_onto_budget(
     Raises:
         RetentionConfigError: a target outside (0, 1] or below the cheapest configuration
             (one word-vector after every layer), naming that minimum.
-
-    Example:
-    >>> config = project_onto_budget([60.2, 40.7, 30.1, 20.9, 10.5, 3.2], 0.5, 64, 384, 1536)
-    >>> round(config.flops_fraction(64, 384, 1536), 2)
-    0.5
     """
     if not 0.0 < target <= 1.0:
         raise RetentionConfigError(f"target FLOPs fraction {target} is not in (0, 1]")

@@ -11,7 +11,7 @@ from power_bert_tf.files import save_checkpoint
 from power_bert_tf.inference import Predictor
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError
-from power_bert_tf.runs import RunError, resolve_checkpoint
+from power_bert_tf.runs import STARTS_FROM, RunError, resolve_checkpoint
 from power_bert_tf.training.budgets import Budget, ConfigurationDraw, budget_configurations
 from power_bert_tf.training.resume import ResumeState
 
@@ -115,7 +115,7 @@ class RetrainStep:
 
     def _starts(self, teacher) -> list[tuple[str, PowerBertClassifier]]:
         """(name, weights) the retrain may start from: the fine-tuned model's, its predecessor's."""
-        own = self.run_dir.start_of("retrain")
+        own = self.run_dir.existing_checkpoint(STARTS_FROM["retrain"])  # in this directory
         predecessor = self.start_of("retrain")
         name = os.path.relpath(own, self.run_dir.path) if own else self._started_from()
         if teacher is None:

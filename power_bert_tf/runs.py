@@ -1,11 +1,7 @@
-"""The run directory: what a PoWER-BERT run writes, and which checkpoint each use reads.
-
-A run's `--output-dir` holds `<step>.keras` checkpoints, `results.json` (the summary),
-`run_config.json` (task facts) and per-epoch logs. A step starts from its predecessor
-(`STARTS_FROM`); a run delivers `retrain.keras`, else `finetune.keras` (`DELIVERED`); its
-baseline is its `finetune.keras`, else the fine-tuned model it started from. `format_summary`
-lays out what `results.json` says for printing.
-"""
+"""The run directory: what a PoWER-BERT run writes (`<step>.keras` checkpoints, `results.json`,
+`run_config.json`, per-epoch logs), the checkpoint each step starts from (`STARTS_FROM`) and the
+one a run delivers (`DELIVERED`); its baseline is its `finetune.keras`, else the fine-tuned model
+it started from."""
 
 from __future__ import annotations
 
@@ -27,18 +23,7 @@ class RunError(PowerBertError, ValueError):
 
 @dataclass(frozen=True)
 class RunDirectory:
-    """The files of one run, by name.
-
-    Args:
-        path: the run's output directory (need not exist yet).
-
-    Example:
-    >>> run = RunDirectory("runs/cola-not-run-yet")
-    >>> run.checkpoint("search")
-    'runs/cola-not-run-yet/search.keras'
-    >>> run.existing_checkpoint() is None
-    True
-    """
+    """The files of one run, by name, in `path` (which need not exist yet)."""
 
     path: str
 
@@ -62,10 +47,6 @@ class RunDirectory:
             if os.path.isfile(self.checkpoint(step)):
                 return self.checkpoint(step)
         return None
-
-    def start_of(self, step: str) -> str | None:
-        """The checkpoint `step` starts from in this directory (None: fine-tuning starts afresh)."""
-        return self.existing_checkpoint(STARTS_FROM.get(step, ()))
 
     def read(self, name: str) -> dict:
         """The JSON object in `name`, or {} when absent; RunError naming the file if bad."""
@@ -104,12 +85,7 @@ def summarize(records: dict) -> dict:
 
     `baseline*`: the fine-tuned model's dev and held-out metric; `delivered`: "retrain" or
     "finetune"; `power*`, `retention`, `flops_fraction`: the delivered model's; `refused`: the
-    retrained configurations the final check refused; `budgets`, `search`, `seconds`.
-
-    Example:
-    >>> summarize({"finetune": {"dev": 30.0, "held_out": 31.0, "seconds": 9.0}})
-    {'baseline': 30.0, 'baseline_held_out': 31.0, 'seconds': {'finetune': 9.0}}
-    """
+    retrained configurations the final check refused; `budgets`, `search`, `seconds`."""
     summary: dict = {}
     baseline = records.get("baseline") or records.get("finetune")  # "baseline": a --checkpoint's
     if baseline:

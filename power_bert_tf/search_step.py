@@ -51,7 +51,7 @@ class SearchStep:
             lr_bert=config.lr_bert,
             lambda_=config.lambda_,
             keep_best=False,
-            soft_extract_decay=not goal.moves_target,
+            soft_extract_decay=goal.kind == "lambda",  # a moving target: no decay
         )
         per_epoch = self.steps_per_epoch(train)
         steps, warmup = per_epoch * search.epochs, search.warmup_steps(per_epoch)

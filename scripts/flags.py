@@ -8,11 +8,17 @@ comma-separated tuple, `choices` and `required` pass through, and a bool is a sw
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING
-
-from power_bert_tf.config import command_line_fields
+from dataclasses import MISSING, fields
 
 _TYPES = {"int": int, "float": float, "str": str}
+
+
+def command_line_fields(cls):
+    """`(field, flag)` for every field of a config dataclass that has a flag."""
+    for item in fields(cls):
+        flag = item.metadata.get("flag", "--" + item.name.strip("_").replace("_", "-"))
+        if flag is not None and "help" in item.metadata:
+            yield item, flag
 
 
 def _value_type(item):

@@ -1,4 +1,4 @@
-"""power_bert_tf.data.submission: GLUE-server submission files."""
+"""power_bert_tf.data.readers: GLUE-server submission files."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from conftest import (
     randomize,
 )
 from power_bert_tf import PowerBertEncoder, RetentionConfigError, UnsupportedBackboneError
-from power_bert_tf.backbones import BackboneAdapter, check_versions
+from power_bert_tf.backbones import BackboneAdapter, adapter_for, check_versions
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 # Paths that ask keras' MultiHeadAttention for its scores use its einsum attention instead of the
@@ -592,6 +592,19 @@ def test_adapter_schedule_is_keras_hubs_loop(backbones, name):
     assert [id(layer) for layer in schedule] == [
         id(layer) for layer in keras_hub_schedule(backbone)
     ]
+
+
+def test_adapter_for_picks_the_backbones_family():
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=100,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=16,
+    )
+    adapter = adapter_for(backbone)
+    assert type(adapter).__name__ == "BertAdapter" and len(adapter.schedule()) == 2
 
 
 @pytest.mark.jax

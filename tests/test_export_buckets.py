@@ -13,7 +13,7 @@ import tensorflow as tf
 from power_bert_tf import PowerBertClassifier
 from power_bert_tf import export as E
 from power_bert_tf.export.metadata import read_metadata
-from power_bert_tf.export.savedmodel import _head
+from power_bert_tf.export.savedmodel import _head, bucketed
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -70,6 +70,14 @@ def test_the_model_is_given_the_trimmed_length_rounded_up_to_its_bucket(multiple
     assert recording.widths == [width]
     expected = keras.ops.convert_to_numpy(model(_features(max(LENGTHS)), training=False))
     np.testing.assert_allclose(outputs["logits"].numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_bucketed_pads_up_to_a_multiple_at_most_max_length():
+    out = bucketed({"padding_mask": tf.ones((2, 5), tf.bool)}, 4, 10)
+    assert out["padding_mask"].shape.as_list() == [2, 8]
+    assert bucketed(out, 4, 10)["padding_mask"].shape.as_list() == [2, 8]
+    capped = bucketed({"padding_mask": tf.ones((2, 9), tf.bool)}, 4, 10)
+    assert capped["padding_mask"].shape.as_list() == [2, 10]
 
 
 def test_an_xla_export_serves_the_models_outputs(tmp_path):

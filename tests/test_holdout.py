@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from power_bert_tf.data import GlueExamples, get_task, read_glue_split
-from power_bert_tf.data.holdout import contained, length_summary
+from power_bert_tf.data.holdout import contained, length_summary, words
 from power_bert_tf.pipeline import Pipeline, RunConfig
 
 GLUE_DIR = Path(
@@ -148,6 +148,10 @@ def test_containment_is_of_whole_words_ignoring_case_and_spacing():
         contained((held_out,), (training,)).tolist() == expected == [True, True, True, True, True]
     )
     assert contained((["od fi", "film a", ""],), (training,)).tolist() == [False, False, False]
+    assert words("  A  Good\tfilm . ") == ("a", "good", "film", ".")
+    # Within one set (no training examples): an identical example counts, itself does not.
+    within = contained((["a good film", "good", "dull", "dull"],)).tolist()
+    assert within == [False, True, True, True]
 
 
 def test_a_draw_that_is_all_inside_training_is_refused_naming_the_file():

@@ -13,7 +13,7 @@ from test_encoder import reference_hard
 
 from conftest import make_backbone
 from power_bert_tf import PowerBertClassifier
-from power_bert_tf.inference import Predictor, surviving_words
+from power_bert_tf.inference import Predictor, pad_to_multiple, surviving_words
 
 pytestmark = pytest.mark.jax
 
@@ -70,6 +70,12 @@ def test_a_width_already_on_a_bucket_is_left_as_it_is():
     )
     with pytest.raises(ValueError, match="length_multiple"):
         Predictor(_model("none"), length_multiple=0)
+
+
+def test_pad_to_multiple_adds_masked_positions():
+    padded = pad_to_multiple({"padding_mask": np.ones((2, 5), bool)}, 4)
+    assert tuple(padded["padding_mask"].shape) == (2, 8)
+    assert int(keras.ops.sum(keras.ops.cast(padded["padding_mask"], "int32"))) == 10
 
 
 @pytest.mark.tensorflow_only

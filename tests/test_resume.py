@@ -214,3 +214,16 @@ def test_overwrite_keeps_the_checkpoint_the_run_starts_from(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["given.keras", "notes.txt"]
     RunDirectory(str(tmp_path)).clear()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_run_directory_names_its_files_and_the_summary_is_rebuilt_from_the_records():
+    from power_bert_tf.runs import RunDirectory, summarize
+
+    run = RunDirectory("runs/cola-not-run-yet")
+    assert run.checkpoint("search") == "runs/cola-not-run-yet/search.keras"
+    assert run.existing_checkpoint() is None
+    assert summarize({"finetune": {"dev": 30.0, "held_out": 31.0, "seconds": 9.0}}) == {
+        "baseline": 30.0,
+        "baseline_held_out": 31.0,
+        "seconds": {"finetune": 9.0},
+    }

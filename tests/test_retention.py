@@ -10,6 +10,7 @@ import pytest
 from benchmarks.speed.comparisons import truncation_length
 from conftest import hand_flops
 from power_bert_tf import RetentionConfig, RetentionConfigError
+from power_bert_tf.errors import PowerBertError
 from power_bert_tf.retention import (
     batch_longest,
     full_model_flops,
@@ -39,6 +40,10 @@ def test_parse_list_and_numpy_ints():
 
 def test_error_is_a_value_error():
     assert issubclass(RetentionConfigError, ValueError)
+    with pytest.raises(PowerBertError) as caught:  # the package's errors share one base
+        RetentionConfig.parse("3,5")
+    assert type(caught.value).__name__ == "RetentionConfigError"
+    assert isinstance(caught.value, ValueError)
 
 
 @pytest.mark.parametrize(

@@ -171,7 +171,7 @@ def test_soft_extract_rate_lets_each_weight_travel_its_budget():
 
 
 def test_goal_kind():
-    assert SearchGoal(1e-3).kind == "lambda" and not SearchGoal(1e-3).moves_target
+    assert SearchGoal(1e-3).kind == "lambda"
     assert SearchGoal(1e-3, target_flops=0.3).kind == "target_flops"
     assert SearchGoal(1e-3, max_metric_drop=1.0).kind == "max_metric_drop"
     assert RetentionConfig.from_masses([3.7, 2.2]).keep == (3, 2)

@@ -60,6 +60,21 @@ def test_csv_pair_with_string_labels(tmp_path):
     assert examples.labels.tolist() == [1, 0, 1, 0] and examples.labels.dtype == np.int32
 
 
+def test_csv_single_text_named_after_its_file_with_a_quoted_comma(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text('text,label\n"Great, really",pos\nDull,neg\nFine,pos\n')
+    task = table_task(str(path))
+    assert (task.name, task.label_names, task.is_pair, task.metric) == (
+        "reviews",
+        ("neg", "pos"),
+        False,
+        "accuracy",
+    )
+    examples = read_table_split(task, "train")
+    assert examples.texts[0] == ["Great, really", "Dull", "Fine"]
+    assert examples.labels.tolist() == [1, 0, 1]
+
+
 def test_tsv_single_text_integer_labels_sorted_as_numbers(tmp_path):
     rows = [("a b", "10"), ("c", "2"), ("d e f", "2"), ("g", "0")]
     train = _write_csv(tmp_path / "t.tsv", ["sentence", "label"], rows, delimiter="\t")

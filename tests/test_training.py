@@ -235,6 +235,14 @@ def test_predicted_retention_against_hand_count():
 
 
 # -- convergence and distillation ---------------------------------------------------------
+def test_per_example_loss_is_squared_error_for_a_score():
+    from power_bert_tf.training.losses import per_example_loss
+
+    got = keras.ops.convert_to_numpy(per_example_loss(True, np.array([1.0]), np.array([[3.0]])))
+    np.testing.assert_array_equal(got, np.array([4.0], np.float32))
+    assert got.dtype == np.float32
+
+
 def test_distillation_loss_is_the_tempered_kl_by_hand():
     from power_bert_tf.training import distillation_loss
 
@@ -252,6 +260,14 @@ def test_distillation_loss_is_the_tempered_kl_by_hand():
     np.testing.assert_allclose(got, by_hand, rtol=1e-5)
     scores = keras.ops.convert_to_numpy(distillation_loss(True, teacher[:, :1], student[:, :1]))
     np.testing.assert_allclose(scores, (teacher[:, 0] - student[:, 0]) ** 2, rtol=1e-5)
+
+
+def test_converged_once_patience_epochs_bring_nothing():
+    from power_bert_tf.training import TrainConfig
+
+    assert TrainConfig(patience=2).converged([30.0, 31.0, 30.5, 29.0])
+    assert not TrainConfig(patience=2).converged([30.0, 31.0, 30.5])
+    assert not TrainConfig().converged([1.0, 0.0, 0.0])  # patience 0: never
 
 
 def test_training_stops_once_patience_epochs_bring_nothing(tiny_preset, tiny_glue):

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.serving.errors import ServingError
-from power_bert_tf.export.metadata import SIGNATURE_TEXT, metadata_path, read_metadata
-from power_bert_tf.export.versions import existing_versions
+from power_bert_tf.export.metadata import (
+    SIGNATURE_TEXT,
+    existing_versions,
+    metadata_path,
+    read_metadata,
+)
 
 TEXT_INPUTS = frozenset({"sentence", "sentence1", "sentence2"})
 

@@ -36,15 +36,9 @@ class UnsupportedBackboneError(PowerBertError, TypeError):
 
 
 def check_versions(versions: dict[str, str] | None = None) -> None:
-    """Refuse keras / keras-hub versions whose internals were not tested.
-
-    Args:
-        versions: {"keras": "3.15.1", "keras_hub": "0.32.0"}; default the installed ones.
-
-    Raises:
-        UnsupportedBackboneError: naming the library, its version and the tested ones,
-            unless the environment variable `POWER_BERT_ALLOW_UNTESTED_VERSIONS=1` is set.
-    """
+    """Refuse (UnsupportedBackboneError, naming the library, its version and the tested ones)
+    `versions` ({"keras": "3.15.1", "keras_hub": "0.32.0"}; default: the installed ones) whose
+    internals were not tested, unless the environment sets POWER_BERT_ALLOW_UNTESTED_VERSIONS=1."""
     versions = versions or {"keras": keras.__version__, "keras_hub": keras_hub.__version__}
     if os.environ.get(ALLOW_UNTESTED_ENV) == "1":
         return
@@ -235,18 +229,8 @@ SUPPORTED_BACKBONES = tuple(adapter.backbone_cls for adapter in ADAPTERS)
 
 
 def adapter_for(backbone) -> BackboneAdapter:
-    """The adapter of `backbone`'s family.
-
-    Raises:
-        UnsupportedBackboneError: for other families, naming the supported ones.
-
-    Example:
-    >>> backbone = keras_hub.models.BertBackbone(
-    ...     vocabulary_size=100, num_layers=2, num_heads=2, hidden_dim=8,
-    ...     intermediate_dim=16, max_sequence_length=16)
-    >>> type(adapter_for(backbone)).__name__, len(adapter_for(backbone).schedule())
-    ('BertAdapter', 2)
-    """
+    """The adapter of `backbone`'s family; UnsupportedBackboneError, naming the supported ones,
+    for another."""
     for adapter in ADAPTERS:  # a supported family's class, or a user subclass of it
         if isinstance(backbone, adapter.backbone_cls):
             return adapter(backbone)

@@ -76,13 +76,8 @@ def _from_preset(cls, source: str, what: str, **kwargs):
 
 
 def load_backbone(source: str | os.PathLike | None = None, load_weights: bool = True):
-    """A keras-hub backbone from a preset name, a local preset or HF directory.
-
-    Args:
-        source: keras-hub preset name (needs internet), a local keras-hub preset or Hugging
-            Face directory, or "minilm" (offline); None: `default_backbone()`.
-        load_weights: load pretrained weights (False: random init, same shape).
-    """
+    """A supported keras-hub backbone from `source` (as `PowerBertClassifier.from_preset`'s
+    `preset`, less a task directory); `load_weights=False`: random weights of the same shape."""
     backbone = _from_preset(
         keras_hub.models.Backbone, source, "backbone", load_weights=load_weights
     )

@@ -16,18 +16,9 @@ from power_bert_tf.data.readers import GlueExamples
 
 
 def trim_to_longest(features: dict[str, tf.Tensor], *labels: tf.Tensor):
-    """Cut a padded batch after its last real token (exact in every mode: padding never changes
-    a real token's output).
-
-    Args:
-        features: ``[batch, seq_len]`` tensors, ``padding_mask`` among them (real tokens true /
-            nonzero, anywhere in a row); each one is cut.
-        *labels: passed through unchanged.
-
-    Returns:
-        The cut features, or ``(features, *labels)``; at least one position is kept, even for an
-        all-padding or empty batch.
-    """
+    """``[batch, seq_len]`` ``features`` cut after the batch's last real token (``padding_mask``
+    true / nonzero, anywhere in a row), keeping at least one position; with ``labels``,
+    ``(features, *labels)``. Exact in every mode: padding never changes a real token's output."""
     mask = tf.cast(features["padding_mask"], tf.bool)
     ends = tf.where(mask, tf.range(1, tf.shape(mask)[1] + 1)[tf.newaxis, :], 0)
     longest = tf.maximum(tf.reduce_max(tf.concat([tf.reshape(ends, [-1]), [0]], 0)), 1)

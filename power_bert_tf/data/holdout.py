@@ -1,12 +1,7 @@
-"""The held-out part of a training set: drawn per seed, with no held-out text inside a training example.
-
-:func:`hold_out` moves drawn examples that occur inside a training example back to the training
-part. Where the training file holds the phrases of its sentences (SST-2), it draws whole texts
-instead (inside no other example: SST-2's sentences, as long as its dev sentences), and their
-phrases leave the training part. A text is inside another when its words (case-folded, split on
+"""The held-out part of a training set (:func:`hold_out`): drawn per seed, with no held-out text
+inside a training example. A text is inside another when its words (case-folded, split on
 whitespace) are a contiguous run of the other's; a pair's texts must each be inside the same
-column of one example; a text of no words is inside nothing.
-"""
+column of one example; a text of no words is inside nothing."""
 
 from __future__ import annotations
 
@@ -24,12 +19,7 @@ Columns = Sequence[Sequence[str]]  # GlueExamples.texts: one list of strings per
 
 
 def words(text: str) -> tuple[str, ...]:
-    """The words containment and lengths are counted in: case-folded, split on any whitespace.
-
-    Example:
-    >>> words("  A  Good\\tfilm . ")
-    ('a', 'good', 'film', '.')
-    """
+    """The words containment and lengths are counted in: case-folded, split on any whitespace."""
     return tuple(text.casefold().split())
 
 
@@ -59,16 +49,7 @@ class _Windows:
 def contained(held_out: Columns, training: Columns | None = None) -> np.ndarray:
     """Which held-out examples occur inside some training example (a boolean array); both are
     texts by column, as ``GlueExamples.texts``. Without ``training``: which examples of
-    ``held_out`` occur inside another of its examples (an identical one counts).
-
-    Example:
-    >>> contained((["good film", "bad", "a good film ."],), (["a good film .", "badly"],)).tolist()
-    [True, False, True]
-    >>> contained((["a b"], ["c"]), (["x a b", "a b"], ["y", "c d"])).tolist()  # pairs: both texts
-    [True]
-    >>> contained((["a good film", "good", "dull", "dull"],)).tolist()  # within one set
-    [False, True, True, True]
-    """
+    ``held_out`` occur inside another of its examples (an identical one counts)."""
     within = training is None
     training = held_out if within else training
     if len(held_out) != len(training):
@@ -93,12 +74,7 @@ def contained(held_out: Columns, training: Columns | None = None) -> np.ndarray:
 
 def length_summary(texts: Columns) -> dict:
     """Count, mean and 10th/50th/90th percentiles (rounded to 2 decimals; None for no examples)
-    of the word counts of ``texts`` (by column, a pair's texts added).
-
-    Example:
-    >>> length_summary((["a b", "a b c d", "a"], ["x", "y", "z z z"]))  # 3, 5 and 4 words
-    {'count': 3, 'mean': 4.0, 'p10': 3.2, 'p50': 4.0, 'p90': 4.8}
-    """
+    of the word counts of ``texts`` (by column, a pair's texts added)."""
     counts = np.sum([[len(words(text)) for text in column] for column in texts], axis=0)
     keys = ("mean", "p10", "p50", "p90")
     if len(counts) == 0:
@@ -152,24 +128,13 @@ def hold_out(
         total: use this many examples in all (a subsample, `--max-train-examples`): the held-out
             part is drawn from every example, then the training part subsampled to the rest.
         whole_texts: draw among the examples inside no other example, and leave out of the
-            training part each example inside a held-out one (a phrase bank such as SST-2's).
+            training part each example inside a held-out one (a phrase bank such as SST-2's,
+            whose whole texts are its sentences, as long as its dev ones).
 
     Raises:
         ValueError: a fraction outside (0, 1), one that draws no example or all of them, more
             than there are whole texts, or a draw of which every example is inside a training
             example (the messages name the file).
-
-    Example:
-    >>> from power_bert_tf.data import GlueExamples, get_task
-    >>> texts = (["a fine film", "fine", "dull", "a dull plot", "plot twist", "slow"],)
-    >>> labels, rows = np.zeros(6, "int32"), np.arange(6)
-    >>> examples = GlueExamples(get_task("sst-2"), "train", texts, labels, rows, "train.tsv")
-    >>> split = hold_out(examples, 0.5, seed=4)  # draws "dull", "plot twist" and "slow"
-    >>> split.drawn, split.moved_back, split.held_out.texts[0]  # "dull" is inside "a dull plot"
-    (3, 1, ['plot twist', 'slow'])
-    >>> split = hold_out(examples, 0.2, seed=1, whole_texts=True)  # one of the 4 whole texts
-    >>> split.held_out.texts[0], split.dropped_phrases, split.train.texts[0]
-    (['a dull plot'], 1, ['a fine film', 'fine', 'plot twist', 'slow'])
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")

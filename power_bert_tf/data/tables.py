@@ -2,21 +2,7 @@
 
 Its text columns, labels (sorted; float labels make a regression task) and kind are read from
 the training file (`table_task`). Every problem raises `GlueDataError` naming the file and,
-where a row is at fault, its line and column.
-
-Example:
->>> import os, tempfile
->>> folder = tempfile.mkdtemp()
->>> path = os.path.join(folder, "reviews.csv")
->>> with open(path, "w") as f:
-...     _ = f.write('text,label\\n"Great, really",pos\\nDull,neg\\nFine,pos\\n')
->>> task = table_task(path)
->>> task.name, task.label_names, task.is_pair, task.metric
-('reviews', ('neg', 'pos'), False, 'accuracy')
->>> examples = read_table_split(task, "train")
->>> examples.texts[0], examples.labels.tolist()
-(['Great, really', 'Dull', 'Fine'], [1, 0, 1])
-"""
+where a row is at fault, its line and column."""
 
 from __future__ import annotations
 
@@ -42,13 +28,8 @@ TABLE_HPARAMS = {"lr_bert": 2e-5, "lr_soft_extract": 1e-3, "lambda_": 1e-3, "bat
 
 @dataclass(frozen=True)
 class TableSource:
-    """Where a table task's splits are and which columns hold what.
-
-    Args:
-        files: split ("train", "dev", "test") -> path; "dev" is the validation file.
-        text_columns: one column name (single text) or two (a pair).
-        label_column: the label's column (test files may lack it).
-    """
+    """Where a table task's splits are (`files`: split -> path; "dev" is the validation file) and
+    which columns hold the text (one, or two for a pair) and the label (test files may lack it)."""
 
     files: tuple[tuple[str, str], ...]
     text_columns: tuple[str, ...]
@@ -230,17 +211,9 @@ def own_task(
     table: TableSource | None = None,
     flag: str = "--metric",
 ) -> GlueTask:
-    """A task that is not a GLUE preset: your files (`table`) or data in memory (`accelerate`).
-
-    Args:
-        label_names: the class names in class-id order; empty for a regression task.
-        metric: see `table_task`; None for the kind's default.
-        table: where the files are, or None for data in memory.
-        flag: how the metric is named in an error.
-
-    Raises:
-        GlueDataError: a metric that does not fit the kind of task.
-    """
+    """A task that is not a GLUE preset: your files (`table`) or data in memory (`accelerate`,
+    `table=None`). `label_names` in class-id order, empty for regression; `metric` None: the
+    kind's default; GlueDataError, naming the metric as `flag`, for one that does not fit."""
     regression = not label_names
     allowed = REGRESSION_METRICS if regression else CLASSIFICATION_METRICS
     metric = metric or allowed[0]

@@ -1,20 +1,18 @@
-"""Export a trained `PowerBertClassifier` as a TensorFlow Serving SavedModel.
+"""Export a trained `PowerBertClassifier` as a TensorFlow Serving SavedModel (raw-text and
+token-id signatures, the tokenizer's assets, `assets.extra/power_bert.json`); loading needs only
+TensorFlow and the tensorflow-text kernels. docs/SERVING.md has the signatures and outputs."""
 
-`<export_dir>/<version>/` holds the graph and weights, the tokenizer's assets and
-`assets.extra/power_bert.json`; its signatures are `serving_default` (raw text: `sentence`, or
-`sentence1` + `sentence2`; BERT / ALBERT backbones) and `serve_token_ids` (the features the
-model reads). Outputs: `logits`, `probabilities`, `label`, or `score` for regression. Loading
-needs only TensorFlow and the tensorflow-text kernels. docs/SERVING.md has the details."""
-
+from power_bert_tf.errors import ExportError
 from power_bert_tf.export.client import make_predict_request, rest_response
-from power_bert_tf.export.errors import ExportError
 from power_bert_tf.export.metadata import (
     MAX_BATCH_SIZE,
     METADATA_FILENAME,
     METADATA_FORMAT_VERSION,
     SIGNATURE_TEXT,
     SIGNATURE_TOKEN_IDS,
+    existing_versions,
     export_metadata,
+    next_version,
     read_metadata,
 )
 from power_bert_tf.export.savedmodel import (
@@ -25,7 +23,6 @@ from power_bert_tf.export.savedmodel import (
     export_model,
     export_savedmodel,
 )
-from power_bert_tf.export.versions import existing_versions, next_version
 
 __all__ = [
     "LENGTH_MULTIPLE",

@@ -1,13 +1,22 @@
 """What an export promises: signature names, `assets.extra/power_bert.json` (also the
-SavedModel's `metadata_json` variable), exportability."""
+SavedModel's `metadata_json` variable), exportability; and its version directories,
+`<export_dir>/<version>/`, never overwritten, never seen half-written."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from power_bert_tf.export.errors import ExportError
+import numpy as np
+
+from power_bert_tf.errors import ExportError
 from power_bert_tf.export.packing import PACKED_FEATURES, truncation
 
 SIGNATURE_TEXT = "serving_default"
@@ -90,17 +99,10 @@ def export_metadata(
     dev_metric: float | None = None,
     max_batch_size: int = MAX_BATCH_SIZE,
 ) -> dict:
-    """What an operator needs to know about the exported model, JSON-ready.
-
-    Args:
-        model: the `PowerBertClassifier` (with its preprocessor for the text signature).
-        run_config: the run's `run_config.json` (task, backbone, label_names, is_pair);
-            missing keys get defaults.
-        checkpoint: recorded as the source of the export.
-        text_signature: whether the export has the raw-text signature.
-        budgets, dev_metric: see `budget_entries`.
-        max_batch_size: the most examples a request may hold.
-    """
+    """What an operator needs to know about the export of `model` (with its preprocessor for the
+    text signature), JSON-ready: `run_config` is the run's `run_config.json` (task, backbone,
+    label_names, is_pair; missing keys get defaults), `checkpoint` the recorded source, `budgets`
+    and `dev_metric` as in `budget_entries`, `max_batch_size` the most examples a request holds."""
     import keras
     import keras_hub
     import tensorflow as tf
@@ -166,3 +168,56 @@ def write_metadata(version_dir, metadata: dict) -> None:
 def read_metadata(version_dir) -> dict:
     """The `assets.extra/power_bert.json` of an exported version directory."""
     return json.loads(metadata_path(version_dir).read_text(encoding="utf-8"))
+
+
+def existing_versions(export_dir) -> list[int]:
+    """The integer version directories already under `export_dir`, sorted."""
+    export_dir = Path(export_dir)
+    if not export_dir.is_dir():
+        return []
+    return sorted(
+        int(entry.name)
+        for entry in export_dir.iterdir()
+        if entry.is_dir() and re.fullmatch(r"[0-9]+", entry.name)
+    )
+
+
+def next_version(export_dir) -> int:
+    """1 + the largest existing integer version directory (1 if none)."""
+    return max(existing_versions(export_dir), default=0) + 1
+
+
+def version_directory(export_dir, version: int | None = None) -> Path:
+    """The version directory to write (default: the next version).
+
+    Raises:
+        ExportError: `export_dir` is not a directory, `version` is not a
+            non-negative integer, or that version already exists.
+    """
+    export_dir = Path(os.fspath(export_dir)).expanduser()
+    if export_dir.exists() and not export_dir.is_dir():
+        raise ExportError(f"export directory '{export_dir}' is not a directory")
+    if version is None:
+        version = next_version(export_dir)
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0:
+        raise ExportError(f"version must be a non-negative integer, got {version!r}")
+    final = export_dir / str(int(version))
+    if final.exists():
+        raise ExportError(f"export version directory '{final}' already exists")
+    return final
+
+
+@contextlib.contextmanager
+def staged_version(final: Path) -> Iterator[Path]:
+    """Yield a temporary directory beside `final`; renamed to `final` when the block succeeds,
+    removed on any failure (ExportError when `final` appeared meanwhile)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        yield staging
+        if final.exists():
+            raise ExportError(f"export version directory '{final}' already exists")
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from power_bert_tf.export.errors import ExportError
+from power_bert_tf.errors import ExportError
 
 # The features `pack` produces: keras-hub's BERT / ALBERT preprocessor output.
 PACKED_FEATURES = ("token_ids", "segment_ids", "padding_mask")

@@ -13,17 +13,18 @@ from pathlib import Path
 import tensorflow as tf
 
 from power_bert_tf.data.datasets import trim_to_longest
-from power_bert_tf.export.errors import ExportError
+from power_bert_tf.errors import ExportError
 from power_bert_tf.export.metadata import (
     MAX_BATCH_SIZE,
     SIGNATURE_TEXT,
     SIGNATURE_TOKEN_IDS,
     check_exportable,
     export_metadata,
+    staged_version,
+    version_directory,
     write_metadata,
 )
 from power_bert_tf.export.packing import text_featurizer
-from power_bert_tf.export.versions import staged_version, version_directory
 from power_bert_tf.runs import (
     DELIVERED,
     RunError,
@@ -89,15 +90,7 @@ LENGTH_MULTIPLE = 16  # request lengths are padded up to a multiple: few shapes 
 
 def bucketed(features: dict, multiple: int, max_length: int) -> dict:
     """`features` (padding removed) padded up to the next multiple of `multiple`, at most
-    `max_length` (exact: padding is masked and ranks last).
-
-    Example:
-    >>> out = bucketed({"padding_mask": tf.ones((2, 5), tf.bool)}, 4, 10)
-    >>> out["padding_mask"].shape.as_list(), bucketed(out, 4, 10)["padding_mask"].shape.as_list()
-    ([2, 8], [2, 8])
-    >>> bucketed({"padding_mask": tf.ones((2, 9), tf.bool)}, 4, 10)["padding_mask"].shape.as_list()
-    [2, 10]
-    """
+    `max_length` (exact: padding is masked and ranks last)."""
     length = tf.shape(features["padding_mask"])[1]
     target = tf.maximum(
         tf.minimum((length + multiple - 1) // multiple * multiple, max_length), length
@@ -247,7 +240,6 @@ def export_model(
     """
     if length_multiple < 1:
         raise ExportError(f"length_multiple must be a positive integer, got {length_multiple}")
-    check_exportable(model, text_signature)
     final = version_directory(export_dir, version)
     metadata = export_metadata(
         model, run_config, checkpoint, text_signature, budgets, dev_metric, max_batch_size
@@ -309,9 +301,9 @@ def export_savedmodel(
         version=version,
         run_config=run_config,
         checkpoint=str(keras_file),
-        text_signature=text_signature,
         budgets=record.get("budgets") or (),
         dev_metric=record.get("dev"),
+        text_signature=text_signature,
         max_batch_size=max_batch_size,
         length_multiple=length_multiple,
         jit_compile=jit_compile,
@@ -319,15 +311,9 @@ def export_savedmodel(
 
 
 def checkpoint_and_run_config(checkpoint) -> tuple[Path, dict]:
-    """The `.keras` file to export (what a run directory delivers) and its run's
-    `run_config.json` (or {}).
-
-    Args:
-        checkpoint: a run output directory or a `.keras` file (`~` is expanded).
-
-    Raises:
-        ExportError: naming the path: nothing exportable there, or an unreadable run config.
-    """
+    """The `.keras` file to export from `checkpoint` (a `.keras` file, or what a run directory
+    delivers; `~` expanded) and its run's `run_config.json` (or {}). ExportError naming the path:
+    nothing exportable there, or an unreadable run config."""
     try:
         keras_file = Path(resolve_checkpoint(Path(checkpoint).expanduser(), DELIVERED))
         return keras_file, run_directory_of(keras_file).run_config()

@@ -1,11 +1,13 @@
 """`PowerBertClassifier`: a functional keras-hub `TextClassifier` on a `PowerBertEncoder`, which
 calls the stock backbone's sublayers (so `task.backbone` and a preset's backbone files stay plain
-keras-hub ones); `families.py` holds the other families' classes. With this package imported,
-keras-hub's generic `TextClassifier.from_preset` may build one: name the class you want (e.g.
-`BertTextClassifier.from_preset`)."""
+keras-hub ones), and a subclass per other family (found by keras-hub's `find_subclass`). With
+this package imported, keras-hub's generic `TextClassifier.from_preset` may build one: name the
+class you want (e.g. `BertTextClassifier.from_preset`)."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
 
 import keras
@@ -14,13 +16,47 @@ import numpy as np
 from keras import ops
 
 from power_bert_tf.backbones import load_backbone, load_preprocessor, resolve_source
+from power_bert_tf.backbones.sources import BackboneLoadError
 from power_bert_tf.models.encoder import PowerBertEncoder
-from power_bert_tf.models.head import apply_head, copy_head_weights, make_head
-from power_bert_tf.models.lookup import family_class, saved_task_class
-from power_bert_tf.models.weights import copy_weights_by_path
+from power_bert_tf.models.weights import (
+    apply_head,
+    copy_head_weights,
+    copy_weights_by_path,
+    make_head,
+)
 from power_bert_tf.retention import RetentionConfig
 
 Retention = RetentionConfig | str | Sequence[int] | None
+
+
+def family_class(cls: type, backbone) -> type:
+    """`cls`, or its subclass naming `backbone`'s family (the exact backbone class first); `cls`
+    for anything else a constructor receives (None, a config dict)."""
+    if not isinstance(backbone, keras.Model) or isinstance(backbone, cls.backbone_cls):
+        return cls
+    found, pending = [], list(cls.__subclasses__())
+    while pending:
+        sub = pending.pop(0)
+        pending.extend(sub.__subclasses__())
+        if sub.backbone_cls is not None and isinstance(backbone, sub.backbone_cls):
+            found.append(sub)
+    found.sort(key=lambda sub: sub.backbone_cls is not type(backbone))
+    return found[0] if found else cls
+
+
+def saved_task_class(preset, base: type) -> type | None:
+    """The subclass of `base` a local `save_to_preset` directory holds (its `task.json`), else
+    None (a backbone's preset, a preset name, another task's directory)."""
+    try:
+        directory = resolve_source(preset)
+    except BackboneLoadError:
+        return None
+    path = os.path.join(directory, "task.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as handle:
+        found = keras.saving.get_registered_object(json.load(handle).get("registered_name"))
+    return found if isinstance(found, type) and issubclass(found, base) else None
 
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
@@ -327,3 +363,27 @@ def _has_strings(x) -> bool:
         if dtype is not None and "string" in str(dtype):
             return True
     return False
+
+
+@keras.saving.register_keras_serializable(package="power_bert_tf")
+class PowerAlbertClassifier(PowerBertClassifier):
+    """`PowerBertClassifier` on a keras-hub `AlbertBackbone`."""
+
+    backbone_cls = keras_hub.models.AlbertBackbone
+    preprocessor_cls = keras_hub.models.AlbertTextClassifierPreprocessor
+
+
+@keras.saving.register_keras_serializable(package="power_bert_tf")
+class PowerRobertaClassifier(PowerBertClassifier):
+    """`PowerBertClassifier` on a keras-hub `RobertaBackbone` (the head adds a tanh pooler)."""
+
+    backbone_cls = keras_hub.models.RobertaBackbone
+    preprocessor_cls = keras_hub.models.RobertaTextClassifierPreprocessor
+
+
+@keras.saving.register_keras_serializable(package="power_bert_tf")
+class PowerDistilBertClassifier(PowerBertClassifier):
+    """`PowerBertClassifier` on a keras-hub `DistilBertBackbone` (the head adds a relu pooler)."""
+
+    backbone_cls = keras_hub.models.DistilBertBackbone
+    preprocessor_cls = keras_hub.models.DistilBertTextClassifierPreprocessor

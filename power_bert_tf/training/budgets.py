@@ -91,13 +91,6 @@ class ConfigurationDraw:
         count: number of configurations (the chosen one first).
         seed: the run's seed.
         chosen_weight: probability of the chosen configuration (1.0 when `count` is 1).
-
-    Example:
-    >>> draw = ConfigurationDraw(4, seed=0)
-    >>> [round(p, 3) for p in draw.probabilities]
-    [0.5, 0.167, 0.167, 0.167]
-    >>> draw.pick(7) == ConfigurationDraw(4, seed=0).pick(7)
-    True
     """
 
     def __init__(self, count: int, seed: int, chosen_weight: float = CHOSEN_WEIGHT):

@@ -7,12 +7,7 @@ from keras import ops
 
 
 def per_example_loss(is_regression: bool, labels, outputs):
-    """Squared error for regression (STS-B), else cross-entropy on logits; float32 `[batch]`.
-
-    Example:
-    >>> keras.ops.convert_to_numpy(per_example_loss(True, np.array([1.0]), np.array([[3.0]])))
-    array([4.], dtype=float32)
-    """
+    """Squared error for regression (STS-B), else cross-entropy on logits; float32 `[batch]`."""
     if is_regression:
         scores = ops.cast(outputs[:, 0], "float32")
         return ops.square(scores - ops.cast(labels, "float32"))
@@ -22,24 +17,10 @@ def per_example_loss(is_regression: bool, labels, outputs):
 
 
 def distillation_loss(is_regression: bool, teacher_outputs, outputs, temperature: float = 2.0):
-    """What the student loses against the unpruned teacher; float32 `[batch]`.
-
-    Classification: `T^2 * KL(softmax(teacher / T) || softmax(student / T))` (Hinton et al.);
-    regression: squared error to the teacher's score.
-
-    Args:
-        is_regression: the task's kind.
-        teacher_outputs: the fine-tuned model's logits (or score), `[batch, outputs]`.
-        outputs: the student's, the same shape.
-        temperature: T, the softening of both distributions.
-
-    Example:
-    >>> logits = np.array([[2.0, -1.0]])
-    >>> float(keras.ops.convert_to_numpy(distillation_loss(False, logits, logits))[0])
-    0.0
-    >>> keras.ops.convert_to_numpy(distillation_loss(True, np.array([[1.0]]), np.array([[3.0]])))
-    array([4.], dtype=float32)
-    """
+    """What the student (`outputs`) loses against the unpruned teacher (the fine-tuned model's
+    logits or score, `[batch, outputs]`); float32 `[batch]`. Classification, T = `temperature`:
+    `T^2 * KL(softmax(teacher / T) || softmax(student / T))` (Hinton et al.); regression: squared
+    error."""
     teacher, student = ops.cast(teacher_outputs, "float32"), ops.cast(outputs, "float32")
     if is_regression:
         return ops.square(student[:, 0] - teacher[:, 0])
@@ -50,12 +31,8 @@ def distillation_loss(is_regression: bool, teacher_outputs, outputs, temperature
 
 
 def mass_penalty(model, lambda_: float):
-    """`lambda * sum_j j * mass_j` over the model's SoftExtract layers (j from 1); 0 without any.
-
-    Args:
-        model: a `PowerBertClassifier` (soft mode has SoftExtract layers).
-        lambda_: the penalty's weight (the original's LAMBDA).
-    """
+    """`lambda * sum_j j * mass_j` over the SoftExtract layers of `model` (soft mode; j from 1);
+    0 without any. `lambda_` is the original's LAMBDA."""
     layers = model.encoder.soft_extract_layers
     if not layers or lambda_ == 0:
         return ops.convert_to_tensor(0.0, "float32")

@@ -33,13 +33,8 @@ MULTIPLIER_RATE = 0.2  # lambda_0 per step and per unit of relative excess
 
 @dataclass(frozen=True)
 class SearchGoal:
-    """What a search aims at; exactly one of the three.
-
-    Args:
-        lambda_: the penalty's weight; with a target, its starting value.
-        target_flops: a FLOPs fraction in (0, 1] to land on.
-        max_metric_drop: points of held-out metric the delivered model may lose.
-    """
+    """What a search aims at: a fixed `lambda_`, or (starting from it) `target_flops`, a FLOPs
+    fraction in (0, 1], or `max_metric_drop`, the held-out points the delivered model may lose."""
 
     lambda_: float
     target_flops: float | None = None
@@ -53,22 +48,12 @@ class SearchGoal:
             return "max_metric_drop"
         return "lambda"
 
-    @property
-    def moves_target(self) -> bool:
-        """True when the weights must still move at the end (no learning-rate decay)."""
-        return self.kind != "lambda"
-
 
 def soft_extract_rate(
     steps: int, warmup_steps: int, decay: bool, travel: float = SEARCH_TRAVEL
 ) -> float:
     """The retention weights' peak learning rate that lets each travel `travel` over `steps`
-    (Adam moves a weight by about its rate per step).
-
-    Example:
-    >>> round(soft_extract_rate(1000, 100, decay=True), 6)
-    0.003992
-    """
+    (Adam moves a weight by about its rate per step)."""
     return travel / WarmupLinearDecay(1.0, steps, warmup_steps, decay).total()
 
 
@@ -106,12 +91,7 @@ class Candidate:
 
 
 def ladder(floor: float, step: float = LADDER_STEP) -> list[float]:
-    """The FLOPs fractions a shape is projected onto, mildest first, down to `floor`.
-
-    Example:
-    >>> ladder(0.7)
-    [0.95, 0.9, 0.85, 0.8, 0.75, 0.7]
-    """
+    """The FLOPs fractions a shape is projected onto, mildest first, down to `floor`."""
     rungs = int((1.0 - floor) / step + 1e-9)
     return [round(1.0 - k * step, 4) for k in range(1, rungs + 1)]
 
@@ -197,33 +177,14 @@ class BudgetController:
 
 
 def choose_candidate(candidates: Sequence[Candidate]) -> Candidate | None:
-    """The cheapest candidate whose verdict passes (ties: the smaller loss); None when none does.
-
-    Example:
-    >>> verdict = lambda drop, passes: {"drop": drop, "passes": passes}
-    >>> picks = [Candidate(1, 0.8, [9], 0.8, verdict=verdict(0.5, True)),
-    ...          Candidate(2, 0.5, [5], 0.5, verdict=verdict(0.2, True)),
-    ...          Candidate(3, 0.3, [3], 0.3, verdict=verdict(0.9, False))]
-    >>> choose_candidate(picks).retention
-    [5]
-    """
+    """The cheapest candidate whose verdict passes (ties: the smaller loss); None when none does."""
     passing = [c for c in candidates if c.passes]
     return min(passing, key=lambda c: (c.flops_fraction, c.drop), default=None)
 
 
 def retrain_plan(candidates: Sequence[Candidate], reach: float = RETRAIN_REACH) -> list[Candidate]:
     """What the retrain tries, in turn: the cheapest candidate within `reach` points of passing
-    when it is cheaper than the cheapest that passes, then that one. Empty: nothing is worth it.
-
-    Example:
-    >>> v = lambda bound: {"drop": bound - 0.5, "bound": bound, "max_drop": 1.0,
-    ...                    "informative": True, "passes": bound <= 1.0}
-    >>> picks = [Candidate(1, 0.8, [9], 0.8, verdict=v(0.6)),
-    ...          Candidate(1, 0.6, [6], 0.6, verdict=v(2.5)),
-    ...          Candidate(1, 0.4, [3], 0.4, verdict=v(9.0))]
-    >>> [c.retention for c in retrain_plan(picks)]
-    [[6], [9]]
-    """
+    when it is cheaper than the cheapest that passes, then that one. Empty: nothing is worth it."""
     safe = choose_candidate(candidates)
     within = [c for c in candidates if c.within(reach)]
     ambitious = min(within, key=lambda c: (c.flops_fraction, c.drop), default=None)

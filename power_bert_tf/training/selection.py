@@ -18,17 +18,9 @@ RESAMPLES = 1000
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a model loses against its reference on a held-out part.
-
-    Args:
-        metric: the model's held-out metric.
-        reference: the reference's held-out metric.
-        drop: `reference - metric` (points; negative: the model is better).
-        bound: the one-sided `confidence` upper bound on `drop` (paired bootstrap).
-        constant: the best constant predictor's metric on the same examples.
-        max_drop: D, the loss allowed.
-        confidence: the bound's level.
-    """
+    """What a model loses against its reference on a held-out part: `drop` is `reference -
+    metric` (points; negative: the model is better), `bound` its one-sided `confidence` upper
+    bound (paired bootstrap), `constant` the best constant predictor's metric, `max_drop` D."""
 
     metric: float
     reference: float
@@ -53,13 +45,7 @@ class Verdict:
 
 
 def constant_metric(labels: np.ndarray, metric: MetricFn, is_regression: bool) -> float:
-    """The best metric a constant prediction (each class, or the mean score) reaches on `labels`.
-
-    Example:
-    >>> accuracy = lambda y, p: 100.0 * float(np.mean(y == p))
-    >>> constant_metric(np.array([1, 1, 1, 0]), accuracy, is_regression=False)
-    75.0
-    """
+    """The best metric a constant prediction (each class, or the mean score) reaches on `labels`."""
     labels = np.asarray(labels)
     if is_regression:
         return float(metric(labels, np.full(labels.shape, float(np.mean(labels)))))
@@ -87,17 +73,6 @@ def judge(
         metric: `(labels, predictions) -> points`.
         max_drop: D.
         confidence: the one-sided level of the bound, in (0, 1).
-
-    Example:
-    >>> accuracy = lambda y, p: 100.0 * float(np.mean(y == p))
-    >>> labels = np.array([0, 1] * 50)
-    >>> same = judge(labels, labels, labels, accuracy, 1.0, is_regression=False)
-    >>> same.drop, same.bound, same.passes
-    (0.0, 0.0, True)
-    >>> worse = labels.copy(); worse[:10] = 1 - worse[:10]
-    >>> verdict = judge(labels, labels, worse, accuracy, 1.0, is_regression=False)
-    >>> verdict.drop, verdict.bound > verdict.drop, verdict.passes
-    (10.0, True, False)
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")

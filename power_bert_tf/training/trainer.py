@@ -53,14 +53,7 @@ class TrainConfig:
     score_start: bool = False  # score the untrained model as "epoch 0" (a candidate best)
 
     def converged(self, scores: Sequence[float]) -> bool:
-        """True when the last `patience` epochs' `scores` did not improve on the best before them.
-
-        Example:
-        >>> TrainConfig(patience=2).converged([30.0, 31.0, 30.5, 29.0])
-        True
-        >>> TrainConfig(patience=2).converged([30.0, 31.0, 30.5]), TrainConfig().converged([1.0, 0.0, 0.0])
-        (False, False)
-        """
+        """True when the last `patience` epochs' `scores` did not improve on the best before them."""
         if self.patience < 1 or len(scores) <= self.patience:
             return False
         return max(scores[-self.patience :]) <= max(scores[: -self.patience])
@@ -202,12 +195,6 @@ class Trainer:
 
         return train_step
 
-    def evaluate(self, dataset: tf.data.Dataset, labels: np.ndarray) -> dict:
-        """Dev metrics of the model on a labelled dataset."""
-        outputs = self._predictor.predict(dataset)
-        predictions = outputs_to_predictions(outputs, self.model.is_regression)
-        return self.compute_metrics(labels, predictions)
-
     def fit(
         self,
         train_dataset: tf.data.Dataset | Callable[[int], tf.data.Dataset],
@@ -302,12 +289,14 @@ class Trainer:
     def _record(
         self, epoch, total_loss, total_penalty, steps, start, eval_dataset, eval_labels
     ) -> EpochRecord:
+        outputs = self._predictor.predict(eval_dataset)
+        predictions = outputs_to_predictions(outputs, self.model.is_regression)
         return EpochRecord(
             step=self.name,
             epoch=epoch,
             loss=total_loss / max(steps, 1),
             penalty=total_penalty / max(steps, 1),
-            metrics=self.evaluate(eval_dataset, eval_labels),
+            metrics=self.compute_metrics(eval_labels, predictions),
             seconds=time.time() - start,
             masses=self.model.encoder.retention_masses() if self.model.mode == "soft" else [],
             learning_rate=float(self.bert_optimizer.learning_rate),
