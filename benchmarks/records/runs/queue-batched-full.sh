@@ -25,3 +25,10 @@ wait
 # From a pinned checkout at 527bfa7 (its own venv), once each lane's STS-B runs end:
 #   lane E: bash $Q E "sst2-whole-s0 --task sst-2 --max-train-examples 8000 --seed 0" "sst2-whole-s1 --task sst-2 --max-train-examples 8000 --seed 1"
 #   lane F: bash $Q F "sst2-whole-s2 --task sst-2 --max-train-examples 8000 --seed 2"
+# The machine's jobs stopped at about 06:01Z (stsb-bat-s0 and stsb-bat-s1 in their fine-tunes);
+# runs/ survived and at 06:27Z one launcher resumed both lanes, each going on to its SST-2 runs
+# (the second checkout at 527bfa7) when its STS-B runs end:
+#   lane E: stsb-bat-s1 (193ddd2), then sst2-whole-s0 and sst2-whole-s1 (527bfa7)
+#   lane F: stsb-bat-s0 and stsb-bat-s2 (193ddd2), then sst2-whole-s2 (527bfa7)
+# stsb-bat-s0 ended 07:38Z and stsb-bat-s1 07:50Z; both lanes were paused (SIGSTOP) 07:55Z-08:46Z
+# while their timings and CI ran.
