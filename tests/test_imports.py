@@ -153,7 +153,7 @@ def test_the_package_does_not_import_the_measurement_tools():
 # The wheel holds the method and what a user calls (about 6,500 lines); measurement tools live in
 # benchmarks/. A guard against regrowth, not a target: raise it only for a user-facing feature.
 PACKAGE_LINES = 6_700
-MODULE_LINES = 400
+MODULE_LINES = 440  # "about 400"
 
 
 def test_the_package_stays_small():
@@ -162,4 +162,4 @@ def test_the_package_stays_small():
         for path in _modules("power_bert_tf").values()
     }
     assert sum(lengths.values()) <= PACKAGE_LINES
-    assert {path: n for path, n in lengths.items() if n > MODULE_LINES + 40} == {}
+    assert {path: n for path, n in lengths.items() if n > MODULE_LINES} == {}
