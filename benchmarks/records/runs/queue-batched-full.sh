@@ -32,3 +32,4 @@ wait
 #   lane F: stsb-bat-s0 and stsb-bat-s2 (193ddd2), then sst2-whole-s2 (527bfa7)
 # stsb-bat-s0 ended 07:38Z and stsb-bat-s1 07:50Z; both lanes were paused (SIGSTOP) 07:55Z-08:46Z
 # while their timings and CI ran.
+# Paused again 08:52Z-09:04Z while CI ran on the final commit.
