@@ -159,6 +159,13 @@ class RunConfig:
         "a candidate configuration passes when the one-sided bound at this level on its held-out "
         "loss (paired bootstrap) is within --max-metric-drop",
     )
+    length_check: bool = option(
+        True,
+        "judge candidates and the retrained model on the held-out part as drawn only (by default "
+        "also on it drawn in proportion to token count, where elimination costs most)",
+        flag="--no-length-check",
+        invert=True,
+    )
     distill: bool = option(
         True,
         "retrain without distilling from the fine-tuned model (labels only)",
@@ -380,7 +387,7 @@ class RunConfig:
         """The training settings, as results.json records them ("lambda" for `lambda_`)."""
         names = (
             "epochs patience search_epochs batch_size lr_bert lr_soft_extract lambda_ target_flops "
-            "max_metric_drop held_out_fraction seed selection_confidence flops_count distill "
+            "max_metric_drop held_out_fraction seed selection_confidence length_check flops_count distill "
             "distill_weight distill_temperature"
         )
         return {name.rstrip("_"): getattr(self, name) for name in names.split()}

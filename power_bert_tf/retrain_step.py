@@ -174,7 +174,7 @@ class RetrainStep:
     def _check(self, teacher, model, held_out):
         """`model`'s verdict against the fine-tuned `teacher` on `held_out`."""
         return self._verdict(
-            held_out.labels,
+            held_out,
             self._predictions(teacher, held_out),
             self._predictions(model, held_out),
         )

@@ -140,10 +140,14 @@ class SearchStep:
             "otherwise)"
         )
 
-    def _verdict(self, labels, reference: np.ndarray, candidate: np.ndarray) -> Verdict:
-        """`selection.judge` with the run's metric, D, confidence and seed."""
+    def _verdict(self, examples, reference: np.ndarray, candidate: np.ndarray) -> Verdict:
+        """`selection.judge` on `examples` with the run's metric, D, confidence and seed (and the
+        examples' token counts, unless --no-length-check)."""
+        lengths = None
+        if self.config.length_check:
+            lengths = self._features(examples)["padding_mask"].sum(axis=1)
         return judge(
-            labels,
+            examples.labels,
             reference,
             candidate,
             lambda y, p: self._metrics(y, p)[self.task.metric],
@@ -151,6 +155,7 @@ class SearchStep:
             self.task.is_regression,
             confidence=self.config.selection_confidence,
             seed=self.config.seed,
+            lengths=lengths,
         )
 
     def _judge_ladder(self, fine_tuned, points, held_out, budget, floor) -> list[Candidate]:
@@ -164,9 +169,7 @@ class SearchStep:
                 if key not in judged:
                     with self.strategy.scope():
                         view = fine_tuned.sharing_weights(retention)
-                    verdict = self._verdict(
-                        held_out.labels, reference, self._predictions(view, held_out)
-                    )
+                    verdict = self._verdict(held_out, reference, self._predictions(view, held_out))
                     judged[key] = Candidate(
                         step=point.step,
                         target=target,

@@ -51,6 +51,45 @@ def test_the_bound_is_the_paired_normal_bound_for_accuracy():
     assert verdict.passes == (by_hand <= 1.0 and verdict.metric > verdict.constant)
 
 
+def test_the_length_check_bounds_the_loss_over_examples_drawn_by_token_count():
+    """A candidate that errs only on long inputs: within D as drawn, not when examples are drawn
+    in proportion to their length. For accuracy the size-biased bound sits at the weighted mean
+    difference + z * (weighted sd) / sqrt(n), computed by hand."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    lengths = rng.integers(5, 65, n)
+    labels = rng.integers(0, 2, n)
+    reference = np.where(rng.random(n) < 0.9, labels, 1 - labels)
+    candidate = reference.copy()
+    hurt = (lengths >= 55) & (rng.random(n) < 0.05)  # long inputs only
+    candidate[hurt] = 1 - candidate[hurt]
+    differences = 100.0 * ((reference == labels).astype(float) - (candidate == labels))
+    weights = lengths / lengths.sum()
+    mean = float(weights @ differences)
+    spread = float(np.sqrt(weights @ (differences - mean) ** 2))
+    by_hand = mean + stats.norm.ppf(0.8) * spread / np.sqrt(n)
+    as_drawn = differences.mean() + stats.norm.ppf(0.8) * differences.std(ddof=1) / np.sqrt(n)
+    assert as_drawn < 1.0 < by_hand  # the case the check exists for
+
+    def verdict(lengths=None):
+        return judge(
+            labels, reference, candidate, accuracy, 1.0, False, resamples=4000, lengths=lengths
+        )
+
+    plain, checked = verdict(), verdict(lengths)
+    assert plain.passes and plain.bound_by_length is None and plain.bound_as_drawn is None
+    assert checked.bound_by_length == pytest.approx(by_hand, abs=0.1)
+    assert checked.bound_as_drawn == pytest.approx(as_drawn, abs=0.1)
+    assert checked.bound == checked.bound_by_length and not checked.passes
+    assert checked.drop == plain.drop  # the point estimate stays the held-out part's own
+    # Losses spread evenly over lengths: the size-biased draw sees about the same loss.
+    even = reference.copy()
+    spread_out = rng.random(n) < 0.004
+    even[spread_out] = 1 - even[spread_out]
+    calm = judge(labels, reference, even, accuracy, 1.0, False, lengths=lengths)
+    assert calm.passes and abs(calm.bound_by_length - calm.bound_as_drawn) < 0.3
+
+
 def test_a_point_estimate_within_d_is_not_enough_on_a_small_part():
     """A candidate that loses 0.5 point of accuracy on 300 examples, disagreeing with its
     reference on 15% of them: within D = 1 by the estimate, not by the bound."""
@@ -98,6 +137,10 @@ def test_identical_predictions_lose_nothing_and_the_verdict_is_reproducible():
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="equally long"):
         judge(np.zeros(3), np.zeros(3), np.zeros(2), accuracy, 1.0, is_regression=False)
+    with pytest.raises(ValueError, match="positive token counts"):
+        judge(np.zeros(3), np.zeros(3), np.ones(3), accuracy, 1.0, False, lengths=[3, 0, 2])
+    with pytest.raises(ValueError, match="positive token counts"):
+        judge(np.zeros(3), np.zeros(3), np.ones(3), accuracy, 1.0, False, lengths=[3, 2])
     with pytest.raises(ValueError, match="confidence"):
         judge(
             np.zeros(3),
@@ -134,7 +177,9 @@ class _FineTuned:
 
 class _Search(SearchStep):
     def __init__(self):
-        self.config = SimpleNamespace(max_metric_drop=1.0, selection_confidence=0.8, seed=0)
+        self.config = SimpleNamespace(
+            max_metric_drop=1.0, selection_confidence=0.8, seed=0, length_check=False
+        )
         self.task = SimpleNamespace(metric="accuracy", is_regression=False)
         self.strategy = SimpleNamespace(scope=lambda: _NoScope())
 
