@@ -3,11 +3,9 @@
 A model passes when the `confidence` quantile of its metric loss (paired bootstrap over the
 same examples, so any metric works) is at most D, and it beats the best constant predictor.
 
-Given the examples' token counts, the bound is also taken over examples drawn in proportion to
-their length (size-biased), and the larger of the two decides. Why: elimination keeps a fixed
-number of word-vectors, so it costs long inputs most, and a held-out average dominated by short
-inputs hides that; inputs served a little longer than the training set's then lose more than
-the held-out part said (STS-B's long pairs: benchmarks/records/runs/diagnosis/).
+Given token counts, the bound is also taken over examples drawn in proportion to their length,
+and the larger decides: elimination keeps a fixed number of word-vectors, so it costs long inputs
+most, which an average over mostly short held-out inputs hides.
 """
 
 from __future__ import annotations

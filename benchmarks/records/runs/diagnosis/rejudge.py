@@ -4,7 +4,9 @@ candidates down the ladder, the plan each rule makes, and the delivered model's 
 Held-out data only; the search's points come from the run's results.json.
 
 usage (GLUE_DIR set; the run's fine-tuned and retrained checkpoints in runs/NAME):
-    python benchmarks/records/runs/diagnosis/rejudge.py runs/NAME
+    python benchmarks/records/runs/diagnosis/rejudge.py runs/NAME [--both]
+With --both the ladder is also judged as drawn only (it should reproduce the run's recorded
+plan); without it, the recorded plan is printed beside the length check's.
 """
 
 import json
@@ -36,7 +38,8 @@ def main() -> None:
             points.append(Point(candidate["step"], candidate["masses"]))
     points.sort(key=lambda point: point.step)
     print(f"{run}: {len(points)} search points, {len(search['candidates'])} candidates judged")
-    for length_check in (False, True):
+    print(f"recorded plan (as drawn only): {search.get('plan')}")
+    for length_check in (False, True) if "--both" in sys.argv[2:] else (True,):
         config = RunConfig(
             task=identity["task"],
             seed=identity["seed"],
