@@ -33,3 +33,7 @@ wait
 # stsb-bat-s0 ended 07:38Z and stsb-bat-s1 07:50Z; both lanes were paused (SIGSTOP) 07:55Z-08:46Z
 # while their timings and CI ran.
 # Paused again 08:52Z-09:04Z while CI ran on the final commit.
+# The machine's jobs had stopped again by 09:16Z (stsb-bat-s2 after fine-tune epoch 4,
+# sst2-whole-s0 after epoch 1); the same commands resumed both lanes at 09:17Z. Lane E was
+# stopped at 09:53Z (sst2-whole-s0 in its fine-tune, resumable) to make room for the length
+# check's STS-B runs (queue-length-check.sh); lane F ran stsb-bat-s2 to its end and nothing after.
