@@ -12,3 +12,4 @@ bash $Q G "stsb-len-s0 --task sts-b --seed 0 --checkpoint runs/finetuned/stsb-s0
 bash $Q H "stsb-len-s1 --task sts-b --seed 1 --checkpoint runs/finetuned/stsb-s1.keras --steps search,retrain" &
 nice -n 10 bash $Q G2 "stsb-len-s2 --task sts-b --seed 2 --checkpoint runs/finetuned/stsb-s2.keras --steps search,retrain" &
 wait
+# All three paused (SIGSTOP) 11:26Z-11:38Z while CI ran.
