@@ -13,3 +13,4 @@ bash $Q H "stsb-len-s1 --task sts-b --seed 1 --checkpoint runs/finetuned/stsb-s1
 nice -n 10 bash $Q G2 "stsb-len-s2 --task sts-b --seed 2 --checkpoint runs/finetuned/stsb-s2.keras --steps search,retrain" &
 wait
 # All three paused (SIGSTOP) 11:26Z-11:38Z while CI ran.
+# 12:04Z: lane E resumed sst2-whole-s0 (527bfa7) alone, beside G2.
