@@ -387,8 +387,8 @@ class RunConfig:
         """The training settings, as results.json records them ("lambda" for `lambda_`)."""
         names = (
             "epochs patience search_epochs batch_size lr_bert lr_soft_extract lambda_ target_flops "
-            "max_metric_drop held_out_fraction seed selection_confidence length_check flops_count distill "
-            "distill_weight distill_temperature"
+            "max_metric_drop held_out_fraction seed selection_confidence length_check flops_count "
+            "distill distill_weight distill_temperature"
         )
         return {name.rstrip("_"): getattr(self, name) for name in names.split()}
 

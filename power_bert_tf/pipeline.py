@@ -89,7 +89,7 @@ class Pipeline(SearchStep, RetrainStep, CheckpointStep):
         example at its own length ('dynamic') or at its batch's longest ('batched')."""
         if self.config.flops_count == "padded":
             return None
-        counts = self._features(train)["padding_mask"].sum(axis=1).astype(int)
+        counts = self._token_counts(train)
         # 'dynamic' is the batched count with batches of one: each example at its own length.
         batch_size = self.config.batch_size if self.config.flops_count == "batched" else 1
         return batch_longest(counts, batch_size, self.config.seed)
@@ -114,6 +114,10 @@ class Pipeline(SearchStep, RetrainStep, CheckpointStep):
         if key not in self._encoded:  # the examples object too: its id stays its own
             self._encoded[key] = (examples, data.encode_examples(examples, self.preprocessor))
         return self._encoded[key][1]
+
+    def _token_counts(self, examples) -> np.ndarray:
+        """Each example's token count, `[n]` ints (its tokenized padding mask summed)."""
+        return self._features(examples)["padding_mask"].sum(axis=1).astype(int)
 
     @property
     def preprocessor(self):

@@ -143,9 +143,7 @@ class SearchStep:
     def _verdict(self, examples, reference: np.ndarray, candidate: np.ndarray) -> Verdict:
         """`selection.judge` on `examples` with the run's metric, D, confidence and seed (and the
         examples' token counts, unless --no-length-check)."""
-        lengths = None
-        if self.config.length_check:
-            lengths = self._features(examples)["padding_mask"].sum(axis=1)
+        lengths = self._token_counts(examples) if self.config.length_check else None
         return judge(
             examples.labels,
             reference,
