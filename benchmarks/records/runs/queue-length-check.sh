@@ -14,3 +14,9 @@ nice -n 10 bash $Q G2 "stsb-len-s2 --task sts-b --seed 2 --checkpoint runs/finet
 wait
 # All three paused (SIGSTOP) 11:26Z-11:38Z while CI ran.
 # 12:04Z: lane E resumed sst2-whole-s0 (527bfa7) alone, beside G2.
+# 12:22Z: G2 (stsb-len-s2, in its second retrain) resumed after the machine's jobs stopped; it ended 12:47Z.
+# 12:55Z: sst2-whole-s0 (527bfa7) stopped in its search; its fine-tuned model (7 epochs, best 5) copied to
+# runs/finetuned/sst2-s0.keras here. Then, with the length check by default at 83566d9:
+#   bash $Q E2 "sst2-len-s0 --task sst-2 --max-train-examples 8000 --seed 0 --checkpoint runs/finetuned/sst2-s0.keras --steps search,retrain" "sst2-len-s1 --task sst-2 --max-train-examples 8000 --seed 1"
+#   bash $Q G3 "cola-len-s0 --task cola --seed 0" "mrpc-len-s0 --task mrpc --seed 0" "cola-len-s1 --task cola --seed 1"
+# and RUNS_DIR=runs bash benchmarks/records/cpu/timing-bat.sh stsb-len-s0 stsb-len-s1 stsb-len-s2 (pauses both lanes).
