@@ -1,6 +1,4 @@
-"""`accelerate`: PoWER-BERT's search and retrain from Python, on a fine-tuned classifier and
-labelled texts in memory: the steps `scripts/run_glue.py` runs, the same run directory and
-results record."""
+"""`accelerate`: `scripts/run_glue.py`'s search and retrain from Python, on texts in memory."""
 
 from __future__ import annotations
 
@@ -33,21 +31,18 @@ def accelerate(
     """Search and retrain a fine-tuned classifier; returns `results.json`'s content.
 
     Args:
-        model: a fine-tuned `PowerBertClassifier` (mode "none"), or a keras-hub text classifier
-            (`PowerBertClassifier.from_text_classifier` carries it over). It needs its
-            preprocessor: the data are raw texts.
-        train: (text, label) or ((text_a, text_b), label) examples, as a `tf.data.Dataset`
-            (batched or not) or any iterable of such pairs. A part is held out of it to
-            choose epochs and configurations on.
+        model: a fine-tuned `PowerBertClassifier` (mode "none") or keras-hub text classifier
+            (`PowerBertClassifier.from_text_classifier`), with its preprocessor (raw texts).
+        train: (text, label) or ((text_a, text_b), label) examples, a `tf.data.Dataset` (batched
+            or not) or any iterable; a part is held out to choose epochs and configurations on.
         validation: the same kind of examples; only read for the reported numbers.
-        output_dir: the run directory (checkpoints, logs, `results.json`); running again with
-            the same arguments resumes (another model there is refused; `overwrite=True`
-            starts afresh).
+        output_dir: the run directory; running again with the same arguments resumes (another
+            model there is refused; `overwrite=True` starts afresh).
         metric: accuracy (default), f1 or mcc; pearson (default) or spearman for a regressor.
         label_names: the class names, in class-id order (recorded for export).
         name: the task's name in the records.
-        on_epoch_end: called as `on_epoch_end(step, record)` after every epoch of the search
-            and retrain (`record.metrics`, `record.epoch`, `record.seconds`).
+        on_epoch_end: `on_epoch_end(step, record)` after each search and retrain epoch
+            (`record`: a `training.EpochRecord`).
         **options: any other `RunConfig` field: the goal (`max_metric_drop`, default 1.0;
             `target_flops`; `lambda_`; `retention`), `epochs`, `patience`, `search_epochs`,
             `batch_size`, `lr_bert`, `seed`, `budgets`, `distill`, `verbose`, ...

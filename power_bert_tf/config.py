@@ -47,10 +47,7 @@ def warn(message: str) -> None:
 
 def option(default, help: str, **extra):
     """A dataclass field with its command-line help (and `flag`, `csv`, `choices`, `required`,
-    `invert` for a "--no-x" switch, `factory` for a mutable default)."""
-    factory = extra.pop("factory", None)
-    if factory is not None:
-        return field(default_factory=factory, metadata={"help": help, **extra})
+    `invert` for a "--no-x" switch)."""
     return field(default=default, metadata={"help": help, **extra})
 
 
@@ -99,11 +96,7 @@ class RunConfig:
         "keras-hub preset name, local preset / Hugging Face directory, or 'minilm' "
         "(default: minilm when installed, else bert_base_en_uncased)",
     )
-    epochs: int = option(
-        10,
-        "the most epochs of fine-tuning and of retraining; each stops earlier once --patience epochs "
-        "bring no held-out improvement",
-    )
+    epochs: int = option(10, "the most epochs of fine-tuning and of retraining (see --patience)")
     patience: int = option(
         2,
         "stop fine-tuning or retraining after this many epochs without a held-out improvement "
@@ -117,8 +110,7 @@ class RunConfig:
     )
     lr_soft_extract: float | None = option(
         None,
-        "peak learning rate of the retention weights (default: scaled to the search's steps, so "
-        "each weight can travel its range twice)",
+        "peak learning rate of the retention weights (default: each can travel its range twice)",
     )
     lambda_: float | None = option(
         None,
@@ -138,20 +130,17 @@ class RunConfig:
     )
     max_metric_drop: float | None = option(
         None,
-        "search for the fastest configuration that loses at most this many points of held-out metric "
-        "to elimination (configurations of the search's shapes judged as the fine-tuned model with "
-        "elimination against itself, by a confidence bound; the retrained model is then checked "
-        "against the fine-tuned one, and a model that slipped is replaced by the plan's next "
-        "configuration's or the fine-tuned model) "
-        "(default 1.0 when neither --lambda nor --target-flops is given)",
+        "search for the fastest configuration that loses at most this many held-out points to "
+        "elimination, by a confidence bound; a retrained model that fails that check is replaced "
+        "by the next milder one's, or the fine-tuned model (default 1.0 without --lambda or "
+        "--target-flops)",
     )
     flops_count: str = option(
         "batched",
-        "what the search's FLOPs fractions (--target-flops, --budgets, candidates) are counted over: "
-        "'batched', the training examples in shuffled batches of --batch-size, each at its batch's "
-        "longest, as dynamic padding serves a batch of requests; 'dynamic', each example at its own "
-        "length, as a single request trimmed to its sentence runs; 'padded', every input at "
-        "--seq-len, the paper's count (where removing padding alone already looks like a saving)",
+        "what FLOPs fractions (--target-flops, --budgets, candidates) count: 'batched', training "
+        "examples in shuffled batches of --batch-size, each at its batch's longest (dynamic "
+        "padding); 'dynamic', each at its own length (batch 1); 'padded', all at --seq-len (the "
+        "paper's count, where removing padding alone looks like a saving)",
         choices=FLOPS_COUNTS,
     )
     selection_confidence: float = option(

@@ -25,7 +25,6 @@ class Predictor:
         dtypes: feature name -> dtype of the features passed; default the model's
             `input_features` (else `FEATURES`), ids int32 and the mask bool.
         jit_compile: compile with XLA on TensorFlow.
-        length_multiple: pad each batch's length up to a multiple of this (None: as given).
 
     Example:
     >>> import keras_hub
@@ -48,10 +47,7 @@ class Predictor:
         seq_len: int | None = None,
         dtypes=None,
         jit_compile: bool = False,
-        length_multiple: int | None = None,
     ):
-        if length_multiple is not None and length_multiple < 1:
-            raise ValueError(f"length_multiple must be a positive integer, got {length_multiple}")
         if not model.built and hasattr(model, "build_from_example"):
             model.build_from_example()  # stateless (JAX) calls need every variable
         self.model = model
@@ -61,7 +57,6 @@ class Predictor:
         )
         self.backend = keras.backend.backend()
         self.jit_compile = jit_compile
-        self.length_multiple = length_multiple
         self._call = self._compile(batch_size, seq_len)
 
     def _compile(self, batch_size, seq_len):
@@ -94,14 +89,9 @@ class Predictor:
             )
         return lambda inputs: model(inputs, training=False)
 
-    def _cast(self, features: dict) -> dict:
-        features = {n: keras.ops.cast(features[n], dtype) for n, dtype in self.dtypes.items()}
-        multiple = self.length_multiple
-        return features if multiple is None else pad_to_multiple(features, multiple)
-
     def __call__(self, features: dict):
         """Outputs of one batch, as a backend tensor (asynchronous on accelerators)."""
-        return self._call(self._cast(features))
+        return self._call({n: keras.ops.cast(features[n], t) for n, t in self.dtypes.items()})
 
     def predict(self, batches: Iterable) -> np.ndarray:
         """float32 outputs of every batch (feature dicts or `(features, labels)` tuples, e.g. a
@@ -111,15 +101,6 @@ class Predictor:
         if not outputs:
             return np.zeros((0, getattr(self.model, "num_classes", 1)), np.float32)
         return np.concatenate(outputs, axis=0)
-
-
-def pad_to_multiple(features: dict, multiple: int) -> dict:
-    """`[batch, length]` features padded with zeros (a false mask) up to a multiple of `multiple`."""
-    length = keras.ops.shape(next(iter(features.values())))[1]
-    extra = -length % multiple
-    if extra == 0:
-        return features
-    return {name: keras.ops.pad(value, [[0, 0], [0, extra]]) for name, value in features.items()}
 
 
 def outputs_to_predictions(outputs: np.ndarray, is_regression: bool) -> np.ndarray:

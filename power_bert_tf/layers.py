@@ -1,22 +1,17 @@
-"""The three PoWER-BERT layers (significance, soft extraction, hard extraction), in `keras.ops`.
-
-Ranking, shared by `SoftExtract` and `HardExtract`: [CLS] has rank 0; the other positions
-follow by significance, highest first, ties by position; padding ranks last (its
-significance is negative).
-"""
+"""The three PoWER-BERT layers (significance, soft extraction, hard extraction), in `keras.ops`."""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
 
-# Padding keys get this significance; real tokens score >= 0.
-PADDING_SIGNIFICANCE = -1.0
+PADDING_SIGNIFICANCE = -1.0  # below every real token's (>= 0): padding ranks last
 
 
 def significance_ranks(significance):
-    """Rank of every position of float `significance` `[batch, seq]`: 0 for [CLS], then by
-    significance (pairwise: exact for ties); int32 `[batch, seq]`, a permutation per row."""
+    """The ranking `SoftExtract` and `HardExtract` share: 0 for [CLS], then by float
+    `significance` `[batch, seq]`, highest first, ties by position (pairwise: exact), padding
+    last; int32 `[batch, seq]`, a permutation per row."""
     seq_len = ops.shape(significance)[1]
     positions = ops.arange(seq_len, dtype="int32")
     # [CLS] outranks everything, including a real token with equal score.
@@ -44,10 +39,8 @@ def gather_positions(tensor, positions):
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class SignificanceScore(keras.layers.Layer):
-    """Significance of each word-vector: the attention it receives.
-
-    For key k: the attention it receives from every non-padding query, averaged over heads
-    and summed over queries. Padding keys get `PADDING_SIGNIFICANCE` (-1).
+    """Significance of each word-vector (key): the attention it receives from every non-padding
+    query, averaged over heads and summed over queries; padding keys get `PADDING_SIGNIFICANCE`.
 
     Args:
         exclude_self: bool. Drop each token's attention to itself.
@@ -100,10 +93,8 @@ class UnitInterval(keras.constraints.Constraint):
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class SoftExtract(keras.layers.Layer):
-    """Configuration-search layer: scale the rank-k word-vector by r_k.
-
-    Holds learnable `retention` weights `r` (`[max_len]`, initialised to 1, kept in [0, 1]);
-    their sum, `mass`, is what the configuration-search loss penalises.
+    """Configuration-search layer: scale the rank-k word-vector by r_k, a learnable `retention`
+    weight (`[max_len]`, from 1, kept in [0, 1]); `losses.mass_penalty` penalises their sum `mass`.
 
     Args:
         max_len: int. Longest sequence the layer will see (the task seq_len).
@@ -152,9 +143,7 @@ class SoftExtract(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class HardExtract(keras.layers.Layer):
-    """Keep [CLS] and the `keep - 1` most significant word-vectors.
-
-    Kept vectors stay in their original order; the padding mask is gathered likewise.
+    """Keep [CLS] and the `keep - 1` most significant word-vectors, in their original order.
 
     Args:
         keep: int. Number of word-vectors to keep (>= 1).

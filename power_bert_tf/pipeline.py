@@ -15,12 +15,7 @@ import numpy as np
 from power_bert_tf import data
 from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
 from power_bert_tf.checkpoint_step import CheckpointStep
-from power_bert_tf.config import (
-    PipelineError,
-    RunConfig,
-    as_pipeline_error,
-)
-from power_bert_tf.distribute import make_strategy
+from power_bert_tf.config import STRATEGIES, PipelineError, RunConfig, as_pipeline_error
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig, batch_longest
@@ -41,6 +36,19 @@ from power_bert_tf.training import TrainConfig, Trainer
 from power_bert_tf.training.resume import ResumeError, ResumeState
 
 __all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
+
+
+def make_strategy(name: str):
+    """The `tf.distribute.Strategy` of --distribute: "default" (the current, one-device one) or
+    "mirrored" (every GPU, else every logical CPU device, of this machine)."""
+    import tensorflow as tf  # here: the JAX test path imports this module
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    raise PipelineError(f"--distribute must be one of {', '.join(STRATEGIES)}; got '{name}'")
 
 
 class Pipeline(SearchStep, RetrainStep, CheckpointStep):

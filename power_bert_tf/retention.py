@@ -53,11 +53,6 @@ class RetentionConfig:
         return config.validate(num_layers=num_layers, seq_len=seq_len)
 
     @classmethod
-    def full(cls, num_layers: int, seq_len: int) -> RetentionConfig:
-        """Keep every word-vector at every layer (plain BERT)."""
-        return cls((int(seq_len),) * int(num_layers))
-
-    @classmethod
     def from_masses(cls, masses: Iterable[float]) -> RetentionConfig:
         """The paper's rule: floor each layer's mass, at least 1, non-increasing."""
         floors = [max(1, math.floor(float(mass))) for mass in masses]
@@ -116,10 +111,9 @@ class RetentionConfig:
         intermediate_dim: int,
         lengths: Mapping[int, int] | None = None,
     ) -> float:
-        """Encoder FLOPs at this configuration over the full model's.
-
-        As hard mode computes: a layer's Q/K/V projections and seq x seq products run on its
-        input length; its attention output projection and feed-forward on its output length.
+        """Encoder FLOPs at this configuration over the full model's, as hard mode computes: a
+        layer's Q/K/V projections and seq x seq products run on its input length, its attention
+        output projection and feed-forward on its output length.
 
         Args:
             seq_len, hidden_dim, intermediate_dim: the model's input length and sizes.
@@ -180,9 +174,8 @@ def full_model_flops(
 
 
 def batch_longest(lengths: Sequence[int], batch_size: int, seed: int) -> dict[int, int]:
-    """The histogram {token count: examples} of `lengths` served in shuffled (by `seed`) batches
-    of `batch_size`, each example counted at its batch's longest: a batch runs at its longest
-    sentence, so a short sentence in a long batch costs the long one's layers."""
+    """The histogram {token count: examples} of `lengths` in shuffled (`seed`) batches of
+    `batch_size`, each example counted at its batch's longest, which the whole batch runs at."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     shuffled = np.random.default_rng(seed).permutation(np.asarray(lengths, dtype=int))
@@ -201,16 +194,13 @@ def project_onto_budget(
     intermediate_dim: int,
     lengths: Mapping[int, int] | None = None,
 ) -> RetentionConfig:
-    """The configuration of a search's masses whose FLOPs fraction is closest to `target`.
-
-    Every layer's mass is scaled by one factor (found by bisection), then rounded as
-    `RetentionConfig.from_masses` rounds.
+    """The configuration of a search's masses whose FLOPs fraction is closest to `target`: every
+    mass scaled by one factor (found by bisection), then rounded as `RetentionConfig.from_masses`.
 
     Args:
-        masses: each layer's retention mass (the sum of its SoftExtract weights).
+        masses: each layer's retention mass (`SoftExtract.mass`).
         target: the FLOPs fraction to reach, in (0, 1].
-        seq_len, hidden_dim, intermediate_dim, lengths: what the fraction is counted at (see
-            `RetentionConfig.flops_fraction`).
+        seq_len, hidden_dim, intermediate_dim, lengths: as in `RetentionConfig.flops_fraction`.
 
     Raises:
         RetentionConfigError: a target outside (0, 1] or below the cheapest configuration

@@ -1,6 +1,4 @@
-"""The pipeline's retrain step (a mixin of `pipeline.Pipeline`): Hard-Extract training at the
-chosen configuration, distilling from the fine-tuned model, then the final check against it;
-a configuration that fails gives way to the search's next milder one, else the fine-tuned model."""
+"""The pipeline's retrain step, a mixin of `pipeline.Pipeline` (`RetrainStep.retrain`)."""
 
 from __future__ import annotations
 
@@ -31,13 +29,10 @@ class RetrainStep:
         earlier: dict,
         save_progress,
     ) -> dict:
-        """Hard-Extract training at `retention`, then the final check against the fine-tuned model.
-
-        A best epoch that fails the check gives way to its untrained start when the start
-        passes; a configuration neither passes is refused (kept as `retrain-refused-<n>.keras`,
-        recorded in `earlier` too) and the search's retrain plan goes on; after it, the run
-        delivers the fine-tuned model.
-        """
+        """Hard-Extract training at `retention`, distilling from the fine-tuned model, then the
+        final check against it: a failing best epoch gives way to its untrained start if that
+        passes; a configuration neither passes is refused (`retrain-refused-<n>.keras`, also in
+        `earlier`) and the plan goes on; after it, the run delivers the fine-tuned model."""
         teacher = self._teacher()
         plan = self._retrain_plan(retention, search)
         attempts = list(earlier.get("attempts", []))
@@ -139,8 +134,7 @@ class RetrainStep:
         }
 
     def _start_if_it_passes(self, retention: RetentionConfig, record: dict, teacher, held_out):
-        """The verdict of the retrain's untrained start (rebuilt), saved as the retrain's
-        checkpoint when it passes; None when it fails too."""
+        """The untrained start's verdict, saved as the retrain checkpoint; None if it fails too."""
         starts = self._starts(teacher)  # by name; else the predecessor (a run dir moved since)
         weights = next((w for n, w in starts if n == record["started_from"]), starts[-1][1])
         with self.strategy.scope():
@@ -165,14 +159,12 @@ class RetrainStep:
         return model if model.mode == "none" else None
 
     def _final_check(self, teacher, held_out):
-        """The retrained model's (best epoch's) verdict against the fine-tuned one on `held_out`
-        (None without a fine-tuned model or --max-metric-drop)."""
+        """The retrained checkpoint's verdict (None without `teacher` or --max-metric-drop)."""
         if teacher is None or self.config.max_metric_drop is None:
             return None
         return self._check(teacher, self._load(self.run_dir.checkpoint("retrain")), held_out)
 
     def _check(self, teacher, model, held_out):
-        """`model`'s verdict against the fine-tuned `teacher` on `held_out`."""
         return self._verdict(
             held_out,
             self._predictions(teacher, held_out),
@@ -180,7 +172,7 @@ class RetrainStep:
         )
 
     def _refuse_attempt(self, number: int) -> str:
-        """Set a refused retrain's files aside; its resume state goes, so the next attempt starts afresh."""
+        """Set a refused retrain's files aside, its resume state cleared: the next starts afresh."""
         kept = f"retrain-refused-{number}"
         os.replace(self.run_dir.checkpoint("retrain"), self.run_dir.file(f"{kept}.keras"))
         if os.path.isfile(self.run_dir.log("retrain")):
@@ -204,7 +196,7 @@ class RetrainStep:
             )
 
     def _flops_record(self, model) -> dict:
-        """A hard-mode model's FLOPs fraction as the run counts it, and the paper's padded count."""
+        """A hard-mode model's FLOPs fraction as the run counts it, and padded (the paper's)."""
         return {
             "flops_fraction": model.flops_fraction(self.config.seq_len, self._flops_lengths),
             "padded_flops_fraction": model.flops_fraction(self.config.seq_len),

@@ -1,7 +1,5 @@
 """The run directory: what a PoWER-BERT run writes (`<step>.keras` checkpoints, `results.json`,
-`run_config.json`, per-epoch logs), the checkpoint each step starts from (`STARTS_FROM`) and the
-one a run delivers (`DELIVERED`); its baseline is its `finetune.keras`, else the fine-tuned model
-it started from."""
+`run_config.json`, per-epoch logs), the checkpoint each step starts from and the one it delivers."""
 
 from __future__ import annotations
 
@@ -59,8 +57,7 @@ class RunDirectory:
         write_json_atomically(self.file(name), payload)
 
     def clear(self, keep: str | None = None) -> None:
-        """Remove everything a run writes here (`--overwrite`); other files stay, and so does
-        `keep` (the --checkpoint the run starts from, when it lies here)."""
+        """Remove what a run writes here (`--overwrite`) except `keep` (the run's --checkpoint)."""
         import shutil
 
         if not os.path.isdir(self.path):
@@ -81,11 +78,10 @@ class RunDirectory:
 
 
 def summarize(records: dict) -> dict:
-    """results.json's summary, rebuilt from each step's own record (`steps`).
-
-    `baseline*`: the fine-tuned model's dev and held-out metric; `delivered`: "retrain" or
-    "finetune"; `power*`, `retention`, `flops_fraction`: the delivered model's; `refused`: the
-    retrained configurations the final check refused; `budgets`, `search`, `seconds`."""
+    """results.json's summary, rebuilt from each step's own record (`steps`): `baseline*`: the
+    fine-tuned model's dev and held-out metric; `delivered`: "retrain" or "finetune"; `power*`,
+    `retention`, `flops_fraction`: the delivered model's; `refused`: the retrained configurations
+    the final check refused; `budgets`, `search`, `seconds`."""
     summary: dict = {}
     baseline = records.get("baseline") or records.get("finetune")  # "baseline": a --checkpoint's
     if baseline:
@@ -189,7 +185,7 @@ def load_classifier(path: str | os.PathLike, prefer: tuple[str, ...] = DELIVERED
 
 
 def format_summary(results: dict) -> str:
-    """A small aligned table of a run's (or an evaluation's) results, and the search's candidates."""
+    """An aligned table of a run's (or an evaluation's) results, and the search's candidates."""
     rows = []
     keys = (
         "task backbone checkpoint metric baseline baseline_held_out power power_held_out "

@@ -37,12 +37,9 @@ class SearchStep:
                 "the search step needs a fine-tuned model, but the checkpoint is a retrained "
                 f"(hard-mode, retention {fine_tuned.retention}) model: pass the run's finetune.keras"
             )
-        adapter = fine_tuned.encoder.adapter
-        # (seq_len, hidden, intermediate, lengths): how every FLOPs fraction is counted.
-        budget = (config.seq_len, adapter.hidden_dim, adapter.intermediate_dim, self._flops_lengths)
-        num_layers = fine_tuned.encoder.num_layers
+        budget, floor = self._budget(fine_tuned)
         if config.target_flops is not None:  # counted as this run counts, from its lengths
-            check_target_flops(config.target_flops, num_layers, *budget)
+            check_target_flops(config.target_flops, fine_tuned.encoder.num_layers, *budget)
         goal = SearchGoal(config.lambda_, config.target_flops, config.max_metric_drop)
         with self.strategy.scope():
             model = fine_tuned.with_mode("soft")  # a copy: `fine_tuned` stays as it was
@@ -57,8 +54,6 @@ class SearchStep:
         steps, warmup = per_epoch * search.epochs, search.warmup_steps(per_epoch)
         rate, reach = self._soft_extract_rate(steps, warmup, search.soft_extract_decay)
         search.lr_soft_extract = rate
-        cheapest = RetentionConfig((1,) * num_layers).flops_fraction(*budget)
-        floor = max(SWEEP_FLOOR, cheapest + 0.01)
         with self.strategy.scope():
             controller = BudgetController(
                 goal,
@@ -102,6 +97,15 @@ class SearchStep:
         if retention is not None and self._flops_lengths is not None:
             record["padded_flops_fraction"] = retention.flops_fraction(*budget[:3])
         return record
+
+    def _budget(self, fine_tuned) -> tuple[tuple, float]:
+        """How this run counts every FLOPs fraction, `(seq_len, hidden, intermediate, lengths)`,
+        and the cheapest target a max-metric-drop search sweeps to (above one word-vector each)."""
+        adapter = fine_tuned.encoder.adapter
+        budget = (self.config.seq_len, adapter.hidden_dim, adapter.intermediate_dim)
+        budget += (self._flops_lengths,)
+        cheapest = RetentionConfig((1,) * fine_tuned.encoder.num_layers).flops_fraction(*budget)
+        return budget, max(SWEEP_FLOOR, cheapest + 0.01)
 
     def _soft_extract_rate(self, steps: int, warmup: int, decay: bool) -> tuple[float, float]:
         """--lr-soft-extract, else the rate that lets each weight travel SEARCH_TRAVEL; and its reach."""

@@ -733,8 +733,8 @@ def test_metadata_overrides_for_a_bare_keras_file(variants):
 
 def test_versions_are_never_overwritten(variants, tmp_path, monkeypatch):
     cola = variants["cola"]
-    assert E.next_version(tmp_path / "nothing") == 1
-    assert E.next_version(cola.export_dir) == 2
+    assert E.version_directory(tmp_path / "nothing") == tmp_path / "nothing" / "1"
+    assert E.version_directory(cola.export_dir) == cola.export_dir / "2"
     before = sorted(p.name for p in cola.version_dir.rglob("*"))
     with pytest.raises(E.ExportError, match="already exists"):
         E.export_savedmodel(cola.run_dir, cola.export_dir, version=1)

@@ -1,4 +1,4 @@
-"""inference.py. Predictor's options: bucketed lengths are exact, and the model sees the bucket;
+"""inference.py. Predictor: extra padding leaves the outputs as they are (every mode);
 XLA gives the outputs of the plain graph (reference: the same model called on the unpadded batch).
 surviving_words: against a hand-tokenized sentence and test_encoder's numpy reference of the
 kept positions."""
@@ -13,7 +13,7 @@ from test_encoder import reference_hard
 
 from conftest import make_backbone
 from power_bert_tf import PowerBertClassifier
-from power_bert_tf.inference import Predictor, pad_to_multiple, surviving_words
+from power_bert_tf.inference import Predictor, surviving_words
 
 pytestmark = pytest.mark.jax
 
@@ -46,36 +46,13 @@ def _features(width: int = max(LENGTHS)) -> dict:
 
 
 @pytest.mark.parametrize("mode", ["none", "soft", "hard"])
-def test_bucketed_lengths_give_the_unbucketed_outputs(mode):
+def test_padding_positions_leave_the_outputs_as_they_are(mode):
     model = _model(mode)
     reference = keras.ops.convert_to_numpy(model(_features(), training=False))
-    widths = []
-    predictor = Predictor(model, length_multiple=16)
-    compiled = predictor._call
-
-    def spy(inputs):  # what the compiled model function is given
-        widths.append(int(inputs["padding_mask"].shape[1]))
-        return compiled(inputs)
-
-    predictor._call = spy
-    bucketed = predictor.predict([_features()])
-    np.testing.assert_allclose(bucketed, reference, rtol=1e-5, atol=1e-5)
-    assert widths and set(widths) == {16}  # the model received the bucket, not the trimmed 9
-
-
-def test_a_width_already_on_a_bucket_is_left_as_it_is():
-    assert Predictor(_model("none"), length_multiple=3)._cast(_features())["token_ids"].shape == (
-        3,
-        9,
-    )
-    with pytest.raises(ValueError, match="length_multiple"):
-        Predictor(_model("none"), length_multiple=0)
-
-
-def test_pad_to_multiple_adds_masked_positions():
-    padded = pad_to_multiple({"padding_mask": np.ones((2, 5), bool)}, 4)
-    assert tuple(padded["padding_mask"].shape) == (2, 8)
-    assert int(keras.ops.sum(keras.ops.cast(padded["padding_mask"], "int32"))) == 10
+    padded = {name: np.pad(value, [(0, 0), (0, 7)]) for name, value in _features().items()}
+    assert padded["padding_mask"].dtype == bool and padded["padding_mask"].shape == (3, 16)
+    outputs = Predictor(model).predict([padded])
+    np.testing.assert_allclose(outputs, reference, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.tensorflow_only
@@ -83,7 +60,7 @@ def test_pad_to_multiple_adds_masked_positions():
 def test_xla_gives_the_graph_outputs(mode):
     model = _model(mode)
     graph = Predictor(model).predict([_features()])
-    xla = Predictor(model, jit_compile=True, length_multiple=16).predict([_features()])
+    xla = Predictor(model, jit_compile=True).predict([_features()])
     np.testing.assert_allclose(xla, graph, rtol=1e-4, atol=1e-5)
 
 

@@ -133,10 +133,6 @@ def test_validate_direct_construction():
     assert RetentionConfig((8, 8)).validate(num_layers=2, seq_len=8).keep == (8, 8)
 
 
-def test_full():
-    assert RetentionConfig.full(3, 64).keep == (64, 64, 64)
-
-
 # --------------------------------------------------------------------------------------------------------
 # from_masses: floor, at least 1, non-increasing
 
@@ -199,7 +195,7 @@ def test_flops_fraction_realistic(keep, seq_len, d, f):
 
 
 def test_flops_fraction_full_is_one_and_monotone():
-    assert RetentionConfig.full(6, 64).flops_fraction(64, 384, 1536) == pytest.approx(1.0)
+    assert RetentionConfig((64,) * 6).flops_fraction(64, 384, 1536) == pytest.approx(1.0)
     a = RetentionConfig((64, 48, 32)).flops_fraction(64, 384, 1536)
     b = RetentionConfig((64, 32, 16)).flops_fraction(64, 384, 1536)
     assert b < a < 1.0

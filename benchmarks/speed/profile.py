@@ -83,7 +83,7 @@ def profile_layers(
     encoder = model.encoder
     adapter = encoder.adapter
     rng = np.random.default_rng(seed)
-    retention = encoder.retention or RetentionConfig.full(encoder.num_layers, seq_len)
+    retention = encoder.retention or RetentionConfig((seq_len,) * encoder.num_layers)
     hidden, heads = adapter.hidden_dim, int(model.backbone.num_heads)
 
     def timed(fn, *args):

@@ -1,7 +1,6 @@
 """Backbones: where they come from (`sources`) and how PoWER-BERT wires into each family (`adapters`)."""
 
 from power_bert_tf.backbones.adapters import (
-    SUPPORTED_BACKBONES,
     BackboneAdapter,
     UnsupportedBackboneError,
     adapter_for,
@@ -18,7 +17,6 @@ from power_bert_tf.backbones.sources import (
 )
 
 __all__ = [
-    "SUPPORTED_BACKBONES",
     "BackboneAdapter",
     "BackboneLoadError",
     "UnsupportedBackboneError",

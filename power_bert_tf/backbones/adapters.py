@@ -1,9 +1,6 @@
-"""Backbone adapters: how PoWER-BERT reaches inside each keras-hub encoder family.
-
-Extraction sits between a transformer layer's self-attention and feed-forward sublayers, so the
-sublayers are called one by one. This module alone touches keras / keras-hub private attributes,
-and refuses untested library versions (`check_versions`). One adapter per family says how to
-embed, which layer runs at each depth, and whether it has a pooler."""
+"""Backbone adapters: how PoWER-BERT calls each keras-hub family's sublayers one by one, to extract
+between attention and feed-forward. This module alone touches keras / keras-hub private attributes,
+and refuses untested library versions (`check_versions`)."""
 
 from __future__ import annotations
 
@@ -36,9 +33,8 @@ class UnsupportedBackboneError(PowerBertError, TypeError):
 
 
 def check_versions(versions: dict[str, str] | None = None) -> None:
-    """Refuse (UnsupportedBackboneError, naming the library, its version and the tested ones)
-    `versions` ({"keras": "3.15.1", "keras_hub": "0.32.0"}; default: the installed ones) whose
-    internals were not tested, unless the environment sets POWER_BERT_ALLOW_UNTESTED_VERSIONS=1."""
+    """Raise UnsupportedBackboneError for `versions` (default: the installed ones) not in
+    `TESTED_VERSIONS`, unless the environment sets POWER_BERT_ALLOW_UNTESTED_VERSIONS=1."""
     versions = versions or {"keras": keras.__version__, "keras_hub": keras_hub.__version__}
     if os.environ.get(ALLOW_UNTESTED_ENV) == "1":
         return
@@ -108,8 +104,8 @@ class BackboneAdapter:
         """The attention sublayer's output before its dropout and residual.
 
         Returns:
-            `[batch, seq, hidden]`, and with `return_probs` also the softmax
-            probabilities `[batch, heads, seq, seq]` (before attention dropout).
+            `[batch, seq, hidden]`; with `return_probs`, also the softmax probabilities `[batch,
+            heads, seq, seq]` (before attention dropout).
         """
         with _one_key_softmax_allowed():
             return layer._self_attention_layer(
@@ -124,8 +120,7 @@ class BackboneAdapter:
         return _plain_attention(layer._self_attention_layer)
 
     def attention_for_kept_queries(self, layer, x, attention_mask, choose, training=None):
-        """Self-attention whose output projection runs on the kept queries only (exact: rows
-        are independent).
+        """Self-attention, its output projection on kept queries only (exact: rows are independent).
 
         Args:
             choose: `probs [batch, heads, seq, seq] -> kept positions [batch, keep]`,
@@ -185,7 +180,7 @@ class BertAdapter(BackboneAdapter):
 
 
 class AlbertAdapter(BertAdapter):
-    """`keras_hub.models.AlbertBackbone`: BERT's embeddings projected; layers shared across depth."""
+    """`keras_hub.models.AlbertBackbone`: BERT's embeddings projected; layers shared over depth."""
 
     backbone_cls = keras_hub.models.AlbertBackbone
 
@@ -229,8 +224,7 @@ SUPPORTED_BACKBONES = tuple(adapter.backbone_cls for adapter in ADAPTERS)
 
 
 def adapter_for(backbone) -> BackboneAdapter:
-    """The adapter of `backbone`'s family; UnsupportedBackboneError, naming the supported ones,
-    for another."""
+    """The adapter of `backbone`'s family; UnsupportedBackboneError (naming ours) for another."""
     for adapter in ADAPTERS:  # a supported family's class, or a user subclass of it
         if isinstance(backbone, adapter.backbone_cls):
             return adapter(backbone)

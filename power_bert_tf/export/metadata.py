@@ -182,11 +182,6 @@ def existing_versions(export_dir) -> list[int]:
     )
 
 
-def next_version(export_dir) -> int:
-    """1 + the largest existing integer version directory (1 if none)."""
-    return max(existing_versions(export_dir), default=0) + 1
-
-
 def version_directory(export_dir, version: int | None = None) -> Path:
     """The version directory to write (default: the next version).
 
@@ -198,7 +193,7 @@ def version_directory(export_dir, version: int | None = None) -> Path:
     if export_dir.exists() and not export_dir.is_dir():
         raise ExportError(f"export directory '{export_dir}' is not a directory")
     if version is None:
-        version = next_version(export_dir)
+        version = max(existing_versions(export_dir), default=0) + 1
     if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 0:
         raise ExportError(f"version must be a non-negative integer, got {version!r}")
     final = export_dir / str(int(version))

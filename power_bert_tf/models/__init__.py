@@ -7,11 +7,10 @@ from power_bert_tf.models.classifier import (
     PowerDistilBertClassifier,
     PowerRobertaClassifier,
 )
-from power_bert_tf.models.encoder import MODES, PowerBertEncoder
+from power_bert_tf.models.encoder import PowerBertEncoder
 from power_bert_tf.models.weights import copy_weights_by_path, with_global_precision
 
 __all__ = [
-    "MODES",
     "PowerAlbertClassifier",
     "PowerBertClassifier",
     "PowerBertEncoder",

@@ -1,8 +1,7 @@
-"""`PowerBertClassifier`: a functional keras-hub `TextClassifier` on a `PowerBertEncoder`, which
-calls the stock backbone's sublayers (so `task.backbone` and a preset's backbone files stay plain
-keras-hub ones), and a subclass per other family (found by keras-hub's `find_subclass`). With
-this package imported, keras-hub's generic `TextClassifier.from_preset` may build one: name the
-class you want (e.g. `BertTextClassifier.from_preset`)."""
+"""`PowerBertClassifier`, a functional keras-hub `TextClassifier` whose backbone stays a stock one
+(`task.backbone`, a preset's backbone files), and a subclass per other family. With this package
+imported, `TextClassifier.from_preset` may build one (keras-hub's `find_subclass`): name the class
+you want (e.g. `BertTextClassifier.from_preset`)."""
 
 from __future__ import annotations
 
@@ -61,10 +60,8 @@ def saved_task_class(preset, base: type) -> type | None:
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class PowerBertClassifier(keras_hub.models.TextClassifier):
-    """PoWER-BERT for classification and regression on any supported keras-hub backbone.
-
-    Head: the encoder's pooled output -> dropout -> dense (RoBERTa and DistilBERT get a
-    `pooled_dense` on [CLS], as their keras-hub classifiers do).
+    """PoWER-BERT for classification and regression on any supported keras-hub backbone; head:
+    pooled output -> dropout -> dense (RoBERTa, DistilBERT: after a `pooled_dense`, as keras-hub).
 
     Args:
         backbone: a keras-hub `BertBackbone`, `AlbertBackbone`, `RobertaBackbone`
@@ -201,7 +198,7 @@ class PowerBertClassifier(keras_hub.models.TextClassifier):
         return super().predict(x, batch_size=batch_size, **kwargs)
 
     def fit(self, *args, **kwargs):
-        """`TextClassifier.fit`; refused in soft mode, which needs the mass penalty."""
+        """`TextClassifier.fit`; refused in soft mode (see the class)."""
         if self.mode == "soft":
             raise ValueError(
                 "fit() on a soft-mode PowerBertClassifier would train the retention weights "

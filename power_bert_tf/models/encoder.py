@@ -1,7 +1,5 @@
 """`PowerBertEncoder`: a keras-hub backbone's own layers (through `backbones.adapter_for`) with
-word-vector extraction between each layer's self-attention and feed-forward sublayers (Goyal et
-al., 2020, Fig. 3). Modes: "none" (the backbone's outputs), "soft" (the configuration search: a
-`SoftExtract` per layer), "hard" (a `HardExtract` where the length shrinks, any input length)."""
+word-vector extraction between self-attention and feed-forward (Goyal et al., 2020, Fig. 3)."""
 
 from __future__ import annotations
 
@@ -40,7 +38,9 @@ class PowerBertEncoder(keras.layers.Layer):
     Args:
         backbone: a keras-hub BERT, ALBERT, RoBERTa or DistilBERT backbone.
         retention: `RetentionConfig`, a "64,48,..." string or list of ints, or None.
-        mode: "none", "soft" or "hard"; default "hard" when `retention` is given, else "none".
+        mode: "none" (the backbone's outputs), "soft" (the search: a `SoftExtract` per layer)
+            or "hard" (a `HardExtract` where the length shrinks, any input length); default
+            "hard" when `retention` is given, else "none".
         sequence_length: the longest input of soft mode and the length `flops_fraction`
             counts at; default `max(retention)` in hard mode, else the backbone's maximum.
         exclude_self: `SignificanceScore` option.
@@ -146,16 +146,9 @@ class PowerBertEncoder(keras.layers.Layer):
         return self.significance(ops.cast(probs, "float32"), padding_mask)
 
     def transformer_layer(self, layer, extractor, x, padding_mask, positions, training=None):
-        """One transformer layer with extraction between attention and feed-forward.
-
-        Args:
-            layer: the keras-hub `TransformerEncoder` at this depth.
-            extractor: `SoftExtract`, `HardExtract` or None (keep everything).
-            x: `[batch, n, hidden]`; padding_mask, positions: `[batch, n]`.
-
-        Returns:
-            `(x, padding_mask, positions)` of the kept vectors.
-        """
+        """One keras-hub `TransformerEncoder` with `extractor` (or None: keep all) between attention
+        and feed-forward: `x` `[batch, n, hidden]`, `padding_mask` and `positions` `[batch, n]`
+        -> those of the kept vectors."""
         adapter = self.adapter
         attention_mask = ops.expand_dims(ops.cast(padding_mask, "int32"), 1)
         residual = x

@@ -1,9 +1,6 @@
-"""One set of weights for several FLOPs budgets: their configurations and the per-step draw.
-
-Each budget's configuration is the search's masses projected onto it; the configurations are
-views of one model (`PowerBertClassifier.sharing_weights`), and each training step trains one,
-drawn at random with the chosen configuration weighted most (as LengthDrop, Kim and Cho 2021).
-"""
+"""One set of weights for several FLOPs budgets: each budget's configuration (the search's masses
+projected onto it) is a view of one model (`PowerBertClassifier.sharing_weights`), and each
+training step trains one, drawn at random (`ConfigurationDraw`; LengthDrop, Kim and Cho 2021)."""
 
 from __future__ import annotations
 
@@ -14,8 +11,7 @@ import numpy as np
 
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError, project_onto_budget
 
-# The chosen configuration's share of the training steps; the budgets share the rest evenly.
-CHOSEN_WEIGHT = 0.5
+CHOSEN_WEIGHT = 0.5  # the chosen configuration's share of the training steps
 
 
 def budget_signature(target: float) -> str:
@@ -66,8 +62,7 @@ def budget_configurations(
     intermediate_dim: int,
     lengths: Mapping[int, int] | None = None,
 ) -> list[Budget]:
-    """Each target's configuration: the search's `masses` projected onto it (FLOPs counted as
-    `RetentionConfig.flops_fraction` counts them, over `lengths` when given).
+    """Each target's configuration: the search's `masses` projected onto it (`project_onto_budget`).
 
     Raises:
         RetentionConfigError: a target below one word-vector per layer.
@@ -84,13 +79,12 @@ def budget_configurations(
 
 
 class ConfigurationDraw:
-    """Which configuration each training step trains: index 0 (the chosen one) with
-    probability `chosen_weight`, the others sharing the rest; a function of `(seed, step)`.
+    """Which configuration each training step trains, a function of `(seed, step)`.
 
     Args:
-        count: number of configurations (the chosen one first).
+        count: number of configurations, the chosen one (index 0) first.
         seed: the run's seed.
-        chosen_weight: probability of the chosen configuration (1.0 when `count` is 1).
+        chosen_weight: its probability (1.0 when `count` is 1); the others share the rest evenly.
     """
 
     def __init__(self, count: int, seed: int, chosen_weight: float = CHOSEN_WEIGHT):

@@ -17,10 +17,9 @@ def per_example_loss(is_regression: bool, labels, outputs):
 
 
 def distillation_loss(is_regression: bool, teacher_outputs, outputs, temperature: float = 2.0):
-    """What the student (`outputs`) loses against the unpruned teacher (the fine-tuned model's
-    logits or score, `[batch, outputs]`); float32 `[batch]`. Classification, T = `temperature`:
-    `T^2 * KL(softmax(teacher / T) || softmax(student / T))` (Hinton et al.); regression: squared
-    error."""
+    """The student's (`outputs`) loss against the unpruned teacher's logits or score (`[batch,
+    outputs]`), float32 `[batch]`: `T^2 * KL(softmax(teacher / T) || softmax(student / T))`, T =
+    `temperature` (Hinton et al.); regression: squared error."""
     teacher, student = ops.cast(teacher_outputs, "float32"), ops.cast(outputs, "float32")
     if is_regression:
         return ops.square(student[:, 0] - teacher[:, 0])
@@ -31,8 +30,8 @@ def distillation_loss(is_regression: bool, teacher_outputs, outputs, temperature
 
 
 def mass_penalty(model, lambda_: float):
-    """`lambda * sum_j j * mass_j` over the SoftExtract layers of `model` (soft mode; j from 1);
-    0 without any. `lambda_` is the original's LAMBDA."""
+    """The search's penalty `lambda * sum_j j * mass_j` over `model`'s SoftExtract layers (j from
+    1, `mass_j` layer j's `SoftExtract.mass`); 0 without any. `lambda_` is the original's LAMBDA."""
     layers = model.encoder.soft_extract_layers
     if not layers or lambda_ == 0:
         return ops.convert_to_tensor(0.0, "float32")

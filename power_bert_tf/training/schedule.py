@@ -8,8 +8,7 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up to `peak` over `warmup_steps`, then linear decay to 0 (unlike the original's
-    AdamWarmup, from the full peak).
+    """Linear warm-up, then linear decay to 0 from the full `peak` (unlike the original AdamWarmup).
 
     Args:
         peak: learning rate reached at the end of warm-up.

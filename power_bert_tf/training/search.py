@@ -1,15 +1,11 @@
-"""What the configuration search aims at: a fixed LAMBDA, a FLOPs target, or a metric budget.
+"""What the configuration search aims at; the goal sets `lambda`, `losses.mass_penalty`'s weight:
 
-The search minimises `task loss + lambda * sum_j j * mass_j`; the goal decides `lambda`:
-
-- **lambda**: fixed; the configuration is wherever it balances the task.
-- **target FLOPs F**: `lambda` is a dual-ascent multiplier on "FLOPs fraction <= target", the
-  target falling geometrically from 1 to F over the first half of the search; the final masses
-  are projected onto F (`retention.project_onto_budget`).
-- **max metric drop D**: the target falls geometrically from 1 to a floor; the masses at evenly
-  spaced points, projected down a `ladder` of FLOPs fractions, are judged with no training
-  against the fine-tuned model (`selection.judge`), and `retrain_plan` picks what to retrain.
-"""
+- **lambda**: fixed.
+- **target FLOPs F**: a dual-ascent multiplier on "FLOPs fraction <= target", the target falling
+  geometrically from 1 to F over the search's first half; the final masses are projected onto F.
+- **max metric drop D**: the target falls geometrically to a floor; the masses at evenly spaced
+  points, projected down a `ladder`, are judged untrained against the fine-tuned model
+  (`selection.judge`), and `retrain_plan` picks what to retrain."""
 
 from __future__ import annotations
 
@@ -52,8 +48,7 @@ class SearchGoal:
 def soft_extract_rate(
     steps: int, warmup_steps: int, decay: bool, travel: float = SEARCH_TRAVEL
 ) -> float:
-    """The retention weights' peak learning rate that lets each travel `travel` over `steps`
-    (Adam moves a weight by about its rate per step)."""
+    """The retention weights' peak rate to travel `travel` in `steps` (Adam: ~its rate per step)."""
     return travel / WarmupLinearDecay(1.0, steps, warmup_steps, decay).total()
 
 
@@ -97,16 +92,9 @@ def ladder(floor: float, step: float = LADDER_STEP) -> list[float]:
 
 
 class BudgetController:
-    """Sets the search's penalty weight after every step, and takes candidates.
-
-    Args:
-        goal: the `SearchGoal`.
-        total_steps: optimizer steps of the whole search.
-        warmup_steps: of them, the warm-up (the target starts moving after it).
-        mass_fraction: masses -> FLOPs fraction of the unrounded masses.
-        project: (masses, target) -> the `RetentionConfig` on that budget.
-        floor: the cheapest target a max-metric-drop search sweeps to.
-    """
+    """Sets the search's penalty weight after every step toward `target_at`, and takes candidates
+    (`max_metric_drop`): `mass_fraction(masses)` is their FLOPs fraction, `project(masses,
+    target)` the `RetentionConfig` on that budget; the target moves after `warmup_steps`."""
 
     def __init__(
         self,

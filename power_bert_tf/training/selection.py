@@ -1,12 +1,9 @@
-"""Deciding on a held-out part whether a model loses at most D points against a reference.
-
-A model passes when the `confidence` quantile of its metric loss (paired bootstrap over the
-same examples, so any metric works) is at most D, and it beats the best constant predictor.
-
-Given token counts, the bound is also taken over examples drawn in proportion to their length,
-and the larger decides: elimination keeps a fixed number of word-vectors, so it costs long inputs
-most, which an average over mostly short held-out inputs hides.
-"""
+"""Deciding on a held-out part whether a model loses at most D points against a reference: it
+passes when it beats the best constant predictor and the `confidence` quantile of its metric loss
+(paired bootstrap over the same examples, so any metric works) is at most D. Given token counts,
+the bound is also taken over examples drawn in proportion to their length (size-biased), and the
+larger decides: elimination keeps a fixed number of word-vectors, so it costs long inputs most,
+which an average over mostly short held-out inputs hides."""
 
 from __future__ import annotations
 
@@ -22,11 +19,10 @@ RESAMPLES = 1000
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a model loses against its reference on a held-out part: `drop` is `reference -
-    metric` (points; negative: the model is better), `bound` its one-sided `confidence` upper
-    bound (paired bootstrap; given token counts, the larger of `bound_as_drawn` and the
-    size-biased draw's `bound_by_length`), `constant` the best constant predictor's metric,
-    `max_drop` D."""
+    """What a model loses against its reference: `drop` is `reference - metric` (points;
+    negative: the model is better), `bound` its one-sided `confidence` upper bound (given token
+    counts, the larger of `bound_as_drawn` and `bound_by_length`: see the module), `constant` the
+    best constant predictor's metric, `max_drop` D."""
 
     metric: float
     reference: float
@@ -45,7 +41,6 @@ class Verdict:
 
     @property
     def passes(self) -> bool:
-        """The bound is within D and the model is better than a constant."""
         return self.bound <= self.max_drop and self.informative
 
     def as_record(self) -> dict:
@@ -82,8 +77,7 @@ def judge(
         metric: `(labels, predictions) -> points`.
         max_drop: D.
         confidence: the one-sided level of the bound, in (0, 1).
-        lengths: the examples' token counts, `[n]`: the bound is then also taken over examples
-            drawn in proportion to them, and the larger decides. None: as drawn only.
+        lengths: the examples' token counts, `[n]`, for the size-biased bound (see the module).
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")

@@ -1,11 +1,7 @@
-"""The custom training loop (TensorFlow, under a tf.distribute.Strategy) of all three steps.
-
-In soft mode the loss gains `lambda * sum_j j * mass_j` (`lambda` fixed or set after every step
-by a `search.BudgetController`) and the retention weights learn at their own rate; with a
-teacher's outputs beside the labels, the task loss mixes in `losses.distillation_loss`.
-Each epoch ends with an evaluation, the best (or last) checkpoint, a resume state and one log
-line; with `patience`, training stops once the metric stops improving.
-"""
+"""The custom training loop (TensorFlow, under a tf.distribute.Strategy) of all three steps:
+soft mode adds `losses.mass_penalty` and trains the retention weights at their own rate; a
+teacher's outputs mix `losses.distillation_loss` into the task loss. Each epoch ends with an
+evaluation, the best (or last) checkpoint, a resume state and one log line."""
 
 from __future__ import annotations
 
@@ -46,14 +42,12 @@ class TrainConfig:
     keep_best: bool = True  # False: keep the last epoch (configuration search)
     soft_extract_decay: bool = True  # False: hold lr_soft_extract after warm-up (moving targets)
     patience: int = 0  # stop after this many epochs without improvement (0: train every epoch)
-    # With a teacher's outputs: the distillation term's weight (the labels get the rest) and
-    # the temperature that softens both distributions.
-    distill_weight: float = 0.5
-    temperature: float = 2.0
+    distill_weight: float = 0.5  # with a teacher: distillation's share (the labels get the rest)
+    temperature: float = 2.0  # softens both distributions
     score_start: bool = False  # score the untrained model as "epoch 0" (a candidate best)
 
     def converged(self, scores: Sequence[float]) -> bool:
-        """True when the last `patience` epochs' `scores` did not improve on the best before them."""
+        """True when the last `patience` epochs' `scores` did not beat the best before them."""
         if self.patience < 1 or len(scores) <= self.patience:
             return False
         return max(scores[-self.patience :]) <= max(scores[: -self.patience])
@@ -90,11 +84,9 @@ class Trainer:
         strategy: a tf.distribute.Strategy; default the current one.
         log_dir: where TensorBoard scalars and `<name>_log.jsonl` go.
         name: the step's name in logs ("finetune", "search", "retrain").
-        controller: a `search.BudgetController` setting the penalty's weight after every
-            step; None: the weight is `config.lambda_`.
+        controller: a `search.BudgetController` setting the penalty weight; None: `lambda_`.
         eval_name: what the evaluation set is, in the progress bar and TensorBoard ("held_out").
-        views: other models sharing `model`'s variables (`sharing_weights`); each step
-            trains the one `draw` picks.
+        views: models sharing `model`'s variables (`sharing_weights`), trained as `draw` picks.
         draw: a `budgets.ConfigurationDraw` over `[model, *views]` (needed with `views`).
     """
 
@@ -187,7 +179,6 @@ class Trainer:
         def train_step(iterator_batch):
             features, labels = iterator_batch
             first = labels[0] if isinstance(labels, (tuple, list)) else labels
-            # Examples in this step over every replica.
             sizes = strategy.run(lambda t: tf.cast(tf.shape(t)[0], tf.float32), args=(first,))
             global_batch = strategy.reduce(total, sizes, axis=None)
             task_loss, penalty = strategy.run(replica_step, args=(features, labels, global_batch))
@@ -204,13 +195,11 @@ class Trainer:
         on_epoch_end: Callable[[EpochRecord], None] | None = None,
         resume: ResumeState | None = None,
     ) -> list[EpochRecord]:
-        """Train for `config.epochs` (fewer once `config.patience` says it converged); keep the best
-        (or last) checkpoint.
+        """Train up to `config.epochs` epochs (see `patience`); keep the best (or last) checkpoint.
 
         Args:
-            train_dataset: the batches, or `epoch -> batches` (a resumed run then sees
-                each epoch's own order); `(features, labels)` or, to distil,
-                `(features, (labels, teacher outputs))`.
+            train_dataset: `(features, labels)` batches (`labels` `(labels, teacher outputs)` to
+                distil), or `epoch -> batches` (a resumed run then sees each epoch's own order).
             eval_dataset, eval_labels: what each epoch is scored on.
             checkpoint_path: where the best (or last) epoch's model goes.
             on_epoch_end: called with each trained epoch's record (not the scored start).
@@ -270,7 +259,7 @@ class Trainer:
         return history
 
     def _end_epoch(self, record, history, best, checkpoint_path, resume, on_epoch_end) -> float:
-        """Keep `record`, the checkpoint if it is the best (or last) and the resume state; log it."""
+        """Keep `record`, the checkpoint if it is the best (or last), the resume state; log it."""
         history.append(record)
         improved = record.metrics[self.metric] > best
         best = max(best, record.metrics[self.metric])

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 from power_bert_tf.config import RunConfig
 from power_bert_tf.pipeline import Pipeline
-from power_bert_tf.retention import RetentionConfig
-from power_bert_tf.training.search import SWEEP_FLOOR, retrain_plan
+from power_bert_tf.training.search import retrain_plan
 
 
 @dataclass
@@ -54,17 +53,8 @@ def main() -> None:
         train, held_out = pipeline.training_split()
         pipeline._flops_lengths = pipeline.flops_lengths(train)
         teacher = pipeline._load(f"{run}/finetune.keras")
-        adapter = teacher.encoder.adapter
-        budget = (
-            config.seq_len,
-            adapter.hidden_dim,
-            adapter.intermediate_dim,
-            pipeline._flops_lengths,
-        )
-        cheapest = RetentionConfig((1,) * teacher.encoder.num_layers).flops_fraction(*budget)
-        judged = pipeline._judge_ladder(
-            teacher, points, held_out, budget, max(SWEEP_FLOOR, cheapest + 0.01)
-        )
+        budget, floor = pipeline._budget(teacher)
+        judged = pipeline._judge_ladder(teacher, points, held_out, budget, floor)
         plan = retrain_plan(judged)
         name = "with the length check" if length_check else "as drawn only"
         print(f"{name}: plan {[c.retention for c in plan]}")
