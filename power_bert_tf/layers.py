@@ -94,7 +94,8 @@ class UnitInterval(keras.constraints.Constraint):
 @keras.saving.register_keras_serializable(package="power_bert_tf")
 class SoftExtract(keras.layers.Layer):
     """Configuration-search layer: scale the rank-k word-vector by r_k, a learnable `retention`
-    weight (`[max_len]`, from 1, kept in [0, 1]); `losses.mass_penalty` penalises their sum `mass`.
+    weight (`[max_len]`, initialised to 1, kept in [0, 1]); `losses.mass_penalty` penalises
+    their sum, `mass`.
 
     Args:
         max_len: int. Longest sequence the layer will see (the task seq_len).

@@ -11,6 +11,7 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from power_bert_tf import data
 from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
@@ -38,11 +39,10 @@ from power_bert_tf.training.resume import ResumeError, ResumeState
 __all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
 
 
-def make_strategy(name: str):
+def make_strategy(name: str) -> tf.distribute.Strategy:
     """The `tf.distribute.Strategy` of --distribute: "default" (the current, one-device one) or
-    "mirrored" (every GPU, else every logical CPU device, of this machine)."""
-    import tensorflow as tf  # here: the JAX test path imports this module
-
+    "mirrored" (every GPU, else every logical CPU device, of this machine); PipelineError for
+    another name."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":

@@ -1,5 +1,6 @@
 """The run directory: what a PoWER-BERT run writes (`<step>.keras` checkpoints, `results.json`,
-`run_config.json`, per-epoch logs), the checkpoint each step starts from and the one it delivers."""
+`run_config.json`, per-epoch logs), the checkpoint each step starts from and the one it
+delivers; its baseline is its `finetune.keras`, else the fine-tuned model it started from."""
 
 from __future__ import annotations
 

@@ -33,8 +33,9 @@ class UnsupportedBackboneError(PowerBertError, TypeError):
 
 
 def check_versions(versions: dict[str, str] | None = None) -> None:
-    """Raise UnsupportedBackboneError for `versions` (default: the installed ones) not in
-    `TESTED_VERSIONS`, unless the environment sets POWER_BERT_ALLOW_UNTESTED_VERSIONS=1."""
+    """Raise UnsupportedBackboneError for `versions` ({"keras": "3.15.1", "keras_hub": "0.32.0"};
+    default: the installed ones) not in `TESTED_VERSIONS`, unless the environment sets
+    POWER_BERT_ALLOW_UNTESTED_VERSIONS=1."""
     versions = versions or {"keras": keras.__version__, "keras_hub": keras_hub.__version__}
     if os.environ.get(ALLOW_UNTESTED_ENV) == "1":
         return

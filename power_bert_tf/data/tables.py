@@ -1,5 +1,6 @@
 """Your own labelled text files (CSV, TSV or JSON Lines; `--train-file`) as a `GlueTask`
-(`table_task`). Every problem raises `GlueDataError` naming the file, line and column at fault."""
+(`table_task`). Every problem raises `GlueDataError` naming the file (and
+the line and column, where a row is at fault)."""
 
 from __future__ import annotations
 
@@ -161,7 +162,7 @@ def table_task(
     Args:
         train_file, validation_file, test_file: CSV, TSV or JSON Lines with a header / keys.
         text_columns, label_column, metric: see `RunConfig`; an `ID_COLUMNS` column is no text.
-        regression: True / False to force it; None: when every training label is a number
+        regression: True / False to force it; None: regression when every training label is a number
             and one of them is not a whole number.
         name: the task's name (default: the training file's name without extension).
 

@@ -263,7 +263,10 @@ def export_savedmodel(
     task: str | None = None,
     label_names: Sequence[str] | None = None,
     is_pair: bool | None = None,
-    **options,
+    text_signature: bool = True,
+    max_batch_size: int = MAX_BATCH_SIZE,
+    length_multiple: int = LENGTH_MULTIPLE,
+    jit_compile: bool = False,
 ) -> str:
     """Export a training run's model for TF Serving (with its `--budgets` signatures, if any).
 
@@ -273,8 +276,7 @@ def export_savedmodel(
         export_dir: the TF Serving model base path.
         version: the version directory to write (never an existing one); default the next.
         task, label_names, is_pair: override (or supply) the `run_config.json` values.
-        **options: `export_model`'s text_signature, max_batch_size, length_multiple and
-            jit_compile.
+        text_signature, max_batch_size, length_multiple, jit_compile: see `export_model`.
 
     Returns:
         the path of the written version directory.
@@ -301,7 +303,10 @@ def export_savedmodel(
         checkpoint=str(keras_file),
         budgets=record.get("budgets") or (),
         dev_metric=record.get("dev"),
-        **options,
+        text_signature=text_signature,
+        max_batch_size=max_batch_size,
+        length_multiple=length_multiple,
+        jit_compile=jit_compile,
     )
 
 

@@ -92,9 +92,16 @@ def ladder(floor: float, step: float = LADDER_STEP) -> list[float]:
 
 
 class BudgetController:
-    """Sets the search's penalty weight after every step toward `target_at`, and takes candidates
-    (`max_metric_drop`): `mass_fraction(masses)` is their FLOPs fraction, `project(masses,
-    target)` the `RetentionConfig` on that budget; the target moves after `warmup_steps`."""
+    """Sets the search's penalty weight after every step toward `target_at`, and takes candidates.
+
+    Args:
+        goal: the `SearchGoal`.
+        total_steps, warmup_steps: optimizer steps of the search, and of its warm-up (the
+            target starts moving after it).
+        mass_fraction: masses -> their FLOPs fraction; project: (masses, target) -> the
+            `RetentionConfig` on that budget.
+        floor: the cheapest target a max-metric-drop search sweeps to.
+    """
 
     def __init__(
         self,

@@ -41,6 +41,7 @@ class Verdict:
 
     @property
     def passes(self) -> bool:
+        """The bound is within D and the model beats a constant predictor."""
         return self.bound <= self.max_drop and self.informative
 
     def as_record(self) -> dict:

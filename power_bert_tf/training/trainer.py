@@ -179,6 +179,7 @@ class Trainer:
         def train_step(iterator_batch):
             features, labels = iterator_batch
             first = labels[0] if isinstance(labels, (tuple, list)) else labels
+            # Examples in this step over every replica: the loss is a mean over the global batch.
             sizes = strategy.run(lambda t: tf.cast(tf.shape(t)[0], tf.float32), args=(first,))
             global_batch = strategy.reduce(total, sizes, axis=None)
             task_loss, penalty = strategy.run(replica_step, args=(features, labels, global_batch))
