@@ -24,3 +24,4 @@ wait
 # 14:16Z: mrpc-bat-s2 judged again fails the length check (rejudge.log); its fine-tuned model
 # (mrpc-bat-s2's finetune.keras, fine-tuning deterministic) copied to runs/finetuned/mrpc-s2.keras:
 #   nice -n 10 bash $Q M "mrpc-len-s2 --task mrpc --seed 2 --checkpoint runs/finetuned/mrpc-s2.keras --steps search,retrain"
+# 14:39Z: sst2-len-s0 ended; lane E2 went on to sst2-len-s1. 14:40Z-14:54Z: all three lanes paused while CI ran.
