@@ -101,9 +101,8 @@ class SearchStep:
     def _budget(self, fine_tuned) -> tuple[tuple, float]:
         """How this run counts every FLOPs fraction, `(seq_len, hidden, intermediate, lengths)`,
         and the cheapest target a max-metric-drop search sweeps to (above one word-vector each)."""
-        adapter = fine_tuned.encoder.adapter
-        budget = (self.config.seq_len, adapter.hidden_dim, adapter.intermediate_dim)
-        budget += (self._flops_lengths,)
+        adapter, lengths = fine_tuned.encoder.adapter, self._flops_lengths
+        budget = (self.config.seq_len, adapter.hidden_dim, adapter.intermediate_dim, lengths)
         cheapest = RetentionConfig((1,) * fine_tuned.encoder.num_layers).flops_fraction(*budget)
         return budget, max(SWEEP_FLOOR, cheapest + 0.01)
 
