@@ -25,3 +25,14 @@ wait
 # (mrpc-bat-s2's finetune.keras, fine-tuning deterministic) copied to runs/finetuned/mrpc-s2.keras:
 #   nice -n 10 bash $Q M "mrpc-len-s2 --task mrpc --seed 2 --checkpoint runs/finetuned/mrpc-s2.keras --steps search,retrain"
 # 14:39Z: sst2-len-s0 ended; lane E2 went on to sst2-len-s1. 14:40Z-14:54Z: all three lanes paused while CI ran.
+# 15:09Z: the machine's jobs had stopped at about 14:56Z (cola-len-s0 in the retrain of its second
+# candidate, sst2-len-s1 in its fine-tune, mrpc-len-s2 in its search); resumed by the same commands,
+# with cola-len-s2 and sst2-len-s2 added to their lanes:
+#   bash $Q G3 "cola-len-s0 --task cola --seed 0" "mrpc-len-s0 --task mrpc --seed 0" "cola-len-s1 --task cola --seed 1" "cola-len-s2 --task cola --seed 2"
+#   bash $Q E2 "sst2-len-s1 --task sst-2 --max-train-examples 8000 --seed 1" "sst2-len-s2 --task sst-2 --max-train-examples 8000 --seed 2"
+#   nice -n 10 bash $Q M "mrpc-len-s2 --task mrpc --seed 2 --checkpoint runs/finetuned/mrpc-s2.keras --steps search,retrain"
+# 15:10Z: SST-2's equal-training controls on the whole-text split (9 epochs, every epoch trained, the
+# best held-out epoch kept; the eq9 runs were on the earlier split):
+#   nice -n 10 bash $Q C "sst2-eqw-s0 --task sst-2 --max-train-examples 8000 --seed 0 --steps finetune --epochs 9 --patience 0" \
+#     "sst2-eqw-s1 --task sst-2 --max-train-examples 8000 --seed 1 --steps finetune --epochs 9 --patience 0" \
+#     "sst2-eqw-s2 --task sst-2 --max-train-examples 8000 --seed 2 --steps finetune --epochs 9 --patience 0"
