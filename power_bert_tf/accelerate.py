@@ -8,9 +8,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from power_bert_tf.config import PipelineError, RunConfig, as_pipeline_error
+from power_bert_tf.config import RunConfig
 from power_bert_tf.data import GlueDataError, GlueExamples, GlueTask
 from power_bert_tf.data.tables import own_task
+from power_bert_tf.errors import PipelineError, as_pipeline_error
 from power_bert_tf.models import PowerBertClassifier
 
 GIVEN_CHECKPOINT = "given.keras"  # the model you passed, saved where the run starts from

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from power_bert_tf import data
-from power_bert_tf.config import PipelineError
+from power_bert_tf.errors import PipelineError
 from power_bert_tf.models import PowerBertClassifier
 
 

@@ -6,14 +6,12 @@ name): `scripts/flags.py` builds the parser from it. None means: the task's defa
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
-from power_bert_tf.errors import PowerBertError
+from power_bert_tf.errors import PipelineError, as_pipeline_error
 from power_bert_tf.retention import RetentionConfig, RetentionConfigError, project_onto_budget
 from power_bert_tf.runs import STEPS, RunDirectory
 
@@ -25,24 +23,6 @@ BERT_BASE_HIDDEN = 768
 NARROW_BACKBONE_LR_BERT = 1e-4
 FLOPS_COUNTS = ("batched", "dynamic", "padded")  # --flops-count
 STRATEGIES = ("default", "mirrored")  # --distribute
-
-
-class PipelineError(PowerBertError, ValueError):
-    """A run that cannot start as asked; the message names the flag or file."""
-
-
-@contextlib.contextmanager
-def as_pipeline_error(errors, prefix: str = "") -> Iterator[None]:
-    """Re-raise `errors` from the block as a PipelineError: `prefix` + the message."""
-    try:
-        yield
-    except errors as error:
-        raise PipelineError(f"{prefix}{error}") from None
-
-
-def warn(message: str) -> None:
-    """A run goes on, but the user should know: one `warning:` line on stderr."""
-    print(f"warning: {message}", file=sys.stderr)
 
 
 def option(default, help: str, **extra):

@@ -16,7 +16,8 @@ import tensorflow as tf
 from power_bert_tf import data
 from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
 from power_bert_tf.checkpoint_step import CheckpointStep
-from power_bert_tf.config import STRATEGIES, PipelineError, RunConfig, as_pipeline_error
+from power_bert_tf.config import STRATEGIES, RunConfig
+from power_bert_tf.errors import PipelineError, as_pipeline_error
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.retention import RetentionConfig, batch_longest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from power_bert_tf.config import as_pipeline_error, warn
+from power_bert_tf.errors import as_pipeline_error, warn
 from power_bert_tf.files import save_checkpoint
 from power_bert_tf.inference import Predictor
 from power_bert_tf.models import PowerBertClassifier

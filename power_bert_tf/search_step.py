@@ -7,7 +7,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from power_bert_tf.config import PipelineError, check_target_flops, warn
+from power_bert_tf.config import check_target_flops
+from power_bert_tf.errors import PipelineError, warn
 from power_bert_tf.retention import RetentionConfig, flops_fraction_of, project_onto_budget
 from power_bert_tf.training import TrainConfig
 from power_bert_tf.training.search import (

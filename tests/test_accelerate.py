@@ -15,7 +15,7 @@ from glue_files import WORDS
 from conftest import FAMILIES, backbone_inputs, make_backbone
 from power_bert_tf import PowerBertClassifier
 from power_bert_tf.accelerate import accelerate
-from power_bert_tf.config import PipelineError
+from power_bert_tf.errors import PipelineError
 
 CLASSIFIERS = {
     keras_hub.models.BertBackbone: keras_hub.models.BertTextClassifier,
