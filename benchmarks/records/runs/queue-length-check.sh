@@ -36,3 +36,5 @@ wait
 #   nice -n 10 bash $Q C "sst2-eqw-s0 --task sst-2 --max-train-examples 8000 --seed 0 --steps finetune --epochs 9 --patience 0" \
 #     "sst2-eqw-s1 --task sst-2 --max-train-examples 8000 --seed 1 --steps finetune --epochs 9 --patience 0" \
 #     "sst2-eqw-s2 --task sst-2 --max-train-examples 8000 --seed 2 --steps finetune --epochs 9 --patience 0"
+# 15:30Z-15:43Z: all four lanes paused while the machine timed cola-len-s0 and sst2-len-s0 (timing-bat.sh).
+# 15:57Z: mrpc-len-s2 reniced to 0 (it was judging its candidates) and lane C's sst2-eqw-s0 to 15.
