@@ -38,3 +38,4 @@ wait
 #     "sst2-eqw-s2 --task sst-2 --max-train-examples 8000 --seed 2 --steps finetune --epochs 9 --patience 0"
 # 15:30Z-15:43Z: all four lanes paused while the machine timed cola-len-s0 and sst2-len-s0 (timing-bat.sh).
 # 15:57Z: mrpc-len-s2 reniced to 0 (it was judging its candidates) and lane C's sst2-eqw-s0 to 15.
+# 16:46Z-16:57Z: all four lanes paused while CI ran.
