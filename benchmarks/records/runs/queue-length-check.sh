@@ -39,3 +39,7 @@ wait
 # 15:30Z-15:43Z: all four lanes paused while the machine timed cola-len-s0 and sst2-len-s0 (timing-bat.sh).
 # 15:57Z: mrpc-len-s2 reniced to 0 (it was judging its candidates) and lane C's sst2-eqw-s0 to 15.
 # 16:46Z-16:57Z: all four lanes paused while CI ran.
+# 17:22Z: mrpc-len-s2 ended (lane M). 17:24Z-17:31Z: the other lanes paused while the machine timed it.
+# 17:33Z: CoLA's seeds 1 and 2 moved to their own lane (lane G3 reaches them only after mrpc-len-s0;
+# relaunch G3 with mrpc-len-s0 alone):
+#   bash $Q M2 "cola-len-s1 --task cola --seed 1" "cola-len-s2 --task cola --seed 2"
