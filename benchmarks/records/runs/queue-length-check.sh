@@ -43,3 +43,4 @@ wait
 # 17:33Z: CoLA's seeds 1 and 2 moved to their own lane (lane G3 reaches them only after mrpc-len-s0;
 # relaunch G3 with mrpc-len-s0 alone):
 #   bash $Q M2 "cola-len-s1 --task cola --seed 1" "cola-len-s2 --task cola --seed 2"
+# 17:36Z: lanes C (sst2-eqw-s1, in its epoch 4) and M2 (cola-len-s1, starting) paused (SIGSTOP) so that mrpc-len-s0 and sst2-len-s1, both retraining, get the two cores.
