@@ -44,3 +44,4 @@ wait
 # relaunch G3 with mrpc-len-s0 alone):
 #   bash $Q M2 "cola-len-s1 --task cola --seed 1" "cola-len-s2 --task cola --seed 2"
 # 17:36Z: lanes C (sst2-eqw-s1, in its epoch 4) and M2 (cola-len-s1, starting) paused (SIGSTOP) so that mrpc-len-s0 and sst2-len-s1, both retraining, get the two cores.
+# 17:47Z: sst2-len-s1 ended; lane E2 went on to sst2-len-s2. 17:49Z-17:57Z: the lanes paused while the machine timed sst2-len-s1.
