@@ -45,3 +45,9 @@ wait
 #   bash $Q M2 "cola-len-s1 --task cola --seed 1" "cola-len-s2 --task cola --seed 2"
 # 17:36Z: lanes C (sst2-eqw-s1, in its epoch 4) and M2 (cola-len-s1, starting) paused (SIGSTOP) so that mrpc-len-s0 and sst2-len-s1, both retraining, get the two cores.
 # 17:47Z: sst2-len-s1 ended; lane E2 went on to sst2-len-s2. 17:49Z-17:57Z: the lanes paused while the machine timed sst2-len-s1.
+# 18:11Z: the machine's jobs had stopped when the last stop ended (mrpc-len-s0 retraining, sst2-len-s2 in
+# its fine-tune, sst2-eqw-s1 and cola-len-s1 paused). Resumed, G3 with mrpc-len-s0 alone:
+#   bash $Q G3 "mrpc-len-s0 --task mrpc --seed 0"
+#   bash $Q E2 "sst2-len-s1 ..." "sst2-len-s2 --task sst-2 --max-train-examples 8000 --seed 2"
+#   bash $Q M2 "cola-len-s1 --task cola --seed 1" "cola-len-s2 --task cola --seed 2"
+#   nice -n 10 bash $Q C "sst2-eqw-s1 ..." "sst2-eqw-s2 --task sst-2 --max-train-examples 8000 --seed 2 --steps finetune --epochs 9 --patience 0"
