@@ -275,6 +275,7 @@ class RunConfig:
             ("lr_soft_extract", lambda v: v > 0, "positive"),
             ("target_flops", lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
             ("flops_count", lambda v: v in FLOPS_COUNTS, f"one of {', '.join(FLOPS_COUNTS)}"),
+            ("distribute", lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
         ]
         optional = {f.name for f in fields(RunConfig) if f.default is None}
         for name, valid, bound in bounds:

@@ -11,12 +11,11 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from power_bert_tf import data
 from power_bert_tf.backbones import default_backbone, load_backbone, load_preprocessor
 from power_bert_tf.checkpoint_step import CheckpointStep
-from power_bert_tf.config import STRATEGIES, RunConfig
+from power_bert_tf.config import RunConfig
 from power_bert_tf.errors import PipelineError, as_pipeline_error
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.models import PowerBertClassifier
@@ -34,22 +33,10 @@ from power_bert_tf.runs import (
     summarize,
 )
 from power_bert_tf.search_step import SearchStep
-from power_bert_tf.training import TrainConfig, Trainer
+from power_bert_tf.training import TrainConfig, Trainer, make_strategy
 from power_bert_tf.training.resume import ResumeError, ResumeState
 
-__all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "make_strategy", "run_glue"]
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The `tf.distribute.Strategy` of --distribute: "default" (the current, one-device one) or
-    "mirrored" (every GPU, else every logical CPU device, of this machine); PipelineError for
-    another name."""
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    raise PipelineError(f"--distribute must be one of {', '.join(STRATEGIES)}; got '{name}'")
+__all__ = ["Pipeline", "PipelineError", "RunConfig", "format_summary", "run_glue"]
 
 
 class Pipeline(SearchStep, RetrainStep, CheckpointStep):

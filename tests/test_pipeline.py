@@ -282,6 +282,10 @@ def test_bad_flags_are_refused_in_one_line(
         ({"held_out_fraction": None}, "--held-out-fraction must be in (0, 1), got None"),
         ({"distill_temperature": None}, "--distill-temperature must be positive, got None"),
         ({"epochs": None}, "--epochs must be at least 1, got None"),
+        (
+            {"distribute": "multiworker"},
+            "--distribute must be one of default, mirrored, got 'multiworker'",
+        ),
     ],
 )
 def test_python_api_refuses_none_where_a_setting_has_no_task_default(setting, message, tiny_preset):

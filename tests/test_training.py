@@ -121,7 +121,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     import keras
     from power_bert_tf import data
     from power_bert_tf.models import PowerBertClassifier
-    from power_bert_tf.pipeline import make_strategy
+    from power_bert_tf.training import make_strategy
     from power_bert_tf.training import Trainer, TrainConfig
 
     tiny_preset = sys.argv[1]
@@ -149,6 +149,13 @@ MIRRORED_SCRIPT = textwrap.dedent("""
                          "kernel": model.output_dense.kernel.numpy().ravel().tolist()}
     print(json.dumps(results))
 """)
+
+
+def test_make_strategy_refuses_an_unknown_name():
+    from power_bert_tf.training import make_strategy
+
+    with pytest.raises(ValueError, match="'multiworker'"):
+        make_strategy("multiworker")
 
 
 def test_mirrored_strategy_matches_one_device(tiny_preset, tmp_path):

@@ -7,7 +7,7 @@ from power_bert_tf.training.losses import (
     retention_variables,
 )
 from power_bert_tf.training.schedule import WarmupLinearDecay
-from power_bert_tf.training.trainer import EpochRecord, TrainConfig, Trainer
+from power_bert_tf.training.trainer import EpochRecord, TrainConfig, Trainer, make_strategy
 
 __all__ = [
     "EpochRecord",
@@ -15,6 +15,7 @@ __all__ = [
     "Trainer",
     "WarmupLinearDecay",
     "distillation_loss",
+    "make_strategy",
     "mass_penalty",
     "per_example_loss",
     "retention_variables",

@@ -30,6 +30,17 @@ from power_bert_tf.training.schedule import WarmupLinearDecay
 MetricFn = Callable[[np.ndarray, np.ndarray], dict]
 
 
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """A `Trainer`'s tf.distribute.Strategy: "default" (the current one, one device) or "mirrored"
+    (every GPU, else every logical CPU device, of this machine); ValueError for another name."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    raise ValueError(f"strategy must be 'default' or 'mirrored', got {name!r}")
+
+
 @dataclass
 class TrainConfig:
     """Hyper-parameters of one training step (fine-tune, search or retrain)."""
