@@ -65,3 +65,72 @@ def test_the_user_docs_carry_no_lab_words():
         text = path.read_text(encoding="utf-8")
         problems += [f"{path.relative_to(ROOT)}: {found}" for found in lab_words(text)]
     assert not problems, "\n".join(problems)
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped,
+    spaces as hyphens, "-1", "-2", ... after a repeated one."""
+    anchors, seen = set(), {}
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("#"):
+            continue
+        title = line.lstrip("#").strip().lower()
+        slug = re.sub(r"[^\w\- ]", "", title).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def broken_links(path: pathlib.Path) -> list[str]:
+    """Relative links in `path` to a missing file, or to a heading its Markdown file lacks."""
+    problems = []
+    for target in LINK.findall(path.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue  # http(s), mailto: not checked offline
+        file, _, anchor = target.partition("#")
+        linked = (path.parent / file).resolve() if file else path
+        if not linked.exists():
+            problems.append(f"{path.name}: {target}: no such file")
+        elif anchor and linked.suffix == ".md":
+            if anchor not in heading_anchors(linked.read_text(encoding="utf-8")):
+                problems.append(f"{path.name}: {target}: no such heading")
+    return problems
+
+
+@pytest.mark.parametrize(
+    "heading, anchor",
+    [
+        ("### Each seed's configuration timed", "each-seeds-configuration-timed"),
+        ("## Summary (generated from results.json)", "summary-generated-from-resultsjson"),
+        (
+            "## The default command: `python scripts/run_glue.py --task cola`",
+            "the-default-command-python-scriptsrun_gluepy---task-cola",
+        ),
+    ],
+)
+def test_heading_anchors_follow_github(heading, anchor):
+    assert heading_anchors(heading) == {anchor}
+
+
+def test_a_link_to_a_missing_heading_or_file_is_found(tmp_path):
+    (tmp_path / "a.md").write_text("# Results\n\n## MRPC\n\n## MRPC\n")
+    page = tmp_path / "b.md"
+    page.write_text(
+        "[ok](a.md#mrpc-1) [no](a.md#the-length-check) [gone](c.md) [web](https://x.org/#y)"
+    )
+    assert broken_links(page) == [
+        "b.md: a.md#the-length-check: no such heading",
+        "b.md: c.md: no such file",
+    ]
+
+
+def test_the_user_docs_links_resolve():
+    problems = [p for path in user_docs() if path.suffix == ".md" for p in broken_links(path)]
+    assert not problems, "\n".join(problems)
