@@ -118,12 +118,16 @@ def pytest_configure(config):
     )
 
 
+# Docstring examples that train (the training loop is TensorFlow's).
+TENSORFLOW_ONLY_DOCTESTS = {"power_bert_tf.accelerate.accelerate"}
+
+
 def pytest_collection_modifyitems(config, items):
     if keras.backend.backend() == "tensorflow":
         return
     skip = pytest.mark.skip(reason=f"TensorFlow only; KERAS_BACKEND={keras.backend.backend()}")
     for item in items:
-        if "tensorflow_only" in item.keywords:
+        if "tensorflow_only" in item.keywords or item.name in TENSORFLOW_ONLY_DOCTESTS:
             item.add_marker(skip)
 
 

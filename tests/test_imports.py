@@ -152,7 +152,7 @@ def test_the_package_does_not_import_the_measurement_tools():
 
 # The wheel holds the method and what a user calls (about 6,500 lines); measurement tools live in
 # benchmarks/. A guard against regrowth, not a target: raise it only for a user-facing feature.
-PACKAGE_LINES = 6_550
+PACKAGE_LINES = 6_555  # 6,550 + the training loop's one-line refusal of another backend
 MODULE_LINES = 440  # "about 400"
 
 

@@ -185,6 +185,7 @@ def _images(notebook) -> int:
     )
 
 
+@pytest.mark.tensorflow_only  # trains and exports a SavedModel
 def test_01_quickstart(run_dir):
     notebook = _execute("01_quickstart.ipynb", run_dir.parent)
     text = _text(notebook)
@@ -215,6 +216,7 @@ def test_01_quickstart(run_dir):
     assert "speed-up" in text
 
 
+@pytest.mark.tensorflow_only  # trains and exports a SavedModel
 def test_02_export_and_serve(run_dir):
     reused = any((run_dir / name).is_file() for name in ("retrain.keras", "finetune.keras"))
     notebook = _execute("02_export_and_serve.ipynb", run_dir.parent)

@@ -239,6 +239,7 @@ def own_run(tiny_preset, tmp_path_factory) -> tuple[Path, Path]:
     return run, root
 
 
+@pytest.mark.tensorflow_only  # trains
 def test_own_pairs_with_scores_fine_tune_as_a_regression(tiny_preset, tmp_path):
     rng = np.random.default_rng(1)
     words = ["good", "bad", "the", "cat", "dog", "saw"]
@@ -261,6 +262,7 @@ def test_own_pairs_with_scores_fine_tune_as_a_regression(tiny_preset, tmp_path):
     assert json.loads((tmp_path / "run" / "run_config.json").read_text())["is_pair"] is True
 
 
+@pytest.mark.tensorflow_only  # trains
 def test_own_data_runs_the_three_steps_and_predicts(own_run):
     run, root = own_run
     results = json.loads((run / "results.json").read_text())

@@ -151,6 +151,15 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
+def test_the_training_loop_refuses_another_backend_in_one_line(monkeypatch):
+    """Under KERAS_BACKEND=jax the loop would fail deep in tf.function on a JAX array."""
+    from power_bert_tf.errors import PipelineError
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(PipelineError, match="training needs KERAS_BACKEND=tensorflow, not 'jax'"):
+        Trainer(None, TrainConfig(), lambda labels, predictions: {}, "accuracy", 1)
+
+
 def test_make_strategy_refuses_an_unknown_name():
     from power_bert_tf.training import make_strategy
 

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from power_bert_tf.errors import PipelineError
 from power_bert_tf.files import save_checkpoint
 from power_bert_tf.inference import Predictor, outputs_to_predictions
 from power_bert_tf.training.losses import (
@@ -117,6 +118,9 @@ class Trainer:
         views: Sequence = (),
         draw=None,
     ):
+        backend = keras.backend.backend()  # the loop is tf.function + tf.GradientTape
+        if backend != "tensorflow":
+            raise PipelineError(f"training needs KERAS_BACKEND=tensorflow, not {backend!r}")
         if views and (draw is None or len(draw.probabilities) != 1 + len(views)):
             raise ValueError("views need a ConfigurationDraw over the model and every view")
         self.model = model
