@@ -53,3 +53,4 @@ wait
 #   nice -n 10 bash $Q C "sst2-eqw-s1 ..." "sst2-eqw-s2 --task sst-2 --max-train-examples 8000 --seed 2 --steps finetune --epochs 9 --patience 0"
 # 18:22Z-18:34Z: all four lanes paused (SIGSTOP) while CI ran.
 # 18:17Z: mrpc-len-s0 ended (lane G3 done). 18:34Z-18:41Z: the other lanes paused while the machine timed it.
+# 19:20Z: sst2-eqw-s1 ended; lane C went on to sst2-eqw-s2.
