@@ -54,3 +54,4 @@ wait
 # 18:22Z-18:34Z: all four lanes paused (SIGSTOP) while CI ran.
 # 18:17Z: mrpc-len-s0 ended (lane G3 done). 18:34Z-18:41Z: the other lanes paused while the machine timed it.
 # 19:20Z: sst2-eqw-s1 ended; lane C went on to sst2-eqw-s2.
+# 19:26Z-19:37Z: all three lanes paused (SIGSTOP) while CI ran.
