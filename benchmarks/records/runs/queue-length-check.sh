@@ -55,3 +55,4 @@ wait
 # 18:17Z: mrpc-len-s0 ended (lane G3 done). 18:34Z-18:41Z: the other lanes paused while the machine timed it.
 # 19:20Z: sst2-eqw-s1 ended; lane C went on to sst2-eqw-s2.
 # 19:26Z-19:37Z: all three lanes paused (SIGSTOP) while CI ran.
+# 20:06Z: cola-len-s1 ended; lane M2 went on to cola-len-s2. 20:10Z-20:17Z: the lanes paused while the machine timed cola-len-s1.
