@@ -56,3 +56,8 @@ wait
 # 19:20Z: sst2-eqw-s1 ended; lane C went on to sst2-eqw-s2.
 # 19:26Z-19:37Z: all three lanes paused (SIGSTOP) while CI ran.
 # 20:06Z: cola-len-s1 ended; lane M2 went on to cola-len-s2. 20:10Z-20:17Z: the lanes paused while the machine timed cola-len-s1.
+# At the stop (about 20:30Z): sst2-len-s2 in its first retrain, sst2-eqw-s2 in its fine-tune (epoch 6 of 9),
+# cola-len-s2 in its fine-tune. Resume with:
+#   bash $Q E2 "sst2-len-s2 --task sst-2 --max-train-examples 8000 --seed 2"
+#   bash $Q M2 "cola-len-s2 --task cola --seed 2"
+#   nice -n 10 bash $Q C "sst2-eqw-s2 --task sst-2 --max-train-examples 8000 --seed 2 --steps finetune --epochs 9 --patience 0"
