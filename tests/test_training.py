@@ -16,10 +16,17 @@ import pytest
 import tensorflow as tf
 
 from power_bert_tf import data
+from power_bert_tf.errors import PipelineError
 from power_bert_tf.files import save_checkpoint
 from power_bert_tf.models import PowerBertClassifier
 from power_bert_tf.runs import load_classifier as load_checkpoint
-from power_bert_tf.training import TrainConfig, Trainer, WarmupLinearDecay, mass_penalty
+from power_bert_tf.training import (
+    TrainConfig,
+    Trainer,
+    WarmupLinearDecay,
+    make_strategy,
+    mass_penalty,
+)
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -121,8 +128,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     import keras
     from power_bert_tf import data
     from power_bert_tf.models import PowerBertClassifier
-    from power_bert_tf.training import make_strategy
-    from power_bert_tf.training import Trainer, TrainConfig
+    from power_bert_tf.training import Trainer, TrainConfig, make_strategy
 
     tiny_preset = sys.argv[1]
     results = {}
@@ -153,16 +159,12 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 
 def test_the_training_loop_refuses_another_backend_in_one_line(monkeypatch):
     """Under KERAS_BACKEND=jax the loop would fail deep in tf.function on a JAX array."""
-    from power_bert_tf.errors import PipelineError
-
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(PipelineError, match="training needs KERAS_BACKEND=tensorflow, not 'jax'"):
         Trainer(None, TrainConfig(), lambda labels, predictions: {}, "accuracy", 1)
 
 
 def test_make_strategy_refuses_an_unknown_name():
-    from power_bert_tf.training import make_strategy
-
     with pytest.raises(ValueError, match="'multiworker'"):
         make_strategy("multiworker")
 
