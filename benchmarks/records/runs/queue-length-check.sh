@@ -62,3 +62,4 @@ wait
 #   bash $Q M2 "cola-len-s2 --task cola --seed 2"
 #   nice -n 10 bash $Q C "sst2-eqw-s2 --task sst-2 --max-train-examples 8000 --seed 2 --steps finetune --epochs 9 --patience 0"
 # 20:27Z-20:43Z: all three lanes paused (SIGSTOP) while CI ran.
+# 20:55Z (machine kept): the three lanes relaunched with the resume lines above; each resumes from its saved stage.
