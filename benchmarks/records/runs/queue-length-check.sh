@@ -63,3 +63,5 @@ wait
 #   nice -n 10 bash $Q C "sst2-eqw-s2 --task sst-2 --max-train-examples 8000 --seed 2 --steps finetune --epochs 9 --patience 0"
 # 20:27Z-20:43Z: all three lanes paused (SIGSTOP) while CI ran.
 # 20:55Z (machine kept): the three lanes relaunched with the resume lines above; each resumes from its saved stage.
+# 21:05Z: sst2-len-s2 ended (lane E2 done). 21:06Z-21:14Z: the other lanes paused while the machine timed it.
+# 21:17Z: sst2-eqw-s2 ended (lane C done). cola-len-s2 (lane M2) runs alone.
