@@ -173,7 +173,7 @@ def _examples(task: GlueTask, split: str, rows) -> GlueExamples:
         task=task,
         split=split,
         texts=tuple(list(column) for column in zip(*(texts for texts, _ in rows))),
-        labels=labels.astype(np.float32 if task.is_regression else np.int32),
+        labels=labels.astype(task.label_dtype),
         indices=np.arange(len(rows), dtype=np.int64),
         path=f"<{split} data>",
     )

@@ -67,6 +67,10 @@ def test_get_task():
 def test_is_regression_and_split_files():
     assert [name for name, task in TASKS.items() if task.is_regression] == ["sts-b"]
     assert all(task.is_regression == (task.num_classes == 1) for task in TASKS.values())
+    # A score is a float, a class id an integer (the readers and `accelerate` build label arrays so).
+    assert {
+        name: task.label_dtype for name, task in TASKS.items() if task.label_dtype != "int32"
+    } == {"sts-b": "float32"}
     assert [split_file(TASKS["mnli-mm"], s) for s in SPLITS] == [
         "train.tsv",
         "dev_mismatched.tsv",

@@ -151,9 +151,7 @@ def read_glue_split(task: GlueTask | str, split: str, data_dir: str | os.PathLik
         task=task,
         split=split,
         texts=texts,
-        labels=np.asarray(labels, np.float32 if task.is_regression else np.int32)
-        if labels
-        else None,
+        labels=np.asarray(labels, task.label_dtype) if labels else None,
         indices=np.asarray(indices, np.int64),
         path=path,
     )

@@ -271,9 +271,7 @@ def read_table_split(task: GlueTask, split: str) -> GlueExamples:
         task=task,
         split=split,
         texts=texts,
-        labels=np.asarray(labels, np.float32 if task.is_regression else np.int32)
-        if labelled
-        else None,
+        labels=np.asarray(labels, task.label_dtype) if labelled else None,
         indices=np.arange(len(rows), dtype=np.int64),
         path=path,
     )

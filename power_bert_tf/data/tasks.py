@@ -44,6 +44,11 @@ class GlueTask:
         """A score instead of a class id (STS-B); the package's one definition of it."""
         return self.num_classes == 1
 
+    @property
+    def label_dtype(self) -> str:
+        """The dtype of a label array: float32 scores for regression, int32 class ids otherwise."""
+        return "float32" if self.is_regression else "int32"
+
 
 def _task(
     name: str,
