@@ -65,3 +65,4 @@ wait
 # 20:55Z (machine kept): the three lanes relaunched with the resume lines above; each resumes from its saved stage.
 # 21:05Z: sst2-len-s2 ended (lane E2 done). 21:06Z-21:14Z: the other lanes paused while the machine timed it.
 # 21:17Z: sst2-eqw-s2 ended (lane C done). cola-len-s2 (lane M2) runs alone.
+# 21:23Z-21:42Z: cola-len-s2 paused (SIGSTOP) while CI ran.
