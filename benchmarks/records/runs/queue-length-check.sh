@@ -66,3 +66,8 @@ wait
 # 21:05Z: sst2-len-s2 ended (lane E2 done). 21:06Z-21:14Z: the other lanes paused while the machine timed it.
 # 21:17Z: sst2-eqw-s2 ended (lane C done). cola-len-s2 (lane M2) runs alone.
 # 21:23Z-21:42Z: cola-len-s2 paused (SIGSTOP) while CI ran.
+# 21:56Z: cola-len-s2 ended (lane M2 done); 22:00Z-22:06Z the machine timed it.
+# 22:15Z: the distillation ablation under the default command, each from its run's search (the run
+# directory a copy of search.keras, its log, run_config.json and results.json without the retrain):
+#   bash $Q A1 "mrpc-len-s0-nodistill --task mrpc --seed 0 --checkpoint runs/mrpc-len-s0/finetune.keras --steps retrain --no-distill"
+#   bash $Q A2 "stsb-len-s0-nodistill --task sts-b --seed 0 --checkpoint runs/finetuned/stsb-s0.keras --steps retrain --no-distill"
