@@ -71,3 +71,4 @@ wait
 # directory a copy of search.keras, its log, run_config.json and results.json without the retrain):
 #   bash $Q A1 "mrpc-len-s0-nodistill --task mrpc --seed 0 --checkpoint runs/mrpc-len-s0/finetune.keras --steps retrain --no-distill"
 #   bash $Q A2 "stsb-len-s0-nodistill --task sts-b --seed 0 --checkpoint runs/finetuned/stsb-s0.keras --steps retrain --no-distill"
+# 22:23Z and 22:30Z: mrpc-len-s0-nodistill and stsb-len-s0-nodistill ended; nothing runs now.
