@@ -9,12 +9,11 @@ With --both the ladder is also judged as drawn only (it should reproduce the run
 plan); without it, the recorded plan is printed beside the length check's.
 """
 
-import json
 import sys
 from dataclasses import dataclass
 
-from power_bert_tf.config import RunConfig
-from power_bert_tf.pipeline import Pipeline
+from finished_run import read_results, rebuilt_pipeline  # beside this script
+
 from power_bert_tf.training.search import retrain_plan
 
 
@@ -26,9 +25,7 @@ class Point:
 
 def main() -> None:
     run = sys.argv[1]
-    with open(f"{run}/results.json", encoding="utf-8") as handle:
-        results = json.load(handle)
-    identity = results["identity"]
+    results = read_results(run)
     search = results["steps"]["search"]
     points, seen = [], set()
     for candidate in search["candidates"]:
@@ -39,17 +36,7 @@ def main() -> None:
     print(f"{run}: {len(points)} search points, {len(search['candidates'])} candidates judged")
     print(f"recorded plan (as drawn only): {search.get('plan')}")
     for length_check in (False, True) if "--both" in sys.argv[2:] else (True,):
-        config = RunConfig(
-            task=identity["task"],
-            seed=identity["seed"],
-            max_train_examples=identity.get("max_train_examples"),
-            held_out_fraction=identity["held_out_fraction"],
-            flops_count=identity["flops_count"],
-            seq_len=identity["seq_len"],
-            length_check=length_check,
-            output_dir=run,
-        )
-        pipeline = Pipeline(config)
+        pipeline = rebuilt_pipeline(run, results, length_check)
         train, held_out = pipeline.training_split()
         pipeline._flops_lengths = pipeline.flops_lengths(train)
         teacher = pipeline._load(f"{run}/finetune.keras")

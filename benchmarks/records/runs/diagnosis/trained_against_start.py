@@ -9,31 +9,19 @@ usage (GLUE_DIR set; each run's finetune.keras, search.keras and retrain.keras i
     python benchmarks/records/runs/diagnosis/trained_against_start.py runs/NAME...
 """
 
-import json
 import os
 import sys
 
-from power_bert_tf.config import RunConfig
-from power_bert_tf.pipeline import Pipeline
+from finished_run import read_results, rebuilt_pipeline  # beside this script
+
 from power_bert_tf.retention import RetentionConfig
 
 
 def main() -> None:
     for run in sys.argv[1:]:
-        with open(f"{run}/results.json", encoding="utf-8") as handle:
-            results = json.load(handle)
-        identity, retrain = results["identity"], results["steps"]["retrain"]
-        config = RunConfig(
-            task=identity["task"],
-            seed=identity["seed"],
-            max_train_examples=identity.get("max_train_examples"),
-            held_out_fraction=identity["held_out_fraction"],
-            flops_count=identity["flops_count"],
-            seq_len=identity["seq_len"],
-            length_check=True,
-            output_dir=run,
-        )
-        pipeline = Pipeline(config)
+        results = read_results(run)
+        retrain = results["steps"]["retrain"]
+        pipeline = rebuilt_pipeline(run, results)
         _, held_out = pipeline.training_split()
         started_from = retrain["started_from"]
         # "finetune": the run's own fine-tuned model, or the one it was started from (--checkpoint).
