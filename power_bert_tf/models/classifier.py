@@ -5,8 +5,6 @@ you want (e.g. `BertTextClassifier.from_preset`)."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
 
 import keras
@@ -15,6 +13,7 @@ import numpy as np
 from keras import ops
 
 from power_bert_tf.backbones import load_backbone, load_preprocessor, resolve_source
+from power_bert_tf.backbones.adapters import saved_json
 from power_bert_tf.backbones.sources import BackboneLoadError
 from power_bert_tf.models.encoder import PowerBertEncoder
 from power_bert_tf.models.weights import (
@@ -50,11 +49,10 @@ def saved_task_class(preset, base: type) -> type | None:
         directory = resolve_source(preset)
     except BackboneLoadError:
         return None
-    path = os.path.join(directory, "task.json")
-    if not os.path.isfile(path):
+    task = saved_json(directory, "task.json")
+    if task is None:
         return None
-    with open(path) as handle:
-        found = keras.saving.get_registered_object(json.load(handle).get("registered_name"))
+    found = keras.saving.get_registered_object(task.get("registered_name"))
     return found if isinstance(found, type) and issubclass(found, base) else None
 
 
