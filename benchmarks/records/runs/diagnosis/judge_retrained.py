@@ -1,0 +1,43 @@
+"""The final check a retrain-only run (`--steps retrain --retention-config ...`, which runs no
+check of its own) would have met: its delivered retrain.keras against the fine-tuned model it was
+started from (--checkpoint), on the run's held-out part, with the pipeline's own judge (paired
+bootstrap bound at its confidence, as drawn and by length; D = 1 point). Held-out data only.
+
+usage (GLUE_DIR set; run from the checkout that holds runs/):
+    python benchmarks/records/runs/diagnosis/judge_retrained.py runs/NAME...
+"""
+
+import json
+import sys
+
+from finished_run import read_results, rebuilt_pipeline  # beside this script
+
+
+def main() -> None:
+    for run in sys.argv[1:]:
+        results = read_results(run)
+        retrain = results["steps"]["retrain"]
+        pipeline = rebuilt_pipeline(run, results)
+        pipeline.config.max_metric_drop = 1.0  # the default command's D
+        _, held_out = pipeline.training_split()
+        fine_tuned = pipeline._load(results["started_from"])
+        delivered = pipeline._load(f"{run}/retrain.keras")
+        verdict = pipeline._verdict(
+            held_out,
+            pipeline._predictions(fine_tuned, held_out),
+            pipeline._predictions(delivered, held_out),
+        )
+        with open(f"{run}/retrain_log.jsonl", encoding="utf-8") as handle:
+            logged = [json.loads(line)["metrics"][results["metric"]] for line in handle]
+        epochs = ", ".join(f"{score:.2f}" for score in logged)
+        print(
+            f"{run}: {','.join(map(str, retrain['retention']))} (batched FLOPs "
+            f"{retrain['flops_fraction']:.3f}), best epoch {retrain['best_epoch']}: held-out "
+            f"{verdict.metric:.2f} against the fine-tuned {verdict.reference:.2f}; bound "
+            f"{verdict.bound_as_drawn:.2f} as drawn, {verdict.bound_by_length:.2f} by length: "
+            f"{'passes' if verdict.passes else 'fails'} (epochs: {epochs})"
+        )
+
+
+if __name__ == "__main__":
+    main()
