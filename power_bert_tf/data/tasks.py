@@ -41,7 +41,7 @@ class GlueTask:
 
     @property
     def is_regression(self) -> bool:
-        """A score instead of a class id (STS-B); the package's one definition of it."""
+        """A score instead of a class id (STS-B); a model's is `PowerBertClassifier.is_regression`."""
         return self.num_classes == 1
 
     @property

@@ -114,7 +114,7 @@ class Trainer:
         name: str = "train",
         verbose: int = 1,
         controller=None,
-        eval_name: str = "dev",
+        eval_name: str = "eval",
         views: Sequence = (),
         draw=None,
     ):
