@@ -18,3 +18,10 @@ bash $Q K2 \
   "cola-lr2e5d-s0 --task cola --seed 0 --checkpoint runs/cola-len-s0/finetune.keras --steps retrain --retention-config 64,57,26,8,7,1 --lr-bert 2e-5" \
   "cola-lr2e5d-s1 --task cola --seed 1 --checkpoint runs/cola-len-s1/finetune.keras --steps retrain --retention-config 64,64,33,9,5,1 --lr-bert 2e-5" &
 wait
+# 2026-12-07T00:02Z: all six ended; judged with benchmarks/records/runs/diagnosis/judge_retrained.py
+# (judge-retrained.log there). The rate 2e-5 beat the rate 1e-4 on held-out for every CoLA seed, so
+# the same rate is tried on the other three tasks' seed 0 at their first planned configuration
+# (held-out only), two lanes from 00:06Z:
+#   bash $Q K3 "sst2-lr2e5d-s0 --task sst-2 --max-train-examples 8000 --seed 0 --checkpoint runs/finetuned/sst2-s0.keras --steps retrain --retention-config 37,28,18,8,4,1 --lr-bert 2e-5" \
+#              "mrpc-lr2e5d-s0 --task mrpc --seed 0 --checkpoint runs/mrpc-len-s0/finetune.keras --steps retrain --retention-config 56,42,41,34,33,33 --lr-bert 2e-5"
+#   bash $Q K4 "stsb-lr2e5d-s0 --task sts-b --seed 0 --checkpoint runs/finetuned/stsb-s0.keras --steps retrain --retention-config 54,42,31,16,9,6 --lr-bert 2e-5"
