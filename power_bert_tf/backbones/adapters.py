@@ -1,9 +1,9 @@
 """Backbone adapters: how PoWER-BERT calls each keras-hub family's sublayers one by one, to extract
 between attention and feed-forward. This module alone touches keras / keras-hub private attributes
-and reads their file layouts (`saved_json`), and it
-refuses untested library versions (`check_versions`). One more dependency on keras-hub beyond its
-documented API lives elsewhere and is covered by the same versions: `PowerBertClassifier`
-overrides the `Task.preprocess_samples` hook to let token features pass through."""
+and reads their file layouts (`saved_json`), and it refuses untested library versions
+(`check_versions`). One more dependency on keras-hub beyond its documented API lives elsewhere,
+covered by the same versions: `PowerBertClassifier` overrides the `Task.preprocess_samples` hook
+to let token features pass through."""
 
 from __future__ import annotations
 
