@@ -25,3 +25,8 @@ wait
 #   bash $Q K3 "sst2-lr2e5d-s0 --task sst-2 --max-train-examples 8000 --seed 0 --checkpoint runs/finetuned/sst2-s0.keras --steps retrain --retention-config 37,28,18,8,4,1 --lr-bert 2e-5" \
 #              "mrpc-lr2e5d-s0 --task mrpc --seed 0 --checkpoint runs/mrpc-len-s0/finetune.keras --steps retrain --retention-config 56,42,41,34,33,33 --lr-bert 2e-5"
 #   bash $Q K4 "stsb-lr2e5d-s0 --task sts-b --seed 0 --checkpoint runs/finetuned/stsb-s0.keras --steps retrain --retention-config 54,42,31,16,9,6 --lr-bert 2e-5"
+# 00:24Z-00:33Z: stsb-lr2e5d-s0 and sst2-lr2e5d-s0 ended (judge-retrained.log). From 00:35Z, the
+# other seeds whose first planned configuration was refused after retraining at 1e-4:
+#   bash $Q K4 "sst2-lr2e5d-s1 --task sst-2 --max-train-examples 8000 --seed 1 --checkpoint runs/sst2-len-s1/finetune.keras --steps retrain --retention-config 29,23,16,10,6,1 --lr-bert 2e-5" \
+#              "mrpc-lr2e5d-s2 --task mrpc --seed 2 --checkpoint runs/finetuned/mrpc-s2.keras --steps retrain --retention-config 77,47,34,11,8,6 --lr-bert 2e-5" \
+#              "stsb-lr2e5d-s2 --task sts-b --seed 2 --checkpoint runs/finetuned/stsb-s2.keras --steps retrain --retention-config 34,29,27,18,18,16 --lr-bert 2e-5"
