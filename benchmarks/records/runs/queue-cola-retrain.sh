@@ -30,3 +30,5 @@ wait
 #   bash $Q K4 "sst2-lr2e5d-s1 --task sst-2 --max-train-examples 8000 --seed 1 --checkpoint runs/sst2-len-s1/finetune.keras --steps retrain --retention-config 29,23,16,10,6,1 --lr-bert 2e-5" \
 #              "mrpc-lr2e5d-s2 --task mrpc --seed 2 --checkpoint runs/finetuned/mrpc-s2.keras --steps retrain --retention-config 77,47,34,11,8,6 --lr-bert 2e-5" \
 #              "stsb-lr2e5d-s2 --task sts-b --seed 2 --checkpoint runs/finetuned/stsb-s2.keras --steps retrain --retention-config 34,29,27,18,18,16 --lr-bert 2e-5"
+# 01:28Z: K4 ended (all judged in judge-retrained.log). Nothing runs at the stop; SST-2 seed 2's
+# refused 34,23,14,6,4,1 was not retrained at 2e-5.
