@@ -29,3 +29,22 @@ def rebuilt_pipeline(run: str, results: dict, length_check: bool = True) -> Pipe
             output_dir=run,
         )
     )
+
+
+def paired_verdict(pipeline: Pipeline, held_out, reference, candidate):
+    """The run's own judge (metric, confidence, seed, token counts) of `candidate` against
+    `reference` (two models) on its held-out part."""
+    return pipeline._verdict(
+        held_out,
+        pipeline._predictions(reference, held_out),
+        pipeline._predictions(candidate, held_out),
+    )
+
+
+def opened_run(run: str) -> tuple[dict, Pipeline, object]:
+    """`(results, pipeline, held_out)`: the run's records, its rebuilt pipeline (with the length
+    check) and its held-out examples."""
+    results = read_results(run)
+    pipeline = rebuilt_pipeline(run, results)
+    _, held_out = pipeline.training_split()
+    return results, pipeline, held_out

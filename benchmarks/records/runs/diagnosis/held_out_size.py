@@ -17,7 +17,7 @@ usage (GLUE_DIR set; each run's finetune.keras in runs/NAME):
 import sys
 
 import numpy as np
-from finished_run import read_results, rebuilt_pipeline  # beside this script
+from finished_run import opened_run  # beside this script
 
 from power_bert_tf.retention import RetentionConfig
 
@@ -55,9 +55,7 @@ def bounds(labels, reference, candidate, lengths, scale, confidence, seed) -> tu
 
 def main() -> None:
     for run in sys.argv[1:]:
-        results = read_results(run)
-        pipeline = rebuilt_pipeline(run, results)
-        _, held_out = pipeline.training_split()
+        results, pipeline, held_out = opened_run(run)
         labels = np.asarray(held_out.labels)
         lengths = pipeline._token_counts(held_out).astype(float)
         fine_tuned = pipeline._load(f"{run}/finetune.keras")

@@ -10,23 +10,17 @@ usage (GLUE_DIR set; run from the checkout that holds runs/):
 import json
 import sys
 
-from finished_run import read_results, rebuilt_pipeline  # beside this script
+from finished_run import opened_run, paired_verdict  # beside this script
 
 
 def main() -> None:
     for run in sys.argv[1:]:
-        results = read_results(run)
+        results, pipeline, held_out = opened_run(run)
         retrain = results["steps"]["retrain"]
-        pipeline = rebuilt_pipeline(run, results)
         pipeline.config.max_metric_drop = 1.0  # the default command's D
-        _, held_out = pipeline.training_split()
         fine_tuned = pipeline._load(results["started_from"])
         delivered = pipeline._load(f"{run}/retrain.keras")
-        verdict = pipeline._verdict(
-            held_out,
-            pipeline._predictions(fine_tuned, held_out),
-            pipeline._predictions(delivered, held_out),
-        )
+        verdict = paired_verdict(pipeline, held_out, fine_tuned, delivered)
         with open(f"{run}/retrain_log.jsonl", encoding="utf-8") as handle:
             logged = [json.loads(line)["metrics"][results["metric"]] for line in handle]
         epochs = ", ".join(f"{score:.2f}" for score in logged)

@@ -12,17 +12,15 @@ usage (GLUE_DIR set; each run's finetune.keras, search.keras and retrain.keras i
 import os
 import sys
 
-from finished_run import read_results, rebuilt_pipeline  # beside this script
+from finished_run import opened_run, paired_verdict  # beside this script
 
 from power_bert_tf.retention import RetentionConfig
 
 
 def main() -> None:
     for run in sys.argv[1:]:
-        results = read_results(run)
+        results, pipeline, held_out = opened_run(run)
         retrain = results["steps"]["retrain"]
-        pipeline = rebuilt_pipeline(run, results)
-        _, held_out = pipeline.training_split()
         started_from = retrain["started_from"]
         # "finetune": the run's own fine-tuned model, or the one it was started from (--checkpoint).
         own = f"{run}/finetune.keras"
@@ -33,12 +31,7 @@ def main() -> None:
         weights = pipeline._load(source)
         start = weights.with_mode("hard", RetentionConfig(retrain["retention"]))
         delivered = pipeline._load(f"{run}/retrain.keras")
-        # The run's own judge (metric, confidence, seed, token counts); only its bound is read.
-        verdict = pipeline._verdict(
-            held_out,
-            pipeline._predictions(start, held_out),
-            pipeline._predictions(delivered, held_out),
-        )
+        verdict = paired_verdict(pipeline, held_out, start, delivered)  # only its bound is read
         print(
             f"{run}: best epoch {retrain['best_epoch']}, {','.join(map(str, retrain['retention']))}"
             f" from {started_from}: start {verdict.reference:.2f}, delivered {verdict.metric:.2f},"
