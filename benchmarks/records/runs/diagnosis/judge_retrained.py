@@ -1,7 +1,8 @@
 """The final check a retrain-only run (`--steps retrain --retention-config ...`, which runs no
 check of its own) would have met: its delivered retrain.keras against the fine-tuned model it was
 started from (--checkpoint), on the run's held-out part, with the pipeline's own judge (paired
-bootstrap bound at its confidence, as drawn and by length; D = 1 point). Held-out data only.
+bootstrap bound at its confidence, as drawn and by length; D = 1 point, the default command's,
+which the rebuilt pipeline has). Held-out data only.
 
 usage (GLUE_DIR set; run from the checkout that holds runs/):
     python benchmarks/records/runs/diagnosis/judge_retrained.py runs/NAME...
@@ -17,7 +18,6 @@ def main() -> None:
     for run in sys.argv[1:]:
         results, pipeline, held_out = opened_run(run)
         retrain = results["steps"]["retrain"]
-        pipeline.config.max_metric_drop = 1.0  # the default command's D
         fine_tuned = pipeline._load(results["started_from"])
         delivered = pipeline._load(f"{run}/retrain.keras")
         verdict = paired_verdict(pipeline, held_out, fine_tuned, delivered)
